@@ -1,0 +1,291 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// Agent runs the collect tasks of one host and ships their lines to Kafka.
+type Agent struct {
+	cfg      Config
+	log      *slog.Logger
+	m        *Metrics
+	reg      *Registry
+	prod     Producer
+	ship     *shipper
+	claims   *claims
+	hostName string
+	hostIP   string
+
+	updates chan applyRequest
+	done    chan struct{} // closed when Run returns
+}
+
+type applyRequest struct {
+	tasks  []Task
+	source string
+	result chan error
+}
+
+// New builds an agent from a validated config. prod is the Kafka client (or a
+// fake in tests); it stays owned by the caller, who closes it after Run.
+func New(cfg Config, prod Producer, log *slog.Logger, m *Metrics) (*Agent, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	reg, err := OpenRegistry(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{
+		cfg:      cfg,
+		log:      log,
+		m:        m,
+		reg:      reg,
+		prod:     prod,
+		ship:     &shipper{prod: prod, lim: newLimiter(cfg.Kafka.MaxBufferedRecords, cfg.Kafka.MaxBufferedBytes), log: log},
+		claims:   &claims{owner: make(map[fileID]string)},
+		hostName: cfg.Host.Name,
+		hostIP:   cfg.Host.IP,
+		updates:  make(chan applyRequest),
+		done:     make(chan struct{}),
+	}
+	if a.hostName == "" {
+		if a.hostName, err = os.Hostname(); err != nil {
+			return nil, fmt.Errorf("host name: %w (set host.name)", err)
+		}
+	}
+	if a.hostIP == "" {
+		if a.hostIP, err = OutboundIP(cfg.Kafka.Brokers[0]); err != nil {
+			return nil, fmt.Errorf("host ip: %w (set host.ip)", err)
+		}
+	}
+	return a, nil
+}
+
+// HostIP is the IP the agent reports and uses in its etcd keys.
+func (a *Agent) HostIP() string { return a.hostIP }
+
+// HostName is the host name the agent reports.
+func (a *Agent) HostName() string { return a.hostName }
+
+// OutboundIP returns the local IPv4 address of the route to addr (host:port),
+// without sending a packet: a UDP "connect" only selects the route.
+func OutboundIP(addr string) (string, error) {
+	c, err := net.Dial("udp4", addr)
+	if err != nil {
+		return "", fmt.Errorf("route to %s: %w", addr, err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP.String(), nil
+}
+
+// ErrStopped is returned by Apply after Run has returned.
+var ErrStopped = errors.New("agent stopped")
+
+// Apply replaces the running tasks with tasks: new ones start, removed ones
+// stop (their records in flight are still delivered and committed), changed
+// ones restart. It returns once the change is in effect. Safe for concurrent
+// use; Run must be running.
+func (a *Agent) Apply(tasks []Task, source string) error {
+	req := applyRequest{tasks: tasks, source: source, result: make(chan error, 1)}
+	select {
+	case a.updates <- req:
+	case <-a.done:
+		return ErrStopped
+	}
+	select {
+	case err := <-req.result:
+		return err
+	case <-a.done:
+		return ErrStopped
+	}
+}
+
+type runningTask struct {
+	task   Task
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Run runs the tasks given to Apply until ctx is cancelled, then stops
+// reading, waits up to shutdown_timeout for Kafka to acknowledge what is in
+// flight, and saves the offset registry.
+func (a *Agent) Run(ctx context.Context) error {
+	defer close(a.done)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if p, ok := a.prod.(interface{ Ping(context.Context) error }); ok {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.watchKafka(ctx, p.Ping)
+		}()
+	}
+
+	runners := make(map[string]*runningTask)
+	save := time.NewTicker(time.Second)
+	defer save.Stop()
+	prune := time.NewTicker(time.Minute)
+	defer prune.Stop()
+	saveFailing := false
+	for {
+		select {
+		case req := <-a.updates:
+			req.result <- a.apply(ctx, runners, req.tasks, req.source)
+		case <-save.C:
+			recs, bytes := a.ship.lim.buffered()
+			a.m.BufferedRecords.Set(float64(recs))
+			a.m.BufferedBytes.Set(float64(bytes))
+			err := a.saveRegistry()
+			if err != nil && !saveFailing {
+				a.log.Error("cannot save the offset registry; offsets are kept in memory and saved when possible", "path", a.reg.Path(), "err", err)
+			} else if err == nil && saveFailing {
+				a.log.Info("offset registry saved again", "path", a.reg.Path())
+			}
+			saveFailing = err != nil
+		case <-prune.C:
+			if n := a.reg.prune(time.Now(), a.cfg.Files.CleanRemoved.D()); n > 0 {
+				a.log.Info("forgot files gone longer than clean_removed", "files", n)
+			}
+		case <-ctx.Done():
+			return a.shutdown(runners)
+		}
+	}
+}
+
+func (a *Agent) saveRegistry() error {
+	err := a.reg.Save()
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	a.m.RegistryWrites.WithLabelValues(result).Inc()
+	return err
+}
+
+func (a *Agent) shutdown(runners map[string]*runningTask) error {
+	for _, r := range runners {
+		r.cancel()
+	}
+	for _, r := range runners {
+		<-r.done
+	}
+	deadline := time.Now().Add(a.cfg.ShutdownTimeout.D())
+	for {
+		recs, _ := a.ship.lim.buffered()
+		if recs == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			a.log.Warn("shutdown timeout: records not acknowledged by Kafka will be read again at the next start", "records", recs)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := a.saveRegistry(); err != nil {
+		return fmt.Errorf("save offset registry: %w", err)
+	}
+	a.log.Info("agent stopped, offsets saved", "registry", a.reg.Path())
+	return nil
+}
+
+func (a *Agent) apply(ctx context.Context, runners map[string]*runningTask, tasks []Task, source string) error {
+	desired := make(map[string]Task, len(tasks))
+	for _, t := range tasks {
+		desired[t.Path] = t
+	}
+	var added, removed, changed int
+	for path, r := range runners {
+		d, ok := desired[path]
+		if ok && d.Equal(r.task) {
+			continue
+		}
+		r.cancel()
+		<-r.done
+		delete(runners, path)
+		if !ok || d.Topic != r.task.Topic {
+			a.m.deleteTask(r.task.Path, r.task.Topic)
+		}
+		if ok {
+			changed++
+		} else {
+			removed++
+		}
+	}
+	for path, t := range desired {
+		if _, ok := runners[path]; ok {
+			continue
+		}
+		runners[path] = a.start(ctx, t)
+		added++
+	}
+	added -= changed
+	a.m.Tasks.Set(float64(len(runners)))
+	a.log.Info("collect config applied", "source", source, "tasks", len(runners), "added", added, "removed", removed, "changed", changed)
+	return nil
+}
+
+func (a *Agent) start(ctx context.Context, t Task) *runningTask {
+	ctx, cancel := context.WithCancel(ctx)
+	enc := newEncoder(t.Format, a.hostName, a.hostIP, t.Fields)
+	tr := &taskRunner{
+		task:        t,
+		files:       a.cfg.Files,
+		enc:         enc,
+		encOverhead: len(enc.prefix) + len(enc.fields) + len(t.Path) + 128,
+		ship:        a.ship,
+		reg:         a.reg,
+		claims:      a.claims,
+		tm:          newTaskMetrics(a.m, t.Path, t.Topic),
+		log:         a.log.With("task", t.Path, "topic", t.Topic),
+		rescan:      make(chan struct{}, 1),
+		harvesters:  make(map[fileID]context.CancelFunc),
+		reported:    make(map[string]string),
+	}
+	r := &runningTask{task: t, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		tr.run(ctx)
+	}()
+	return r
+}
+
+// watchKafka keeps logagent_kafka_up current with a metadata request every
+// few seconds.
+func (a *Agent) watchKafka(ctx context.Context, ping func(context.Context) error) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	up := true
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+		err := ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err != nil && up:
+			a.log.Warn("kafka unreachable; lines wait in the files and the bounded buffer", "brokers", a.cfg.Kafka.Brokers, "err", err)
+		case err == nil && !up:
+			a.log.Info("kafka reachable again")
+		}
+		up = err == nil
+		if up {
+			a.m.KafkaUp.Set(1)
+		} else {
+			a.m.KafkaUp.Set(0)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

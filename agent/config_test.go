@@ -1,0 +1,565 @@
+package agent
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+func TestDurationUnmarshal(t *testing.T) {
+	tests := []struct {
+		name    string
+		json    string
+		yaml    string
+		want    Duration
+		wantErr string
+	}{
+		{name: "seconds", json: `"10s"`, yaml: `10s`, want: Duration(10 * time.Second)},
+		{name: "minutes", json: `"5m"`, yaml: `"5m"`, want: Duration(5 * time.Minute)},
+		{name: "compound", json: `"1h30m"`, yaml: `1h30m`, want: Duration(90 * time.Minute)},
+		{name: "milliseconds", json: `"10ms"`, yaml: `'10ms'`, want: Duration(10 * time.Millisecond)},
+		{name: "negative parses", json: `"-1s"`, yaml: `-1s`, want: Duration(-time.Second)},
+		{name: "json number", json: `10`, wantErr: `cannot unmarshal number 10 into Go value of type agent.Duration`},
+		{name: "json bool", json: `true`, wantErr: `cannot unmarshal bool true into Go value of type agent.Duration`},
+		{name: "json object", json: `{}`, wantErr: `cannot unmarshal object into Go value of type agent.Duration`},
+		{name: "json string without unit", json: `"10"`, wantErr: `cannot unmarshal string "10" into Go value of type agent.Duration`},
+		{name: "yaml number", yaml: `10`, wantErr: "line 1: cannot use number 10 as a duration: want a string such as 10s or 1h30m"},
+		{name: "yaml float", yaml: `1.5`, wantErr: "line 1: cannot use number 1.5 as a duration"},
+		{name: "yaml bool", yaml: `true`, wantErr: "line 1: cannot use bool true as a duration"},
+		{name: "yaml sequence", yaml: `[1s]`, wantErr: "line 1: cannot use a sequence as a duration"},
+		{name: "yaml quoted number", yaml: `"10"`, wantErr: `line 1: invalid duration: time: missing unit in duration "10"`},
+		{name: "yaml bad unit", yaml: `10 seconds`, wantErr: `line 1: invalid duration: time: unknown unit " seconds" in duration "10 seconds"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.json != "" {
+				var d Duration
+				err := json.Unmarshal([]byte(tt.json), &d)
+				if tt.wantErr != "" {
+					require.ErrorContains(t, err, tt.wantErr)
+				} else {
+					require.NoError(t, err)
+					require.Equal(t, tt.want, d)
+				}
+			}
+			if tt.yaml != "" {
+				var v struct{ D Duration }
+				err := yaml.Unmarshal([]byte("d: "+tt.yaml), &v)
+				if tt.wantErr != "" {
+					require.ErrorContains(t, err, tt.wantErr)
+				} else {
+					require.NoError(t, err)
+					require.Equal(t, tt.want, v.D)
+				}
+			}
+		})
+	}
+}
+
+func TestDurationNull(t *testing.T) {
+	d := Duration(time.Second)
+	require.NoError(t, json.Unmarshal([]byte(`null`), &d))
+	require.Equal(t, Duration(time.Second), d)
+
+	var v struct{ D Duration }
+	require.NoError(t, yaml.Unmarshal([]byte("d:"), &v))
+	require.Zero(t, v.D)
+}
+
+func TestDurationMarshal(t *testing.T) {
+	d := Duration(90 * time.Minute)
+	require.Equal(t, 90*time.Minute, d.D())
+	require.Equal(t, "1h30m0s", d.String())
+
+	j, err := json.Marshal(struct{ D Duration }{d})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"D":"1h30m0s"}`, string(j))
+	var fromJSON struct{ D Duration }
+	require.NoError(t, json.Unmarshal(j, &fromJSON))
+	require.Equal(t, d, fromJSON.D)
+
+	y, err := yaml.Marshal(struct{ D Duration }{d})
+	require.NoError(t, err)
+	require.Equal(t, "d: 1h30m0s\n", string(y))
+	var fromYAML struct{ D Duration }
+	require.NoError(t, yaml.Unmarshal(y, &fromYAML))
+	require.Equal(t, d, fromYAML.D)
+}
+
+// writeConfig writes a config file into a test directory and returns its path.
+func writeConfig(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "agent.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+	return path
+}
+
+// defaults is the config a file with only kafka.brokers gives.
+func defaults(brokers ...string) Config {
+	return Config{
+		Kafka: KafkaConfig{
+			Brokers: brokers, ClientID: "logagent", Compression: "zstd", Linger: Duration(10 * time.Millisecond),
+			MaxBufferedRecords: 10000, MaxBufferedBytes: 16 << 20,
+		},
+		Etcd:            EtcdConfig{DialTimeout: Duration(5 * time.Second), CollectKey: "/logagent/{ip}/collect_config"},
+		DataDir:         "/var/lib/logagent",
+		Metrics:         MetricsConfig{Listen: "127.0.0.1:9101"},
+		Log:             LogConfig{Level: "info", Format: "text"},
+		Files:           FilesConfig{ScanFrequency: Duration(10 * time.Second), CloseInactive: Duration(5 * time.Minute), CleanRemoved: Duration(24 * time.Hour)},
+		Tasks:           []Task{},
+		ShutdownTimeout: Duration(30 * time.Second),
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	full := `
+kafka:
+  brokers: [kafka-1:9092, "10.0.0.2:9093"]
+  client_id: agent-7
+  compression: lz4
+  linger: 50ms
+  max_buffered_records: 500
+  max_buffered_bytes: 1048576
+  tls:
+    enabled: true
+    ca_file: /etc/ca.pem
+    cert_file: /etc/cert.pem
+    key_file: /etc/key.pem
+    server_name: kafka.internal
+  sasl:
+    mechanism: SCRAM-SHA-512
+    username: agent
+    password: secret
+etcd:
+  endpoints: ["etcd-1:2379", "https://etcd-2:2379"]
+  dial_timeout: 2s
+  collect_key: /logagent/{hostname}/{ip}/tasks
+  username: root
+  password: pw
+  tls:
+    enabled: true
+    insecure_skip_verify: true
+host:
+  ip: 10.1.2.3
+  name: web-1
+data_dir: /data/logagent
+metrics:
+  listen: ":9200"
+log:
+  level: debug
+  format: json
+files:
+  scan_frequency: 1s
+  close_inactive: 1m
+  ignore_older: 48h
+  clean_removed: 72h
+shutdown_timeout: 1m
+tasks:
+  - path: /var/log/nginx/access.log
+    topic: web_log
+    exclude: ["*.gz"]
+    fields: {env: prod, tier: 1}
+`
+	tests := []struct {
+		name string
+		yaml string
+		want Config
+	}{
+		{name: "minimal", yaml: "kafka:\n  brokers: [\"127.0.0.1:9092\"]\n", want: defaults("127.0.0.1:9092")},
+		{
+			name: "zero values take defaults",
+			yaml: "kafka:\n  brokers: [k:9092]\n  linger: 0s\n  client_id: \"\"\ndata_dir: \"\"\nfiles:\n  scan_frequency:\n",
+			want: defaults("k:9092"),
+		},
+		{
+			name: "full",
+			yaml: full,
+			want: Config{
+				Kafka: KafkaConfig{
+					Brokers: []string{"kafka-1:9092", "10.0.0.2:9093"}, ClientID: "agent-7", Compression: "lz4",
+					Linger: Duration(50 * time.Millisecond), MaxBufferedRecords: 500, MaxBufferedBytes: 1 << 20,
+					TLS:  TLSConfig{Enabled: true, CAFile: "/etc/ca.pem", CertFile: "/etc/cert.pem", KeyFile: "/etc/key.pem", ServerName: "kafka.internal"},
+					SASL: SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "agent", Password: "secret"},
+				},
+				Etcd: EtcdConfig{
+					Endpoints: []string{"etcd-1:2379", "https://etcd-2:2379"}, DialTimeout: Duration(2 * time.Second),
+					CollectKey: "/logagent/{hostname}/{ip}/tasks", Username: "root", Password: "pw",
+					TLS: TLSConfig{Enabled: true, InsecureSkipVerify: true},
+				},
+				Host:    HostConfig{IP: "10.1.2.3", Name: "web-1"},
+				DataDir: "/data/logagent",
+				Metrics: MetricsConfig{Listen: ":9200"},
+				Log:     LogConfig{Level: "debug", Format: "json"},
+				Files: FilesConfig{
+					ScanFrequency: Duration(time.Second), CloseInactive: Duration(time.Minute),
+					IgnoreOlder: Duration(48 * time.Hour), CleanRemoved: Duration(72 * time.Hour),
+				},
+				Tasks: []Task{{
+					Path: "/var/log/nginx/access.log", Topic: "web_log", Exclude: []string{"*.gz"},
+					StartPosition: "end", Fields: map[string]string{"env": "prod", "tier": "1"}, MaxLineBytes: 1 << 20, Format: "json",
+				}},
+				ShutdownTimeout: Duration(time.Minute),
+			},
+		},
+		{
+			name: "multiline task",
+			yaml: `
+kafka: {brokers: ["k:9092"]}
+tasks:
+  - path: /var/log/app/*.log
+    topic: app_log
+    multiline: {pattern: '^\s', match: after, timeout: 2s}
+`,
+			want: func() Config {
+				c := defaults("k:9092")
+				c.Tasks = []Task{{
+					Path: "/var/log/app/*.log", Topic: "app_log", StartPosition: "end", MaxLineBytes: 1 << 20, Format: "json",
+					Multiline: &Multiline{Pattern: `^\s`, Match: "after", MaxLines: 500, Timeout: Duration(2 * time.Second)},
+				}}
+				return c
+			}(),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := LoadConfig(writeConfig(t, tt.yaml))
+			require.NoError(t, err)
+			requireConfigEqual(t, tt.want, got)
+		})
+	}
+}
+
+// requireConfigEqual compares configs, tasks with Task.Equal (their compiled
+// regexps differ).
+func requireConfigEqual(t *testing.T, want, got Config) {
+	t.Helper()
+	require.Len(t, got.Tasks, len(want.Tasks))
+	for i := range want.Tasks {
+		require.True(t, want.Tasks[i].Equal(got.Tasks[i]), "task %d:\nwant %+v\ngot  %+v", i, want.Tasks[i], got.Tasks[i])
+		if got.Tasks[i].Multiline != nil {
+			require.NotNil(t, got.Tasks[i].Multiline.Regexp())
+		}
+	}
+	want.Tasks, got.Tasks = nil, nil
+	require.Equal(t, want, got)
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	const brokers = "kafka:\n  brokers: [k:9092]\n"
+	tests := []struct {
+		name     string
+		yaml     string
+		wantErrs []string
+	}{
+		{name: "empty file", yaml: "", wantErrs: []string{"kafka.brokers: at least one broker is required"}},
+		{name: "unknown top-level key", yaml: brokers + "kafak: {}\n", wantErrs: []string{"line 3: field kafak not found in type agent.Config"}},
+		{name: "unknown nested key", yaml: brokers + "  lingr: 5ms\n", wantErrs: []string{"line 3: field lingr not found in type agent.KafkaConfig"}},
+		{name: "unknown task key", yaml: brokers + "tasks:\n  - path: /a.log\n    topik: t\n", wantErrs: []string{"line 5: field topik not found in type agent.Task"}},
+		{name: "duration as number", yaml: brokers + "  linger: 10\n", wantErrs: []string{"line 3: cannot use number 10 as a duration"}},
+		{name: "bad duration", yaml: brokers + "shutdown_timeout: 10 seconds\n", wantErrs: []string{`line 3: invalid duration: time: unknown unit " seconds"`}},
+		{name: "not a mapping", yaml: "- kafka\n", wantErrs: []string{"line 1: cannot unmarshal !!seq into agent.Config"}},
+		{name: "two documents", yaml: brokers + "---\nlog: {level: info}\n", wantErrs: []string{"line 3: a second YAML document is not allowed"}},
+		{name: "yaml syntax", yaml: "kafka:\n  brokers: [k:9092\n", wantErrs: []string{"yaml: line 1: did not find expected"}},
+		{name: "no brokers", yaml: "kafka:\n  brokers: []\n", wantErrs: []string{"kafka.brokers: at least one broker is required"}},
+		{name: "broker without port", yaml: "kafka:\n  brokers: [k:9092, kafka]\n", wantErrs: []string{`kafka.brokers[1] "kafka": must be host:port: missing port in address`}},
+		{name: "broker without host", yaml: "kafka:\n  brokers: [\":9092\"]\n", wantErrs: []string{`kafka.brokers[0] ":9092": must be host:port: missing host`}},
+		{name: "broker bad port", yaml: "kafka:\n  brokers: [\"k:kafka\"]\n", wantErrs: []string{`kafka.brokers[0] "k:kafka": must be host:port: invalid port "kafka"`}},
+		{name: "broker port 0", yaml: "kafka:\n  brokers: [\"k:0\"]\n", wantErrs: []string{`invalid port "0"`}},
+		{name: "compression", yaml: brokers + "  compression: brotli\n", wantErrs: []string{`kafka.compression "brotli": must be zstd, none, gzip, snappy or lz4`}},
+		{name: "negative linger", yaml: brokers + "  linger: -1ms\n", wantErrs: []string{"kafka.linger -1ms: must be >= 0"}},
+		{name: "negative buffered records", yaml: brokers + "  max_buffered_records: -1\n", wantErrs: []string{"kafka.max_buffered_records -1: must be > 0"}},
+		{name: "negative buffered bytes", yaml: brokers + "  max_buffered_bytes: -1\n", wantErrs: []string{"kafka.max_buffered_bytes -1: must be > 0"}},
+		{name: "sasl mechanism", yaml: brokers + "  sasl: {mechanism: GSSAPI, username: u}\n", wantErrs: []string{`kafka.sasl.mechanism "GSSAPI": must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512`}},
+		{name: "sasl without username", yaml: brokers + "  sasl: {mechanism: PLAIN}\n", wantErrs: []string{"kafka.sasl.username: required with mechanism PLAIN"}},
+		{name: "sasl credentials without mechanism", yaml: brokers + "  sasl: {username: u, password: p}\n", wantErrs: []string{"kafka.sasl.mechanism: must be set when kafka.sasl.username or password is set"}},
+		{name: "tls file without enabled", yaml: brokers + "  tls: {ca_file: /ca.pem}\n", wantErrs: []string{"kafka.tls.ca_file: set but kafka.tls.enabled is false"}},
+		{name: "tls cert without key", yaml: brokers + "  tls: {enabled: true, cert_file: /c.pem}\n", wantErrs: []string{"kafka.tls.cert_file: cert_file and key_file must be set together"}},
+		{name: "etcd endpoint without port", yaml: brokers + "etcd: {endpoints: [etcd]}\n", wantErrs: []string{`etcd.endpoints[0] "etcd": must be host:port: missing port in address`}},
+		{name: "etcd endpoint scheme", yaml: brokers + "etcd: {endpoints: [\"ftp://etcd:2379\"]}\n", wantErrs: []string{`etcd.endpoints[0] "ftp://etcd:2379": scheme "ftp": must be http, https, unix or unixs`}},
+		{name: "etcd dial timeout", yaml: brokers + "etcd: {dial_timeout: -1s}\n", wantErrs: []string{"etcd.dial_timeout -1s: must be > 0"}},
+		{name: "etcd relative key", yaml: brokers + "etcd: {collect_key: logagent/x}\n", wantErrs: []string{`etcd.collect_key "logagent/x": must start with /`}},
+		{name: "etcd unknown placeholder", yaml: brokers + "etcd: {collect_key: \"/logagent/{host}/x\"}\n", wantErrs: []string{`etcd.collect_key "/logagent/{host}/x": unknown placeholder {host}, want {ip} or {hostname}`}},
+		{name: "etcd password without username", yaml: brokers + "etcd: {password: p}\n", wantErrs: []string{"etcd.username: required when etcd.password is set"}},
+		{name: "etcd tls option without enabled", yaml: brokers + "etcd:\n  tls: {insecure_skip_verify: true}\n", wantErrs: []string{"etcd.tls.insecure_skip_verify: set but etcd.tls.enabled is false"}},
+		{name: "host ip", yaml: brokers + "host: {ip: web-1}\n", wantErrs: []string{`host.ip "web-1": not an IP address`}},
+		{name: "metrics listen", yaml: brokers + "metrics: {listen: \"9101\"}\n", wantErrs: []string{`metrics.listen "9101": must be host:port: missing port in address`}},
+		{name: "log level", yaml: brokers + "log: {level: trace}\n", wantErrs: []string{`log.level "trace": must be debug, info, warn or error`}},
+		{name: "log format", yaml: brokers + "log: {format: xml}\n", wantErrs: []string{`log.format "xml": must be text or json`}},
+		{name: "files durations", yaml: brokers + "files: {scan_frequency: -1s, close_inactive: -1s, ignore_older: -1s, clean_removed: -1s}\n", wantErrs: []string{
+			"files.scan_frequency -1s: must be >= 0", "files.close_inactive -1s: must be >= 0",
+			"files.ignore_older -1s: must be >= 0", "files.clean_removed -1s: must be >= 0",
+		}},
+		{name: "shutdown timeout", yaml: brokers + "shutdown_timeout: -5s\n", wantErrs: []string{"shutdown_timeout -5s: must be > 0"}},
+		{name: "bad task", yaml: brokers + "tasks:\n  - {path: /a.log, topic: t}\n  - {path: b.log, topic: t}\n", wantErrs: []string{`tasks: task 1 (path "b.log"): path: must be absolute`}},
+		{name: "bad task multiline", yaml: brokers + "tasks:\n  - {path: /a.log, topic: t, multiline: {pattern: '(', match: after}}\n", wantErrs: []string{`tasks: task 0 (path "/a.log"): multiline.pattern "(": error parsing regexp`}},
+		{name: "every problem is reported", yaml: "log: {level: trace}\nkafka: {compression: x}\n", wantErrs: []string{
+			"kafka.brokers: at least one broker is required", `kafka.compression "x"`, `log.level "trace"`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeConfig(t, tt.yaml)
+			_, err := LoadConfig(path)
+			require.Error(t, err)
+			require.ErrorContains(t, err, "config "+path+": ")
+			for _, want := range tt.wantErrs {
+				require.ErrorContains(t, err, want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	_, err := LoadConfig(filepath.Join(t.TempDir(), "nope.yaml"))
+	require.ErrorContains(t, err, "read config: open ")
+	require.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestReadConfigDoesNotValidate(t *testing.T) {
+	c, err := ReadConfig(writeConfig(t, "log: {level: trace}\n"))
+	require.NoError(t, err)
+	require.Equal(t, Config{Log: LogConfig{Level: "trace"}}, c)
+
+	path := writeConfig(t, "log: {levle: info}\n")
+	_, err = ReadConfig(path)
+	require.ErrorContains(t, err, "config "+path+": yaml: unmarshal errors:\n  line 1: field levle not found in type agent.LogConfig")
+}
+
+func TestLoadConfigEnv(t *testing.T) {
+	t.Setenv("LOGAGENT_TEST_BROKER", "kafka-9:9092")
+	t.Setenv("LOGAGENT_TEST_EMPTY", "")
+	path := writeConfig(t, `
+kafka:
+  brokers: ["${LOGAGENT_TEST_BROKER}"]
+  client_id: "${LOGAGENT_TEST_EMPTY:-fallback}"
+tasks:
+  - path: /var/log/a.log
+    topic: t
+    multiline: {pattern: 'end$', match: before}
+`)
+	c, err := LoadConfig(path)
+	require.NoError(t, err)
+	require.Equal(t, []string{"kafka-9:9092"}, c.Kafka.Brokers)
+	require.Equal(t, "fallback", c.Kafka.ClientID)
+	require.Equal(t, "end$", c.Tasks[0].Multiline.Pattern)
+
+	_, err = LoadConfig(writeConfig(t, "kafka:\n  brokers: [\"${LOGAGENT_TEST_UNSET_VARIABLE}\"]\n"))
+	require.ErrorContains(t, err, "line 2: environment variable LOGAGENT_TEST_UNSET_VARIABLE is not set")
+}
+
+func TestConfigExpandEnv(t *testing.T) {
+	env := map[string]string{"A": "alpha", "B": "beta", "EMPTY": ""}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	tests := []struct {
+		name    string
+		in      string
+		want    string
+		wantErr string
+	}{
+		{name: "nothing to expand", in: "a: b\n", want: "a: b\n"},
+		{name: "variable", in: "a: ${A}\n", want: "a: alpha\n"},
+		{name: "several on a line", in: "a: ${A}:${B}-${A}\n", want: "a: alpha:beta-alpha\n"},
+		{name: "set but empty", in: "a: '${EMPTY}'", want: "a: ''"},
+		{name: "default unused", in: "a: ${A:-x}", want: "a: alpha"},
+		{name: "default when unset", in: "a: ${NOPE:-x y}", want: "a: x y"},
+		{name: "default when empty", in: "a: ${EMPTY:-x}", want: "a: x"},
+		{name: "empty default", in: "a: '${NOPE:-}'", want: "a: ''"},
+		{name: "default with :-", in: "a: ${NOPE:-x:-y}", want: "a: x:-y"},
+		{name: "lone dollar stays", in: "pattern: 'foo$'\nb: $A $ {A}\n", want: "pattern: 'foo$'\nb: $A $ {A}\n"},
+		{name: "double dollar stays", in: "a: $$A $$\n", want: "a: $$A $$\n"},
+		{name: "escaped", in: "a: $${A} $${NOPE}\n", want: "a: ${A} ${NOPE}\n"},
+		{name: "escape is read left to right", in: "a: $$${A}", want: "a: $${A}"},
+		{name: "comment line not expanded", in: "a: 1\n  # password: ${NOPE}\n#${NOPE\n", want: "a: 1\n  # password: ${NOPE}\n#${NOPE\n"},
+		{name: "no trailing newline", in: "a: ${A}", want: "a: alpha"},
+		{name: "unset", in: "a: 1\nb: ${NOPE}\n", wantErr: "line 2: environment variable NOPE is not set (use ${NOPE:-default} for a default)"},
+		{name: "unset in a trailing comment", in: "a: 1 # ${NOPE}\n", wantErr: "line 1: environment variable NOPE is not set (use ${NOPE:-default} for a default)"},
+		{name: "unterminated", in: "a: ${A\nb: }\n", wantErr: "line 1: unterminated ${ (write $${ for a literal ${)"},
+		{name: "bad name", in: "a: ${1A}", wantErr: `line 1: invalid variable reference "${1A}": want ${NAME} or ${NAME:-default}`},
+		{name: "unsupported form", in: "a: ${A-x}", wantErr: `line 1: invalid variable reference "${A-x}": want ${NAME} or ${NAME:-default}`},
+		{name: "empty name", in: "a: ${}", wantErr: `line 1: invalid variable reference "${}": want ${NAME} or ${NAME:-default}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := expandEnv([]byte(tt.in), lookup)
+			if tt.wantErr != "" {
+				require.EqualError(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, string(got))
+		})
+	}
+}
+
+func TestConfigExpandCollectKey(t *testing.T) {
+	tests := []struct {
+		name string
+		key  string
+		want string
+	}{
+		{name: "default", key: "", want: "/logagent/10.0.0.1/collect_config"},
+		{name: "both placeholders twice", key: "/c/{hostname}/{ip}/{ip}", want: "/c/web-1/10.0.0.1/10.0.0.1"},
+		{name: "no placeholder", key: "/c/all", want: "/c/all"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Config{Kafka: KafkaConfig{Brokers: []string{"k:9092"}}, Etcd: EtcdConfig{CollectKey: tt.key}}
+			require.NoError(t, c.Validate())
+			require.Equal(t, tt.want, c.ExpandCollectKey("10.0.0.1", "web-1"))
+		})
+	}
+}
+
+func TestConfigValidateIsIdempotent(t *testing.T) {
+	c := Config{Kafka: KafkaConfig{Brokers: []string{"k:9092"}}, Tasks: []Task{{Path: "/a.log", Topic: "t", Multiline: &Multiline{Pattern: "^x", Match: "after"}}}}
+	require.NoError(t, c.Validate())
+	again := c
+	require.NoError(t, again.Validate())
+	requireConfigEqual(t, c, again)
+}
+
+// TestSampleConfig checks testdata/agent.yaml, the sample shipped to users:
+// it loads, it mentions every key, and the values it shows are the defaults
+// (except kafka.brokers and the example tasks).
+func TestSampleConfig(t *testing.T) {
+	t.Setenv("KAFKA_BROKER", "")
+	const path = "testdata/agent.yaml"
+	c, err := LoadConfig(path)
+	require.NoError(t, err)
+
+	sample, err := os.ReadFile(path)
+	require.NoError(t, err)
+	for _, key := range yamlKeys(reflect.TypeFor[Config]()) {
+		require.Contains(t, string(sample), key+":", "key %q is not documented in %s", key, path)
+	}
+
+	want := defaults("127.0.0.1:9092")
+	want.Tasks = []Task{
+		{Path: "/var/log/nginx/access.log", Topic: "web_log"},
+		{
+			Path: "/var/log/app/*.log", Topic: "app_log", Exclude: []string{"*.gz", "/var/log/app/debug-*"},
+			StartPosition: "beginning", Fields: map[string]string{"service": "app"},
+			Multiline: &Multiline{Pattern: `^\d{4}-\d{2}-\d{2}`, Negate: true, Match: "after"},
+		},
+	}
+	require.Empty(t, c.Etcd.Endpoints)
+	c.Etcd.Endpoints = nil
+	requireConfigEqual(t, want, c)
+}
+
+// yamlKeys returns the YAML key names of t's fields, recursively.
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		keys = append(keys, name)
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer || ft.Kind() == reflect.Slice {
+			ft = ft.Elem()
+		}
+		if ft.Kind() == reflect.Struct {
+			keys = append(keys, yamlKeys(ft)...)
+		}
+	}
+	return keys
+}
+
+func TestTLSConfigBuild(t *testing.T) {
+	dir := t.TempDir()
+	caFile, certFile, keyFile := writeTestCert(t, dir)
+	notPEM := filepath.Join(dir, "not.pem")
+	require.NoError(t, os.WriteFile(notPEM, []byte("hello"), 0o600))
+	missing := filepath.Join(dir, "missing.pem")
+
+	tests := []struct {
+		name      string
+		cfg       TLSConfig
+		wantNil   bool
+		wantErr   string
+		wantCA    bool
+		wantCerts int
+	}{
+		{name: "disabled", cfg: TLSConfig{CAFile: missing}, wantNil: true},
+		{name: "enabled, system roots", cfg: TLSConfig{Enabled: true, ServerName: "kafka.internal"}},
+		{name: "ca file", cfg: TLSConfig{Enabled: true, CAFile: caFile}, wantCA: true},
+		{name: "client certificate", cfg: TLSConfig{Enabled: true, CAFile: caFile, CertFile: certFile, KeyFile: keyFile}, wantCA: true, wantCerts: 1},
+		{name: "missing ca file", cfg: TLSConfig{Enabled: true, CAFile: missing}, wantErr: "read ca_file: open " + missing},
+		{name: "ca file without certificate", cfg: TLSConfig{Enabled: true, CAFile: notPEM}, wantErr: "ca_file " + notPEM + ": no PEM certificate found"},
+		{name: "cert without key", cfg: TLSConfig{Enabled: true, CertFile: certFile}, wantErr: "set both or neither"},
+		{name: "missing key file", cfg: TLSConfig{Enabled: true, CertFile: certFile, KeyFile: missing}, wantErr: "load cert_file " + certFile + " and key_file " + missing},
+		{name: "key is not a key", cfg: TLSConfig{Enabled: true, CertFile: certFile, KeyFile: certFile}, wantErr: "load cert_file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tt.cfg.Build()
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				require.Nil(t, got)
+				return
+			}
+			require.NoError(t, err)
+			if tt.wantNil {
+				require.Nil(t, got)
+				return
+			}
+			require.NotNil(t, got)
+			require.Equal(t, uint16(tls.VersionTLS12), got.MinVersion)
+			require.Equal(t, tt.cfg.ServerName, got.ServerName)
+			require.Equal(t, tt.wantCA, got.RootCAs != nil)
+			require.Len(t, got.Certificates, tt.wantCerts)
+		})
+	}
+}
+
+// writeTestCert writes a self-signed CA certificate, and a client certificate
+// and key signed by it, as PEM files in dir.
+func writeTestCert(t *testing.T, dir string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test ca"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	require.NoError(t, err)
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "logagent"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caTmpl, &key.PublicKey, caKey)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600))
+		return p
+	}
+	return write("ca.pem", "CERTIFICATE", caDER), write("client.pem", "CERTIFICATE", der), write("client-key.pem", "EC PRIVATE KEY", keyDER)
+}

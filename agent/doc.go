@@ -1,0 +1,39 @@
+// Package agent is logagent: it tails log files and ships each line, or each
+// multiline event, to Kafka as one record.
+//
+// # What it guarantees
+//
+// At-least-once delivery. A line is only skipped when Kafka has acknowledged
+// it: the offset of a file is committed to the registry (in data_dir) only
+// after Kafka acks every record up to that offset, never when the line is
+// merely read or handed to the producer. After a crash, a restart, a Kafka
+// outage or a failed produce, the agent re-reads from the last committed
+// offset, so some lines may be shipped twice but none is lost while its file
+// still exists. Files are identified by device, inode and a fingerprint of
+// their first bytes, not by path, so rotation by rename is followed and a
+// reused inode is not mistaken for the old file.
+//
+// Bounded memory. Lines read but not yet acked are capped by
+// kafka.max_buffered_records and kafka.max_buffered_bytes. When the cap is
+// reached (Kafka slow or down) the agent stops reading: lines wait in the
+// files, nothing is dropped. A line longer than max_line_bytes is cut, and a
+// multiline event is capped by max_line_bytes and multiline.max_lines; such
+// events are flagged as truncated, and the offsets of the dropped bytes still
+// advance. On SIGTERM the agent stops reading and waits up to
+// shutdown_timeout for the buffered records to be acked.
+//
+// Configuration. The agent's own settings come from a YAML file (LoadConfig;
+// testdata/agent.yaml documents every key). Collect tasks come from the etcd
+// key etcd.collect_key, a JSON array such as
+//
+//	[{"path":"/var/log/nginx/access.log","topic":"web_log"},
+//	 {"path":"/var/log/app/*.log","topic":"app_log"}]
+//
+// (see ParseTasks and Task), or from the file's tasks list when no etcd
+// endpoint is configured. The key is read, then watched. A task list that
+// does not parse or validate is rejected as a whole and logged, and the tasks
+// running keep running. The last good list is cached on disk, so the agent
+// starts and collects with it while etcd is unreachable. Unchanged tasks
+// (Task.Equal) keep running across updates; changed ones restart from their
+// committed offsets.
+package agent

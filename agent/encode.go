@@ -1,0 +1,149 @@
+package agent
+
+import (
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Record formats.
+const (
+	FormatJSON = "json"
+	FormatRaw  = "raw"
+)
+
+// encoder turns events into Kafka record values. The JSON form is ECS-style:
+//
+//	{"@timestamp":"…","message":"…","host":{"name":"…","ip":"…"},
+//	 "log":{"file":{"path":"…"},"offset":N,"flags":["truncated"]},"fields":{…}}
+//
+// It is hand-written because it runs once per line: it appends into a reused
+// buffer and never reflects. Invalid UTF-8 bytes are kept as the text \xNN
+// (and the event is flagged "invalid_utf8") rather than replaced or dropped.
+type encoder struct {
+	raw    bool
+	prefix []byte // `{"@timestamp":"` is added per event; this is `,"host":…` up to `"file":{"path":`
+	fields []byte // `,"fields":{…}` or empty
+}
+
+func newEncoder(format, hostName, hostIP string, fields map[string]string) *encoder {
+	e := &encoder{raw: format == FormatRaw}
+	var p []byte
+	p = append(p, `,"host":{"name":`...)
+	p = appendJSONString(p, []byte(hostName))
+	p = append(p, `,"ip":`...)
+	p = appendJSONString(p, []byte(hostIP))
+	p = append(p, `},"log":{"file":{"path":`...)
+	e.prefix = p
+	if len(fields) > 0 {
+		keys := make([]string, 0, len(fields))
+		for k := range fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		f := []byte(`,"fields":{`)
+		for i, k := range keys {
+			if i > 0 {
+				f = append(f, ',')
+			}
+			f = appendJSONString(f, []byte(k))
+			f = append(f, ':')
+			f = appendJSONString(f, []byte(fields[k]))
+		}
+		e.fields = append(f, '}')
+	}
+	return e
+}
+
+// encode appends the record value for ev, read at ts from path at offset
+// start, to dst.
+func (e *encoder) encode(dst []byte, ev Event, path string, start int64, ts time.Time) []byte {
+	if e.raw {
+		return append(dst, ev.Text...)
+	}
+	dst = append(dst, `{"@timestamp":"`...)
+	dst = ts.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, `","message":`...)
+	dst = appendJSONString(dst, ev.Text)
+	dst = append(dst, e.prefix...)
+	dst = appendJSONString(dst, []byte(path))
+	dst = append(dst, `},"offset":`...)
+	dst = strconv.AppendInt(dst, start, 10)
+	if invalid := !utf8.Valid(ev.Text); ev.Truncated || ev.Multiline || invalid {
+		dst = append(dst, `,"flags":[`...)
+		for _, f := range [...]struct {
+			on   bool
+			name string
+		}{{ev.Truncated, `"truncated",`}, {ev.Multiline, `"multiline",`}, {invalid, `"invalid_utf8",`}} {
+			if f.on {
+				dst = append(dst, f.name...)
+			}
+		}
+		dst[len(dst)-1] = ']' // replaces the last comma
+	}
+	dst = append(dst, '}')
+	dst = append(dst, e.fields...)
+	return append(dst, '}')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// safe[b] is true for ASCII bytes that need no escaping in a JSON string.
+var safe = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
+// appendJSONString appends s as a JSON string. Invalid UTF-8 bytes become the
+// six characters \\xNN in the JSON text (the four characters \xNN once
+// decoded), so no byte of the line is lost.
+func appendJSONString(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if safe[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', '\\', 'x', hexDigits[b>>4], hexDigits[b&0xf])
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' { // valid JSON, but breaks JavaScript consumers
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}

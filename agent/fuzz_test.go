@@ -1,0 +1,152 @@
+package agent
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// FuzzParseTasks checks that ParseTasks never panics, and that the tasks it
+// accepts survive a round trip through encoding/json unchanged.
+func FuzzParseTasks(f *testing.F) {
+	sample, err := os.ReadFile(filepath.Join("testdata", "collect_config.json"))
+	require.NoError(f, err)
+	for _, seed := range []string{
+		string(sample),
+		`[]`,
+		`null`,
+		`{}`,
+		`[{"path":"/var/log/nginx/access.log","topic":"web_log"},{"path":"/var/log/app/*.log","topic":"app_log"}]`,
+		`[{"path":"/a.log","topic":"t","exclude":["*.gz"],"start_position":"beginning","fields":{"k":"v"},"max_line_bytes":10,"format":"raw"}]`,
+		`[{"path":"/a.log","topic":"t","multiline":{"pattern":"^[[:space:]]","match":"after","max_lines":3,"timeout":"1.5s"}}]`,
+		`[{"path":"/a.log","topic":"t","multiline":{"pattern":"\\\\$","negate":true,"match":"before","timeout":"1ns"}}]`,
+		`[{"path":"/a.log","topic":"t"},{"path":"/a.log","topic":"t"}]`,
+		`[{"path":"a.log","topic":"a b"}]`,
+		`[{"path":"/[","topic":"t","multiline":{"pattern":"(","match":"x","timeout":5}}]`,
+		`[{"path":"/a.log","topic":"t","unknown":1}]`,
+		`[{"PATH":"/a.log","Topic":"t"}]`,
+		`[{"path":"/a\u00e9\ufffd.log","topic":"t","fields":{"<k>":"\u2028"}}]`,
+		`[1, "x", null]`,
+		`[{"path":"/a.log","topic":"t"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tasks, err := ParseTasks(data)
+		if err != nil {
+			require.Nil(t, tasks)
+			return
+		}
+		again, err := ValidateTasks(tasks)
+		require.NoError(t, err, "validated tasks must validate again")
+		require.Len(t, again, len(tasks))
+
+		out, err := json.Marshal(tasks)
+		require.NoError(t, err)
+		parsed, err := ParseTasks(out)
+		require.NoError(t, err, "round trip of %s", out)
+		require.Len(t, parsed, len(tasks))
+		for i := range tasks {
+			require.True(t, tasks[i].Equal(parsed[i]), "task %d changed in a round trip:\n%+v\n%+v", i, tasks[i], parsed[i])
+			require.True(t, tasks[i].Equal(again[i]))
+			if tasks[i].Multiline != nil {
+				require.NotNil(t, parsed[i].Multiline.Regexp())
+			}
+		}
+	})
+}
+
+// fuzzMultilines are the multiline configs FuzzJoiner picks from.
+var fuzzMultilines = []*Multiline{
+	nil,
+	{Pattern: `^[[:space:]]`, Match: "after"},
+	{Pattern: `^\d{4}-`, Negate: true, Match: "after"},
+	{Pattern: `\\$`, Match: "before"},
+	{Pattern: `;$`, Negate: true, Match: "before"},
+	{Pattern: `^$`, Match: "after"},
+}
+
+// FuzzJoiner feeds the lines of the input to a Joiner and checks that it never
+// panics, that event offsets strictly increase and account for every line,
+// that caps hold, and that without truncation the events hold exactly the
+// input lines.
+func FuzzJoiner(f *testing.F) {
+	f.Add([]byte("Exception in thread main\n\tat a.B(B.java:1)\n\tat c.D(D.java:2)\nnext\n"), uint8(1), uint8(0), uint16(0))
+	f.Add([]byte("2024-01-01 a\n detail\ndetail\n2024-01-02 b\n"), uint8(2), uint8(2), uint16(0))
+	f.Add([]byte("one \\\ntwo \\\nthree\nfour"), uint8(3), uint8(0), uint16(8))
+	f.Add([]byte("SELECT 1\nFROM t;\n\n\n"), uint8(4), uint8(1), uint16(3))
+	f.Add([]byte("a\n\nb\n\n\nc"), uint8(5), uint8(0), uint16(0))
+	f.Add([]byte("ab\xe2\x82\xac\xff\n\xe2\x82"), uint8(0), uint8(0), uint16(4))
+	f.Add([]byte(""), uint8(1), uint8(0), uint16(0))
+	// configs[mode][maxLines], validated once.
+	configs := make([][8]*Multiline, len(fuzzMultilines))
+	for i, base := range fuzzMultilines {
+		for n := range 8 {
+			if base != nil {
+				c := *base
+				c.MaxLines = n // 0: the default
+				configs[i][n] = validMultiline(f, &c)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, mode, maxLines uint8, maxBytes uint16) {
+		j := NewJoiner(configs[int(mode)%len(configs)][maxLines%8], int(maxBytes))
+
+		var lines [][]byte
+		var events []Event
+		truncated := false
+		emit := func(e Event) {
+			require.Positive(t, e.Lines)
+			require.Equal(t, e.Lines > 1, e.Multiline)
+			if maxBytes > 0 {
+				require.LessOrEqual(t, len(e.Text), int(maxBytes))
+			}
+			if len(events) > 0 {
+				require.Greater(t, e.Offset, events[len(events)-1].Offset)
+			}
+			truncated = truncated || e.Truncated
+			e.Text = bytes.Clone(e.Text)
+			events = append(events, e)
+		}
+		var scratch []byte
+		var offset int64
+		for rest := data; len(rest) > 0; {
+			line, after, found := bytes.Cut(rest, []byte("\n"))
+			offset += int64(len(line))
+			if found {
+				offset++
+			}
+			rest = after
+			lines = append(lines, line)
+			// Hand the joiner a buffer that is overwritten after the call, as
+			// a reader reusing its buffer would.
+			scratch = append(scratch[:0], line...)
+			j.Add(Line{Text: scratch, Offset: offset}, emit)
+			for i := range scratch {
+				scratch[i] = 0xAA
+			}
+		}
+		j.Flush(emit)
+		require.False(t, j.Pending())
+
+		covered := 0
+		for _, e := range events {
+			covered += e.Lines
+		}
+		require.Equal(t, len(lines), covered, "every line is in exactly one event")
+		if len(events) > 0 {
+			require.Equal(t, offset, events[len(events)-1].Offset)
+		}
+		if !truncated {
+			var texts [][]byte
+			for _, e := range events {
+				texts = append(texts, e.Text)
+			}
+			require.Equal(t, string(bytes.Join(lines, []byte("\n"))), string(bytes.Join(texts, []byte("\n"))))
+		}
+	})
+}

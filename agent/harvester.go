@@ -1,0 +1,262 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/nxadm/tail/watch"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"gopkg.in/tomb.v1"
+)
+
+// pollInterval is the safety net under inotify: a harvester at the end of
+// its file looks again at least this often.
+const pollInterval = 250 * time.Millisecond
+
+// errSendFailed ends a harvester whose records Kafka did not acknowledge; the
+// file is read again from its committed offset.
+var errSendFailed = errors.New("kafka did not acknowledge records")
+
+// harvestEnd says why a harvester stopped.
+type harvestEnd int
+
+const (
+	endCancelled harvestEnd = iota // task stopped or agent shutting down
+	endInactive                    // idle for close_inactive: closed, reopened by a scan when it grows
+	endGone                        // renamed or deleted, read to its end
+)
+
+// harvester reads one file, identified by device and inode, from a start
+// offset and hands every event to the shipper. It owns its descriptor, so a
+// renamed or deleted file is still read to its end, and it relies on nxadm/tail's
+// inotify watcher to wake up when the file changes, with a poll as safety net.
+//
+// Offsets: lines are read with exact byte offsets; an event's end offset is
+// committed (entry.ack) only from Kafka's acknowledgement.
+type harvester struct {
+	task  *taskRunner
+	path  string
+	f     *os.File
+	e     *entry
+	gen   uint64
+	start int64
+	log   *slog.Logger
+
+	ctx      context.Context // run's context, for emit, which the joiner calls back
+	lr       *lineReader
+	joiner   *Joiner
+	lineEnd  int64 // end offset of the last line read
+	prevEnd  int64 // end offset of the last emitted event: the next event's start
+	key      []byte
+	err      error // first shipping error, set by emit
+	readTime time.Time
+}
+
+func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
+	t := h.task
+	defer h.f.Close()
+	t.tm.filesOpen.Inc()
+	defer t.tm.filesOpen.Dec()
+
+	if _, err := h.f.Seek(h.start, io.SeekStart); err != nil {
+		return endCancelled, fmt.Errorf("seek %s to %d: %w", h.path, h.start, err)
+	}
+	h.gen = h.e.begin(h.start)
+	h.lr = newLineReader(h.f, h.start, t.task.MaxLineBytes)
+	h.joiner = NewJoiner(t.task.Multiline, t.task.MaxLineBytes)
+	h.ctx = ctx
+	h.lineEnd, h.prevEnd = h.start, h.start
+	h.key = []byte(h.e.ID.String())
+
+	var tb tomb.Tomb
+	defer tb.Kill(nil) // stops the watcher goroutine
+	var changes *watch.FileChanges
+	if c, err := watch.NewInotifyFileWatcher(h.path).ChangeEvents(&tb, h.start); err == nil {
+		changes = c
+	} else {
+		h.log.Debug("no inotify watch, polling", "err", err)
+	}
+	poll := time.NewTicker(pollInterval)
+	defer poll.Stop()
+
+	lastActivity := time.Now()
+	renamed := false
+	for {
+		n, err := h.readAvailable(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return endCancelled, nil
+			}
+			return endCancelled, err
+		}
+		now := time.Now()
+		if n > 0 {
+			lastActivity = now
+		}
+		if h.e.isFailed(h.gen) {
+			return endCancelled, errSendFailed
+		}
+		if ml := t.task.Multiline; ml != nil && h.joiner.Pending() && now.Sub(lastActivity) >= ml.Timeout.D() {
+			if err := h.flush(); err != nil {
+				return endCancelled, err
+			}
+		}
+		if fi, err := h.f.Stat(); err == nil {
+			h.e.size.Store(fi.Size())
+			if fi.Size() < h.lr.offset {
+				if err := h.truncated(ctx, fi.Size()); err != nil {
+					return endCancelled, err
+				}
+				continue
+			}
+		}
+		if !renamed && !h.samePath() {
+			renamed = true
+			h.log.Debug("file renamed or deleted; reading it to its end")
+			t.rescanSoon()
+		}
+		idle := now.Sub(lastActivity)
+		switch {
+		case renamed && idle >= min(t.files.CloseInactive.D(), renamedIdle):
+			if err := h.finish(ctx); err != nil {
+				return endCancelled, err
+			}
+			return endGone, nil
+		case !renamed && idle >= t.files.CloseInactive.D() && !h.joiner.Pending():
+			return endInactive, nil
+		}
+
+		var modified, truncated, deleted <-chan bool
+		if changes != nil {
+			modified, truncated, deleted = changes.Modified, changes.Truncated, changes.Deleted
+		}
+		select {
+		case <-ctx.Done():
+			return endCancelled, nil
+		case <-modified:
+		case <-truncated:
+		case <-deleted:
+			changes = nil // the watcher has stopped; the poll carries on
+		case <-poll.C:
+		}
+	}
+}
+
+// renamedIdle is how long a renamed or deleted file must stay idle before its
+// harvester finishes: writers that still hold the old file (logrotate without
+// copytruncate, before the application reopens its log) keep being read.
+const renamedIdle = 5 * time.Second
+
+// samePath reports whether the harvester's path still names its file.
+func (h *harvester) samePath() bool {
+	fi, err := os.Stat(h.path)
+	if err != nil {
+		return false
+	}
+	id, ok := statID(fi)
+	return ok && id == h.e.ID
+}
+
+// readAvailable ships every complete line up to the end of the file.
+func (h *harvester) readAvailable(ctx context.Context) (int, error) {
+	tm := h.task.tm
+	n := 0
+	h.readTime = time.Now()
+	for {
+		line, end, truncated, err := h.lr.next()
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			tm.fileErrors.Inc()
+			return n, fmt.Errorf("read %s: %w", h.path, err)
+		}
+		if err := h.add(line, end, truncated); err != nil {
+			return n, err
+		}
+		n++
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return n, err
+			}
+			if h.e.isFailed(h.gen) {
+				return n, nil
+			}
+			h.readTime = time.Now()
+		}
+	}
+}
+
+func (h *harvester) add(line []byte, end int64, truncated bool) error {
+	tm := h.task.tm
+	tm.linesRead.Inc()
+	tm.bytesRead.Add(float64(end - h.lineEnd))
+	h.lineEnd = end
+	if truncated {
+		tm.linesTruncated.Inc()
+	}
+	h.e.read.Store(end)
+	h.joiner.Add(Line{Text: line, Offset: end, Truncated: truncated}, h.emit)
+	return h.err
+}
+
+func (h *harvester) flush() error {
+	h.joiner.Flush(h.emit)
+	return h.err
+}
+
+// finish ships the unterminated last line of a file that will not grow again.
+func (h *harvester) finish(ctx context.Context) error {
+	if _, err := h.readAvailable(ctx); err != nil {
+		return err
+	}
+	if line, end, truncated, ok := h.lr.partial(); ok {
+		if err := h.add(line, end, truncated); err != nil {
+			return err
+		}
+	}
+	return h.flush()
+}
+
+// truncated handles a file cut below the read offset (copytruncate): what was
+// read is shipped, and reading starts again at 0 in a new generation.
+func (h *harvester) truncated(ctx context.Context, size int64) error {
+	h.log.Info("file truncated, reading from the start", "offset", h.lr.offset, "size", size)
+	h.task.tm.filesTruncated.Inc()
+	if err := h.flush(); err != nil {
+		return err
+	}
+	if _, err := h.f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("seek %s: %w", h.path, err)
+	}
+	h.gen = h.e.begin(0)
+	h.lr = newLineReader(h.f, 0, h.task.task.MaxLineBytes)
+	h.lineEnd, h.prevEnd = 0, 0
+	return nil
+}
+
+// emit encodes an event and hands it to Kafka. It waits while the in-flight
+// limit is reached: that wait is the backpressure that pauses reading.
+func (h *harvester) emit(ev Event) {
+	if h.err != nil {
+		return
+	}
+	t := h.task
+	start := h.prevEnd
+	h.prevEnd = ev.Offset
+	val := t.enc.encode(make([]byte, 0, len(ev.Text)+t.encOverhead), ev, h.path, start, h.readTime)
+	for len(val) > maxRecordBytes && len(ev.Text) > 0 {
+		// Escaping grew the record past what Kafka accepts: cut the
+		// message in proportion and flag it.
+		ev.Text = ev.Text[:len(ev.Text)*9/10*maxRecordBytes/len(val)]
+		ev.Truncated = true
+		val = t.enc.encode(val[:0], ev, h.path, start, h.readTime)
+	}
+	rec := &kgo.Record{Topic: t.task.Topic, Key: h.key, Value: val}
+	h.err = t.ship.send(h.ctx, rec, t.tm, h.e, h.gen, ev.Offset)
+}

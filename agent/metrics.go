@@ -1,0 +1,103 @@
+package agent
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the logagent's Prometheus metrics. Their names are a contract
+// with the dashboards and alerts in dashboards/. Labels are bounded: topic and
+// task (the task's path pattern), never a per-file path.
+type Metrics struct {
+	LinesRead       *prometheus.CounterVec   // task, topic
+	BytesRead       *prometheus.CounterVec   // task, topic
+	RecordsSent     *prometheus.CounterVec   // task, topic
+	SendErrors      *prometheus.CounterVec   // task, topic
+	LinesTruncated  *prometheus.CounterVec   // task, topic
+	FilesTruncated  *prometheus.CounterVec   // task, topic
+	ProduceLatency  *prometheus.HistogramVec // topic
+	BufferedRecords prometheus.Gauge
+	BufferedBytes   prometheus.Gauge
+	FilesOpen       *prometheus.GaugeVec // task, topic
+	LagBytes        *prometheus.GaugeVec // task, topic
+	ConfigReloads   *prometheus.CounterVec
+	Tasks           prometheus.Gauge
+	EtcdUp          prometheus.Gauge
+	KafkaUp         prometheus.Gauge
+	RegistryWrites  *prometheus.CounterVec // result
+	FileErrors      *prometheus.CounterVec // task, topic
+}
+
+// NewMetrics creates the agent metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	taskLabels := []string{"task", "topic"}
+	m := &Metrics{
+		LinesRead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logagent_lines_read_total", Help: "Lines (events, after multiline joining) read from files.",
+		}, taskLabels),
+		BytesRead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logagent_bytes_read_total", Help: "Bytes read from files, newlines included.",
+		}, taskLabels),
+		RecordsSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logagent_records_sent_total", Help: "Records acknowledged by Kafka.",
+		}, taskLabels),
+		SendErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logagent_send_errors_total", Help: "Records Kafka failed to acknowledge; they are re-read from the last committed offset.",
+		}, taskLabels),
+		LinesTruncated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logagent_lines_truncated_total", Help: "Lines longer than max_line_bytes, shipped truncated and flagged.",
+		}, taskLabels),
+		FilesTruncated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logagent_files_truncated_total", Help: "Files whose size dropped below the read offset (copytruncate); read again from 0.",
+		}, taskLabels),
+		ProduceLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "logagent_produce_latency_seconds", Help: "Time from handing a record to the Kafka client until Kafka acknowledged it.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
+		}, []string{"topic"}),
+		BufferedRecords: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logagent_buffered_records", Help: "Records buffered in the Kafka client, not yet acknowledged.",
+		}),
+		BufferedBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logagent_buffered_bytes", Help: "Bytes of records buffered in the Kafka client, not yet acknowledged.",
+		}),
+		FilesOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "logagent_files_open", Help: "Files currently open for reading.",
+		}, taskLabels),
+		LagBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "logagent_lag_bytes", Help: "Bytes written to the task's files but not yet acknowledged by Kafka.",
+		}, taskLabels),
+		ConfigReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logagent_config_reloads_total", Help: "Collect config updates applied (ok) or rejected (error).",
+		}, []string{"result"}),
+		Tasks: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logagent_tasks", Help: "Collect tasks currently running.",
+		}),
+		EtcdUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logagent_etcd_up", Help: "1 if the last etcd request or watch succeeded, 0 otherwise.",
+		}),
+		KafkaUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logagent_kafka_up", Help: "1 if Kafka acknowledged records or answered a metadata request recently, 0 otherwise.",
+		}),
+		RegistryWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logagent_registry_writes_total", Help: "Offset registry writes to data_dir by result (ok|error).",
+		}, []string{"result"}),
+		FileErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logagent_file_errors_total", Help: "Files that could not be opened or read (permission denied, not a regular file, ...).",
+		}, taskLabels),
+	}
+	for _, r := range []string{"ok", "error"} {
+		m.ConfigReloads.WithLabelValues(r)
+		m.RegistryWrites.WithLabelValues(r)
+	}
+	reg.MustRegister(m.LinesRead, m.BytesRead, m.RecordsSent, m.SendErrors, m.LinesTruncated,
+		m.FilesTruncated, m.ProduceLatency, m.BufferedRecords, m.BufferedBytes, m.FilesOpen,
+		m.LagBytes, m.ConfigReloads, m.Tasks, m.EtcdUp, m.KafkaUp, m.RegistryWrites, m.FileErrors)
+	return m
+}
+
+// deleteTask drops the series of a stopped task so label cardinality follows
+// the live config.
+func (m *Metrics) deleteTask(task, topic string) {
+	for _, v := range []*prometheus.CounterVec{m.LinesRead, m.BytesRead, m.RecordsSent, m.SendErrors, m.LinesTruncated, m.FilesTruncated, m.FileErrors} {
+		v.DeleteLabelValues(task, topic)
+	}
+	m.FilesOpen.DeleteLabelValues(task, topic)
+	m.LagBytes.DeleteLabelValues(task, topic)
+}

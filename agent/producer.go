@@ -1,0 +1,193 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/twmb/franz-go/plugin/kslog"
+)
+
+// Producer is the part of the Kafka client the agent uses. Promises are called
+// serially, in produce order per partition, and must not block.
+type Producer interface {
+	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+}
+
+var _ Producer = (*kgo.Client)(nil)
+
+// maxRecordBytes caps an encoded record below the client's default
+// ProducerBatchMaxBytes (1,000,012) and the broker's default message.max.bytes,
+// so that no record is rejected as too large: longer events are truncated and
+// flagged instead.
+const maxRecordBytes = 1_000_000 - 4096
+
+// NewKafkaClient builds the franz-go client for cfg: acks=all and idempotent
+// (the franz-go defaults), retried forever, keyed partitioning so that one
+// file's lines keep their order in one partition.
+func NewKafkaClient(cfg KafkaConfig, log *slog.Logger) (*kgo.Client, error) {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ClientID(cfg.ClientID),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(cfg.Linger.D()),
+		// The agent's own limiter bounds what is in flight; the client's
+		// limit sits above it so that Produce never blocks uncancellably.
+		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords + 1),
+		kgo.ProducerBatchMaxBytes(1_000_012),
+		kgo.WithLogger(kslog.New(log.With("component", "kafka"))),
+		kgo.AllowAutoTopicCreation(),
+	}
+	codec, err := compressionCodec(cfg.Compression)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, kgo.ProducerBatchCompression(codec))
+	tlsCfg, err := cfg.TLS.Build()
+	if err != nil {
+		return nil, fmt.Errorf("kafka.tls: %w", err)
+	}
+	if tlsCfg != nil {
+		opts = append(opts, kgo.Dialer((&tls.Dialer{NetDialer: &net.Dialer{Timeout: 10 * time.Second}, Config: tlsCfg}).DialContext))
+	}
+	if m := saslMechanism(cfg.SASL); m != nil {
+		opts = append(opts, kgo.SASL(m))
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	return cl, nil
+}
+
+func compressionCodec(name string) (kgo.CompressionCodec, error) {
+	switch strings.ToLower(name) {
+	case "", "zstd":
+		return kgo.ZstdCompression(), nil
+	case "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	}
+	return kgo.CompressionCodec{}, fmt.Errorf("kafka.compression: unknown codec %q", name)
+}
+
+func saslMechanism(c SASLConfig) sasl.Mechanism {
+	switch strings.ToUpper(c.Mechanism) {
+	case "PLAIN":
+		return plain.Auth{User: c.Username, Pass: c.Password}.AsMechanism()
+	case "SCRAM-SHA-256":
+		return scram.Auth{User: c.Username, Pass: c.Password}.AsSha256Mechanism()
+	case "SCRAM-SHA-512":
+		return scram.Auth{User: c.Username, Pass: c.Password}.AsSha512Mechanism()
+	}
+	return nil
+}
+
+// limiter bounds the records and bytes handed to Kafka and not yet
+// acknowledged. Harvesters wait in acquire (backpressure) and can be
+// cancelled while waiting, which a blocking kgo Produce cannot offer without
+// failing already buffered records.
+type limiter struct {
+	maxRecords, maxBytes int64
+
+	mu      sync.Mutex
+	records int64
+	bytes   int64
+	wake    chan struct{} // closed and replaced when a waiter may proceed
+	waiting bool
+}
+
+func newLimiter(maxRecords, maxBytes int) *limiter {
+	return &limiter{maxRecords: int64(maxRecords), maxBytes: int64(maxBytes), wake: make(chan struct{})}
+}
+
+// acquire reserves room for one record of n bytes. A record larger than the
+// byte limit is let through when nothing else is in flight.
+func (l *limiter) acquire(ctx context.Context, n int) error {
+	for {
+		l.mu.Lock()
+		if l.records == 0 || (l.records < l.maxRecords && l.bytes+int64(n) <= l.maxBytes) {
+			l.records++
+			l.bytes += int64(n)
+			l.mu.Unlock()
+			return nil
+		}
+		l.waiting = true
+		w := l.wake
+		l.mu.Unlock()
+		select {
+		case <-w:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (l *limiter) release(n int) {
+	l.mu.Lock()
+	l.records--
+	l.bytes -= int64(n)
+	if l.waiting {
+		close(l.wake)
+		l.wake = make(chan struct{})
+		l.waiting = false
+	}
+	l.mu.Unlock()
+}
+
+func (l *limiter) buffered() (records, bytes int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.records, l.bytes
+}
+
+// shipper hands records to the producer within the in-flight limits and
+// turns acknowledgements into committed offsets.
+type shipper struct {
+	prod Producer
+	lim  *limiter
+	log  *slog.Logger
+}
+
+// send waits for room in the in-flight limits (or ctx), then produces rec.
+// Once Kafka acknowledges it, end becomes the committed offset of e (for
+// generation gen); if Kafka fails it, the generation is marked failed and
+// the harvester re-reads from the committed offset.
+//
+// Records are produced with a context that is never cancelled: cancelling a
+// buffered record fails every record buffered for its partition, including
+// other files'. A stopped task's records are still delivered and committed.
+func (s *shipper) send(ctx context.Context, rec *kgo.Record, tm *taskMetrics, e *entry, gen uint64, end int64) error {
+	n := len(rec.Value)
+	if err := s.lim.acquire(ctx, n); err != nil {
+		return err
+	}
+	s.prod.Produce(context.Background(), rec, func(r *kgo.Record, err error) {
+		s.lim.release(n)
+		if err != nil {
+			tm.sendErrors.Inc()
+			if e.fail(gen) {
+				s.log.Warn("kafka did not acknowledge a record", "topic", r.Topic, "file", e.ID.String(), "err", err)
+			}
+			return
+		}
+		e.ack(gen, end)
+		tm.recordsSent.Inc()
+		tm.latency.Observe(time.Since(r.Timestamp).Seconds())
+	})
+	return nil
+}

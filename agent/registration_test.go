@@ -1,0 +1,169 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/logcollect/logcollect/internal/testenv"
+)
+
+func TestRegistrationKey(t *testing.T) {
+	require.Equal(t, "/logagent/agents/10.1.2.3", RegistrationKey("10.1.2.3"))
+}
+
+// registration reads the agent's key: its info, its lease and the lease's
+// remaining TTL; ok is false when the key does not exist.
+func registration(t *testing.T, cli *clientv3.Client, ip string) (info AgentInfo, lease clientv3.LeaseID, ttl int64, ok bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := cli.Get(ctx, RegistrationKey(ip))
+	require.NoError(t, err)
+	if len(resp.Kvs) == 0 {
+		return AgentInfo{}, 0, 0, false
+	}
+	kv := resp.Kvs[0]
+	require.NoError(t, json.Unmarshal(kv.Value, &info))
+	lease = clientv3.LeaseID(kv.Lease)
+	require.NotZero(t, lease, "the key is attached to a lease")
+	ttlResp, err := cli.TimeToLive(ctx, lease)
+	require.NoError(t, err)
+	return info, lease, ttlResp.TTL, true
+}
+
+// runRegistrar starts r.Run; the returned stop cancels it and checks that it
+// returned nil.
+func runRegistrar(t *testing.T, r *Registrar) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Error("Registrar.Run did not return after cancel")
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func TestRegistrarLifecycle(t *testing.T) {
+	etcdLeakCheck(t)
+	e := testenv.StartEtcd(t)
+	cli := e.Client(t)
+	log, _ := etcdTestLog(t)
+	r := NewRegistrar(cli, 2*time.Second, log)
+	stop := runRegistrar(t, r)
+
+	// Nothing is registered before the first Update.
+	time.Sleep(200 * time.Millisecond)
+	_, _, _, ok := registration(t, cli, "10.0.0.7")
+	require.False(t, ok)
+
+	start := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	info := AgentInfo{Hostname: "web-1", IP: "10.0.0.7", Version: "1.2.3", StartTime: start, Tasks: 0, MetricsURL: "http://10.0.0.7:9101/metrics"}
+	r.Update(info)
+	require.Eventually(t, func() bool {
+		got, _, _, ok := registration(t, cli, "10.0.0.7")
+		return ok && got == info
+	}, 5*time.Second, 20*time.Millisecond)
+
+	// Updates are put with the same lease.
+	_, lease, _, _ := registration(t, cli, "10.0.0.7")
+	for n := 1; n <= 3; n++ {
+		info.Tasks = n
+		r.Update(info)
+	}
+	require.Eventually(t, func() bool {
+		got, l, _, ok := registration(t, cli, "10.0.0.7")
+		return ok && got.Tasks == 3 && l == lease
+	}, 5*time.Second, 20*time.Millisecond)
+
+	// The lease is kept alive past its TTL.
+	time.Sleep(3 * time.Second)
+	got, l, ttl, ok := registration(t, cli, "10.0.0.7")
+	require.True(t, ok)
+	require.Equal(t, lease, l)
+	require.Positive(t, ttl)
+	require.Equal(t, 3, got.Tasks)
+
+	// The raw JSON uses the documented field names.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	resp, err := cli.Get(ctx, RegistrationKey("10.0.0.7"))
+	require.NoError(t, err)
+	require.JSONEq(t, `{"hostname":"web-1","ip":"10.0.0.7","version":"1.2.3","start_time":"2025-01-02T03:04:05Z","tasks":3,"metrics_url":"http://10.0.0.7:9101/metrics"}`,
+		string(resp.Kvs[0].Value))
+
+	// Stopping deregisters at once (not after the TTL).
+	stop()
+	_, _, _, ok = registration(t, cli, "10.0.0.7")
+	require.False(t, ok, "key deleted on shutdown")
+	ttlResp, err := cli.TimeToLive(ctx, lease)
+	require.NoError(t, err)
+	require.EqualValues(t, -1, ttlResp.TTL, "lease revoked")
+}
+
+func TestRegistrarSurvivesEtcdRestart(t *testing.T) {
+	tests := []struct {
+		name   string
+		outage time.Duration
+	}{
+		// Shorter than the TTL: the lease survives, keep-alives resume.
+		{name: "short outage", outage: 0},
+		// Longer than the TTL: the client gives the lease up; a new lease
+		// is granted and the key put again.
+		{name: "outage longer than the TTL", outage: 3 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			etcdLeakCheck(t)
+			e := testenv.StartEtcd(t)
+			cli := e.Client(t)
+			log, _ := etcdTestLog(t)
+			r := NewRegistrar(cli, 2*time.Second, log)
+			info := AgentInfo{Hostname: "web-2", IP: "10.0.0.8", Version: "1.2.3", StartTime: time.Now().UTC().Truncate(time.Second), Tasks: 2}
+			r.Update(info)
+			stop := runRegistrar(t, r)
+			require.Eventually(t, func() bool {
+				_, _, _, ok := registration(t, cli, "10.0.0.8")
+				return ok
+			}, 5*time.Second, 20*time.Millisecond)
+
+			e.Stop()
+			time.Sleep(tt.outage)
+			info.Tasks = 5 // changed during the outage
+			r.Update(info)
+			require.NoError(t, e.Start())
+
+			// Registered, with the latest info, and kept alive: still there
+			// well after any stale lease would have expired.
+			require.Eventually(t, func() bool {
+				got, _, _, ok := registration(t, cli, "10.0.0.8")
+				return ok && got.Tasks == 5
+			}, 10*time.Second, 50*time.Millisecond)
+			time.Sleep(5 * time.Second)
+			got, _, ttl, ok := registration(t, cli, "10.0.0.8")
+			require.True(t, ok, "registration lost after the restart")
+			require.Equal(t, 5, got.Tasks)
+			require.Positive(t, ttl)
+
+			stop()
+			_, _, _, ok = registration(t, cli, "10.0.0.8")
+			require.False(t, ok, "key deleted on shutdown")
+		})
+	}
+}

@@ -1,0 +1,359 @@
+package agent
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// fingerprintMax is how many leading bytes of a file identify it together with
+// its device and inode. Like Filebeat's fingerprint identity, it tells a reused
+// inode (new file, same number) from the file the registry remembers.
+const fingerprintMax = 1024
+
+// fileID is the identity of a file on the local machine.
+type fileID struct {
+	Dev uint64 `json:"dev"`
+	Ino uint64 `json:"ino"`
+}
+
+func (id fileID) String() string { return fmt.Sprintf("%d-%d", id.Dev, id.Ino) }
+
+func statID(fi fs.FileInfo) (fileID, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, false
+	}
+	return fileID{Dev: uint64(st.Dev), Ino: st.Ino}, true //nolint:unconvert // Dev is int32 on some platforms
+}
+
+// fingerprint hashes the first n bytes of f (n ≤ fingerprintMax, n ≤ size).
+// It returns the number of bytes hashed and the hash.
+func fingerprint(f *os.File, size int64) (int, uint64, error) {
+	n := int(min(size, fingerprintMax))
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
+		return 0, 0, err
+	}
+	h := fnv.New64a()
+	h.Write(buf)
+	return n, h.Sum64(), nil
+}
+
+// entry is the registry's record of one file. Offset fields are updated from
+// Kafka acknowledgement callbacks; the rest only by the file's owner.
+type entry struct {
+	ID   fileID
+	Task string
+
+	mu       sync.Mutex
+	path     string
+	fpLen    int
+	fp       uint64
+	acked    int64 // end offset of the last line Kafka acknowledged
+	gen      uint64
+	failed   bool      // a record of generation gen failed: do not advance
+	lastSeen time.Time // last time a scan found the file
+
+	read atomic.Int64 // end offset of the last line handed to the producer
+	size atomic.Int64 // file size at the last look, for lag
+}
+
+// ack advances the committed offset for a record of generation gen.
+// Acknowledgements are delivered in order per partition, and all lines of one
+// file share a partition, so within a generation offsets only grow.
+func (e *entry) ack(gen uint64, offset int64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if gen != e.gen || e.failed {
+		return false
+	}
+	if offset > e.acked {
+		e.acked = offset
+	}
+	return true
+}
+
+// fail marks generation gen as failed: later acknowledgements of the same
+// generation are ignored, and the harvester re-reads from the committed offset.
+// It reports whether this call marked it (the first failure of gen).
+func (e *entry) fail(gen uint64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if gen != e.gen || e.failed {
+		return false
+	}
+	e.failed = true
+	return true
+}
+
+// begin starts a new generation at offset and returns it. Acknowledgements of
+// earlier generations no longer move the offset.
+func (e *entry) begin(offset int64) uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.gen++
+	e.failed = false
+	e.acked = offset
+	e.read.Store(offset)
+	return e.gen
+}
+
+func (e *entry) isFailed(gen uint64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.failed && e.gen == gen
+}
+
+func (e *entry) committed() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.acked
+}
+
+// registryFile is the on-disk form, versioned for future changes.
+type registryFile struct {
+	Version int             `json:"version"`
+	Tasks   []string        `json:"tasks"` // tasks that have run on this host (start_position applies only before)
+	Files   []registryEntry `json:"files"`
+}
+
+type registryEntry struct {
+	ID       fileID    `json:"id"`
+	Path     string    `json:"path"`
+	Task     string    `json:"task"`
+	Offset   int64     `json:"offset"`
+	FPLen    int       `json:"fp_len"`
+	FP       string    `json:"fp"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// Registry remembers, per file identity, the offset of the last line Kafka
+// acknowledged. It is written atomically (temp file, fsync, rename, fsync of
+// the directory), so a crash leaves either the old or the new registry.
+type Registry struct {
+	path      string
+	saveMu    sync.Mutex
+	lastSaved []byte // skip writes that would not change the file
+
+	mu      sync.Mutex
+	entries map[fileID]*entry
+	tasks   map[string]bool
+}
+
+// OpenRegistry loads dir/registry.json, or starts empty if it does not exist.
+// A corrupt registry is an error: silently starting over would re-ship or skip
+// every file.
+func OpenRegistry(dir string) (*Registry, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("create data_dir %q: %w", dir, err)
+	}
+	r := &Registry{
+		path:    filepath.Join(dir, "registry.json"),
+		entries: make(map[fileID]*entry),
+		tasks:   make(map[string]bool),
+	}
+	data, err := os.ReadFile(r.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read registry: %w", err)
+	}
+	var rf registryFile
+	if err := json.Unmarshal(data, &rf); err != nil {
+		return nil, fmt.Errorf("registry %q is corrupt (move it aside to start over, files will be re-read by start_position): %w", r.path, err)
+	}
+	for _, t := range rf.Tasks {
+		r.tasks[t] = true
+	}
+	for _, fe := range rf.Files {
+		var fp uint64
+		if _, err := fmt.Sscanf(fe.FP, "%x", &fp); err != nil && fe.FPLen > 0 {
+			return nil, fmt.Errorf("registry %q: file %s: bad fingerprint %q", r.path, fe.Path, fe.FP)
+		}
+		e := &entry{ID: fe.ID, Task: fe.Task, path: fe.Path, fpLen: fe.FPLen, fp: fp, acked: fe.Offset, lastSeen: fe.LastSeen}
+		e.read.Store(fe.Offset)
+		r.entries[fe.ID] = e
+	}
+	return r, nil
+}
+
+// Path is the registry file.
+func (r *Registry) Path() string { return r.path }
+
+// knownTask reports whether task has run on this host before, and marks it.
+func (r *Registry) knownTask(task string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	known := r.tasks[task]
+	r.tasks[task] = true
+	return known
+}
+
+func (r *Registry) lookup(id fileID) *entry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.entries[id]
+}
+
+func (r *Registry) put(e *entry) {
+	r.mu.Lock()
+	r.entries[e.ID] = e
+	r.mu.Unlock()
+}
+
+func (r *Registry) remove(id fileID) {
+	r.mu.Lock()
+	delete(r.entries, id)
+	r.mu.Unlock()
+}
+
+// prune forgets files not seen by any scan for longer than age, so the
+// registry does not grow without bound. Entries of files being read are
+// refreshed by every scan and never pruned.
+func (r *Registry) prune(now time.Time, age time.Duration) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for id, e := range r.entries {
+		e.mu.Lock()
+		old := now.Sub(e.lastSeen) > age
+		e.mu.Unlock()
+		if old {
+			delete(r.entries, id)
+			n++
+		}
+	}
+	return n
+}
+
+// Save writes the registry atomically.
+func (r *Registry) Save() error {
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	rf := registryFile{Version: 1}
+	r.mu.Lock()
+	for t := range r.tasks {
+		rf.Tasks = append(rf.Tasks, t)
+	}
+	for _, e := range r.entries {
+		e.mu.Lock()
+		rf.Files = append(rf.Files, registryEntry{
+			ID: e.ID, Path: e.path, Task: e.Task, Offset: e.acked,
+			FPLen: e.fpLen, FP: fmt.Sprintf("%x", e.fp), LastSeen: e.lastSeen,
+		})
+		e.mu.Unlock()
+	}
+	r.mu.Unlock()
+	sort.Strings(rf.Tasks)
+	sort.Slice(rf.Files, func(i, j int) bool { return rf.Files[i].Path < rf.Files[j].Path })
+	data, err := json.MarshalIndent(rf, "", " ")
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(data, r.lastSaved) {
+		return nil
+	}
+	if err := writeFileAtomic(r.path, data); err != nil {
+		return err
+	}
+	r.lastSaved = data
+	return nil
+}
+
+// writeFileAtomic replaces path with data: temp file in the same directory,
+// fsync, rename, fsync of the directory.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // no-op after a successful rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", tmp.Name(), err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("rename to %s: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// matches reports whether f (of the given size) is the file this entry
+// describes: its first fpLen bytes hash the same.
+func (e *entry) matches(f *os.File, size int64) bool {
+	e.mu.Lock()
+	fpLen, fp := e.fpLen, e.fp
+	e.mu.Unlock()
+	if fpLen == 0 {
+		return true
+	}
+	if size < int64(fpLen) {
+		return false
+	}
+	_, got, err := fingerprint(f, int64(fpLen))
+	return err == nil && got == fp
+}
+
+// update records where the file was found and a longer fingerprint once the
+// file has grown.
+func (e *entry) update(path string, fpLen int, fp uint64, now time.Time) {
+	e.mu.Lock()
+	e.path = path
+	if fpLen > e.fpLen {
+		e.fpLen, e.fp = fpLen, fp
+	}
+	e.lastSeen = now
+	e.mu.Unlock()
+}
+
+func (e *entry) seen(now time.Time) {
+	e.mu.Lock()
+	e.lastSeen = now
+	e.mu.Unlock()
+}
+
+// lag is the number of bytes in task's files not yet acknowledged by Kafka,
+// from the sizes observed by the last scan or harvester look.
+func (r *Registry) lag(task string) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var n int64
+	for _, e := range r.entries {
+		if e.Task != task {
+			continue
+		}
+		if d := e.size.Load() - e.committed(); d > 0 {
+			n += d
+		}
+	}
+	return n
+}

@@ -1,0 +1,297 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// taskMetrics are a task's series, resolved once: the per-line path must not
+// pay for label lookups.
+type taskMetrics struct {
+	linesRead, bytesRead, recordsSent, sendErrors prometheus.Counter
+	linesTruncated, filesTruncated, fileErrors    prometheus.Counter
+	latency                                       prometheus.Observer
+	filesOpen, lag                                prometheus.Gauge
+}
+
+func newTaskMetrics(m *Metrics, task, topic string) *taskMetrics {
+	return &taskMetrics{
+		linesRead:      m.LinesRead.WithLabelValues(task, topic),
+		bytesRead:      m.BytesRead.WithLabelValues(task, topic),
+		recordsSent:    m.RecordsSent.WithLabelValues(task, topic),
+		sendErrors:     m.SendErrors.WithLabelValues(task, topic),
+		linesTruncated: m.LinesTruncated.WithLabelValues(task, topic),
+		filesTruncated: m.FilesTruncated.WithLabelValues(task, topic),
+		fileErrors:     m.FileErrors.WithLabelValues(task, topic),
+		latency:        m.ProduceLatency.WithLabelValues(topic),
+		filesOpen:      m.FilesOpen.WithLabelValues(task, topic),
+		lag:            m.LagBytes.WithLabelValues(task, topic),
+	}
+}
+
+// taskRunner runs one collect task: it expands the task's glob every
+// scan_frequency (and at once when a harvester saw its file rotate), and runs
+// one harvester per matching file.
+type taskRunner struct {
+	task        Task
+	files       FilesConfig
+	enc         *encoder
+	encOverhead int
+	ship        *shipper
+	reg         *Registry
+	claims      *claims
+	tm          *taskMetrics
+	log         *slog.Logger
+
+	firstRun bool // the task never ran on this host: start_position applies
+	rescan   chan struct{}
+
+	mu         sync.Mutex
+	harvesters map[fileID]context.CancelFunc
+	reported   map[string]string // path → last problem logged, to log each once
+	wg         sync.WaitGroup
+}
+
+func (t *taskRunner) rescanSoon() {
+	select {
+	case t.rescan <- struct{}{}:
+	default:
+	}
+}
+
+func (t *taskRunner) run(ctx context.Context) {
+	t.firstRun = !t.reg.knownTask(t.task.Path)
+	scan := time.NewTicker(t.files.ScanFrequency.D())
+	defer scan.Stop()
+	lag := time.NewTicker(time.Second)
+	defer lag.Stop()
+	t.scan(ctx)
+	t.firstRun = false
+	for {
+		select {
+		case <-ctx.Done():
+			t.wg.Wait()
+			return
+		case <-scan.C:
+			t.scan(ctx)
+		case <-t.rescan:
+			t.scan(ctx)
+		case <-lag.C:
+			t.tm.lag.Set(float64(t.reg.lag(t.task.Path)))
+		}
+	}
+}
+
+// scan expands the glob and starts a harvester for each file that has
+// unread data and no harvester yet.
+func (t *taskRunner) scan(ctx context.Context) {
+	paths, err := filepath.Glob(t.task.Path)
+	if err != nil { // validated earlier; cannot happen
+		t.log.Error("glob", "err", err)
+		return
+	}
+	now := time.Now()
+	for _, p := range paths {
+		if t.excluded(p) {
+			continue
+		}
+		t.consider(ctx, p, now)
+	}
+}
+
+func (t *taskRunner) excluded(p string) bool {
+	for _, g := range t.task.Exclude {
+		if ok, _ := filepath.Match(g, p); ok {
+			return true
+		}
+		if ok, _ := filepath.Match(g, filepath.Base(p)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// problem logs and counts a file that cannot be read, once per distinct
+// problem, so a permanently unreadable file does not flood the log.
+func (t *taskRunner) problem(p, msg string, err error) {
+	text := msg
+	if err != nil {
+		text += ": " + err.Error()
+	}
+	t.mu.Lock()
+	seen := t.reported[p] == text
+	t.reported[p] = text
+	t.mu.Unlock()
+	if !seen {
+		t.tm.fileErrors.Inc()
+		t.log.Warn(msg, "path", p, "err", err)
+	}
+}
+
+func (t *taskRunner) consider(ctx context.Context, p string, now time.Time) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.problem(p, "cannot stat file", err)
+		}
+		return
+	}
+	if !fi.Mode().IsRegular() {
+		t.problem(p, "not a regular file, skipped", nil)
+		return
+	}
+	id, ok := statID(fi)
+	if !ok {
+		return
+	}
+	if e := t.reg.lookup(id); e != nil {
+		e.seen(now)
+		e.size.Store(fi.Size())
+	}
+	t.mu.Lock()
+	_, running := t.harvesters[id]
+	t.mu.Unlock()
+	if running {
+		return
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.problem(p, "cannot open file", err)
+		return
+	}
+	start, e, ok := t.startOffset(f, p, id, now)
+	if !ok {
+		f.Close()
+		return
+	}
+	if owner, ok := t.claims.claim(id, t.task.Path); !ok {
+		f.Close()
+		t.problem(p, "file already read by task "+owner, nil)
+		return
+	}
+	t.mu.Lock()
+	delete(t.reported, p)
+	hctx, cancel := context.WithCancel(ctx)
+	t.harvesters[id] = cancel
+	t.mu.Unlock()
+
+	h := &harvester{task: t, path: p, f: f, e: e, start: start, log: t.log.With("path", p, "file", id.String())}
+	h.log.Debug("harvester started", "offset", start)
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		end, err := h.run(hctx)
+		cancel()
+		t.claims.release(id)
+		t.mu.Lock()
+		delete(t.harvesters, id)
+		t.mu.Unlock()
+		switch {
+		case errors.Is(err, errSendFailed):
+			h.log.Warn("records not acknowledged by Kafka; reading again from the committed offset", "offset", e.committed())
+			t.retryLater(ctx)
+		case err != nil:
+			t.problem(p, "harvester stopped", err)
+		case end == endGone:
+			h.log.Debug("harvester finished: file rotated or deleted", "offset", h.lineEnd)
+			t.rescanSoon()
+		case end == endInactive:
+			h.log.Debug("file inactive, closed", "offset", h.lineEnd)
+		}
+	}()
+}
+
+// retryLater triggers a scan after a pause, so a failing send does not spin.
+func (t *taskRunner) retryLater(ctx context.Context) {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		select {
+		case <-time.After(time.Second):
+			t.rescanSoon()
+		case <-ctx.Done():
+		}
+	}()
+}
+
+// startOffset decides where to read f from, using the registry: the committed
+// offset of a known file (0 if it shrank: truncated while closed), nothing if
+// a known file has no new data, and for a new file 0 or, on the task's first
+// run with start_position end, its end.
+func (t *taskRunner) startOffset(f *os.File, p string, id fileID, now time.Time) (int64, *entry, bool) {
+	fi, err := f.Stat()
+	if err != nil {
+		t.problem(p, "cannot stat open file", err)
+		return 0, nil, false
+	}
+	if got, _ := statID(fi); got != id { // replaced between stat and open
+		return 0, nil, false
+	}
+	size := fi.Size()
+	fpLen, fp, err := fingerprint(f, size)
+	if err != nil {
+		t.problem(p, "cannot read file", err)
+		return 0, nil, false
+	}
+	e := t.reg.lookup(id)
+	if e != nil && !e.matches(f, size) {
+		t.log.Info("inode reused by a new file; reading it from the start", "path", p, "file", id.String())
+		t.reg.remove(id)
+		e = nil
+	}
+	var start int64
+	if e != nil {
+		start = e.committed()
+		switch {
+		case size < start:
+			t.log.Info("file shrank below its committed offset (truncated); reading from the start", "path", p, "offset", start, "size", size)
+			t.tm.filesTruncated.Inc()
+			start = 0
+		case size == start:
+			return 0, nil, false
+		}
+	} else {
+		if t.files.IgnoreOlder > 0 && now.Sub(fi.ModTime()) > t.files.IgnoreOlder.D() {
+			return 0, nil, false
+		}
+		if t.firstRun && t.task.StartPosition != "beginning" {
+			start = size
+		}
+		e = &entry{ID: id, Task: t.task.Path}
+		t.reg.put(e)
+	}
+	e.update(p, fpLen, fp, now)
+	e.size.Store(size)
+	return start, e, true
+}
+
+// claims makes sure one file is read by one harvester, even when two tasks'
+// globs match it or a changed task restarts while the old one drains.
+type claims struct {
+	mu    sync.Mutex
+	owner map[fileID]string
+}
+
+func (c *claims) claim(id fileID, task string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o, ok := c.owner[id]; ok {
+		return o, false
+	}
+	c.owner[id] = task
+	return task, true
+}
+
+func (c *claims) release(id fileID) {
+	c.mu.Lock()
+	delete(c.owner, id)
+	c.mu.Unlock()
+}

@@ -1,0 +1,449 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/testenv"
+)
+
+// The tests run the real logagent: the test binary re-executes itself as the
+// agent when LOGAGENT_CHILD is set, so kill -9 and SIGTERM hit a real process.
+func TestMain(m *testing.M) {
+	if os.Getenv("LOGAGENT_CHILD") == "1" {
+		if err := run(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, "logagent:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type agentProc struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	config  string
+	metrics string
+	logFile string
+	exited  chan error
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// writeConfig writes an agent config; extra is appended YAML.
+func writeConfig(t *testing.T, brokers []string, dataDir, extra string) (path, metricsAddr string) {
+	metricsAddr = freeAddr(t)
+	cfg := fmt.Sprintf(`kafka:
+  brokers: [%s]
+  linger: 5ms
+  max_buffered_records: 2000
+data_dir: %s
+metrics:
+  listen: %s
+host:
+  name: test-host
+  ip: 127.0.0.1
+files:
+  scan_frequency: 200ms
+shutdown_timeout: 10s
+log:
+  level: debug
+%s`, strings.Join(brokers, ","), dataDir, metricsAddr, extra)
+	path = filepath.Join(t.TempDir(), "agent.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
+	return path, metricsAddr
+}
+
+func startProc(t *testing.T, config, metricsAddr string) *agentProc {
+	t.Helper()
+	logFile := filepath.Join(t.TempDir(), "agent.log")
+	lf, err := os.Create(logFile)
+	require.NoError(t, err)
+	cmd := exec.Command(os.Args[0], "-config", config)
+	cmd.Env = append(os.Environ(), "LOGAGENT_CHILD=1")
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, cmd.Start())
+	p := &agentProc{t: t, cmd: cmd, config: config, metrics: metricsAddr, logFile: logFile, exited: make(chan error, 1)}
+	go func() {
+		p.exited <- cmd.Wait()
+		lf.Close()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			p.dumpLog()
+		}
+	})
+	p.waitMetrics()
+	return p
+}
+
+func (p *agentProc) dumpLog() {
+	data, _ := os.ReadFile(p.logFile)
+	lines := strings.Split(string(data), "\n")
+	if len(lines) > 60 {
+		lines = lines[len(lines)-60:]
+	}
+	p.t.Logf("agent log %s (last lines):\n%s", p.logFile, strings.Join(lines, "\n"))
+}
+
+func (p *agentProc) waitMetrics() {
+	p.t.Helper()
+	require.Eventually(p.t, func() bool {
+		resp, err := http.Get("http://" + p.metrics + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, 30*time.Second, 20*time.Millisecond, "agent metrics server did not come up")
+}
+
+func (p *agentProc) kill9() {
+	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGKILL))
+	<-p.exited
+	p.exited <- nil // for the cleanup
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (p *agentProc) stop() {
+	p.t.Helper()
+	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-p.exited:
+		p.exited <- nil
+		require.NoError(p.t, err, "logagent must exit 0 on SIGTERM")
+	case <-time.After(30 * time.Second):
+		p.t.Fatal("logagent did not exit after SIGTERM")
+	}
+}
+
+// metric returns the sum of all series of a metric family.
+func (p *agentProc) metric(name string) float64 {
+	resp, err := http.Get("http://" + p.metrics + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return -1
+	}
+	f, ok := fams[name]
+	if !ok {
+		return -1
+	}
+	var sum float64
+	for _, m := range f.Metric {
+		switch {
+		case m.Counter != nil:
+			sum += m.Counter.GetValue()
+		case m.Gauge != nil:
+			sum += m.Gauge.GetValue()
+		}
+	}
+	return sum
+}
+
+func writeLines(t *testing.T, path string, from, to int) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	require.NoError(t, err)
+	w := bufio.NewWriter(f)
+	for i := from; i < to; i++ {
+		fmt.Fprintf(w, "%s %08d 127.0.0.1 - - \"GET /index.html HTTP/1.1\" 200 5120\n", filepath.Base(path), i)
+	}
+	require.NoError(t, w.Flush())
+	require.NoError(t, f.Close())
+}
+
+// consume reads topic from the start until want records arrived or idle
+// passes without a new one.
+func consume(t *testing.T, brokers []string, topic string, want int, idle time.Duration) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	defer cl.Close()
+	var recs []*kgo.Record
+	for len(recs) < want {
+		ctx, cancel := context.WithTimeout(context.Background(), idle)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r); n++ })
+		if n == 0 && ctx.Err() != nil {
+			break
+		}
+	}
+	return recs
+}
+
+type doc struct {
+	Message string `json:"message"`
+	Log     struct {
+		File   struct{ Path string }
+		Offset int64
+	}
+}
+
+// checkDelivery asserts every line of each file arrived, in order per file
+// (a redelivered line may repeat, but never goes back before the line that
+// precedes it), and returns the number of duplicates.
+func checkDelivery(t *testing.T, recs []*kgo.Record, files map[string]int) int {
+	t.Helper()
+	seen := map[string]int{}
+	last := map[string]int{}
+	dups := 0
+	for _, r := range recs {
+		var d doc
+		require.NoError(t, json.Unmarshal(r.Value, &d))
+		fields := strings.Fields(d.Message)
+		require.GreaterOrEqual(t, len(fields), 2, d.Message)
+		n, err := strconv.Atoi(fields[1])
+		require.NoError(t, err)
+		file := fields[0]
+		if seen[file+"/"+fields[1]] > 0 {
+			dups++
+		} else {
+			require.Equal(t, last[file], n, "file %s: line %d arrived while expecting %d (order)", file, n, last[file])
+			last[file] = n + 1
+		}
+		seen[file+"/"+fields[1]]++
+	}
+	for f, n := range files {
+		require.Equal(t, n, last[f], "file %s: lines delivered", f)
+	}
+	return dups
+}
+
+func TestEndToEndRealKafka(t *testing.T) {
+	k := testenv.StartKafka(t)
+	dir := t.TempDir()
+	cfg, maddr := writeConfig(t, k.Brokers(), t.TempDir(), fmt.Sprintf(`tasks:
+  - path: %s/*.log
+    topic: e2e
+    start_position: beginning
+`, dir))
+	for _, f := range []string{"a.log", "b.log"} {
+		writeLines(t, filepath.Join(dir, f), 0, 5000)
+	}
+	p := startProc(t, cfg, maddr)
+	writeLines(t, filepath.Join(dir, "c.log"), 0, 5000) // appears after the start
+	for _, f := range []string{"a.log", "b.log"} {
+		writeLines(t, filepath.Join(dir, f), 5000, 10000)
+	}
+	recs := consume(t, k.Brokers(), "e2e", 25000, 20*time.Second)
+	require.Zero(t, checkDelivery(t, recs, map[string]int{"a.log": 10000, "b.log": 10000, "c.log": 5000}), "duplicates")
+	require.Eventually(t, func() bool { return p.metric("logagent_records_sent_total") == 25000 }, 10*time.Second, 100*time.Millisecond)
+	require.Equal(t, float64(25000), p.metric("logagent_lines_read_total"))
+	require.Equal(t, float64(1), p.metric("logagent_kafka_up"))
+	p.stop()
+}
+
+// TestCrashKill9 kills the agent with SIGKILL again and again while it ships
+// a growing file: every line arrives, duplicates are bounded by what can be
+// in flight at a kill.
+func TestCrashKill9(t *testing.T) {
+	k := testenv.StartKafka(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	cfg, maddr := writeConfig(t, k.Brokers(), t.TempDir(), fmt.Sprintf(`tasks:
+  - path: %s
+    topic: crash
+    start_position: beginning
+`, path))
+	const total, kills = 200000, 8
+	writeLines(t, path, 0, total/kills)
+	for i := 1; i < kills; i++ {
+		p := startProc(t, cfg, maddr)
+		time.Sleep(time.Duration(300+100*i) * time.Millisecond)
+		writeLines(t, path, i*total/kills, (i+1)*total/kills)
+		p.kill9()
+	}
+	p := startProc(t, cfg, maddr)
+	recs := consume(t, k.Brokers(), "crash", total, 20*time.Second)
+	dups := checkDelivery(t, recs, map[string]int{"app.log": total})
+	t.Logf("%d lines, %d kills: %d records, %d duplicates", total, kills-1, len(recs), dups)
+	require.LessOrEqual(t, dups, (kills-1)*2000, "duplicates beyond the in-flight window (max_buffered_records per kill)")
+	p.stop()
+}
+
+// TestKafkaOutage stops the broker while lines keep coming: the agent reports
+// Kafka down, keeps its buffer bounded, and delivers everything once Kafka is
+// back.
+func TestKafkaOutage(t *testing.T) {
+	k := testenv.StartKafka(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	cfg, maddr := writeConfig(t, k.Brokers(), t.TempDir(), fmt.Sprintf(`tasks:
+  - path: %s
+    topic: outage
+    start_position: beginning
+`, path))
+	writeLines(t, path, 0, 1000)
+	p := startProc(t, cfg, maddr)
+	require.Eventually(t, func() bool { return p.metric("logagent_records_sent_total") == 1000 }, 30*time.Second, 100*time.Millisecond)
+
+	require.NoError(t, k.Stop())
+	writeLines(t, path, 1000, 50000)
+	require.Eventually(t, func() bool { return p.metric("logagent_kafka_up") == 0 }, 30*time.Second, 200*time.Millisecond)
+	time.Sleep(2 * time.Second)
+	require.LessOrEqual(t, p.metric("logagent_buffered_records"), float64(2000), "buffer bounded by max_buffered_records")
+	require.Greater(t, p.metric("logagent_lag_bytes"), float64(0), "lag visible while Kafka is down")
+
+	require.NoError(t, k.Start())
+	require.Eventually(t, func() bool { return p.metric("logagent_kafka_up") == 1 }, 60*time.Second, 200*time.Millisecond)
+	recs := consume(t, k.Brokers(), "outage", 50000, 30*time.Second)
+	checkDelivery(t, recs, map[string]int{"app.log": 50000})
+	require.Eventually(t, func() bool { return p.metric("logagent_lag_bytes") == 0 }, 10*time.Second, 100*time.Millisecond)
+	p.stop()
+}
+
+func fakeKafka(t *testing.T) []string {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+// TestEtcdConfig drives the agent's tasks through its etcd key: add, remove,
+// change topic, invalid JSON (rejected, old tasks keep running), and a start
+// with etcd down (cached config used).
+func TestEtcdConfig(t *testing.T) {
+	brokers := fakeKafka(t)
+	e := testenv.StartEtcd(t)
+	cli := e.Client(t)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	key := "/logagent/127.0.0.1/collect_config"
+	dataDir := t.TempDir()
+	cfg, maddr := writeConfig(t, brokers, dataDir, fmt.Sprintf("etcd:\n  endpoints: [%s]\n  dial_timeout: 2s\n", strings.Join(e.Endpoints(), ",")))
+	put := func(v string) {
+		t.Helper()
+		_, err := cli.Put(context.Background(), key, v)
+		require.NoError(t, err)
+	}
+	task := func(path, topic string) string {
+		return fmt.Sprintf(`{"path":%q,"topic":%q,"start_position":"beginning"}`, path, topic)
+	}
+	writeLines(t, a, 0, 10)
+	writeLines(t, b, 0, 10)
+	put("[" + task(a, "ta") + "]")
+	p := startProc(t, cfg, maddr)
+	require.Len(t, consume(t, brokers, "ta", 10, 10*time.Second), 10)
+	require.Equal(t, float64(1), p.metric("logagent_tasks"))
+	require.Equal(t, float64(1), p.metric("logagent_etcd_up"))
+
+	// add
+	put("[" + task(a, "ta") + "," + task(b, "tb") + "]")
+	require.Len(t, consume(t, brokers, "tb", 10, 10*time.Second), 10)
+	require.Eventually(t, func() bool { return p.metric("logagent_tasks") == 2 }, 5*time.Second, 50*time.Millisecond)
+
+	// invalid JSON: rejected, both tasks keep running
+	before := p.metric(`logagent_config_reloads_total`)
+	put(`[{"path": "` + a + `", "topic": }]`)
+	require.Eventually(t, func() bool { return p.metric("logagent_config_reloads_total") > before }, 5*time.Second, 50*time.Millisecond)
+	writeLines(t, a, 10, 20)
+	writeLines(t, b, 10, 20)
+	require.Len(t, consume(t, brokers, "ta", 20, 10*time.Second), 20)
+	require.Len(t, consume(t, brokers, "tb", 20, 10*time.Second), 20)
+	logData, _ := os.ReadFile(p.logFile)
+	require.Contains(t, string(logData), key, "the rejection names the key")
+
+	// change topic of a, remove b
+	put("[" + task(a, "ta2") + "]")
+	require.Eventually(t, func() bool { return p.metric("logagent_tasks") == 1 }, 5*time.Second, 50*time.Millisecond)
+	writeLines(t, a, 20, 30)
+	writeLines(t, b, 20, 30)
+	recs := consume(t, brokers, "ta2", 10, 10*time.Second)
+	require.Len(t, recs, 10)
+	require.True(t, strings.HasPrefix(decode(t, recs[0]).Message, "a.log 00000020"), decode(t, recs[0]).Message)
+	require.Len(t, consume(t, brokers, "tb", 21, 2*time.Second), 20, "removed task stopped")
+
+	// registration
+	resp, err := cli.Get(context.Background(), "/logagent/agents/127.0.0.1")
+	require.NoError(t, err)
+	require.Len(t, resp.Kvs, 1)
+	require.Contains(t, string(resp.Kvs[0].Value), `"hostname":"test-host"`)
+	p.stop()
+	resp, err = cli.Get(context.Background(), "/logagent/agents/127.0.0.1")
+	require.NoError(t, err)
+	require.Empty(t, resp.Kvs, "deregistered on SIGTERM")
+
+	// etcd down at start: the cached config is used
+	e.Stop()
+	writeLines(t, a, 30, 40)
+	p = startProc(t, cfg, maddr)
+	require.Len(t, consume(t, brokers, "ta2", 20, 10*time.Second), 20)
+	require.Equal(t, float64(0), p.metric("logagent_etcd_up"))
+	logData, _ = os.ReadFile(p.logFile)
+	require.Contains(t, string(logData), "cache")
+	require.NoError(t, e.Start())
+	require.Eventually(t, func() bool { return p.metric("logagent_etcd_up") == 1 }, 20*time.Second, 100*time.Millisecond)
+	p.stop()
+}
+
+func decode(t *testing.T, r *kgo.Record) doc {
+	var d doc
+	require.NoError(t, json.Unmarshal(r.Value, &d))
+	return d
+}
+
+func TestCheckConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		wantErr string
+	}{
+		{name: "valid", yaml: "kafka:\n  brokers: [127.0.0.1:9092]\ndata_dir: /tmp/x\n"},
+		{name: "no brokers", yaml: "data_dir: /tmp/x\n", wantErr: "kafka.brokers"},
+		{name: "unknown key", yaml: "kafka:\n  brokers: [127.0.0.1:9092]\n  brokerz: []\n", wantErr: "brokerz"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "agent.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(tt.yaml), 0o644))
+			cmd := exec.Command(os.Args[0], "-check-config", "-config", path)
+			cmd.Env = append(os.Environ(), "LOGAGENT_CHILD=1")
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			err := cmd.Run()
+			if tt.wantErr == "" {
+				require.NoError(t, err, out.String())
+				require.Contains(t, out.String(), "config ok")
+				return
+			}
+			require.Error(t, err)
+			require.Contains(t, out.String(), tt.wantErr)
+			require.Contains(t, out.String(), path, "the error names the file")
+		})
+	}
+}
