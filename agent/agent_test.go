@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -256,8 +257,9 @@ func TestRotation(t *testing.T) {
 		{name: "rename", mode: "rename", glob: "app.log", pause: 150 * time.Millisecond},
 		{name: "rename fast, rotated names matched", mode: "rename", glob: "app.log*"},
 		// copytruncate loses by itself what is written between copy and
-		// truncate, and what the agent had not read yet: the writer pauses.
-		{name: "copytruncate", mode: "copytruncate", glob: "app.log", pause: 50 * time.Millisecond},
+		// truncate, and what the agent had not read yet: the rotation
+		// waits until the agent has read every line written so far.
+		{name: "copytruncate", mode: "copytruncate", glob: "app.log"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -265,7 +267,9 @@ func TestRotation(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "app.log")
 			require.NoError(t, os.WriteFile(path, nil, 0o644))
-			startAgent(t, testConfig(t, brokers, t.TempDir()), nil, Task{Path: filepath.Join(dir, tt.glob), Topic: "rot"})
+			task := Task{Path: filepath.Join(dir, tt.glob), Topic: "rot"}
+			ra := startAgent(t, testConfig(t, brokers, t.TempDir()), nil, task)
+			linesRead := ra.m.LinesRead.WithLabelValues(task.Path, task.Topic)
 			time.Sleep(300 * time.Millisecond)
 
 			const total, every = 20000, 2000
@@ -285,6 +289,7 @@ func TestRotation(t *testing.T) {
 					f, err = os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 					require.NoError(t, err)
 				case "copytruncate":
+					require.Eventually(t, func() bool { return testutil.ToFloat64(linesRead) == float64(i+1) }, 10*time.Second, time.Millisecond)
 					data, err := os.ReadFile(path)
 					require.NoError(t, err)
 					require.NoError(t, os.WriteFile(rotated, data, 0o644))

@@ -18,6 +18,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 )
 
 // Defaults of EtcdSourceConfig.
@@ -46,6 +47,14 @@ func NewEtcdClient(cfg EtcdConfig) (*clientv3.Client, error) {
 		Password:             cfg.Password,
 		TLS:                  tlsCfg,
 		Logger:               zap.NewNop(), // failures are logged by the callers, with context
+		DialOptions: []grpc.DialOption{
+			// gRPC's default reconnect backoff grows to 2 minutes: after a
+			// long outage the agent would notice etcd is back that late.
+			grpc.WithConnectParams(grpc.ConnectParams{
+				Backoff:           backoff.Config{BaseDelay: 500 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
+				MinConnectTimeout: 5 * time.Second,
+			}),
+		},
 	}
 	// With a user and password, clientv3.New authenticates before
 	// returning, waiting up to DialTimeout and failing when etcd is down. To
@@ -152,10 +161,9 @@ func NewEtcdSource(cli *clientv3.Client, cfg EtcdSourceConfig, log *slog.Logger,
 // Run calls apply with the initial task list and then with every valid
 // change, until ctx is done; it returns nil then. apply is called from Run's
 // goroutine, one call at a time, and must not modify tasks; source is
-// "etcd" or "cache". When apply
-// returns an error the update is counted as failed and the previous config
-// is considered running; the same value is applied again when etcd is read
-// again.
+// "etcd" or "cache". When apply returns an error the update is counted as
+// failed and the previous config is considered running; the same value is
+// applied again by the next put of the key or the next re-list.
 func (s *EtcdSource) Run(ctx context.Context, apply func(tasks []Task, source string) error) error {
 	if s.cfg.Key == "" {
 		return errors.New("etcd source: empty key")
@@ -203,7 +211,7 @@ func (s *EtcdSource) startup(ctx context.Context, apply func([]Task, string) err
 func (s *EtcdSource) watchLoop(ctx context.Context, rev int64, apply func([]Task, string) error) {
 	// clientv3 hides outages from a watcher: the watch channel stays open
 	// (and Watch itself blocks while the stream cannot be opened) until etcd
-	// is back. A prober keeps logagent_etcd_up true meanwhile.
+	// is back. A prober keeps logagent_etcd_up truthful meanwhile.
 	pctx, stopProbe := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -420,6 +428,9 @@ func (s *EtcdSource) applyCache(ctx context.Context, apply func([]Task, string) 
 		return false
 	}
 	s.cachedRaw = data
+	s.log.Warn("using the cached collect config: "+why, "cache_file", s.cfg.CacheFile,
+		"cached_at", cachedAt.Format(time.RFC3339), "cache_age", time.Since(cachedAt).Round(time.Second).String(),
+		"tasks", len(tasks))
 	if err := apply(tasks, "cache"); err != nil {
 		if ctx.Err() == nil {
 			s.m.ConfigReloads.WithLabelValues("error").Inc()
@@ -429,9 +440,6 @@ func (s *EtcdSource) applyCache(ctx context.Context, apply func([]Task, string) 
 	}
 	s.m.ConfigReloads.WithLabelValues("ok").Inc()
 	s.applied, s.hasApplied, s.appliedFrom = tasks, true, "cache"
-	s.log.Warn("using the cached collect config: "+why, "cache_file", s.cfg.CacheFile,
-		"cached_at", cachedAt.Format(time.RFC3339), "cache_age", time.Since(cachedAt).Round(time.Second).String(),
-		"tasks", len(tasks))
 	return true
 }
 

@@ -28,19 +28,13 @@ import (
 const testCollectKey = "/logagent/10.0.0.1/collect_config"
 
 // etcdLeakCheck registers a goroutine leak check that runs after every other
-// cleanup (embedded etcd stopped, clients closed, Run returned). It ignores
-// the goroutines that existed when the test started, and those that the
-// embedded etcd server and the gRPC stack leave behind on purpose.
+// cleanup (embedded etcd stopped, clients closed, Run returned), so it also
+// checks that the embedded server and the clients stop everything. It
+// ignores the goroutines that existed when the test started (other tests of
+// the package).
 func etcdLeakCheck(t *testing.T) {
-	opts := []goleak.Option{
-		goleak.IgnoreCurrent(),
-		// Global, package-level loops started once per process by the etcd
-		// server and its dependencies, not per server or client.
-		goleak.IgnoreAnyFunction("go.opencensus.io/stats/view.(*worker).start"),
-		goleak.IgnoreAnyFunction("github.com/golang/glog.(*fileSink).flushDaemon"),
-		goleak.IgnoreAnyFunction("go.etcd.io/etcd/pkg/v3/traceutil.(*Trace).Log"),
-	}
-	t.Cleanup(func() { goleak.VerifyNone(t, opts...) })
+	opt := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
 }
 
 // logBuffer collects log output for assertions, and shows it with -v.
@@ -430,6 +424,7 @@ func TestEtcdSourceRelistsAfterCompaction(t *testing.T) {
 }
 
 func TestNewEtcdClientDoesNotBlock(t *testing.T) {
+	etcdLeakCheck(t)
 	e := testenv.StartEtcd(t)
 	root := e.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -87,6 +87,16 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 	lastActivity := time.Now()
 	renamed := false
 	for {
+		// Truncation is checked before reading: after a copytruncate the
+		// bytes past the old offset belong to new lines.
+		if fi, err := h.f.Stat(); err == nil {
+			h.e.size.Store(fi.Size())
+			if h.wasTruncated(fi.Size()) {
+				if err := h.truncated(fi.Size()); err != nil {
+					return endCancelled, err
+				}
+			}
+		}
 		n, err := h.readAvailable(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -104,15 +114,6 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 		if ml := t.task.Multiline; ml != nil && h.joiner.Pending() && now.Sub(lastActivity) >= ml.Timeout.D() {
 			if err := h.flush(); err != nil {
 				return endCancelled, err
-			}
-		}
-		if fi, err := h.f.Stat(); err == nil {
-			h.e.size.Store(fi.Size())
-			if fi.Size() < h.lr.offset {
-				if err := h.truncated(ctx, fi.Size()); err != nil {
-					return endCancelled, err
-				}
-				continue
 			}
 		}
 		if !renamed && !h.samePath() {
@@ -223,9 +224,31 @@ func (h *harvester) finish(ctx context.Context) error {
 	return h.flush()
 }
 
+// wasTruncated reports whether the file was truncated under the harvester:
+// it is shorter than the read offset, or (when it has already grown back
+// past it) its first bytes no longer match the fingerprint. Once more of the
+// file has been read, the fingerprint is extended to cover it.
+func (h *harvester) wasTruncated(size int64) bool {
+	if size < h.lr.offset {
+		return true
+	}
+	fpLen, fp := h.e.fingerprint()
+	if fpLen > 0 {
+		if _, got, err := fingerprint(h.f, int64(fpLen)); err == nil && got != fp {
+			return true
+		}
+	}
+	if want := min(h.lr.offset, fingerprintMax); int64(fpLen) < want {
+		if n, got, err := fingerprint(h.f, want); err == nil {
+			h.e.update(h.path, n, got, time.Now())
+		}
+	}
+	return false
+}
+
 // truncated handles a file cut below the read offset (copytruncate): what was
 // read is shipped, and reading starts again at 0 in a new generation.
-func (h *harvester) truncated(ctx context.Context, size int64) error {
+func (h *harvester) truncated(size int64) error {
 	h.log.Info("file truncated, reading from the start", "offset", h.lr.offset, "size", size)
 	h.task.tm.filesTruncated.Inc()
 	if err := h.flush(); err != nil {
@@ -235,6 +258,7 @@ func (h *harvester) truncated(ctx context.Context, size int64) error {
 		return fmt.Errorf("seek %s: %w", h.path, err)
 	}
 	h.gen = h.e.begin(0)
+	h.e.resetFingerprint()
 	h.lr = newLineReader(h.f, 0, h.task.task.MaxLineBytes)
 	h.lineEnd, h.prevEnd = 0, 0
 	return nil

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -16,24 +17,45 @@ func TestRegistrationKey(t *testing.T) {
 	require.Equal(t, "/logagent/agents/10.1.2.3", RegistrationKey("10.1.2.3"))
 }
 
-// registration reads the agent's key: its info, its lease and the lease's
-// remaining TTL; ok is false when the key does not exist.
-func registration(t *testing.T, cli *clientv3.Client, ip string) (info AgentInfo, lease clientv3.LeaseID, ttl int64, ok bool) {
-	t.Helper()
+// lookupRegistration reads the agent's key: its info, its lease and the
+// lease's remaining TTL; ok is false when the key does not exist.
+func lookupRegistration(cli *clientv3.Client, ip string) (info AgentInfo, lease clientv3.LeaseID, ttl int64, ok bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	resp, err := cli.Get(ctx, RegistrationKey(ip))
-	require.NoError(t, err)
-	if len(resp.Kvs) == 0 {
-		return AgentInfo{}, 0, 0, false
+	if err != nil || len(resp.Kvs) == 0 {
+		return AgentInfo{}, 0, 0, false, err
 	}
 	kv := resp.Kvs[0]
-	require.NoError(t, json.Unmarshal(kv.Value, &info))
+	if err := json.Unmarshal(kv.Value, &info); err != nil {
+		return AgentInfo{}, 0, 0, false, err
+	}
 	lease = clientv3.LeaseID(kv.Lease)
-	require.NotZero(t, lease, "the key is attached to a lease")
+	if lease == 0 {
+		return AgentInfo{}, 0, 0, false, errors.New("the key is not attached to a lease")
+	}
 	ttlResp, err := cli.TimeToLive(ctx, lease)
+	if err != nil {
+		return AgentInfo{}, 0, 0, false, err
+	}
+	return info, lease, ttlResp.TTL, true, nil
+}
+
+// registration is lookupRegistration for the test goroutine: errors fail.
+func registration(t *testing.T, cli *clientv3.Client, ip string) (info AgentInfo, lease clientv3.LeaseID, ttl int64, ok bool) {
+	t.Helper()
+	info, lease, ttl, ok, err := lookupRegistration(cli, ip)
 	require.NoError(t, err)
-	return info, lease, ttlResp.TTL, true
+	return info, lease, ttl, ok
+}
+
+// registered is a condition for require.Eventually (which runs it in another
+// goroutine, where require must not be used).
+func registered(cli *clientv3.Client, ip string, check func(AgentInfo, clientv3.LeaseID) bool) func() bool {
+	return func() bool {
+		info, lease, _, ok, err := lookupRegistration(cli, ip)
+		return err == nil && ok && check(info, lease)
+	}
 }
 
 // runRegistrar starts r.Run; the returned stop cancels it and checks that it
@@ -76,10 +98,9 @@ func TestRegistrarLifecycle(t *testing.T) {
 	start := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	info := AgentInfo{Hostname: "web-1", IP: "10.0.0.7", Version: "1.2.3", StartTime: start, Tasks: 0, MetricsURL: "http://10.0.0.7:9101/metrics"}
 	r.Update(info)
-	require.Eventually(t, func() bool {
-		got, _, _, ok := registration(t, cli, "10.0.0.7")
-		return ok && got == info
-	}, 5*time.Second, 20*time.Millisecond)
+	require.Eventually(t, registered(cli, "10.0.0.7", func(got AgentInfo, _ clientv3.LeaseID) bool {
+		return got == info
+	}), 5*time.Second, 20*time.Millisecond)
 
 	// Updates are put with the same lease.
 	_, lease, _, _ := registration(t, cli, "10.0.0.7")
@@ -87,10 +108,9 @@ func TestRegistrarLifecycle(t *testing.T) {
 		info.Tasks = n
 		r.Update(info)
 	}
-	require.Eventually(t, func() bool {
-		got, l, _, ok := registration(t, cli, "10.0.0.7")
-		return ok && got.Tasks == 3 && l == lease
-	}, 5*time.Second, 20*time.Millisecond)
+	require.Eventually(t, registered(cli, "10.0.0.7", func(got AgentInfo, l clientv3.LeaseID) bool {
+		return got.Tasks == 3 && l == lease
+	}), 5*time.Second, 20*time.Millisecond)
 
 	// The lease is kept alive past its TTL.
 	time.Sleep(3 * time.Second)
@@ -138,10 +158,8 @@ func TestRegistrarSurvivesEtcdRestart(t *testing.T) {
 			info := AgentInfo{Hostname: "web-2", IP: "10.0.0.8", Version: "1.2.3", StartTime: time.Now().UTC().Truncate(time.Second), Tasks: 2}
 			r.Update(info)
 			stop := runRegistrar(t, r)
-			require.Eventually(t, func() bool {
-				_, _, _, ok := registration(t, cli, "10.0.0.8")
-				return ok
-			}, 5*time.Second, 20*time.Millisecond)
+			require.Eventually(t, registered(cli, "10.0.0.8", func(AgentInfo, clientv3.LeaseID) bool { return true }),
+				5*time.Second, 20*time.Millisecond)
 
 			e.Stop()
 			time.Sleep(tt.outage)
@@ -151,10 +169,9 @@ func TestRegistrarSurvivesEtcdRestart(t *testing.T) {
 
 			// Registered, with the latest info, and kept alive: still there
 			// well after any stale lease would have expired.
-			require.Eventually(t, func() bool {
-				got, _, _, ok := registration(t, cli, "10.0.0.8")
-				return ok && got.Tasks == 5
-			}, 10*time.Second, 50*time.Millisecond)
+			require.Eventually(t, registered(cli, "10.0.0.8", func(got AgentInfo, _ clientv3.LeaseID) bool {
+				return got.Tasks == 5
+			}), 20*time.Second, 50*time.Millisecond)
 			time.Sleep(5 * time.Second)
 			got, _, ttl, ok := registration(t, cli, "10.0.0.8")
 			require.True(t, ok, "registration lost after the restart")

@@ -335,6 +335,20 @@ func (e *entry) update(path string, fpLen int, fp uint64, now time.Time) {
 	e.mu.Unlock()
 }
 
+func (e *entry) fingerprint() (int, uint64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.fpLen, e.fp
+}
+
+// resetFingerprint forgets the fingerprint of a file that was truncated: its
+// first bytes are new.
+func (e *entry) resetFingerprint() {
+	e.mu.Lock()
+	e.fpLen, e.fp = 0, 0
+	e.mu.Unlock()
+}
+
 func (e *entry) seen(now time.Time) {
 	e.mu.Lock()
 	e.lastSeen = now

@@ -6,9 +6,13 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 func TestEtcdStopStart(t *testing.T) {
+	// Runs after the cleanups below: the server and client stop everything.
+	leaks := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, leaks) })
 	e := StartEtcd(t)
 	cli := e.Client(t)
 

@@ -1,0 +1,815 @@
+//go:build bench
+
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"debug/buildinfo"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/testenv"
+)
+
+const (
+	numLines     = 1_000_000
+	runsPerCase  = 3
+	pollInterval = 50 * time.Millisecond // how often the end offsets are listed
+	runTimeout   = 5 * time.Minute       // one contender, start → all lines in Kafka
+	stopTimeout  = time.Minute           // SIGTERM (or exit) → exited
+	exitGrace    = 10 * time.Second      // a contender that exited 0 has this long to show all lines
+
+	// Idle check before each run: the machine is idle enough when the 1-min
+	// load average is below idleLoad, or when the CPUs were less than
+	// idleBusy busy over the last second (the load average still counts the
+	// previous run for a minute or so). We wait up to idleWait, then warn.
+	idleLoad = 1.5
+	idleBusy = 0.25
+	idleWait = 30 * time.Second
+
+	// Producer settings, the same for every contender: logagent's defaults.
+	compression        = "zstd"
+	linger             = "10ms"
+	maxBufferedRecords = 10000
+	maxBufferedBytes   = 16 << 20
+
+	resultsFile = "results/agent-throughput.md"
+	command     = "go test -tags bench -run TestAgentThroughput -v -timeout 60m ./bench/"
+)
+
+// contender is one producer under test: the raw franz-go ceiling or logagent.
+type contender struct {
+	name   string
+	format string // logagent's task format; "" for rawproducer
+}
+
+var contenders = []contender{
+	{name: "rawproducer"},
+	{name: "logagent json", format: "json"},
+	{name: "logagent raw", format: "raw"},
+}
+
+// bins are the binaries under test, built once per test.
+type bins struct {
+	logagent, rawproducer, kfake, agentprof string
+}
+
+type runResult struct {
+	broker, contender string
+	run               int
+	wall              time.Duration // start → numLines records in Kafka
+	cpu               time.Duration // user + sys of the contender process
+	maxRSS            int64         // bytes
+	busy              string        // why the machine was not idle at start, "" if it was
+}
+
+func (r runResult) linesPerSec() float64 { return numLines / r.wall.Seconds() }
+
+// TestAgentThroughput measures logagent shipping one 1,000,000-line file into
+// kfake and into a real Kafka broker, against the raw franz-go producer
+// sending the same lines. It prints the figures and writes them to
+// results/agent-throughput.md; it asserts nothing about them.
+func TestAgentThroughput(t *testing.T) {
+	data := accessLog(t)
+	b := buildBins(t)
+	env := environment(t, b)
+
+	var all []runResult
+	for _, br := range []struct {
+		name  string
+		start func(t *testing.T) (brokers []string, stop func())
+	}{
+		{"kfake", func(t *testing.T) ([]string, func()) { return startKfake(t, b.kfake) }},
+		{"kafka", func(t *testing.T) ([]string, func()) {
+			k := testenv.StartKafka(t)
+			return k.Brokers(), func() {
+				if err := k.Stop(); err != nil {
+					t.Log(err)
+				}
+			}
+		}},
+	} {
+		brokers, stop := br.start(t)
+		adm := newAdmin(t, brokers)
+
+		// One uncounted run first: connections, topic creation paths and
+		// (for the JVM) the JIT are warm for every counted run alike.
+		if _, err := runOne(t, b, brokers, adm, contenders[0], data, "", false); err != nil {
+			t.Fatalf("%s: warm-up run: %v", br.name, err)
+		}
+		// Runs interleave the contenders, so that a slow spell of the
+		// machine hits all of them rather than one.
+		for run := 1; run <= runsPerCase; run++ {
+			for _, c := range contenders {
+				busy := waitIdle(t)
+				r, err := runOne(t, b, brokers, adm, c, data, "", false)
+				if err != nil {
+					t.Errorf("%s / %s run %d: %v", br.name, c.name, run, err)
+					continue
+				}
+				r.broker, r.contender, r.run, r.busy = br.name, c.name, run, busy
+				t.Logf("%-5s %-13s run %d: %8.0f lines/s  wall %6.3fs  cpu %6.3fs  rss %5.1f MiB%s",
+					br.name, c.name, run, r.linesPerSec(), r.wall.Seconds(), r.cpu.Seconds(), mib(r.maxRSS), busyNote(busy))
+				all = append(all, r)
+			}
+		}
+		adm.Close()
+		stop()
+	}
+
+	table := summarize(all)
+	var out strings.Builder
+	tw := tabwriter.NewWriter(&out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "broker\tcontender\tlines/s median (min–max)\tCPU s\tpeak RSS MiB\tvs ceiling")
+	for _, row := range table {
+		fmt.Fprintf(tw, "%s\t%s\t%s (%s–%s)\t%.2f\t%.1f\t%s\n", row.broker, row.contender,
+			thousands(row.rate), thousands(row.rateMin), thousands(row.rateMax), row.cpu, row.rss, row.ratioText())
+	}
+	tw.Flush()
+	t.Logf("agent throughput, %d lines, %d runs each (target: logagent >= 80%% of the ceiling, peak RSS <= 64 MiB):\n%s",
+		numLines, runsPerCase, out.String())
+
+	if err := os.MkdirAll(filepath.Dir(resultsFile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(resultsFile, []byte(markdown(env, data, table, all)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", resultsFile)
+}
+
+// TestAgentProfile runs logagent (format json, through agentprof) and
+// rawproducer once each against kfake with a CPU profile, and writes the top
+// 25 functions of each to results/ (the profiles themselves, *.prof, are not
+// committed).
+//
+//	go test -tags bench -run TestAgentProfile -v ./bench/
+func TestAgentProfile(t *testing.T) {
+	data := accessLog(t)
+	b := buildBins(t)
+	brokers, stop := startKfake(t, b.kfake)
+	defer stop()
+	adm := newAdmin(t, brokers)
+	defer adm.Close()
+	if err := os.MkdirAll("results", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct {
+		c   contender
+		bin string
+		out string
+	}{
+		{contenders[1], b.agentprof, "results/logagent-json-kfake"},
+		{contenders[0], b.rawproducer, "results/rawproducer-kfake"},
+	} {
+		prof, err := filepath.Abs(p.out + ".cpu.prof")
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitIdle(t)
+		r, err := runOne(t, b, brokers, adm, p.c, data, prof, true)
+		if err != nil {
+			t.Fatalf("%s: %v", p.c.name, err)
+		}
+		var text strings.Builder
+		fmt.Fprintf(&text, "%s against kfake, CPU profile: %.0f lines/s, wall %.3fs, cpu %.3fs, rss %.1f MiB\n",
+			p.c.name, r.linesPerSec(), r.wall.Seconds(), r.cpu.Seconds(), mib(r.maxRSS))
+		for _, sort := range []string{"-flat", "-cum"} {
+			out, err := exec.Command("go", "tool", "pprof", "-top", sort, "-nodecount=25", p.bin, prof).CombinedOutput()
+			if err != nil {
+				t.Fatalf("pprof: %v\n%s", err, out)
+			}
+			fmt.Fprintf(&text, "\n$ go tool pprof -top %s -nodecount=25 %s %s\n%s", sort, filepath.Base(p.bin), filepath.Base(prof), out)
+		}
+		t.Log(text.String())
+		if err := os.WriteFile(p.out+"-cpu-top.txt", []byte(text.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// runOne ships data to a fresh topic with contender c and measures it. With
+// profile set, the contender writes a CPU profile there (logagent runs as
+// agentprof then, when useProf is set).
+func runOne(t *testing.T, b bins, brokers []string, adm *kadm.Client, c contender, data, profile string, useProf bool) (runResult, error) {
+	t.Helper()
+	dir := t.TempDir()
+	topic := fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(c.name, " ", "-"), time.Now().UnixNano())
+	ctx := t.Context()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	_, err := adm.CreateTopic(cctx, 1, 1, nil, topic)
+	cancel()
+	if err != nil {
+		return runResult{}, fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if _, err := adm.DeleteTopic(dctx, topic); err != nil { // frees kfake's memory, Kafka's disk
+			t.Logf("delete topic %s: %v", topic, err)
+		}
+	}()
+
+	var cmd *exec.Cmd
+	if c.format == "" {
+		args := []string{"-brokers", strings.Join(brokers, ","), "-topic", topic, "-file", data,
+			"-compression", compression, "-linger", linger,
+			"-max-buffered-records", strconv.Itoa(maxBufferedRecords), "-max-buffered-bytes", strconv.Itoa(maxBufferedBytes)}
+		if profile != "" {
+			args = append(args, "-cpuprofile", profile)
+		}
+		cmd = exec.Command(b.rawproducer, args...)
+	} else {
+		config := filepath.Join(dir, "agent.yaml")
+		if err := os.WriteFile(config, []byte(agentConfig(brokers, dir, data, topic, c.format)), 0o644); err != nil {
+			return runResult{}, err
+		}
+		bin, args := b.logagent, []string{"-config", config}
+		if useProf {
+			bin = b.agentprof
+			if profile != "" {
+				args = append(args, "-cpuprofile", profile)
+			}
+		}
+		cmd = exec.Command(bin, args...)
+	}
+	logPath := filepath.Join(dir, "contender.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return runResult{}, err
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	withLog := func(err error) error { return fmt.Errorf("%w\n%s", err, tail(logPath, 30)) }
+
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return runResult{}, err
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	done := waited // nil once received from
+	kill := func() {
+		if done != nil {
+			_ = cmd.Process.Kill()
+			<-done
+		}
+	}
+
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	deadline := time.NewTimer(runTimeout)
+	defer deadline.Stop()
+	var (
+		exited   bool
+		exitedAt time.Time
+		wall     time.Duration
+		n        int64
+	)
+	for wall == 0 {
+		select {
+		case err := <-done:
+			if err != nil {
+				return runResult{}, withLog(fmt.Errorf("%s exited before all lines were in Kafka: %w", c.name, err))
+			}
+			exited, exitedAt, done = true, time.Now(), nil
+		case <-tick.C:
+		case <-deadline.C:
+			kill()
+			return runResult{}, withLog(fmt.Errorf("only %d of %d lines in Kafka after %s", n, numLines, runTimeout))
+		case <-ctx.Done():
+			kill()
+			return runResult{}, ctx.Err()
+		}
+		if got, err := endOffsets(ctx, adm, topic); err == nil {
+			n = got
+		}
+		switch {
+		case n >= numLines:
+			wall = time.Since(start)
+		case exited && time.Since(exitedAt) > exitGrace:
+			return runResult{}, withLog(fmt.Errorf("%s exited with %d of %d lines in Kafka", c.name, n, numLines))
+		}
+	}
+	if n != numLines {
+		t.Logf("WARNING: %s: %d records in %s, want %d (duplicates?)", c.name, n, topic, numLines)
+	}
+
+	if !exited {
+		if c.format != "" {
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				kill()
+				return runResult{}, err
+			}
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				return runResult{}, withLog(fmt.Errorf("%s exit: %w", c.name, err))
+			}
+		case <-time.After(stopTimeout):
+			kill()
+			return runResult{}, withLog(fmt.Errorf("%s still running %s after all lines were in Kafka: killed", c.name, stopTimeout))
+		}
+	}
+	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return runResult{}, errors.New("no rusage")
+	}
+	return runResult{
+		wall:   wall,
+		cpu:    time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		maxRSS: ru.Maxrss << 10, // KiB on Linux
+	}, nil
+}
+
+func agentConfig(brokers []string, dir, data, topic, format string) string {
+	return fmt.Sprintf(`kafka:
+  brokers: [%s]
+  compression: %s
+  linger: %s
+  max_buffered_records: %d
+  max_buffered_bytes: %d
+data_dir: %s
+metrics:
+  listen: 127.0.0.1:0
+host: {name: bench, ip: 127.0.0.1}
+files: {scan_frequency: 1s}
+log: {level: warn}
+tasks:
+  - path: %s
+    topic: %s
+    start_position: beginning
+    format: %s
+`, strings.Join(brokers, ", "), compression, linger, maxBufferedRecords, maxBufferedBytes,
+		filepath.Join(dir, "data"), data, topic, format)
+}
+
+// endOffsets is the sum of the topic's high watermarks.
+func endOffsets(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	offs, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	var sum int64
+	offs.Each(func(o kadm.ListedOffset) {
+		if o.Err == nil {
+			sum += o.Offset
+		}
+	})
+	return sum, nil
+}
+
+func newAdmin(t *testing.T, brokers []string) *kadm.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kadm.NewClient(cl)
+}
+
+// startKfake runs the kfake command and returns its address and a stop
+// function (also registered with t.Cleanup).
+func startKfake(t *testing.T, bin string) ([]string, func()) {
+	t.Helper()
+	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-partitions", "1")
+	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		exited := make(chan struct{})
+		go func() {
+			_ = cmd.Wait()
+			close(exited)
+		}()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+	t.Cleanup(stop)
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			addr <- strings.TrimSpace(sc.Text())
+		}
+		close(addr)
+		for sc.Scan() { // drain
+		}
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok || a == "" {
+			t.Fatal("kfake exited without printing its address")
+		}
+		return []string{a}, stop
+	case <-time.After(10 * time.Second):
+		t.Fatal("kfake printed no address within 10s")
+	}
+	return nil, nil
+}
+
+// buildBins builds logagent and the helper commands into a temporary dir.
+func buildBins(t *testing.T) bins {
+	t.Helper()
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	dir := t.TempDir()
+	b := bins{
+		logagent:    filepath.Join(dir, "logagent"),
+		rawproducer: filepath.Join(dir, "rawproducer"),
+		kfake:       filepath.Join(dir, "kfake"),
+		agentprof:   filepath.Join(dir, "agentprof"),
+	}
+	for bin, pkg := range map[string]string{
+		b.logagent:    "./cmd/logagent",
+		b.rawproducer: "./bench/rawproducer",
+		b.kfake:       "./bench/kfake",
+		b.agentprof:   "./bench/agentprof",
+	} {
+		cmd := exec.Command("go", "build", "-o", bin, pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
+	}
+	return b
+}
+
+// accessLog returns the path of the benchmark's input: numLines nginx
+// "combined" lines of about 200 bytes, generated once with a fixed seed and
+// cached in the system temp dir.
+func accessLog(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(os.TempDir(), "logcollect-bench")
+	path := filepath.Join(dir, fmt.Sprintf("access-%d-v1.log", numLines))
+	if _, err := os.Stat(path); err == nil {
+		return path
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.CreateTemp(dir, "access-*.tmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name()) // after the rename, a no-op
+	w := bufio.NewWriterSize(f, 1<<20)
+	g := newLineGen(1)
+	var line []byte
+	for range numLines {
+		line = g.next(line[:0])
+		w.Write(line)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(path)
+	t.Logf("generated %s: %d lines, %d bytes", path, numLines, fi.Size())
+	return path
+}
+
+var (
+	methods  = []string{"GET", "GET", "GET", "GET", "GET", "GET", "POST", "POST", "PUT", "DELETE", "HEAD"}
+	statuses = []int{200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 304, 301, 302, 404, 404, 400, 401, 403, 500, 502, 503}
+	sections = []string{"api/v1/users", "api/v1/orders", "api/v2/products", "static/js", "static/css", "images/catalog", "blog", "search", "account/settings", "checkout"}
+	exts     = []string{"", "", "", ".json", ".js", ".css", ".png", ".jpg", ".html"}
+	queries  = []string{"", "", "", "?page=%d", "?q=item%d&sort=price", "?utm_source=newsletter&utm_campaign=%d", "?id=%d&lang=en"}
+	referers = []string{"-", "-", "https://www.example.com/", "https://www.google.com/search?q=example", "https://shop.example.com/cart", "https://news.example.org/article/%d"}
+	agents   = []string{
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15",
+		"Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+		"Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
+		"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36",
+		"curl/8.5.0",
+		"Go-http-client/1.1",
+		"python-requests/2.31.0",
+		"Googlebot/2.1 (+http://www.google.com/bot.html)",
+		"Prometheus/2.51.0",
+	}
+)
+
+// lineGen makes nginx combined-format lines:
+//
+//	$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
+type lineGen struct {
+	r  *rand.Rand
+	ts time.Time
+}
+
+func newLineGen(seed uint64) *lineGen {
+	return &lineGen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), ts: time.Date(2025, 10, 10, 6, 0, 0, 0, time.UTC)}
+}
+
+func (g *lineGen) next(b []byte) []byte {
+	r := g.r
+	g.ts = g.ts.Add(time.Duration(r.IntN(2000)) * time.Microsecond)
+	b = fmt.Appendf(b, "%d.%d.%d.%d - ", 1+r.IntN(223), r.IntN(256), r.IntN(256), 1+r.IntN(254))
+	if r.IntN(10) == 0 {
+		b = fmt.Appendf(b, "user%d ", r.IntN(1000))
+	} else {
+		b = append(b, "- "...)
+	}
+	b = append(b, '[')
+	b = g.ts.AppendFormat(b, "02/Jan/2006:15:04:05 -0700")
+	b = append(b, "] \""...)
+	b = append(b, pick(r, methods)...)
+	b = fmt.Appendf(b, " /%s/%d%s", pick(r, sections), r.IntN(100000), pick(r, exts))
+	if q := pick(r, queries); q != "" {
+		if strings.Contains(q, "%d") {
+			b = fmt.Appendf(b, q, r.IntN(1000))
+		} else {
+			b = append(b, q...)
+		}
+	}
+	b = fmt.Appendf(b, " HTTP/1.1\" %d %d \"", pick(r, statuses), r.IntN(50000))
+	if ref := pick(r, referers); strings.Contains(ref, "%d") {
+		b = fmt.Appendf(b, ref, r.IntN(10000))
+	} else {
+		b = append(b, ref...)
+	}
+	b = append(b, "\" \""...)
+	b = append(b, pick(r, agents)...)
+	return append(b, "\"\n"...)
+}
+
+func pick[T any](r *rand.Rand, s []T) T { return s[r.IntN(len(s))] }
+
+// waitIdle waits up to idleWait for the machine to be idle enough, and
+// returns "" if it is, else what it measured (and logs a warning).
+func waitIdle(t *testing.T) string {
+	t.Helper()
+	deadline := time.Now().Add(idleWait)
+	for {
+		load := loadavg1()
+		busy := cpuBusy(time.Second)
+		if load < idleLoad || busy < idleBusy {
+			return ""
+		}
+		if time.Now().After(deadline) {
+			note := fmt.Sprintf("load %.2f, CPUs %.0f%% busy", load, busy*100)
+			t.Logf("WARNING: machine not idle after %s (%s); running anyway", idleWait, note)
+			return note
+		}
+	}
+}
+
+func loadavg1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
+// cpuBusy returns the fraction of all CPUs' time that was not idle over d.
+func cpuBusy(d time.Duration) float64 {
+	idle0, total0 := cpuTimes()
+	time.Sleep(d)
+	idle1, total1 := cpuTimes()
+	if total1 <= total0 {
+		return 0
+	}
+	return 1 - float64(idle1-idle0)/float64(total1-total0)
+}
+
+// cpuTimes reads the aggregate "cpu" line of /proc/stat: idle (idle+iowait)
+// and total jiffies.
+func cpuTimes() (idle, total uint64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	for i, f := range strings.Fields(string(line))[1:] {
+		v, _ := strconv.ParseUint(f, 10, 64)
+		if i >= 8 { // guest and guest_nice are already in user and nice
+			break
+		}
+		total += v
+		if i == 3 || i == 4 {
+			idle += v
+		}
+	}
+	return idle, total
+}
+
+// row is one line of the summary table.
+type row struct {
+	broker, contender      string
+	rate, rateMin, rateMax float64 // lines/s
+	cpu, rss               float64 // seconds, MiB (medians)
+	ratio                  float64 // median rate / the ceiling's median rate on the same broker; 0 if unknown
+	n                      int
+}
+
+func (r row) ratioText() string {
+	if r.ratio == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f%%", r.ratio*100)
+}
+
+func summarize(all []runResult) []row {
+	var rows []row
+	ceiling := map[string]float64{}
+	for _, br := range []string{"kfake", "kafka"} {
+		for _, c := range contenders {
+			var rates, cpus, rsss []float64
+			for _, r := range all {
+				if r.broker == br && r.contender == c.name {
+					rates = append(rates, r.linesPerSec())
+					cpus = append(cpus, r.cpu.Seconds())
+					rsss = append(rsss, mib(r.maxRSS))
+				}
+			}
+			if len(rates) == 0 {
+				continue
+			}
+			rw := row{broker: br, contender: c.name, rate: median(rates), rateMin: slices.Min(rates), rateMax: slices.Max(rates),
+				cpu: median(cpus), rss: median(rsss), n: len(rates)}
+			if c.format == "" {
+				ceiling[br] = rw.rate
+			}
+			if ceil := ceiling[br]; ceil > 0 {
+				rw.ratio = rw.rate / ceil
+			}
+			rows = append(rows, rw)
+		}
+	}
+	return rows
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func thousands(v float64) string {
+	s := strconv.FormatInt(int64(v+0.5), 10)
+	var out []byte
+	for i := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			out = append(out, ',')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
+
+func busyNote(busy string) string {
+	if busy == "" {
+		return ""
+	}
+	return "  (machine busy at start: " + busy + ")"
+}
+
+// env describes the machine and versions, for the results file.
+type env struct {
+	date, goVersion, cpu, kernel, franzGo, kfake, kafka string
+	cores                                               int
+}
+
+func environment(t *testing.T, b bins) env {
+	t.Helper()
+	e := env{date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), cores: runtime.NumCPU(), cpu: "unknown", kafka: "unknown"}
+	if out, err := exec.Command("go", "version").Output(); err == nil {
+		e.goVersion = strings.TrimSpace(string(out))
+	}
+	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(info)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				e.cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if out, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		e.kernel = strings.TrimSpace(string(out))
+	}
+	e.franzGo = depVersion(b.rawproducer, "github.com/twmb/franz-go")
+	e.kfake = depVersion(b.kfake, "github.com/twmb/franz-go/pkg/kfake")
+	if libs, err := testenv.KafkaLibs(); err == nil {
+		if jars, _ := filepath.Glob(filepath.Join(libs, "kafka_2.13-*.jar")); len(jars) > 0 {
+			e.kafka = strings.TrimSuffix(strings.TrimPrefix(filepath.Base(jars[0]), "kafka_2.13-"), ".jar")
+		}
+	}
+	return e
+}
+
+func depVersion(bin, module string) string {
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		return "unknown"
+	}
+	for _, d := range info.Deps {
+		if d.Path == module {
+			return d.Version
+		}
+	}
+	return "unknown"
+}
+
+func markdown(e env, data string, table []row, all []runResult) string {
+	var s strings.Builder
+	size := int64(0)
+	if fi, err := os.Stat(data); err == nil {
+		size = fi.Size()
+	}
+	fmt.Fprintf(&s, "# logagent throughput\n\n")
+	fmt.Fprintf(&s, "Written by `%s` (bench/agent_bench_test.go). Figures are measured, not asserted.\n\n", command)
+	fmt.Fprintf(&s, "- Date: %s\n", e.date)
+	fmt.Fprintf(&s, "- Go: `%s`\n", e.goVersion)
+	fmt.Fprintf(&s, "- CPU: %s, %d cores (Linux %s)\n", e.cpu, e.cores, e.kernel)
+	fmt.Fprintf(&s, "- Brokers: kfake %s (its own process, in memory) and Apache Kafka %s (KRaft single node, internal/testenv)\n", e.kfake, e.kafka)
+	fmt.Fprintf(&s, "- Producer: franz-go %s; acks=all, idempotent, %s, linger %s, max %d buffered records / %d MiB, one partition (one key)\n",
+		e.franzGo, compression, linger, maxBufferedRecords, maxBufferedBytes>>20)
+	fmt.Fprintf(&s, "- Input: one file of %s nginx combined lines, %.1f MB (%.0f bytes/line with the newline), read from the page cache\n",
+		thousands(numLines), float64(size)/1e6, float64(size)/numLines)
+	fmt.Fprintf(&s, "- Runs: %d per case after one uncounted warm-up per broker, contenders interleaved; wall time = process start until the topic's high watermark reaches %s (polled every %s); CPU = user+sys and peak RSS from the contender's rusage\n\n",
+		runsPerCase, thousands(numLines), pollInterval)
+	fmt.Fprintf(&s, "| broker | contender | lines/s median (min–max) | CPU s | peak RSS MiB | vs ceiling |\n")
+	fmt.Fprintf(&s, "|---|---|---|---:|---:|---:|\n")
+	for _, r := range table {
+		fmt.Fprintf(&s, "| %s | %s | %s (%s–%s) | %.2f | %.1f | %s |\n", r.broker, r.contender,
+			thousands(r.rate), thousands(r.rateMin), thousands(r.rateMax), r.cpu, r.rss, r.ratioText())
+	}
+	fmt.Fprintf(&s, "\nTarget (issue): logagent ≥ 80%% of the rawproducer ceiling on the same broker, peak RSS ≤ 64 MiB.\n")
+	fmt.Fprintf(&s, "\n## Runs\n\n| broker | contender | run | wall s | lines/s | CPU s | CPU µs/line | peak RSS MiB | machine at start |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, r := range all {
+		idle := "idle"
+		if r.busy != "" {
+			idle = "busy: " + r.busy
+		}
+		fmt.Fprintf(&s, "| %s | %s | %d | %.3f | %s | %.2f | %.2f | %.1f | %s |\n", r.broker, r.contender, r.run,
+			r.wall.Seconds(), thousands(r.linesPerSec()), r.cpu.Seconds(), r.cpu.Seconds()*1e6/numLines, mib(r.maxRSS), idle)
+	}
+	return s.String()
+}
+
+// tail returns the last n lines of the file at path.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
