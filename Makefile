@@ -9,9 +9,9 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 REVISION ?= $(shell git rev-parse --verify -q HEAD 2>/dev/null)
 LDFLAGS  := -X $(PKG)/metrics.Version=$(VERSION) -X $(PKG)/metrics.Revision=$(REVISION)
 
-# Fuzz targets, one per word, as <package>:<FuzzFunc>
-# (e.g. ./agent:FuzzSplitLines). None exist yet.
-FUZZ_TARGETS ?=
+# Fuzz targets, one per word, as <package>:<FuzzFunc>. `make fuzz` runs each
+# for FUZZTIME; CI runs them briefly with FUZZTIME=10s.
+FUZZ_TARGETS ?= ./agent:FuzzParseTasks ./agent:FuzzJoiner
 FUZZTIME     ?= 5m
 
 .PHONY: all build test test-short lint fmt bench fuzz clean
@@ -42,9 +42,10 @@ lint:
 fmt:
 	gofmt -w .
 
-## bench: all benchmarks, no tests
+## bench: micro-benchmarks, then the agent throughput harness (bench/README.md)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -tags bench -run TestAgentThroughput -v -timeout 60m ./bench/
 
 ## fuzz: run each FUZZ_TARGETS entry for FUZZTIME
 fuzz:

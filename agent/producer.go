@@ -44,7 +44,7 @@ func NewKafkaClient(cfg KafkaConfig, log *slog.Logger) (*kgo.Client, error) {
 		// limit sits above it so that Produce never blocks uncancellably.
 		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords + 1),
 		kgo.ProducerBatchMaxBytes(1_000_012),
-		kgo.WithLogger(kslog.New(log.With("component", "kafka"))),
+		kgo.WithLogger(kslog.New(slog.New(quietHandler{log.Handler()}).With("component", "kafka"))),
 		kgo.AllowAutoTopicCreation(),
 	}
 	codec, err := compressionCodec(cfg.Compression)
@@ -67,6 +67,26 @@ func NewKafkaClient(cfg KafkaConfig, log *slog.Logger) (*kgo.Client, error) {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	return cl, nil
+}
+
+// quietHandler keeps the Kafka client's routine info messages (metadata
+// refreshes, producer ids) out of the log unless debug logging is on;
+// warnings and errors pass.
+type quietHandler struct{ slog.Handler }
+
+func (h quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	if h.Handler.Enabled(ctx, slog.LevelDebug) {
+		return true
+	}
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h quietHandler) WithGroup(name string) slog.Handler {
+	return quietHandler{h.Handler.WithGroup(name)}
 }
 
 func compressionCodec(name string) (kgo.CompressionCodec, error) {

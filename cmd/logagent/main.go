@@ -124,6 +124,7 @@ func serve(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
 	g.Go(func() error { return a.Run(ctx) })
 
 	if len(cfg.Etcd.Endpoints) == 0 {
+		reg.Unregister(m.EtcdUp) // no etcd: no "etcd down" alert
 		log.Info("no etcd configured: running the tasks of the config file", "tasks", len(cfg.Tasks))
 		g.Go(func() error { return ignoreStopped(a.Apply(cfg.Tasks, "file")) })
 		return g.Wait()
