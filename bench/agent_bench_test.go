@@ -43,6 +43,10 @@ const (
 	idleLoad = 1.5
 	idleBusy = 0.25
 	idleWait = 30 * time.Second
+	// A run is flagged as disturbed when processes other than the contender,
+	// the broker and the test used more than this fraction of all CPUs
+	// during it.
+	otherMax = 0.10
 
 	// Producer settings, the same for every contender: logagent's defaults.
 	compression        = "zstd"
@@ -78,6 +82,14 @@ type runResult struct {
 	cpu               time.Duration // user + sys of the contender process
 	maxRSS            int64         // bytes
 	busy              string        // why the machine was not idle at start, "" if it was
+	brokerCPU         time.Duration // the broker's CPU over the run, 0 if unknown
+	otherCPU          time.Duration // CPU used by neither the contender, the broker nor the test
+}
+
+// disturbed reports whether other processes used more than otherMax of the
+// machine during the run.
+func (r runResult) disturbed() bool {
+	return r.otherCPU.Seconds() > otherMax*float64(runtime.NumCPU())*r.wall.Seconds()
 }
 
 func (r runResult) linesPerSec() float64 { return numLines / r.wall.Seconds() }
@@ -94,24 +106,27 @@ func TestAgentThroughput(t *testing.T) {
 	var all []runResult
 	for _, br := range []struct {
 		name  string
-		start func(t *testing.T) (brokers []string, stop func())
+		start func(t *testing.T) (brokers []string, pid int, stop func())
 	}{
-		{"kfake", func(t *testing.T) ([]string, func()) { return startKfake(t, b.kfake) }},
-		{"kafka", func(t *testing.T) ([]string, func()) {
+		{"kfake", func(t *testing.T) ([]string, int, func()) { return startKfake(t, b.kfake) }},
+		{"kafka", func(t *testing.T) ([]string, int, func()) {
 			k := testenv.StartKafka(t)
-			return k.Brokers(), func() {
+			return k.Brokers(), childPID("kafka.Kafka"), func() {
 				if err := k.Stop(); err != nil {
 					t.Log(err)
 				}
 			}
 		}},
 	} {
-		brokers, stop := br.start(t)
+		brokers, pid, stop := br.start(t)
+		if pid == 0 {
+			t.Logf("WARNING: %s: broker process not found; its CPU counts as other processes'", br.name)
+		}
 		adm := newAdmin(t, brokers)
 
 		// One uncounted run first: connections, topic creation paths and
 		// (for the JVM) the JIT are warm for every counted run alike.
-		if _, err := runOne(t, b, brokers, adm, contenders[0], data, "", false); err != nil {
+		if _, err := runOne(t, b, brokers, pid, adm, contenders[0], data, "", false); err != nil {
 			t.Fatalf("%s: warm-up run: %v", br.name, err)
 		}
 		// Runs interleave the contenders, so that a slow spell of the
@@ -119,14 +134,15 @@ func TestAgentThroughput(t *testing.T) {
 		for run := 1; run <= runsPerCase; run++ {
 			for _, c := range contenders {
 				busy := waitIdle(t)
-				r, err := runOne(t, b, brokers, adm, c, data, "", false)
+				r, err := runOne(t, b, brokers, pid, adm, c, data, "", false)
 				if err != nil {
 					t.Errorf("%s / %s run %d: %v", br.name, c.name, run, err)
 					continue
 				}
 				r.broker, r.contender, r.run, r.busy = br.name, c.name, run, busy
-				t.Logf("%-5s %-13s run %d: %8.0f lines/s  wall %6.3fs  cpu %6.3fs  rss %5.1f MiB%s",
-					br.name, c.name, run, r.linesPerSec(), r.wall.Seconds(), r.cpu.Seconds(), mib(r.maxRSS), busyNote(busy))
+				t.Logf("%-5s %-13s run %d: %8.0f lines/s  wall %6.3fs  cpu %6.3fs  rss %5.1f MiB  broker cpu %6.3fs  other cpu %6.3fs%s",
+					br.name, c.name, run, r.linesPerSec(), r.wall.Seconds(), r.cpu.Seconds(), mib(r.maxRSS),
+					r.brokerCPU.Seconds(), r.otherCPU.Seconds(), notes(r))
 				all = append(all, r)
 			}
 		}
@@ -143,8 +159,8 @@ func TestAgentThroughput(t *testing.T) {
 			thousands(row.rate), thousands(row.rateMin), thousands(row.rateMax), row.cpu, row.rss, row.ratioText())
 	}
 	tw.Flush()
-	t.Logf("agent throughput, %d lines, %d runs each (target: logagent >= 80%% of the ceiling, peak RSS <= 64 MiB):\n%s",
-		numLines, runsPerCase, out.String())
+	t.Logf("agent throughput, %d lines, %d runs each (target: logagent >= 80%% of the ceiling, peak RSS <= 64 MiB):\n%s%s",
+		numLines, runsPerCase, out.String(), disturbedSummary(all))
 
 	if err := os.MkdirAll(filepath.Dir(resultsFile), 0o755); err != nil {
 		t.Fatal(err)
@@ -164,7 +180,7 @@ func TestAgentThroughput(t *testing.T) {
 func TestAgentProfile(t *testing.T) {
 	data := accessLog(t)
 	b := buildBins(t)
-	brokers, stop := startKfake(t, b.kfake)
+	brokers, pid, stop := startKfake(t, b.kfake)
 	defer stop()
 	adm := newAdmin(t, brokers)
 	defer adm.Close()
@@ -184,7 +200,7 @@ func TestAgentProfile(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitIdle(t)
-		r, err := runOne(t, b, brokers, adm, p.c, data, prof, true)
+		r, err := runOne(t, b, brokers, pid, adm, p.c, data, prof, true)
 		if err != nil {
 			t.Fatalf("%s: %v", p.c.name, err)
 		}
@@ -208,7 +224,7 @@ func TestAgentProfile(t *testing.T) {
 // runOne ships data to a fresh topic with contender c and measures it. With
 // profile set, the contender writes a CPU profile there (logagent runs as
 // agentprof then, when useProf is set).
-func runOne(t *testing.T, b bins, brokers []string, adm *kadm.Client, c contender, data, profile string, useProf bool) (runResult, error) {
+func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Client, c contender, data, profile string, useProf bool) (runResult, error) {
 	t.Helper()
 	dir := t.TempDir()
 	topic := fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(c.name, " ", "-"), time.Now().UnixNano())
@@ -260,6 +276,7 @@ func runOne(t *testing.T, b bins, brokers []string, adm *kadm.Client, c contende
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	withLog := func(err error) error { return fmt.Errorf("%w\n%s", err, tail(logPath, 30)) }
 
+	before := sampleCPU(brokerPID)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return runResult{}, err
@@ -330,15 +347,92 @@ func runOne(t *testing.T, b bins, brokers []string, adm *kadm.Client, c contende
 			return runResult{}, withLog(fmt.Errorf("%s still running %s after all lines were in Kafka: killed", c.name, stopTimeout))
 		}
 	}
+	after := sampleCPU(brokerPID)
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return runResult{}, errors.New("no rusage")
 	}
-	return runResult{
-		wall:   wall,
-		cpu:    time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-		maxRSS: ru.Maxrss << 10, // KiB on Linux
-	}, nil
+	r := runResult{
+		wall:      wall,
+		cpu:       time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
+		maxRSS:    ru.Maxrss << 10, // KiB on Linux
+		brokerCPU: after.broker - before.broker,
+	}
+	r.otherCPU = max(0, after.machine-before.machine-r.cpu-r.brokerCPU-(after.self-before.self))
+	return r, nil
+}
+
+// cpuSample is the CPU time used so far by the whole machine (non-idle), the
+// broker process and this test process.
+type cpuSample struct {
+	machine, broker, self time.Duration
+}
+
+// clockTick is USER_HZ, the unit of /proc/stat and /proc/PID/stat: 100 on
+// every Linux architecture Go supports.
+const clockTick = 10 * time.Millisecond
+
+func sampleCPU(brokerPID int) cpuSample {
+	var s cpuSample
+	idle, total := cpuTimes()
+	s.machine = time.Duration(total-idle) * clockTick
+	if brokerPID != 0 {
+		s.broker = procCPU(brokerPID)
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	return s
+}
+
+// procCPU is the user+sys time of process pid (all its threads), 0 if unknown.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:])) // f[0] is field 3, state
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseUint(f[11], 10, 64) // field 14
+	stime, _ := strconv.ParseUint(f[12], 10, 64) // field 15
+	return time.Duration(utime+stime) * clockTick
+}
+
+// childPID returns the pid of a child of this process whose command line
+// contains arg, 0 if there is none.
+func childPID(arg string) int {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(filepath.Base(d))
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(d + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) { // field 4, ppid
+			continue
+		}
+		cmdline, _ := os.ReadFile(d + "/cmdline")
+		if bytes.Contains(cmdline, []byte(arg)) {
+			return pid
+		}
+	}
+	return 0
 }
 
 func agentConfig(brokers []string, dir, data, topic, format string) string {
@@ -389,9 +483,9 @@ func newAdmin(t *testing.T, brokers []string) *kadm.Client {
 	return kadm.NewClient(cl)
 }
 
-// startKfake runs the kfake command and returns its address and a stop
-// function (also registered with t.Cleanup).
-func startKfake(t *testing.T, bin string) ([]string, func()) {
+// startKfake runs the kfake command and returns its address, its pid and a
+// stop function (also registered with t.Cleanup).
+func startKfake(t *testing.T, bin string) ([]string, int, func()) {
 	t.Helper()
 	cmd := exec.Command(bin, "-listen", "127.0.0.1:0", "-partitions", "1")
 	cmd.Stderr = os.Stderr
@@ -438,11 +532,11 @@ func startKfake(t *testing.T, bin string) ([]string, func()) {
 		if !ok || a == "" {
 			t.Fatal("kfake exited without printing its address")
 		}
-		return []string{a}, stop
+		return []string{a}, cmd.Process.Pid, stop
 	case <-time.After(10 * time.Second):
 		t.Fatal("kfake printed no address within 10s")
 	}
-	return nil, nil
+	return nil, 0, nil
 }
 
 // buildBins builds logagent and the helper commands into a temporary dir.
@@ -714,11 +808,28 @@ func thousands(v float64) string {
 	return string(out)
 }
 
-func busyNote(busy string) string {
-	if busy == "" {
+func disturbedSummary(all []runResult) string {
+	n := 0
+	for _, r := range all {
+		if r.busy != "" || r.disturbed() {
+			n++
+		}
+	}
+	return fmt.Sprintf("%d of %d runs started on a busy machine or had other processes use more than %.0f%% of the CPUs.", n, len(all), otherMax*100)
+}
+
+func notes(r runResult) string {
+	var n []string
+	if r.busy != "" {
+		n = append(n, "machine busy at start: "+r.busy)
+	}
+	if r.disturbed() {
+		n = append(n, "disturbed by other processes")
+	}
+	if len(n) == 0 {
 		return ""
 	}
-	return "  (machine busy at start: " + busy + ")"
+	return "  (" + strings.Join(n, "; ") + ")"
 }
 
 // env describes the machine and versions, for the results file.
@@ -792,14 +903,14 @@ func markdown(e env, data string, table []row, all []runResult) string {
 			thousands(r.rate), thousands(r.rateMin), thousands(r.rateMax), r.cpu, r.rss, r.ratioText())
 	}
 	fmt.Fprintf(&s, "\nTarget (issue): logagent ≥ 80%% of the rawproducer ceiling on the same broker, peak RSS ≤ 64 MiB.\n")
-	fmt.Fprintf(&s, "\n## Runs\n\n| broker | contender | run | wall s | lines/s | CPU s | CPU µs/line | peak RSS MiB | machine at start |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
+	fmt.Fprintf(&s, "%s\n", disturbedSummary(all))
+	fmt.Fprintf(&s, "\n## Runs\n\n")
+	fmt.Fprintf(&s, "Broker CPU is the broker process's CPU during the run. Other CPU is what the rest of the machine used meanwhile (other processes; the test's own poller is left out): on a shared machine it tells which runs were disturbed.\n\n")
+	fmt.Fprintf(&s, "| broker | contender | run | wall s | lines/s | CPU s | CPU µs/line | peak RSS MiB | broker CPU s | other CPU s | notes |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range all {
-		idle := "idle"
-		if r.busy != "" {
-			idle = "busy: " + r.busy
-		}
-		fmt.Fprintf(&s, "| %s | %s | %d | %.3f | %s | %.2f | %.2f | %.1f | %s |\n", r.broker, r.contender, r.run,
-			r.wall.Seconds(), thousands(r.linesPerSec()), r.cpu.Seconds(), r.cpu.Seconds()*1e6/numLines, mib(r.maxRSS), idle)
+		fmt.Fprintf(&s, "| %s | %s | %d | %.3f | %s | %.2f | %.2f | %.1f | %.2f | %.2f | %s |\n", r.broker, r.contender, r.run,
+			r.wall.Seconds(), thousands(r.linesPerSec()), r.cpu.Seconds(), r.cpu.Seconds()*1e6/numLines, mib(r.maxRSS),
+			r.brokerCPU.Seconds(), r.otherCPU.Seconds(), strings.Trim(notes(r), " ()"))
 	}
 	return s.String()
 }
