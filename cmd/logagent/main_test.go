@@ -324,11 +324,17 @@ func TestKafkaOutage(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	require.LessOrEqual(t, p.metric("logagent_buffered_records"), float64(2000), "buffer bounded by max_buffered_records")
 	require.Greater(t, p.metric("logagent_lag_bytes"), float64(0), "lag visible while Kafka is down")
+	rss := p.metric("process_resident_memory_bytes")
+	writeLines(t, path, 50000, 150000) // 100k more lines wait in the file, not in memory
+	time.Sleep(3 * time.Second)
+	grown := p.metric("process_resident_memory_bytes") - rss
+	t.Logf("RSS during the outage: %.1f MiB, then %+.1f MiB after 100k more lines", rss/(1<<20), grown/(1<<20))
+	require.Less(t, grown, float64(32<<20), "memory grows with the backlog")
 
 	require.NoError(t, k.Start())
 	require.Eventually(t, func() bool { return p.metric("logagent_kafka_up") == 1 }, 60*time.Second, 200*time.Millisecond)
-	recs := consume(t, k.Brokers(), "outage", 50000, 30*time.Second)
-	checkDelivery(t, recs, map[string]int{"app.log": 50000})
+	recs := consume(t, k.Brokers(), "outage", 150000, 30*time.Second)
+	checkDelivery(t, recs, map[string]int{"app.log": 150000})
 	require.Eventually(t, func() bool { return p.metric("logagent_lag_bytes") == 0 }, 10*time.Second, 100*time.Millisecond)
 	p.stop()
 }
