@@ -235,11 +235,15 @@ func (a *Agent) apply(ctx context.Context, runners map[string]*runningTask, task
 func (a *Agent) start(ctx context.Context, t Task) *runningTask {
 	ctx, cancel := context.WithCancel(ctx)
 	enc := newEncoder(t.Format, a.hostName, a.hostIP, t.Fields)
+	overhead := 0 // room for the JSON envelope around the message
+	if !enc.raw {
+		overhead = len(enc.prefix) + len(enc.fields) + len(t.Path) + 128
+	}
 	tr := &taskRunner{
 		task:        t,
 		files:       a.cfg.Files,
 		enc:         enc,
-		encOverhead: len(enc.prefix) + len(enc.fields) + len(t.Path) + 128,
+		encOverhead: overhead,
 		ship:        a.ship,
 		reg:         a.reg,
 		claims:      a.claims,

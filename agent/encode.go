@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/binary"
 	"sort"
 	"strconv"
 	"time"
@@ -56,21 +57,23 @@ func newEncoder(format, hostName, hostIP string, fields map[string]string) *enco
 	return e
 }
 
-// encode appends the record value for ev, read at ts from path at offset
-// start, to dst.
-func (e *encoder) encode(dst []byte, ev Event, path string, start int64, ts time.Time) []byte {
+// encode appends the record value for ev, read from the file at offset
+// start, to dst. path is the file's path already encoded as a JSON string and
+// ts the read time already formatted (see appendTime): both change rarely,
+// so the harvester encodes them once.
+func (e *encoder) encode(dst []byte, ev Event, path, ts []byte, start int64) []byte {
 	if e.raw {
 		return append(dst, ev.Text...)
 	}
 	dst = append(dst, `{"@timestamp":"`...)
-	dst = ts.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, ts...)
 	dst = append(dst, `","message":`...)
-	dst = appendJSONString(dst, ev.Text)
+	dst, invalid := appendJSONStringFlag(dst, ev.Text)
 	dst = append(dst, e.prefix...)
-	dst = appendJSONString(dst, []byte(path))
+	dst = append(dst, path...)
 	dst = append(dst, `},"offset":`...)
 	dst = strconv.AppendInt(dst, start, 10)
-	if invalid := !utf8.Valid(ev.Text); ev.Truncated || ev.Multiline || invalid {
+	if ev.Truncated || ev.Multiline || invalid {
 		dst = append(dst, `,"flags":[`...)
 		for _, f := range [...]struct {
 			on   bool
@@ -87,6 +90,11 @@ func (e *encoder) encode(dst []byte, ev Event, path string, start int64, ts time
 	return append(dst, '}')
 }
 
+// appendTime appends t as RFC 3339 with nanoseconds, in UTC.
+func appendTime(dst []byte, t time.Time) []byte {
+	return t.UTC().AppendFormat(dst, time.RFC3339Nano)
+}
+
 const hexDigits = "0123456789abcdef"
 
 // safe[b] is true for ASCII bytes that need no escaping in a JSON string.
@@ -101,9 +109,21 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 // six characters \\xNN in the JSON text (the four characters \xNN once
 // decoded), so no byte of the line is lost.
 func appendJSONString(dst, s []byte) []byte {
+	dst, _ = appendJSONStringFlag(dst, s)
+	return dst
+}
+
+// appendJSONStringFlag is appendJSONString that also reports whether s held
+// invalid UTF-8. It skips runs of plain ASCII eight bytes at a time.
+func appendJSONStringFlag(dst, s []byte) ([]byte, bool) {
 	dst = append(dst, '"')
+	invalid := false
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plain8(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+			continue
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if safe[b] {
@@ -129,6 +149,7 @@ func appendJSONString(dst, s []byte) []byte {
 		}
 		r, size := utf8.DecodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
+			invalid = true
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, '\\', '\\', 'x', hexDigits[b>>4], hexDigits[b&0xf])
 			i++
@@ -145,5 +166,15 @@ func appendJSONString(dst, s []byte) []byte {
 		i += size
 	}
 	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, '"'), invalid
+}
+
+// plain8 reports whether none of the 8 bytes in x needs escaping: no control
+// byte, quote, backslash or non-ASCII byte (the classic "has zero byte" bit
+// trick applied to x, x^'"' and x^'\\').
+func plain8(x uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (lo * '"')
+	b := x ^ (lo * '\\')
+	return ((x-lo*0x20)|(q-lo)|(b-lo)|x)&hi == 0
 }

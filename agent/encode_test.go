@@ -28,7 +28,7 @@ func TestEncoderJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			enc := newEncoder(FormatJSON, "web-1", "10.0.0.7", tt.fields)
-			out := enc.encode(nil, tt.ev, "/var/log/app.log", 42, ts)
+			out := enc.encode(nil, tt.ev, appendJSONString(nil, []byte("/var/log/app.log")), appendTime(nil, ts), 42)
 			var doc struct {
 				Timestamp string `json:"@timestamp"`
 				Message   string `json:"message"`
@@ -56,19 +56,34 @@ func TestEncoderJSON(t *testing.T) {
 	}
 }
 
+// TestAppendJSONStringMatchesEncodingJSON checks the fast path against
+// encoding/json for valid UTF-8, at every alignment of the special bytes.
+func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
+	specials := []string{`"`, `\`, "\n", "\x00", "\x1f", "\x7f", "é", "日本", " ", "~"}
+	for _, sp := range specials {
+		for pad := 0; pad < 17; pad++ {
+			s := strings.Repeat("a", pad) + sp + strings.Repeat("b", 17-pad)
+			var got string
+			require.NoError(t, json.Unmarshal(appendJSONString(nil, []byte(s)), &got))
+			require.Equal(t, s, got)
+		}
+	}
+}
+
 func TestEncoderRaw(t *testing.T) {
 	enc := newEncoder(FormatRaw, "h", "1.2.3.4", map[string]string{"a": "b"})
-	out := enc.encode(nil, Event{Text: []byte("bare \xff line")}, "/x", 0, time.Now())
+	out := enc.encode(nil, Event{Text: []byte("bare \xff line")}, nil, nil, 0)
 	require.Equal(t, "bare \xff line", string(out))
 }
 
 func BenchmarkEncodeJSON(b *testing.B) {
 	enc := newEncoder(FormatJSON, "web-1", "10.0.0.7", nil)
 	line := []byte(`127.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET /index.html HTTP/1.1" 200 5120 "-" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0"`)
-	ts := time.Now()
+	ts := appendTime(nil, time.Now())
+	path := appendJSONString(nil, []byte("/var/log/nginx/access.log"))
 	buf := make([]byte, 0, 512)
 	b.SetBytes(int64(len(line)))
 	for b.Loop() {
-		buf = enc.encode(buf[:0], Event{Text: line}, "/var/log/nginx/access.log", 1234, ts)
+		buf = enc.encode(buf[:0], Event{Text: line}, path, ts, 1234)
 	}
 }

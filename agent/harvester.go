@@ -53,8 +53,9 @@ type harvester struct {
 	lineEnd  int64 // end offset of the last line read
 	prevEnd  int64 // end offset of the last emitted event: the next event's start
 	key      []byte
-	err      error // first shipping error, set by emit
-	readTime time.Time
+	err      error  // first shipping error, set by emit
+	pathJSON []byte // path as a JSON string, for the encoder
+	readTime []byte // read time of the current batch of lines, formatted
 }
 
 func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
@@ -72,6 +73,7 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 	h.ctx = ctx
 	h.lineEnd, h.prevEnd = h.start, h.start
 	h.key = []byte(h.e.ID.String())
+	h.pathJSON = appendJSONString(nil, []byte(h.path))
 
 	var tb tomb.Tomb
 	defer tb.Kill(nil) // stops the watcher goroutine
@@ -167,7 +169,7 @@ func (h *harvester) samePath() bool {
 func (h *harvester) readAvailable(ctx context.Context) (int, error) {
 	tm := h.task.tm
 	n := 0
-	h.readTime = time.Now()
+	h.readTime = appendTime(h.readTime[:0], time.Now())
 	for {
 		line, end, truncated, err := h.lr.next()
 		if errors.Is(err, io.EOF) {
@@ -188,7 +190,7 @@ func (h *harvester) readAvailable(ctx context.Context) (int, error) {
 			if h.e.isFailed(h.gen) {
 				return n, nil
 			}
-			h.readTime = time.Now()
+			h.readTime = appendTime(h.readTime[:0], time.Now())
 		}
 	}
 }
@@ -273,13 +275,13 @@ func (h *harvester) emit(ev Event) {
 	t := h.task
 	start := h.prevEnd
 	h.prevEnd = ev.Offset
-	val := t.enc.encode(make([]byte, 0, len(ev.Text)+t.encOverhead), ev, h.path, start, h.readTime)
+	val := t.enc.encode(make([]byte, 0, len(ev.Text)+t.encOverhead), ev, h.pathJSON, h.readTime, start)
 	for len(val) > maxRecordBytes && len(ev.Text) > 0 {
 		// Escaping grew the record past what Kafka accepts: cut the
 		// message in proportion and flag it.
 		ev.Text = ev.Text[:len(ev.Text)*9/10*maxRecordBytes/len(val)]
 		ev.Truncated = true
-		val = t.enc.encode(val[:0], ev, h.path, start, h.readTime)
+		val = t.enc.encode(val[:0], ev, h.pathJSON, h.readTime, start)
 	}
 	rec := &kgo.Record{Topic: t.task.Topic, Key: h.key, Value: val}
 	h.err = t.ship.send(h.ctx, rec, t.tm, h.e, h.gen, ev.Offset)

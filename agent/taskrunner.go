@@ -74,7 +74,14 @@ func (t *taskRunner) run(ctx context.Context) {
 	lag := time.NewTicker(time.Second)
 	defer lag.Stop()
 	t.scan(ctx)
-	t.firstRun = false
+	if t.firstRun {
+		// Persist "this task has run here" and the end positions at once:
+		// after a crash, start_position must not skip what came since.
+		if err := t.reg.Save(); err != nil {
+			t.log.Warn("cannot save the offset registry", "err", err)
+		}
+		t.firstRun = false
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -265,7 +272,7 @@ func (t *taskRunner) startOffset(f *os.File, p string, id fileID, now time.Time)
 		if t.firstRun && t.task.StartPosition != "beginning" {
 			start = size
 		}
-		e = &entry{ID: id, Task: t.task.Path}
+		e = &entry{ID: id, Task: t.task.Path, acked: start}
 		t.reg.put(e)
 	}
 	e.update(p, fpLen, fp, now)

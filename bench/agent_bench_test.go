@@ -126,7 +126,7 @@ func TestAgentThroughput(t *testing.T) {
 
 		// One uncounted run first: connections, topic creation paths and
 		// (for the JVM) the JIT are warm for every counted run alike.
-		if _, err := runOne(t, b, brokers, pid, adm, contenders[0], data, "", false); err != nil {
+		if _, err := runOne(t, b, brokers, pid, adm, contenders[0], data, ""); err != nil {
 			t.Fatalf("%s: warm-up run: %v", br.name, err)
 		}
 		// Runs interleave the contenders, so that a slow spell of the
@@ -134,7 +134,7 @@ func TestAgentThroughput(t *testing.T) {
 		for run := 1; run <= runsPerCase; run++ {
 			for _, c := range contenders {
 				busy := waitIdle(t)
-				r, err := runOne(t, b, brokers, pid, adm, c, data, "", false)
+				r, err := runOne(t, b, brokers, pid, adm, c, data, "")
 				if err != nil {
 					t.Errorf("%s / %s run %d: %v", br.name, c.name, run, err)
 					continue
@@ -171,10 +171,10 @@ func TestAgentThroughput(t *testing.T) {
 	t.Logf("wrote %s", resultsFile)
 }
 
-// TestAgentProfile runs logagent (format json, through agentprof) and
-// rawproducer once each against kfake with a CPU profile, and writes the top
-// 25 functions of each to results/ (the profiles themselves, *.prof, are not
-// committed).
+// TestAgentProfile runs logagent json, logagent raw (both through agentprof)
+// and rawproducer once each against kfake with a CPU profile, and writes the
+// top 25 functions of each to results/ (the profiles themselves, *.prof, are
+// not committed).
 //
 //	go test -tags bench -run TestAgentProfile -v ./bench/
 func TestAgentProfile(t *testing.T) {
@@ -193,20 +193,22 @@ func TestAgentProfile(t *testing.T) {
 		out string
 	}{
 		{contenders[1], b.agentprof, "results/logagent-json-kfake"},
+		{contenders[2], b.agentprof, "results/logagent-raw-kfake"},
 		{contenders[0], b.rawproducer, "results/rawproducer-kfake"},
 	} {
 		prof, err := filepath.Abs(p.out + ".cpu.prof")
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitIdle(t)
-		r, err := runOne(t, b, brokers, pid, adm, p.c, data, prof, true)
+		busy := waitIdle(t)
+		r, err := runOne(t, b, brokers, pid, adm, p.c, data, prof)
 		if err != nil {
 			t.Fatalf("%s: %v", p.c.name, err)
 		}
+		r.busy = busy
 		var text strings.Builder
-		fmt.Fprintf(&text, "%s against kfake, CPU profile: %.0f lines/s, wall %.3fs, cpu %.3fs, rss %.1f MiB\n",
-			p.c.name, r.linesPerSec(), r.wall.Seconds(), r.cpu.Seconds(), mib(r.maxRSS))
+		fmt.Fprintf(&text, "%s against kfake, CPU profile: %.0f lines/s, wall %.3fs, cpu %.3fs, rss %.1f MiB, other processes' cpu %.3fs%s\n",
+			p.c.name, r.linesPerSec(), r.wall.Seconds(), r.cpu.Seconds(), mib(r.maxRSS), r.otherCPU.Seconds(), notes(r))
 		for _, sort := range []string{"-flat", "-cum"} {
 			out, err := exec.Command("go", "tool", "pprof", "-top", sort, "-nodecount=25", p.bin, prof).CombinedOutput()
 			if err != nil {
@@ -223,8 +225,8 @@ func TestAgentProfile(t *testing.T) {
 
 // runOne ships data to a fresh topic with contender c and measures it. With
 // profile set, the contender writes a CPU profile there (logagent runs as
-// agentprof then, when useProf is set).
-func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Client, c contender, data, profile string, useProf bool) (runResult, error) {
+// agentprof then).
+func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Client, c contender, data, profile string) (runResult, error) {
 	t.Helper()
 	dir := t.TempDir()
 	topic := fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(c.name, " ", "-"), time.Now().UnixNano())
@@ -258,11 +260,8 @@ func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Cli
 			return runResult{}, err
 		}
 		bin, args := b.logagent, []string{"-config", config}
-		if useProf {
-			bin = b.agentprof
-			if profile != "" {
-				args = append(args, "-cpuprofile", profile)
-			}
+		if profile != "" {
+			bin, args = b.agentprof, append(args, "-cpuprofile", profile)
 		}
 		cmd = exec.Command(bin, args...)
 	}

@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -24,6 +25,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/agent"
 )
 
 func main() {
@@ -51,7 +54,16 @@ func run(args []string) (err error) {
 	if *path == "" {
 		return errors.New("-file is required")
 	}
-	codec, err := codecFor(*compression)
+	// The agent's own client options, so that both compress and batch alike;
+	// the client's buffer limits stand in for the agent's limiter.
+	opts, err := agent.ProducerOpts(agent.KafkaConfig{
+		Brokers:            strings.Split(*brokers, ","),
+		ClientID:           "rawproducer",
+		Compression:        *compression,
+		Linger:             agent.Duration(*linger),
+		MaxBufferedRecords: *maxRecords,
+		MaxBufferedBytes:   *maxBytes,
+	}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -91,18 +103,11 @@ func run(args []string) (err error) {
 	}
 	key := fmt.Appendf(nil, "%d-%d", uint64(st.Dev), st.Ino) //nolint:unconvert // Dev is int32 on some platforms
 
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(strings.Split(*brokers, ",")...),
-		kgo.ClientID("rawproducer"),
+	cl, err := kgo.NewClient(append(opts,
 		kgo.DefaultProduceTopic(*topic),
-		kgo.RequiredAcks(kgo.AllISRAcks()), // with idempotence, the franz-go default
-		kgo.ProducerLinger(*linger),
-		kgo.ProducerBatchCompression(codec),
 		kgo.MaxBufferedRecords(*maxRecords),
 		kgo.MaxBufferedBytes(*maxBytes),
-		kgo.ProducerBatchMaxBytes(1_000_012),
-		kgo.AllowAutoTopicCreation(),
-	)
+	)...)
 	if err != nil {
 		return fmt.Errorf("kafka client: %w", err)
 	}
@@ -157,20 +162,4 @@ func run(args []string) (err error) {
 	}
 	fmt.Fprintf(os.Stderr, "rawproducer: %d records acknowledged\n", n)
 	return nil
-}
-
-func codecFor(name string) (kgo.CompressionCodec, error) {
-	switch strings.ToLower(name) {
-	case "", "zstd":
-		return kgo.ZstdCompression(), nil
-	case "none":
-		return kgo.NoCompression(), nil
-	case "gzip":
-		return kgo.GzipCompression(), nil
-	case "snappy":
-		return kgo.SnappyCompression(), nil
-	case "lz4":
-		return kgo.Lz4Compression(), nil
-	}
-	return kgo.CompressionCodec{}, fmt.Errorf("-compression: unknown codec %q", name)
 }
