@@ -14,9 +14,14 @@ import (
 	"gopkg.in/tomb.v1"
 )
 
-// pollInterval is the safety net under inotify: a harvester at the end of
-// its file looks again at least this often.
-const pollInterval = 250 * time.Millisecond
+// A harvester at the end of its file is woken by inotify, and looks again
+// anyway after a poll interval (the safety net: inotify events can be missed
+// or unavailable). The interval doubles while the file stays idle, from
+// minPoll to maxPoll, so thousands of idle files cost little.
+const (
+	minPoll = 250 * time.Millisecond
+	maxPoll = 2 * time.Second
+)
 
 // errSendFailed ends a harvester whose records Kafka did not acknowledge; the
 // file is read again from its committed offset.
@@ -83,8 +88,9 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 	} else {
 		h.log.Debug("no inotify watch, polling", "err", err)
 	}
-	poll := time.NewTicker(pollInterval)
+	poll := time.NewTimer(minPoll)
 	defer poll.Stop()
+	wait := minPoll
 
 	lastActivity := time.Now()
 	renamed := false
@@ -109,6 +115,9 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 		now := time.Now()
 		if n > 0 {
 			lastActivity = now
+			wait = minPoll
+		} else {
+			wait = min(2*wait, maxPoll)
 		}
 		if h.e.isFailed(h.gen) {
 			return endCancelled, errSendFailed
@@ -147,6 +156,7 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 			changes = nil // the watcher has stopped; the poll carries on
 		case <-poll.C:
 		}
+		poll.Reset(wait)
 	}
 }
 
