@@ -6,4 +6,12 @@
 // StartKafka runs a real Apache Kafka broker (single-node KRaft) as a child JVM. Its jars
 // come from Maven Central through kafka/fetch.sh; without them the tests that need the broker
 // are skipped, or fail when CI=true.
+//
+// StartElasticsearch runs a real Elasticsearch 7.17 node, started in-JVM by a small launcher
+// (elasticsearch/Launcher.java) from the server jars on Maven Central, fetched and compiled by
+// elasticsearch/fetch.sh. Only the netty4 transport and mapper-extras are loaded: core
+// analyzers only, no x-pack (no data streams or ILM).
+//
+// StartEtcd runs an embedded etcd server in the test process. kfake (franz-go's in-process
+// Kafka) is used directly by the tests that need faults a real broker cannot give.
 package testenv
