@@ -12,6 +12,10 @@
 // elasticsearch/fetch.sh. Only the netty4 transport and mapper-extras are loaded: core
 // analyzers only, no x-pack (no data streams or ILM).
 //
+// StartInflux runs a real InfluxDB 1.8.10 (influxd, built by influx/fetch.sh with go install)
+// on free loopback ports; without the binary the tests that need it are skipped, or fail when
+// CI=true.
+//
 // StartEtcd runs an embedded etcd server in the test process. kfake (franz-go's in-process
 // Kafka) is used directly by the tests that need faults a real broker cannot give.
 package testenv

@@ -1,0 +1,280 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logcollect/logcollect/internal/testenv"
+)
+
+// The end-to-end tests run the real sysmon: the test binary re-executes itself as sysmon
+// when SYSMON_CHILD is set, so SIGTERM hits a real process.
+func TestMain(m *testing.M) {
+	if os.Getenv("SYSMON_CHILD") == "1" {
+		if err := run(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, "sysmon:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// captureStdout runs f and returns what it printed.
+func captureStdout(t *testing.T, f func() error) (string, error) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	old := os.Stdout
+	os.Stdout = w
+	defer func() { os.Stdout = old }()
+	ferr := f()
+	w.Close()
+	out, _ := io.ReadAll(r)
+	return string(out), ferr
+}
+
+func TestVersion(t *testing.T) {
+	out, err := captureStdout(t, func() error { return run([]string{"-version"}) })
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(out, "sysmon "), out)
+}
+
+func TestCheckConfig(t *testing.T) {
+	sample := filepath.Join("..", "..", "sysmon", "testdata", "sysmon.yaml")
+	t.Setenv("INFLUX_URL", "")
+	tests := []struct {
+		name    string
+		args    []string
+		want    string
+		wantErr string
+	}{
+		{name: "sample", args: []string{"-config", sample},
+			want: `config ok: influx http://127.0.0.1:8086 bucket "telegraf/autogen", interval 10s, max_buffered_points 100000, metrics 127.0.0.1:9103`},
+		{name: "flags override the file", args: []string{"-config", sample, "-influx.bucket", "db2", "-interval", "1m", "-metrics.listen", ":0"},
+			want: `config ok: influx http://127.0.0.1:8086 bucket "db2", interval 1m0s, max_buffered_points 100000, metrics :0`},
+		{name: "flags alone", args: []string{"-influx.url", "http://influx:8086", "-influx.bucket", "telegraf"},
+			want: `config ok: influx http://influx:8086 bucket "telegraf", interval 10s`},
+		{name: "nothing", args: nil, wantErr: "config: influx.bucket: required"},
+		{name: "bad flag value names the field", args: []string{"-config", sample, "-log.level", "loud"},
+			wantErr: `log.level "loud": must be debug, info, warn or error`},
+		{name: "bad interval flag", args: []string{"-config", sample, "-interval", "10"}, wantErr: "-interval: time: missing unit"},
+		{name: "missing file", args: []string{"-config", "/nonexistent.yaml"}, wantErr: "read config: open /nonexistent.yaml"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := captureStdout(t, func() error { return run(append(tt.args, "-check-config")) })
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Contains(t, out, tt.want)
+		})
+	}
+}
+
+type sysmonProc struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	metrics string
+	logFile string
+	exited  chan error
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// startSysmon writes a config for influxURL/bucket (extra is appended YAML) and starts
+// sysmon with it.
+func startSysmon(t *testing.T, influxURL, bucket, extra string) *sysmonProc {
+	t.Helper()
+	metricsAddr := freeAddr(t)
+	cfg := fmt.Sprintf(`interval: 1s
+host: e2e-host
+influx:
+  url: %s
+  bucket: %s
+  max_retry_delay: 30s
+net:
+  interfaces: ["*"]
+disk:
+  ignore_fs: []
+metrics:
+  listen: %s
+log:
+  level: debug
+%s`, influxURL, bucket, metricsAddr, extra)
+	path := filepath.Join(t.TempDir(), "sysmon.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
+
+	logFile := filepath.Join(t.TempDir(), "sysmon.log")
+	lf, err := os.Create(logFile)
+	require.NoError(t, err)
+	cmd := exec.Command(os.Args[0], "-config", path)
+	cmd.Env = append(os.Environ(), "SYSMON_CHILD=1")
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, cmd.Start())
+	p := &sysmonProc{t: t, cmd: cmd, metrics: metricsAddr, logFile: logFile, exited: make(chan error, 1)}
+	go func() {
+		p.exited <- cmd.Wait()
+		lf.Close()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			t.Logf("sysmon log:\n%s", p.log())
+		}
+	})
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + metricsAddr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 30*time.Second, 20*time.Millisecond, "metrics server did not come up")
+	return p
+}
+
+func (p *sysmonProc) log() string {
+	b, _ := os.ReadFile(p.logFile)
+	return string(b)
+}
+
+// stop sends SIGTERM and expects exit status 0.
+func (p *sysmonProc) stop() {
+	p.t.Helper()
+	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-p.exited:
+		p.exited <- nil
+		require.NoError(p.t, err, "sysmon must exit 0 on SIGTERM")
+	case <-time.After(30 * time.Second):
+		p.t.Fatal("sysmon did not exit after SIGTERM")
+	}
+}
+
+// scrape returns the metric families of /metrics.
+func (p *sysmonProc) scrape() map[string]float64 {
+	p.t.Helper()
+	resp, err := http.Get("http://" + p.metrics + "/metrics")
+	require.NoError(p.t, err)
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(resp.Body)
+	require.NoError(p.t, err)
+	out := map[string]float64{}
+	for name, f := range fams {
+		for _, m := range f.Metric {
+			switch {
+			case m.Counter != nil:
+				out[name] += m.Counter.GetValue()
+			case m.Gauge != nil:
+				out[name] += m.Gauge.GetValue()
+			case m.Histogram != nil:
+				out[name] += float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return out
+}
+
+func countProcesses(t *testing.T, i *testenv.Influx, db string) int {
+	t.Helper()
+	series, err := i.Query(db, `SELECT count(total) FROM processes WHERE host='e2e-host'`)
+	require.NoError(t, err)
+	if len(series) == 0 {
+		return 0
+	}
+	n, err := strconv.Atoi(fmt.Sprint(series[0].Rows()[0]["count"]))
+	require.NoError(t, err)
+	return n
+}
+
+func TestEndToEnd(t *testing.T) {
+	i := testenv.StartInflux(t)
+	require.NoError(t, i.CreateDatabase("telegraf"))
+	p := startSysmon(t, i.URL(), "telegraf/autogen", "")
+
+	require.Eventually(t, func() bool { return p.scrape()["sysmon_points_written_total"] > 0 }, 15*time.Second, 100*time.Millisecond)
+	m := p.scrape()
+	for _, name := range []string{"sysmon_samples_total", "sysmon_sample_duration_seconds", "sysmon_points_written_total",
+		"sysmon_write_errors_total", "sysmon_points_dropped_total", "sysmon_buffered_points", "sysmon_influx_up",
+		"sysmon_input_errors_total", "logcollect_build_info", "process_resident_memory_bytes"} {
+		require.Contains(t, m, name)
+	}
+	require.Equal(t, 1.0, m["sysmon_influx_up"])
+
+	resp, err := http.Get("http://" + p.metrics + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "ready: InfluxDB answers /ping")
+
+	p.stop()
+	require.Contains(t, p.log(), "sysmon stopped")
+	require.Positive(t, countProcesses(t, i, "telegraf"))
+}
+
+// TestSIGTERMFlushes: points buffered during an outage are written by the shutdown flush
+// when SIGTERM comes while the writer waits out its retry backoff.
+func TestSIGTERMFlushes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("an 8 s outage")
+	}
+	i := testenv.StartInflux(t)
+	require.NoError(t, i.CreateDatabase("telegraf"))
+	require.NoError(t, i.Stop())
+	p := startSysmon(t, i.URL(), "telegraf", "shutdown_timeout: 20s\n")
+
+	// Down for 8 s: failed writes back off 1 s, 2 s, 4 s, 8 s.
+	time.Sleep(8 * time.Second)
+	m := p.scrape()
+	require.Zero(t, m["sysmon_points_written_total"])
+	require.Positive(t, m["sysmon_buffered_points"])
+	require.Zero(t, m["sysmon_influx_up"])
+
+	resp, err := http.Get("http://" + p.metrics + "/readyz")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Contains(t, string(body), "influx: ")
+
+	require.NoError(t, i.Start())
+	samples := m["sysmon_samples_total"]
+	p.stop() // the writer is in its backoff: only the shutdown flush can write now
+
+	require.Contains(t, p.log(), "flushing buffered points")
+	require.NotContains(t, p.log(), "shutdown timeout")
+	require.GreaterOrEqual(t, float64(countProcesses(t, i, "telegraf")), samples, "every sample of the outage was written")
+}
+
+func TestSIGTERMWithInfluxDown(t *testing.T) {
+	p := startSysmon(t, "http://"+freeAddr(t), "telegraf", "shutdown_timeout: 1s\n")
+	require.Eventually(t, func() bool { return p.scrape()["sysmon_buffered_points"] > 0 }, 15*time.Second, 100*time.Millisecond)
+	start := time.Now()
+	p.stop()
+	require.Less(t, time.Since(start), 10*time.Second)
+	require.Contains(t, p.log(), "shutdown timeout: buffered points were not written")
+}

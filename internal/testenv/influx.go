@@ -1,0 +1,387 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const (
+	influxVersion      = "1.8.10"
+	influxFetchHint    = "run `bash internal/testenv/influx/fetch.sh` (builds it with go install, ~95 s cold)"
+	influxReadyTimeout = 30 * time.Second
+	influxStopTimeout  = 15 * time.Second
+	influxLogTail      = 50 // lines of the server log shown when something fails
+)
+
+// influxConf is influxd's config: %[1]d is the HTTP port, %[2]d the RPC (backup/restore)
+// port, %[3]s the data dir, %[4]t whether authentication is on.
+//
+// Gotchas:
+//   - The top-level bind-address (RPC, default 127.0.0.1:8088) must move too, or a second
+//     server on the machine fails to start.
+//   - The _internal monitor database would add its own writes every 10 s; it is off.
+//   - Flux is off: with flux-enabled = true influxd spends ~10 s at startup (measured 11 s vs
+//     0.1 s on 2 cores) before it listens. InfluxQL over /query is always on.
+const influxConf = `reporting-disabled = true
+bind-address = "127.0.0.1:%[2]d"
+
+[meta]
+  dir = "%[3]s/meta"
+  logging-enabled = false
+
+[data]
+  dir = "%[3]s/data"
+  wal-dir = "%[3]s/wal"
+  query-log-enabled = false
+  wal-fsync-delay = "0s"
+
+[monitor]
+  store-enabled = false
+
+[http]
+  enabled = true
+  bind-address = "127.0.0.1:%[1]d"
+  auth-enabled = %[4]t
+  log-enabled = true
+  suppress-write-log = true
+  flux-enabled = false
+  pprof-enabled = false
+  unix-socket-enabled = false
+
+[logging]
+  level = "info"
+  suppress-logo = true
+
+[continuous_queries]
+  enabled = false
+`
+
+// Influx is a real InfluxDB 1.8 server (influxd) running as a child process. It serves the
+// 1.x API (/query, /write) and the v2-compatible /api/v2/write and /health used by
+// influxdb-client-go/v2: there the bucket is "db" or "db/rp", the org is ignored and the token
+// is "user:password" (anything while authentication is off).
+// Its methods are not safe for concurrent use.
+type Influx struct {
+	t              testing.TB
+	bin            string
+	dir            string // influxd.conf, influxd.log, data/
+	port, rpcPort  int
+	user, password string // admin credentials when authentication is on
+	p              *influxProc
+}
+
+type influxProc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when influxd has exited
+	err  error         // cmd.Wait's result, set before done is closed
+}
+
+// StartInflux starts a fresh InfluxDB with authentication off, on free 127.0.0.1 ports with
+// its data in t.TempDir(), and waits until /ping answers. t.Cleanup stops it. Without the
+// binary (see InfluxBinary) the test is skipped, or fails when CI=true.
+func StartInflux(t testing.TB) *Influx {
+	t.Helper()
+	return startInflux(t, "", "")
+}
+
+// StartInfluxWithAuth is StartInflux with authentication on and an admin user, which the
+// helpers (CreateDatabase, Query) use. Writers authenticate with the token "user:password".
+func StartInfluxWithAuth(t testing.TB, user, password string) *Influx {
+	t.Helper()
+	if user == "" {
+		t.Fatal("influx: empty admin user name")
+	}
+	return startInflux(t, user, password)
+}
+
+func startInflux(t testing.TB, user, password string) *Influx {
+	t.Helper()
+	bin, err := InfluxBinary()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	i := &Influx{t: t, bin: bin, dir: dir, user: user, password: password}
+	i.port, i.rpcPort = freePorts(t)
+	conf := fmt.Sprintf(influxConf, i.port, i.rpcPort, filepath.Join(dir, "data"), user != "")
+	if err := os.WriteFile(i.path("influxd.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(i.cleanup)
+	if err := i.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		// With auth on and no user yet, 1.x accepts exactly this one statement unauthenticated.
+		q := fmt.Sprintf("CREATE USER %s WITH PASSWORD '%s' WITH ALL PRIVILEGES", quoteIdent(user), strings.ReplaceAll(password, "'", `\'`))
+		if _, err := i.query("", q, http.MethodPost); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return i
+}
+
+// InfluxBinary returns the path of influxd: $LOGCOLLECT_INFLUXD if set, else
+// ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}/influxdb-1.8.10/bin/influxd, which
+// influx/fetch.sh builds.
+func InfluxBinary() (string, error) {
+	if bin := os.Getenv("LOGCOLLECT_INFLUXD"); bin != "" {
+		if _, err := os.Stat(bin); err != nil {
+			return "", fmt.Errorf("influx: LOGCOLLECT_INFLUXD: %w: unset it and %s", err, influxFetchHint)
+		}
+		return filepath.Abs(bin)
+	}
+	cache := os.Getenv("LOGCOLLECT_CACHE")
+	if cache == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("influx: locate influxd: %w", err)
+		}
+		cache = filepath.Join(home, ".cache", "logcollect")
+	}
+	dir := filepath.Join(cache, "influxdb-"+influxVersion)
+	if _, err := os.Stat(filepath.Join(dir, "complete")); err != nil {
+		return "", fmt.Errorf("influx: no InfluxDB %s in %s: %s", influxVersion, dir, influxFetchHint)
+	}
+	return filepath.Join(dir, "bin", "influxd"), nil
+}
+
+// URL returns the server's base URL, e.g. "http://127.0.0.1:41234". It stays the same across
+// Stop and Start.
+func (i *Influx) URL() string {
+	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(i.port))
+}
+
+// Token returns the token a v2 client needs: "user:password" with authentication on, ""
+// otherwise.
+func (i *Influx) Token() string {
+	if i.user == "" {
+		return ""
+	}
+	return i.user + ":" + i.password
+}
+
+// Start starts the server again after Stop or Kill, on the same ports and with the same data,
+// and waits until /ping answers 204.
+func (i *Influx) Start() error {
+	if i.p != nil {
+		return errors.New("influx: server already running")
+	}
+	log, err := os.OpenFile(i.path("influxd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("influx: %w", err)
+	}
+	defer log.Close() // influxd has its own copy
+	cmd := exec.Command(i.bin, "run", "-config", i.path("influxd.conf"))
+	cmd.Dir = i.dir
+	cmd.Stdout, cmd.Stderr = log, log
+	// Pdeathsig: see Kafka.java. Setpgid: signals reach nothing else of ours.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("influx: start influxd: %w", err)
+	}
+	p := &influxProc{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	i.p = p
+
+	start := time.Now()
+	if err := i.waitReady(p); err != nil {
+		_ = i.Kill()
+		return fmt.Errorf("influx: %w\n%s", err, i.logTail())
+	}
+	i.t.Logf("influx %s: %s ready in %s", influxVersion, i.URL(), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// Stop stops the server gracefully (SIGTERM) and waits until it has exited; after 15 s it
+// kills it and returns an error. Stopping a stopped server does nothing.
+func (i *Influx) Stop() error { return i.stop(syscall.SIGTERM) }
+
+// Kill kills the server (SIGKILL), as a crash would, and waits until it has exited.
+func (i *Influx) Kill() error { return i.stop(syscall.SIGKILL) }
+
+func (i *Influx) stop(sig syscall.Signal) error {
+	p := i.p
+	if p == nil {
+		return nil
+	}
+	i.p = nil
+	pgid := -p.cmd.Process.Pid
+	_ = syscall.Kill(pgid, sig)
+	select {
+	case <-p.done:
+	case <-time.After(influxStopTimeout):
+		_ = syscall.Kill(pgid, syscall.SIGKILL)
+		<-p.done
+		return fmt.Errorf("influx: influxd still running %s after %s: killed it", influxStopTimeout, sig)
+	}
+	// influxd exits 0 after a SIGTERM (graceful shutdown) or with the signal's status.
+	var exit *exec.ExitError
+	if sig == syscall.SIGTERM && p.err != nil && !errors.As(p.err, &exit) {
+		return fmt.Errorf("influx: influxd exited: %w\n%s", p.err, i.logTail())
+	}
+	return nil
+}
+
+func (i *Influx) waitReady(p *influxProc) error {
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(influxReadyTimeout)
+	for {
+		resp, err := client.Get(i.URL() + "/ping")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusNoContent {
+				return nil
+			}
+			err = fmt.Errorf("GET /ping: %s", resp.Status)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after %s: %w", influxReadyTimeout, err)
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("influxd exited during startup: %v", p.err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// CreateDatabase creates the database name (the bucket "name" or "name/autogen" for a v2
+// client). Creating an existing one does nothing.
+func (i *Influx) CreateDatabase(name string) error {
+	_, err := i.query("", "CREATE DATABASE "+quoteIdent(name), http.MethodPost)
+	return err
+}
+
+// Series is one series of an InfluxQL result: rows of Values in the order of Columns (the
+// first column is "time", an RFC 3339 string). Numbers are json.Number.
+type Series struct {
+	Name    string            `json:"name"`
+	Tags    map[string]string `json:"tags"`
+	Columns []string          `json:"columns"`
+	Values  [][]any           `json:"values"`
+}
+
+// Rows returns the series' rows as maps from column to value.
+func (s Series) Rows() []map[string]any {
+	rows := make([]map[string]any, len(s.Values))
+	for r, vals := range s.Values {
+		row := make(map[string]any, len(vals))
+		for c, v := range vals {
+			if c < len(s.Columns) {
+				row[s.Columns[c]] = v
+			}
+		}
+		rows[r] = row
+	}
+	return rows
+}
+
+// Query runs one InfluxQL statement (read-only, e.g. SELECT or SHOW) against db and returns
+// the series of its result. An error in the statement is an error.
+func (i *Influx) Query(db, influxql string) ([]Series, error) {
+	return i.query(db, influxql, http.MethodGet)
+}
+
+func (i *Influx) query(db, q, method string) ([]Series, error) {
+	params := url.Values{"q": {q}} // no epoch: times are RFC 3339 strings
+	if db != "" {
+		params.Set("db", db)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var req *http.Request
+	var err error
+	if method == http.MethodGet {
+		req, err = http.NewRequestWithContext(ctx, method, i.URL()+"/query?"+params.Encode(), nil)
+	} else {
+		req, err = http.NewRequestWithContext(ctx, method, i.URL()+"/query", strings.NewReader(params.Encode()))
+		if req != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("influx: query %q: %w", q, err)
+	}
+	if i.user != "" && !strings.HasPrefix(q, "CREATE USER") {
+		req.SetBasicAuth(i.user, i.password)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("influx: query %q: %w", q, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("influx: query %q: %w", q, err)
+	}
+	var out struct {
+		Results []struct {
+			Series []Series `json:"series"`
+			Error  string   `json:"error"`
+		} `json:"results"`
+		Error string `json:"error"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("influx: query %q: %s: %.200s", q, resp.Status, body)
+	}
+	if out.Error != "" {
+		return nil, fmt.Errorf("influx: query %q: %s: %s", q, resp.Status, out.Error)
+	}
+	var series []Series
+	for _, r := range out.Results {
+		if r.Error != "" {
+			return nil, fmt.Errorf("influx: query %q: %s", q, r.Error)
+		}
+		series = append(series, r.Series...)
+	}
+	return series, nil
+}
+
+// quoteIdent quotes an InfluxQL identifier.
+func quoteIdent(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+func (i *Influx) cleanup() {
+	if i.t.Failed() {
+		i.t.Logf("influx: last lines of %s:\n%s", i.path("influxd.log"), i.logTail())
+	}
+	if err := i.Stop(); err != nil {
+		i.t.Log(err)
+	}
+}
+
+func (i *Influx) path(name string) string { return filepath.Join(i.dir, name) }
+
+func (i *Influx) logTail() string {
+	b, err := os.ReadFile(i.path("influxd.log"))
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-influxLogTail):], "\n")
+}
