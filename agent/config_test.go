@@ -1,15 +1,6 @@
 package agent
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -18,88 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"gopkg.in/yaml.v3"
 )
-
-func TestDurationUnmarshal(t *testing.T) {
-	tests := []struct {
-		name    string
-		json    string
-		yaml    string
-		want    Duration
-		wantErr string
-	}{
-		{name: "seconds", json: `"10s"`, yaml: `10s`, want: Duration(10 * time.Second)},
-		{name: "minutes", json: `"5m"`, yaml: `"5m"`, want: Duration(5 * time.Minute)},
-		{name: "compound", json: `"1h30m"`, yaml: `1h30m`, want: Duration(90 * time.Minute)},
-		{name: "milliseconds", json: `"10ms"`, yaml: `'10ms'`, want: Duration(10 * time.Millisecond)},
-		{name: "negative parses", json: `"-1s"`, yaml: `-1s`, want: Duration(-time.Second)},
-		{name: "json number", json: `10`, wantErr: `cannot unmarshal number 10 into Go value of type agent.Duration`},
-		{name: "json bool", json: `true`, wantErr: `cannot unmarshal bool true into Go value of type agent.Duration`},
-		{name: "json object", json: `{}`, wantErr: `cannot unmarshal object into Go value of type agent.Duration`},
-		{name: "json string without unit", json: `"10"`, wantErr: `cannot unmarshal string "10" into Go value of type agent.Duration`},
-		{name: "yaml number", yaml: `10`, wantErr: "line 1: cannot use number 10 as a duration: want a string such as 10s or 1h30m"},
-		{name: "yaml float", yaml: `1.5`, wantErr: "line 1: cannot use number 1.5 as a duration"},
-		{name: "yaml bool", yaml: `true`, wantErr: "line 1: cannot use bool true as a duration"},
-		{name: "yaml sequence", yaml: `[1s]`, wantErr: "line 1: cannot use a sequence as a duration"},
-		{name: "yaml quoted number", yaml: `"10"`, wantErr: `line 1: invalid duration: time: missing unit in duration "10"`},
-		{name: "yaml bad unit", yaml: `10 seconds`, wantErr: `line 1: invalid duration: time: unknown unit " seconds" in duration "10 seconds"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.json != "" {
-				var d Duration
-				err := json.Unmarshal([]byte(tt.json), &d)
-				if tt.wantErr != "" {
-					require.ErrorContains(t, err, tt.wantErr)
-				} else {
-					require.NoError(t, err)
-					require.Equal(t, tt.want, d)
-				}
-			}
-			if tt.yaml != "" {
-				var v struct{ D Duration }
-				err := yaml.Unmarshal([]byte("d: "+tt.yaml), &v)
-				if tt.wantErr != "" {
-					require.ErrorContains(t, err, tt.wantErr)
-				} else {
-					require.NoError(t, err)
-					require.Equal(t, tt.want, v.D)
-				}
-			}
-		})
-	}
-}
-
-func TestDurationNull(t *testing.T) {
-	d := Duration(time.Second)
-	require.NoError(t, json.Unmarshal([]byte(`null`), &d))
-	require.Equal(t, Duration(time.Second), d)
-
-	var v struct{ D Duration }
-	require.NoError(t, yaml.Unmarshal([]byte("d:"), &v))
-	require.Zero(t, v.D)
-}
-
-func TestDurationMarshal(t *testing.T) {
-	d := Duration(90 * time.Minute)
-	require.Equal(t, 90*time.Minute, d.D())
-	require.Equal(t, "1h30m0s", d.String())
-
-	j, err := json.Marshal(struct{ D Duration }{d})
-	require.NoError(t, err)
-	require.JSONEq(t, `{"D":"1h30m0s"}`, string(j))
-	var fromJSON struct{ D Duration }
-	require.NoError(t, json.Unmarshal(j, &fromJSON))
-	require.Equal(t, d, fromJSON.D)
-
-	y, err := yaml.Marshal(struct{ D Duration }{d})
-	require.NoError(t, err)
-	require.Equal(t, "d: 1h30m0s\n", string(y))
-	var fromYAML struct{ D Duration }
-	require.NoError(t, yaml.Unmarshal(y, &fromYAML))
-	require.Equal(t, d, fromYAML.D)
-}
 
 // writeConfig writes a config file into a test directory and returns its path.
 func writeConfig(t *testing.T, content string) string {
@@ -362,50 +272,6 @@ tasks:
 	require.ErrorContains(t, err, "line 2: environment variable LOGAGENT_TEST_UNSET_VARIABLE is not set")
 }
 
-func TestConfigExpandEnv(t *testing.T) {
-	env := map[string]string{"A": "alpha", "B": "beta", "EMPTY": ""}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	tests := []struct {
-		name    string
-		in      string
-		want    string
-		wantErr string
-	}{
-		{name: "nothing to expand", in: "a: b\n", want: "a: b\n"},
-		{name: "variable", in: "a: ${A}\n", want: "a: alpha\n"},
-		{name: "several on a line", in: "a: ${A}:${B}-${A}\n", want: "a: alpha:beta-alpha\n"},
-		{name: "set but empty", in: "a: '${EMPTY}'", want: "a: ''"},
-		{name: "default unused", in: "a: ${A:-x}", want: "a: alpha"},
-		{name: "default when unset", in: "a: ${NOPE:-x y}", want: "a: x y"},
-		{name: "default when empty", in: "a: ${EMPTY:-x}", want: "a: x"},
-		{name: "empty default", in: "a: '${NOPE:-}'", want: "a: ''"},
-		{name: "default with :-", in: "a: ${NOPE:-x:-y}", want: "a: x:-y"},
-		{name: "lone dollar stays", in: "pattern: 'foo$'\nb: $A $ {A}\n", want: "pattern: 'foo$'\nb: $A $ {A}\n"},
-		{name: "double dollar stays", in: "a: $$A $$\n", want: "a: $$A $$\n"},
-		{name: "escaped", in: "a: $${A} $${NOPE}\n", want: "a: ${A} ${NOPE}\n"},
-		{name: "escape is read left to right", in: "a: $$${A}", want: "a: $${A}"},
-		{name: "comment line not expanded", in: "a: 1\n  # password: ${NOPE}\n#${NOPE\n", want: "a: 1\n  # password: ${NOPE}\n#${NOPE\n"},
-		{name: "no trailing newline", in: "a: ${A}", want: "a: alpha"},
-		{name: "unset", in: "a: 1\nb: ${NOPE}\n", wantErr: "line 2: environment variable NOPE is not set (use ${NOPE:-default} for a default)"},
-		{name: "unset in a trailing comment", in: "a: 1 # ${NOPE}\n", wantErr: "line 1: environment variable NOPE is not set (use ${NOPE:-default} for a default)"},
-		{name: "unterminated", in: "a: ${A\nb: }\n", wantErr: "line 1: unterminated ${ (write $${ for a literal ${)"},
-		{name: "bad name", in: "a: ${1A}", wantErr: `line 1: invalid variable reference "${1A}": want ${NAME} or ${NAME:-default}`},
-		{name: "unsupported form", in: "a: ${A-x}", wantErr: `line 1: invalid variable reference "${A-x}": want ${NAME} or ${NAME:-default}`},
-		{name: "empty name", in: "a: ${}", wantErr: `line 1: invalid variable reference "${}": want ${NAME} or ${NAME:-default}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := expandEnv([]byte(tt.in), lookup)
-			if tt.wantErr != "" {
-				require.EqualError(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.want, string(got))
-		})
-	}
-}
-
 func TestConfigExpandCollectKey(t *testing.T) {
 	tests := []struct {
 		name string
@@ -481,85 +347,4 @@ func yamlKeys(t reflect.Type) []string {
 		}
 	}
 	return keys
-}
-
-func TestTLSConfigBuild(t *testing.T) {
-	dir := t.TempDir()
-	caFile, certFile, keyFile := writeTestCert(t, dir)
-	notPEM := filepath.Join(dir, "not.pem")
-	require.NoError(t, os.WriteFile(notPEM, []byte("hello"), 0o600))
-	missing := filepath.Join(dir, "missing.pem")
-
-	tests := []struct {
-		name      string
-		cfg       TLSConfig
-		wantNil   bool
-		wantErr   string
-		wantCA    bool
-		wantCerts int
-	}{
-		{name: "disabled", cfg: TLSConfig{CAFile: missing}, wantNil: true},
-		{name: "enabled, system roots", cfg: TLSConfig{Enabled: true, ServerName: "kafka.internal"}},
-		{name: "ca file", cfg: TLSConfig{Enabled: true, CAFile: caFile}, wantCA: true},
-		{name: "client certificate", cfg: TLSConfig{Enabled: true, CAFile: caFile, CertFile: certFile, KeyFile: keyFile}, wantCA: true, wantCerts: 1},
-		{name: "missing ca file", cfg: TLSConfig{Enabled: true, CAFile: missing}, wantErr: "read ca_file: open " + missing},
-		{name: "ca file without certificate", cfg: TLSConfig{Enabled: true, CAFile: notPEM}, wantErr: "ca_file " + notPEM + ": no PEM certificate found"},
-		{name: "cert without key", cfg: TLSConfig{Enabled: true, CertFile: certFile}, wantErr: "set both or neither"},
-		{name: "missing key file", cfg: TLSConfig{Enabled: true, CertFile: certFile, KeyFile: missing}, wantErr: "load cert_file " + certFile + " and key_file " + missing},
-		{name: "key is not a key", cfg: TLSConfig{Enabled: true, CertFile: certFile, KeyFile: certFile}, wantErr: "load cert_file"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.cfg.Build()
-			if tt.wantErr != "" {
-				require.ErrorContains(t, err, tt.wantErr)
-				require.Nil(t, got)
-				return
-			}
-			require.NoError(t, err)
-			if tt.wantNil {
-				require.Nil(t, got)
-				return
-			}
-			require.NotNil(t, got)
-			require.Equal(t, uint16(tls.VersionTLS12), got.MinVersion)
-			require.Equal(t, tt.cfg.ServerName, got.ServerName)
-			require.Equal(t, tt.wantCA, got.RootCAs != nil)
-			require.Len(t, got.Certificates, tt.wantCerts)
-		})
-	}
-}
-
-// writeTestCert writes a self-signed CA certificate, and a client certificate
-// and key signed by it, as PEM files in dir.
-func writeTestCert(t *testing.T, dir string) (caFile, certFile, keyFile string) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test ca"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	require.NoError(t, err)
-
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "logagent"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caTmpl, &key.PublicKey, caKey)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	require.NoError(t, err)
-
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600))
-		return p
-	}
-	return write("ca.pem", "CERTIFICATE", caDER), write("client.pem", "CERTIFICATE", der), write("client-key.pem", "EC PRIVATE KEY", keyDER)
 }

@@ -270,7 +270,15 @@ func (h *harvester) truncated(size int64) error {
 		return fmt.Errorf("seek %s: %w", h.path, err)
 	}
 	h.gen = h.e.begin(0)
-	h.e.resetFingerprint()
+	// The file's first bytes are new: fingerprint them now, before the next
+	// truncation could replace them (a fingerprint taken later could
+	// describe newer content than what is being read, and hide that
+	// truncation).
+	n, fp, err := fingerprint(h.f, size)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", h.path, err)
+	}
+	h.e.setFingerprint(n, fp)
 	h.lr = newLineReader(h.f, 0, h.task.task.MaxLineBytes)
 	h.lineEnd, h.prevEnd = 0, 0
 	return nil

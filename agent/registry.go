@@ -341,11 +341,11 @@ func (e *entry) fingerprint() (int, uint64) {
 	return e.fpLen, e.fp
 }
 
-// resetFingerprint forgets the fingerprint of a file that was truncated: its
+// setFingerprint replaces the fingerprint of a file that was truncated: its
 // first bytes are new.
-func (e *entry) resetFingerprint() {
+func (e *entry) setFingerprint(n int, fp uint64) {
 	e.mu.Lock()
-	e.fpLen, e.fp = 0, 0
+	e.fpLen, e.fp = n, fp
 	e.mu.Unlock()
 }
 

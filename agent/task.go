@@ -269,6 +269,10 @@ func lineColumn(data []byte, offset int64) (line, col int) {
 	return bytes.Count(before, []byte("\n")) + 1, p - bytes.LastIndexByte(before, '\n')
 }
 
+// durationType is the type a *json.UnmarshalTypeError names for a bad
+// Duration.
+var durationType = reflect.TypeFor[Duration]()
+
 // jsonFieldError rewrites a type error of one task with the path of the
 // field, for example `multiline.timeout: cannot use number 5 as a duration
 // string such as "10s"`.

@@ -1,21 +1,15 @@
 package sysmon
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/url"
-	"os"
 	"path"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/logcollect/logcollect/internal/config"
 )
 
 // Config configures the sampler and its InfluxDB writer: what New takes. The standalone
@@ -74,6 +68,10 @@ type NetConfig struct {
 	IgnoreInterfaces []string `yaml:"ignore_interfaces"` // exclude
 }
 
+// Duration is a time.Duration written in config files as a Go duration string such as
+// "10s"; a bare number is rejected. See config.Duration.
+type Duration = config.Duration
+
 // FileConfig is the standalone sysmon's config file: Config plus the metrics endpoint and
 // the log.
 type FileConfig struct {
@@ -106,9 +104,10 @@ var DefaultIgnoreFS = []string{
 // DefaultIgnoreDevices are the block devices the diskio measurement skips by default.
 var DefaultIgnoreDevices = []string{"loop*", "ram*"}
 
-// LoadConfig reads the YAML config file at path, expands environment variables in it (as
-// logagent does: ${VAR} and ${VAR:-default}; see expandEnv), decodes it strictly (an
-// unknown key is an error with its line number) and validates it (see FileConfig.Validate).
+// LoadConfig reads the YAML config file at path with config.Load, which expands environment
+// variables in it (as logagent does: ${VAR} and ${VAR:-default}; see config.ExpandEnv) and
+// decodes it strictly (an unknown key is an error with its line number), then validates it
+// (see FileConfig.Validate).
 func LoadConfig(path string) (FileConfig, error) {
 	c, err := ReadConfig(path)
 	if err != nil {
@@ -123,112 +122,31 @@ func LoadConfig(path string) (FileConfig, error) {
 // ReadConfig is LoadConfig without Validate, for callers that override fields (from flags)
 // and then call Validate.
 func ReadConfig(path string) (FileConfig, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return FileConfig{}, fmt.Errorf("read config: %w", err)
-	}
-	c, err := decodeConfig(data, os.LookupEnv)
-	if err != nil {
-		return FileConfig{}, fmt.Errorf("config %s: %w", path, err)
-	}
-	return c, nil
-}
-
-func decodeConfig(data []byte, lookup func(string) (string, bool)) (FileConfig, error) {
-	data, err := expandEnv(data, lookup)
-	if err != nil {
-		return FileConfig{}, err
-	}
 	var c FileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+	if err := config.Load(path, &c); err != nil {
 		return FileConfig{}, err
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		if err != nil {
-			return FileConfig{}, err
-		}
-		return FileConfig{}, fmt.Errorf("line %d: a second YAML document is not allowed", extra.Line)
-	}
 	return c, nil
-}
-
-// envRef matches what expandEnv replaces: $${ (a literal ${) or ${NAME} / ${NAME:-default}.
-var envRef = regexp.MustCompile(`\$\$\{|\$\{([^}]*)\}?`)
-
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// expandEnv expands ${VAR} and ${VAR:-default} (default when VAR is unset or empty) with
-// logagent's rules: an unset ${VAR} without default is an error, a lone $ stays, $${ is a
-// literal ${, and lines whose first non-blank character is # are left alone.
-//
-// It duplicates agent's unexported expandEnv on purpose: sysmon must not import agent (the
-// agent embeds sysmon). Both should move to one shared package.
-func expandEnv(data []byte, lookup func(string) (string, bool)) ([]byte, error) {
-	if !bytes.Contains(data, []byte("${")) {
-		return data, nil
-	}
-	var out bytes.Buffer
-	lineNo := 0
-	for line := range bytes.Lines(data) {
-		lineNo++
-		if bytes.HasPrefix(bytes.TrimLeft(line, " \t"), []byte("#")) {
-			out.Write(line)
-			continue
-		}
-		var err error
-		out.Write(envRef.ReplaceAllFunc(line, func(ref []byte) []byte {
-			if string(ref) == "$${" {
-				return []byte("${")
-			}
-			if err != nil {
-				return nil
-			}
-			if !bytes.HasSuffix(ref, []byte("}")) {
-				err = fmt.Errorf("line %d: unterminated ${ (write $${ for a literal ${)", lineNo)
-				return nil
-			}
-			name, def, hasDef := strings.Cut(string(ref[2:len(ref)-1]), ":-")
-			if !envName.MatchString(name) {
-				err = fmt.Errorf("line %d: invalid variable reference %q: want ${NAME} or ${NAME:-default}", lineNo, ref)
-				return nil
-			}
-			v, ok := lookup(name)
-			switch {
-			case hasDef && v == "":
-				v = def
-			case !ok:
-				err = fmt.Errorf("line %d: environment variable %s is not set (use ${%s:-default} for a default)", lineNo, name, name)
-			}
-			return []byte(v)
-		}))
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out.Bytes(), nil
 }
 
 // Validate sets defaults for unset fields and checks the whole file config; see
 // Config.Validate.
 func (c *FileConfig) Validate() error {
 	err := c.Config.Validate()
-	var errs fieldErrors
-	setDefault(&c.Metrics.Listen, "127.0.0.1:9103")
-	setDefault(&c.Log.Level, "info")
-	setDefault(&c.Log.Format, "text")
-	if err := checkListen(c.Metrics.Listen); err != nil {
-		errs.badValue("metrics.listen", c.Metrics.Listen, "%v", err)
+	var errs config.Errors
+	config.SetDefault(&c.Metrics.Listen, "127.0.0.1:9103")
+	config.SetDefault(&c.Log.Level, "info")
+	config.SetDefault(&c.Log.Format, "text")
+	if err := config.CheckHostPort(c.Metrics.Listen, true); err != nil {
+		errs.BadValue("metrics.listen", c.Metrics.Listen, "%v", err)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
-		errs.badValue("log.level", c.Log.Level, "must be debug, info, warn or error")
+		errs.BadValue("log.level", c.Log.Level, "must be debug, info, warn or error")
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
-		errs.badValue("log.format", c.Log.Format, "must be text or json")
+		errs.BadValue("log.format", c.Log.Format, "must be text or json")
 	}
-	return errors.Join(err, errors.Join(errs...))
+	return errors.Join(err, errs.Err())
 }
 
 // Validate sets defaults for unset fields, then checks the config. The error lists every
@@ -236,45 +154,45 @@ func (c *FileConfig) Validate() error {
 // `influx.url: required`.
 func (c *Config) Validate() error {
 	c.setDefaults()
-	var errs fieldErrors
+	var errs config.Errors
 
 	if c.Interval < Duration(time.Millisecond) {
-		errs.badValue("interval", c.Interval, "must be >= 1ms")
+		errs.BadValue("interval", c.Interval, "must be >= 1ms")
 	}
 	for k := range c.Tags {
 		if k == "" || k == "host" {
-			errs.badValue("tags", k, "tag key must not be empty or host (use host: to set it)")
+			errs.BadValue("tags", k, "tag key must not be empty or host (use host: to set it)")
 		}
 	}
 
 	in := &c.Influx
 	switch u, err := url.Parse(in.URL); {
 	case in.URL == "":
-		errs.addf("influx.url", "required")
+		errs.Addf("influx.url", "required")
 	case err != nil:
-		errs.badValue("influx.url", in.URL, "%v", err)
+		errs.BadValue("influx.url", in.URL, "%v", err)
 	case u.Scheme != "http" && u.Scheme != "https":
-		errs.badValue("influx.url", in.URL, "scheme must be http or https")
+		errs.BadValue("influx.url", in.URL, "scheme must be http or https")
 	case u.Host == "":
-		errs.badValue("influx.url", in.URL, "missing host")
+		errs.BadValue("influx.url", in.URL, "missing host")
 	}
 	if in.Bucket == "" {
-		errs.addf("influx.bucket", "required (InfluxDB 1.8: \"db\" or \"db/rp\")")
+		errs.Addf("influx.bucket", "required (InfluxDB 1.8: \"db\" or \"db/rp\")")
 	}
 	if in.BatchSize < 0 {
-		errs.badValue("influx.batch_size", in.BatchSize, "must be > 0")
+		errs.BadValue("influx.batch_size", in.BatchSize, "must be > 0")
 	}
 	if in.Timeout < 0 {
-		errs.badValue("influx.timeout", in.Timeout, "must be > 0")
+		errs.BadValue("influx.timeout", in.Timeout, "must be > 0")
 	}
 	if in.MaxRetryDelay < 0 {
-		errs.badValue("influx.max_retry_delay", in.MaxRetryDelay, "must be > 0")
+		errs.BadValue("influx.max_retry_delay", in.MaxRetryDelay, "must be > 0")
 	}
 	if in.MaxBufferedPoints < 0 {
-		errs.badValue("influx.max_buffered_points", in.MaxBufferedPoints, "must be > 0")
+		errs.BadValue("influx.max_buffered_points", in.MaxBufferedPoints, "must be > 0")
 	}
 	if c.ShutdownTimeout < 0 {
-		errs.badValue("shutdown_timeout", c.ShutdownTimeout, "must be > 0")
+		errs.BadValue("shutdown_timeout", c.ShutdownTimeout, "must be > 0")
 	}
 
 	for field, patterns := range map[string][]string{
@@ -287,21 +205,21 @@ func (c *Config) Validate() error {
 	} {
 		for i, p := range patterns {
 			if _, err := path.Match(p, ""); err != nil || p == "" {
-				errs.badValue(fmt.Sprintf("%s[%d]", field, i), p, "not a valid glob pattern")
+				errs.BadValue(fmt.Sprintf("%s[%d]", field, i), p, "not a valid glob pattern")
 			}
 		}
 	}
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
-	return errors.Join(errs...)
+	return errs.Err()
 }
 
 func (c *Config) setDefaults() {
-	setDefault(&c.Interval, Duration(10*time.Second))
-	setDefault(&c.ShutdownTimeout, Duration(10*time.Second))
-	setDefault(&c.Influx.BatchSize, 5000)
-	setDefault(&c.Influx.Timeout, Duration(10*time.Second))
-	setDefault(&c.Influx.MaxRetryDelay, Duration(30*time.Second))
-	setDefault(&c.Influx.MaxBufferedPoints, 100_000)
+	config.SetDefault(&c.Interval, Duration(10*time.Second))
+	config.SetDefault(&c.ShutdownTimeout, Duration(10*time.Second))
+	config.SetDefault(&c.Influx.BatchSize, 5000)
+	config.SetDefault(&c.Influx.Timeout, Duration(10*time.Second))
+	config.SetDefault(&c.Influx.MaxRetryDelay, Duration(30*time.Second))
+	config.SetDefault(&c.Influx.MaxBufferedPoints, 100_000)
 	// nil means unset; an explicit [] turns the default list off.
 	if c.Disk.IgnoreFS == nil {
 		c.Disk.IgnoreFS = slices.Clone(DefaultIgnoreFS)
@@ -309,69 +227,4 @@ func (c *Config) setDefaults() {
 	if c.DiskIO.IgnoreDevices == nil {
 		c.DiskIO.IgnoreDevices = slices.Clone(DefaultIgnoreDevices)
 	}
-}
-
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
-}
-
-// checkListen checks a listen address: host:port, the host may be empty, the port 0.
-func checkListen(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		if ae, ok := errors.AsType[*net.AddrError](err); ok {
-			return fmt.Errorf("must be host:port: %s", ae.Err)
-		}
-		return fmt.Errorf("must be host:port: %w", err)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("must be host:port: invalid port %q", port)
-	}
-	return nil
-}
-
-// fieldErrors collects validation errors, each naming a field.
-type fieldErrors []error
-
-func (e *fieldErrors) addf(field, format string, args ...any) {
-	*e = append(*e, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-}
-
-// badValue adds an error about a field's value: `field "value": message`.
-func (e *fieldErrors) badValue(field string, value any, format string, args ...any) {
-	if s, ok := value.(string); ok {
-		value = strconv.Quote(s)
-	}
-	*e = append(*e, fmt.Errorf("%s %v: %s", field, value, fmt.Sprintf(format, args...)))
-}
-
-// Duration is a time.Duration written as a Go duration string ("10s", "1m30s"). A bare
-// number is rejected: it has no unit. (Same contract as agent.Duration, which sysmon cannot
-// import.)
-type Duration time.Duration
-
-// D returns d as a time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
-
-// String returns the Go duration string, such as "1m30s".
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalYAML writes d as a YAML string.
-func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
-
-// UnmarshalYAML reads a YAML string such as 5s or "5s".
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf(
-			"line %d: cannot use %q as a duration: want a string such as 10s or 1m30s", n.Line, n.Value)}}
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: invalid duration: %v", n.Line, err)}}
-	}
-	*d = Duration(v)
-	return nil
 }

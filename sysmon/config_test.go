@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"gopkg.in/yaml.v3"
 )
 
 // TestSampleConfig loads testdata/sysmon.yaml, the documented sample.
@@ -83,7 +82,7 @@ func TestConfigErrors(t *testing.T) {
 		{name: "empty file", yaml: "", want: []string{"influx.url: required", "influx.bucket: required"}},
 		{name: "unknown key", yaml: base + "intervall: 5s\n", want: []string{"line 4: field intervall not found"}},
 		{name: "unknown nested key", yaml: base + "cpu:\n  percpu: true\n", want: []string{"line 5: field percpu not found"}},
-		{name: "bare number duration", yaml: base + "interval: 10\n", want: []string{`line 4: cannot use "10" as a duration`}},
+		{name: "bare number duration", yaml: base + "interval: 10\n", want: []string{"line 4: cannot use number 10 as a duration"}},
 		{name: "bad url", yaml: "influx:\n  url: 127.0.0.1:8086\n  bucket: b\n", want: []string{`influx.url "127.0.0.1:8086"`}},
 		{name: "ftp url", yaml: "influx:\n  url: ftp://h:1\n  bucket: b\n", want: []string{`influx.url "ftp://h:1": scheme must be http or https`}},
 		{name: "negative buffer", yaml: "influx:\n  url: http://h:1\n  bucket: b\n  max_buffered_points: -1\n", want: []string{"influx.max_buffered_points -1: must be > 0"}},
@@ -111,43 +110,6 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestExpandEnv(t *testing.T) {
-	env := map[string]string{"SET": "value", "EMPTY": ""}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	tests := []struct {
-		name, in, want string
-	}{
-		{name: "set", in: "a: ${SET}\n", want: "a: value\n"},
-		{name: "default unused", in: "a: ${SET:-d}\n", want: "a: value\n"},
-		{name: "default for empty", in: "a: ${EMPTY:-d}\n", want: "a: d\n"},
-		{name: "default for unset", in: "a: ${NOPE:-http://h:1}\n", want: "a: http://h:1\n"},
-		{name: "empty without default", in: "a: ${EMPTY}\n", want: "a: \n"},
-		{name: "lone dollar", in: "a: foo$ $x\n", want: "a: foo$ $x\n"},
-		{name: "escaped", in: "a: $${SET}\n", want: "a: ${SET}\n"},
-		{name: "comment line", in: "  # ${NOPE}\na: 1\n", want: "  # ${NOPE}\na: 1\n"},
-		{name: "two on a line", in: "a: ${SET}-${SET}\n", want: "a: value-value\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := expandEnv([]byte(tt.in), lookup)
-			require.NoError(t, err)
-			require.Equal(t, tt.want, string(got))
-		})
-	}
-}
-
-func TestDurationYAML(t *testing.T) {
-	var v struct {
-		D Duration `yaml:"d"`
-	}
-	require.NoError(t, yaml.Unmarshal([]byte("d: 1m30s"), &v))
-	require.Equal(t, Duration(90*time.Second), v.D)
-	out, err := yaml.Marshal(v)
-	require.NoError(t, err)
-	require.Equal(t, "d: 1m30s\n", string(out))
-	require.ErrorContains(t, yaml.Unmarshal([]byte("d: 5 seconds"), &v), "line 1: invalid duration")
 }
 
 func TestExplicitEmptyListsTurnDefaultsOff(t *testing.T) {

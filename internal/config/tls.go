@@ -1,4 +1,4 @@
-package agent
+package config
 
 import (
 	"crypto/tls"
@@ -7,7 +7,8 @@ import (
 	"os"
 )
 
-// TLSConfig configures a TLS client connection (to Kafka or etcd).
+// TLSConfig configures a TLS client connection (to Kafka or etcd), under a
+// tls: key of the config file.
 type TLSConfig struct {
 	Enabled            bool   `yaml:"enabled"`
 	CAFile             string `yaml:"ca_file"`     // PEM CA bundle; empty: the system roots
@@ -53,12 +54,12 @@ func (t TLSConfig) Build() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// validate checks t without reading any file; prefix is the field path, such
-// as "kafka.tls".
-func (t TLSConfig) validate(prefix string, errs *fieldErrors) {
+// Validate checks t without reading any file and adds what is wrong to errs;
+// prefix is the field path, such as "kafka.tls".
+func (t TLSConfig) Validate(prefix string, errs *Errors) {
 	if t.Enabled {
 		if (t.CertFile == "") != (t.KeyFile == "") {
-			errs.addf(prefix+".cert_file", "cert_file and key_file must be set together")
+			errs.Addf(prefix+".cert_file", "cert_file and key_file must be set together")
 		}
 		return
 	}
@@ -73,7 +74,7 @@ func (t TLSConfig) validate(prefix string, errs *fieldErrors) {
 		{"insecure_skip_verify", t.InsecureSkipVerify},
 	} {
 		if f.set {
-			errs.addf(prefix+"."+f.name, "set but %s.enabled is false", prefix)
+			errs.Addf(prefix+"."+f.name, "set but %s.enabled is false", prefix)
 		}
 	}
 }

@@ -1,0 +1,111 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads the YAML config file at path into v: it expands environment
+// variables (ExpandEnv with os.LookupEnv) and decodes strictly (Decode). It
+// does not validate. A read error is wrapped as "read config: ...", any other
+// as "config <path>: ..." with the line number where there is one.
+func Load(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	if err := Decode(data, os.LookupEnv, v); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// Decode expands the environment in data (lookup reads it, see ExpandEnv)
+// and decodes the result into v strictly: an unknown key is an error, and so
+// is a second YAML document. An empty document leaves v unchanged.
+func Decode(data []byte, lookup func(string) (string, bool), v any) error {
+	data, err := ExpandEnv(data, lookup)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("line %d: a second YAML document is not allowed", extra.Line)
+	}
+	return nil
+}
+
+// envName is what ExpandEnv accepts as a variable name.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ExpandEnv expands ${VAR} and ${VAR:-default} in data, reading variables
+// with lookup (os.LookupEnv in Load).
+//
+// The default is used when VAR is unset or empty. An unset ${VAR} without a
+// default is an error. A lone $ stays as it is, so regexps such as `foo$` are
+// safe, and $${ is a literal ${. Lines whose first non-blank character is #
+// (comments, or such a line in a block scalar) are not expanded; trailing
+// comments are. Values are inserted verbatim, before YAML parsing: quote the
+// reference ("${VAR}") when the value may contain YAML syntax such as ": " or
+// " #". Errors name the line.
+func ExpandEnv(data []byte, lookup func(string) (string, bool)) ([]byte, error) {
+	if !bytes.Contains(data, []byte("${")) {
+		return data, nil
+	}
+	out := make([]byte, 0, len(data))
+	lineNo := 0
+	for line := range bytes.Lines(data) {
+		lineNo++
+		if bytes.HasPrefix(bytes.TrimLeft(line, " \t"), []byte("#")) {
+			out = append(out, line...)
+			continue
+		}
+		for len(line) > 0 {
+			i := bytes.IndexByte(line, '$')
+			if i < 0 {
+				out = append(out, line...)
+				break
+			}
+			out, line = append(out, line[:i]...), line[i:]
+			switch {
+			case bytes.HasPrefix(line, []byte("$${")):
+				out, line = append(out, "${"...), line[3:]
+			case bytes.HasPrefix(line, []byte("${")):
+				end := bytes.IndexByte(line, '}')
+				if end < 0 {
+					return nil, fmt.Errorf("line %d: unterminated ${ (write $${ for a literal ${)", lineNo)
+				}
+				name, def, hasDef := strings.Cut(string(line[2:end]), ":-")
+				if !envName.MatchString(name) {
+					return nil, fmt.Errorf("line %d: invalid variable reference %q: want ${NAME} or ${NAME:-default}", lineNo, line[:end+1])
+				}
+				v, ok := lookup(name)
+				switch {
+				case hasDef && v == "":
+					v = def
+				case !ok:
+					return nil, fmt.Errorf("line %d: environment variable %s is not set (use ${%s:-default} for a default)", lineNo, name, name)
+				}
+				out, line = append(out, v...), line[end+1:]
+			default:
+				out, line = append(out, '$'), line[1:]
+			}
+		}
+	}
+	return out, nil
+}
