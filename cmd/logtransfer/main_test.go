@@ -1,0 +1,362 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/olivere/elastic/v7"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/testenv"
+	"github.com/logcollect/logcollect/transfer/transfertest"
+)
+
+// The tests run the real logtransfer: the test binary re-executes itself as
+// logtransfer when LOGTRANSFER_CHILD is set, so kill -9 and SIGTERM hit a
+// real process. Kafka (kfake) and Elasticsearch (transfertest.ES) live in
+// the test process and survive the child.
+func TestMain(m *testing.M) {
+	if os.Getenv("LOGTRANSFER_CHILD") == "1" {
+		if err := run(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, "logtransfer:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startKfake(t *testing.T, partitions int) []string {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(partitions),
+		kfake.GroupMinSessionTimeout(100*time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+func writeConfig(t *testing.T, brokers []string, esURL, topic string) (path, metricsAddr string) {
+	metricsAddr = freeAddr(t)
+	cfg := fmt.Sprintf(`kafka:
+  brokers: [%s]
+  topics: [%s]
+  # A killed instance's partitions move on quickly.
+  session_timeout: 1500ms
+elasticsearch:
+  urls: [%s]
+bulk:
+  actions: 2000
+  flush_interval: 50ms
+  retry_backoff: 20ms
+  retry_max_backoff: 200ms
+metrics:
+  listen: %s
+shutdown_timeout: 10s
+log:
+  level: info
+`, strings.Join(brokers, ","), topic, esURL, metricsAddr)
+	path = filepath.Join(t.TempDir(), "transfer.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
+	return path, metricsAddr
+}
+
+type proc struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	metrics string
+	logFile string
+	exited  chan error
+}
+
+func startProc(t *testing.T, config, metricsAddr string) *proc {
+	t.Helper()
+	logFile := filepath.Join(t.TempDir(), "transfer.log")
+	lf, err := os.Create(logFile)
+	require.NoError(t, err)
+	cmd := exec.Command(os.Args[0], "-config", config)
+	cmd.Env = append(os.Environ(), "LOGTRANSFER_CHILD=1")
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, cmd.Start())
+	p := &proc{t: t, cmd: cmd, metrics: metricsAddr, logFile: logFile, exited: make(chan error, 1)}
+	go func() {
+		p.exited <- cmd.Wait()
+		lf.Close()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.exited
+		if t.Failed() {
+			data, _ := os.ReadFile(logFile)
+			lines := strings.Split(string(data), "\n")
+			if len(lines) > 40 {
+				lines = lines[len(lines)-40:]
+			}
+			t.Logf("logtransfer log (last lines):\n%s", strings.Join(lines, "\n"))
+		}
+	})
+	require.Eventually(t, func() bool { return p.get("/healthz") == 200 }, 30*time.Second, 20*time.Millisecond,
+		"metrics server did not come up")
+	return p
+}
+
+func (p *proc) get(path string) int {
+	resp, err := http.Get("http://" + p.metrics + path)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+func (p *proc) body(path string) string {
+	resp, err := http.Get("http://" + p.metrics + path)
+	require.NoError(p.t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(p.t, err)
+	return string(b)
+}
+
+func (p *proc) kill9() {
+	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGKILL))
+	<-p.exited
+	p.exited <- nil // for the cleanup
+}
+
+func (p *proc) stop() {
+	p.t.Helper()
+	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-p.exited:
+		p.exited <- nil
+		require.NoError(p.t, err, "logtransfer must exit 0 on SIGTERM")
+	case <-time.After(30 * time.Second):
+		p.t.Fatal("logtransfer did not exit after SIGTERM")
+	}
+}
+
+func produce(t *testing.T, brokers []string, topic string, from, to int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.AllowAutoTopicCreation(), kgo.ProducerLinger(5*time.Millisecond))
+	require.NoError(t, err)
+	defer cl.Close()
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	const chunk = 20000
+	for start := from; start < to; start += chunk {
+		var recs []*kgo.Record
+		for i := start; i < min(start+chunk, to); i++ {
+			path := fmt.Sprintf("/var/log/app%d.log", i%5)
+			v := fmt.Appendf(nil, `{"@timestamp":%q,"message":"line %08d 127.0.0.1 - - \"GET /index.html HTTP/1.1\" 200 5120","host":{"name":"web-1","ip":"10.0.0.1"},"log":{"file":{"path":%q},"offset":%d}}`, now, i, path, i*100)
+			recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(path), Value: v})
+		}
+		require.NoError(t, cl.ProduceSync(context.Background(), recs...).FirstErr())
+	}
+}
+
+func requireAllCommitted(t *testing.T, brokers []string, group, topic string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	require.Eventually(t, func() bool {
+		ctx := context.Background()
+		offs, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return false
+		}
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return false
+		}
+		ok := true
+		ends.Each(func(e kadm.ListedOffset) {
+			if o, found := offs.Lookup(topic, e.Partition); e.Offset > 0 && (!found || o.At != e.Offset) {
+				ok = false
+			}
+		})
+		return ok
+	}, 30*time.Second, 50*time.Millisecond, "every partition committed up to its end")
+}
+
+func TestVersion(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-version")
+	cmd.Env = append(os.Environ(), "LOGTRANSFER_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	require.Regexp(t, `^logtransfer \S+ \(revision .*\)\n$`, string(out))
+}
+
+func TestCheckConfig(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantErr  bool
+		wantText string
+	}{
+		{"sample", []string{"-check-config", "-config", "../../transfer/testdata/transfer.yaml"}, false, "config ok: 1 kafka broker(s), group logtransfer"},
+		{"flags override", []string{"-check-config", "-config", "../../transfer/testdata/transfer.yaml", "-kafka.group", "g2", "-kafka.brokers", "a:1,b:2"}, false, "config ok: 2 kafka broker(s), group g2"},
+		{"flags only", []string{"-check-config", "-kafka.brokers", "a:1", "-kafka.topics", "t", "-elasticsearch.urls", "http://es:9200"}, false, "config ok"},
+		{"topics from etcd", []string{"-check-config", "-kafka.brokers", "a:1", "-etcd.endpoints", "127.0.0.1:2379", "-elasticsearch.urls", "http://es:9200"}, false, "etcd [127.0.0.1:2379]"},
+		{"invalid", []string{"-check-config", "-kafka.brokers", "a:1"}, true, "kafka.topics: set kafka.topics"},
+		{"missing file", []string{"-config", "/nonexistent.yaml"}, true, "read config"},
+		{"bad flag", []string{"-nope"}, true, "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], tt.args...)
+			cmd.Env = append(os.Environ(), "LOGTRANSFER_CHILD=1")
+			out, err := cmd.CombinedOutput()
+			if tt.wantErr {
+				require.Error(t, err)
+			} else {
+				require.NoError(t, err, string(out))
+			}
+			require.Contains(t, string(out), tt.wantText)
+		})
+	}
+}
+
+// The binary indexes, serves its metrics and readiness, and on SIGTERM
+// commits and exits 0.
+func TestBinaryEndToEnd(t *testing.T) {
+	brokers := startKfake(t, 3)
+	es := transfertest.NewES(t)
+	es.SetDown(true)
+	config, metricsAddr := writeConfig(t, brokers, es.URL(), "web")
+	produce(t, brokers, "web", 0, 5000)
+	p := startProc(t, config, metricsAddr)
+	time.Sleep(300 * time.Millisecond)
+	require.Equal(t, http.StatusServiceUnavailable, p.get("/readyz"), "not ready while Elasticsearch is down")
+	require.Contains(t, p.body("/metrics"), "logtransfer_es_up 0")
+
+	es.SetDown(false)
+	require.Eventually(t, func() bool { return es.Count() == 5000 }, 20*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return p.get("/readyz") == 200 }, 10*time.Second, 50*time.Millisecond)
+	m := p.body("/metrics")
+	for _, name := range []string{
+		"logtransfer_records_consumed_total", "logtransfer_docs_indexed_total", "logtransfer_bulk_duration_seconds",
+		"logtransfer_bulk_size_docs", "logtransfer_commit_errors_total", "logtransfer_es_up 1",
+		"logtransfer_kafka_up", "logtransfer_end_to_end_seconds", "logcollect_build_info",
+	} {
+		require.Contains(t, m, name)
+	}
+	require.Eventually(t, func() bool {
+		return strings.Contains(p.body("/metrics"), `logtransfer_docs_indexed_total{topic="web"} 5000`)
+	}, 5*time.Second, 20*time.Millisecond)
+	p.stop()
+	requireAllCommitted(t, brokers, "logtransfer", "web")
+	require.Equal(t, 5000, es.Count())
+}
+
+// kill -9 the binary repeatedly while it indexes: afterwards the index holds
+// every record exactly once (documents by id), however many were written
+// twice.
+func TestBinaryKill9ExactlyOnce(t *testing.T) {
+	n := 60000
+	if testing.Short() {
+		n = 20000
+	}
+	brokers := startKfake(t, 4)
+	es := transfertest.NewES(t)
+	config, metricsAddr := writeConfig(t, brokers, es.URL(), "logs")
+	produce(t, brokers, "logs", 0, n)
+	start := time.Now()
+	kills := 0
+	for kills < 4 {
+		p := startProc(t, config, metricsAddr)
+		before := es.Count()
+		// Let it index some, then kill it mid-stream.
+		require.Eventually(t, func() bool { return es.Count() > before+n/10 || es.Count() == n }, 30*time.Second, 5*time.Millisecond)
+		if es.Count() == n {
+			break
+		}
+		p.kill9()
+		kills++
+	}
+	p := startProc(t, config, metricsAddr)
+	require.Eventually(t, func() bool { return es.Count() == n }, 60*time.Second, 20*time.Millisecond)
+	// Documents of a killed instance may be indexed but not committed: the
+	// last instance indexes them again (same ids) before its commits reach
+	// the end.
+	requireAllCommitted(t, brokers, "logtransfer", "logs")
+	p.stop()
+	require.Equal(t, n, es.Count(), "every record exactly once by id")
+	t.Logf("%d records, %d kill -9, %d index writes (redeliveries overwrote), %s", n, kills, es.Writes(), time.Since(start))
+	require.GreaterOrEqual(t, kills, 2)
+
+	// Every (partition, offset) is there once: ids are dense per partition.
+	docs := es.Docs()
+	perPartition := map[string]int{}
+	for key := range docs {
+		id := key[strings.IndexByte(key, '/')+1:]
+		parts := strings.Split(id, "-")
+		require.Len(t, parts, 3, id)
+		perPartition[parts[1]]++
+	}
+	total := 0
+	for _, c := range perPartition {
+		total += c
+	}
+	require.Equal(t, n, total)
+}
+
+// The same against a real Elasticsearch node: kill -9 twice while it
+// indexes, then _count is exactly the number of records.
+func TestBinaryKill9RealElasticsearch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an Elasticsearch node")
+	}
+	node := testenv.StartElasticsearch(t)
+	const n = 20000
+	brokers := startKfake(t, 3)
+	config, metricsAddr := writeConfig(t, brokers, node.URL(), "real")
+	produce(t, brokers, "real", 0, n)
+	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
+	require.NoError(t, err)
+	count := func() int {
+		ctx := context.Background()
+		if _, err := es.Refresh("real-*").Do(ctx); err != nil {
+			return -1
+		}
+		c, err := es.Count("real-*").Do(ctx)
+		if err != nil {
+			return -1
+		}
+		return int(c)
+	}
+	start := time.Now()
+	for kills := 0; kills < 2; kills++ {
+		p := startProc(t, config, metricsAddr)
+		before := max(count(), 0)
+		require.Eventually(t, func() bool { return count() > before+n/8 }, 60*time.Second, 50*time.Millisecond)
+		p.kill9()
+	}
+	p := startProc(t, config, metricsAddr)
+	require.Eventually(t, func() bool { return count() == n }, 90*time.Second, 100*time.Millisecond)
+	requireAllCommitted(t, brokers, "logtransfer", "real")
+	p.stop()
+	require.Equal(t, n, count(), "every record exactly once")
+	t.Logf("%d records into %s with 2 kill -9 in %s", n, node.Version(), time.Since(start))
+}

@@ -1,0 +1,373 @@
+package transfer
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/olivere/elastic/v7"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// outcome is what to do with one bulk item.
+type outcome int
+
+const (
+	outcomeOK     outcome = iota // accepted: ack
+	outcomeRetry                 // 429, 5xx: send again later
+	outcomeReject                // other 4xx (mapping conflict…): DLQ, then ack
+)
+
+// classify maps a bulk item's HTTP status to an outcome.
+func classify(status int) outcome {
+	switch {
+	case status >= 200 && status < 300:
+		return outcomeOK
+	case status == http.StatusTooManyRequests || status >= 500 || status < 200:
+		return outcomeRetry
+	default:
+		return outcomeReject
+	}
+}
+
+// esOptions are the olivere client options for c.
+func esOptions(c ElasticsearchConfig) ([]elastic.ClientOptionFunc, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 16
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("elasticsearch.ca_file %s: no PEM certificate found", c.CAFile)
+		}
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	}
+	opts := []elastic.ClientOptionFunc{
+		elastic.SetURL(c.URLs...),
+		elastic.SetSniff(c.Sniff),
+		elastic.SetHealthcheck(c.Healthcheck),
+		elastic.SetHealthcheckTimeoutStartup(5 * time.Second),
+		elastic.SetHttpClient(&http.Client{Transport: tr, Timeout: c.Timeout.D()}),
+	}
+	if strings.HasPrefix(c.URLs[0], "https://") {
+		opts = append(opts, elastic.SetScheme("https"))
+	}
+	if c.Username != "" {
+		opts = append(opts, elastic.SetBasicAuth(c.Username, c.Password))
+	}
+	if c.APIKey != "" {
+		opts = append(opts, elastic.SetHeaders(http.Header{"Authorization": {"ApiKey " + c.APIKey}}))
+	}
+	return opts, nil
+}
+
+// connect builds the Elasticsearch client and installs the index template,
+// retrying with backoff until both succeed or ctx is done.
+func (t *Transfer) connect(ctx context.Context) error {
+	b := backoff{min: t.cfg.Bulk.RetryBackoff.D(), max: t.cfg.Bulk.RetryMaxBackoff.D()}
+	for {
+		err := t.tryConnect(ctx)
+		if err == nil {
+			t.m.ESUp.Set(1)
+			return nil
+		}
+		t.m.ESUp.Set(0)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d := b.next()
+		t.log.Error("elasticsearch is not usable yet; retrying", "urls", t.cfg.Elasticsearch.URLs, "retry_in", d.Round(time.Millisecond).String(), "err", err.Error())
+		if !sleep(ctx, d) {
+			return ctx.Err()
+		}
+	}
+}
+
+func (t *Transfer) tryConnect(ctx context.Context) error {
+	es := t.es.Load()
+	if es == nil {
+		var err error
+		if es, err = elastic.NewClient(t.esOpts...); err != nil {
+			return fmt.Errorf("elasticsearch client: %w", err)
+		}
+		t.es.Store(es)
+	}
+	if err := t.installTemplate(ctx, es); err != nil {
+		return err
+	}
+	t.connected.Store(true)
+	return nil
+}
+
+// installTemplate puts the index template unless it exists and
+// template.overwrite is off.
+func (t *Transfer) installTemplate(ctx context.Context, es *elastic.Client) error {
+	tc := t.cfg.Template
+	if !tc.Overwrite {
+		ok, err := es.IndexTemplateExists(tc.Name).Do(ctx)
+		if err != nil {
+			return fmt.Errorf("check index template %q: %w", tc.Name, err)
+		}
+		if ok {
+			t.log.Info("index template exists; leaving it (template.overwrite is off)", "template", tc.Name)
+			return nil
+		}
+	}
+	if _, err := es.IndexPutTemplate(tc.Name).BodyJson(templateBody(tc)).Do(ctx); err != nil {
+		return fmt.Errorf("put index template %q: %w", tc.Name, err)
+	}
+	t.log.Info("index template installed", "template", tc.Name, "index_patterns", tc.IndexPatterns)
+	return nil
+}
+
+// templateBody is the legacy (_template) index template, which
+// Elasticsearch 7 and OpenSearch both accept.
+func templateBody(tc TemplateConfig) map[string]any {
+	kw := map[string]any{"type": "keyword"}
+	return map[string]any{
+		"index_patterns": tc.IndexPatterns,
+		"settings": map[string]any{
+			"number_of_shards":   tc.Shards,
+			"number_of_replicas": *tc.Replicas,
+		},
+		"mappings": map[string]any{
+			"properties": map[string]any{
+				"@timestamp": map[string]any{"type": "date"},
+				"message":    map[string]any{"type": "text"},
+				"host":       map[string]any{"properties": map[string]any{"name": kw, "ip": kw}},
+				"log": map[string]any{"properties": map[string]any{
+					"file":   map[string]any{"properties": map[string]any{"path": kw}},
+					"offset": map[string]any{"type": "long"},
+				}},
+				"kafka": map[string]any{"properties": map[string]any{
+					"topic":     kw,
+					"partition": map[string]any{"type": "integer"},
+					"offset":    map[string]any{"type": "long"},
+				}},
+			},
+		},
+	}
+}
+
+// indexChunk sends docs in one bulk request and retries what Elasticsearch
+// could not take (the failed subset only) with backoff, calling pause before
+// the first retry. Rejected documents go to the DLQ. It returns the records
+// acknowledged: all of them unless ctx was cancelled first.
+func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()) []*kgo.Record {
+	acked := make([]*kgo.Record, 0, len(docs))
+	b := backoff{min: t.cfg.Bulk.RetryBackoff.D(), max: t.cfg.Bulk.RetryMaxBackoff.D()}
+	pending := docs
+	for len(pending) > 0 {
+		es := t.es.Load()
+		svc := es.Bulk()
+		for _, d := range pending {
+			svc.Add(elastic.NewBulkIndexRequest().Index(d.index).Id(d.id).Doc(json.RawMessage(d.body)))
+		}
+		start := time.Now()
+		resp, err := svc.Do(ctx)
+		t.m.BulkDuration.Observe(time.Since(start).Seconds())
+		t.m.BulkSize.Observe(float64(len(pending)))
+		if err == nil && len(resp.Items) != len(pending) {
+			err = fmt.Errorf("bulk response has %d items for %d documents", len(resp.Items), len(pending))
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return acked
+			}
+			t.m.ESUp.Set(0)
+			reason := requestErrorReason(err)
+			for _, d := range pending {
+				t.m.IndexErrors.WithLabelValues(d.rec.Topic, reason).Inc()
+			}
+			pause()
+			wait := b.next()
+			t.logRetry(b.n, "bulk request failed; retrying", "docs", len(pending), "retry_in", wait.Round(time.Millisecond).String(), "err", err.Error())
+			if !sleep(ctx, wait) {
+				return acked
+			}
+			continue
+		}
+		t.m.ESUp.Set(1)
+		var retry, reject []document
+		var reasons []*elastic.ErrorDetails
+		now := time.Now()
+		for i, item := range resp.Items {
+			d := pending[i]
+			res := item["index"]
+			if res == nil {
+				for _, r := range item {
+					res = r
+				}
+			}
+			status := 0
+			if res != nil {
+				status = res.Status
+			}
+			switch classify(status) {
+			case outcomeOK:
+				acked = append(acked, d.rec)
+				t.m.DocsIndexed.WithLabelValues(d.rec.Topic).Inc()
+				t.m.EndToEnd.Observe(now.Sub(d.ts).Seconds())
+			case outcomeRetry:
+				t.m.IndexErrors.WithLabelValues(d.rec.Topic, errorType(res)).Inc()
+				retry = append(retry, d)
+			case outcomeReject:
+				t.m.IndexErrors.WithLabelValues(d.rec.Topic, errorType(res)).Inc()
+				reject = append(reject, d)
+				reasons = append(reasons, res.Error)
+			}
+		}
+		if len(reject) > 0 {
+			if !t.sendDLQ(ctx, reject, reasons) {
+				return acked
+			}
+			for _, d := range reject {
+				acked = append(acked, d.rec)
+			}
+		}
+		pending = retry
+		if len(retry) > 0 {
+			pause()
+			wait := b.next()
+			t.logRetry(b.n, "elasticsearch did not take every document; retrying those", "docs", len(retry), "retry_in", wait.Round(time.Millisecond).String(), "reason", errorType(firstItem(resp, retry)))
+			if !sleep(ctx, wait) {
+				return acked
+			}
+		} else if b.n > 0 {
+			t.log.Info("elasticsearch took the documents after retries", "retries", b.n)
+			b.reset()
+		}
+	}
+	return acked
+}
+
+// logRetry logs a retry: the first of a series and every tenth at warn
+// level, the others at debug level, so that an outage does not flood the log.
+func (t *Transfer) logRetry(attempt int, msg string, args ...any) {
+	level := slog.LevelDebug
+	if attempt == 1 || attempt%10 == 0 {
+		level = slog.LevelWarn
+		args = append(args, "attempt", attempt)
+	}
+	t.log.Log(context.Background(), level, msg, args...)
+}
+
+func firstItem(resp *elastic.BulkResponse, retry []document) *elastic.BulkResponseItem {
+	for _, item := range resp.Items {
+		for _, r := range item {
+			if r != nil && r.Id == retry[0].id {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// errorType is the Elasticsearch error type of an item, a bounded label.
+func errorType(r *elastic.BulkResponseItem) string {
+	if r == nil || r.Error == nil || r.Error.Type == "" {
+		if r != nil {
+			return fmt.Sprintf("status_%d", r.Status)
+		}
+		return "unknown"
+	}
+	return r.Error.Type
+}
+
+// requestErrorReason labels a failed bulk request.
+func requestErrorReason(err error) string {
+	var ee *elastic.Error
+	if errors.As(err, &ee) {
+		if ee.Details != nil && ee.Details.Type != "" {
+			return ee.Details.Type
+		}
+		return fmt.Sprintf("status_%d", ee.Status)
+	}
+	return "connection"
+}
+
+// sendDLQ produces the rejected documents' records to the DLQ, with the
+// error in headers, retrying until Kafka acknowledges them all or ctx is
+// done; it reports whether they were all acknowledged.
+func (t *Transfer) sendDLQ(ctx context.Context, docs []document, reasons []*elastic.ErrorDetails) bool {
+	recs := make([]*kgo.Record, len(docs))
+	for i, d := range docs {
+		typ, reason := "unknown", "unknown"
+		if e := reasons[i]; e != nil {
+			typ, reason = e.Type, e.Reason
+			if e.CausedBy != nil {
+				if c, ok := e.CausedBy["reason"].(string); ok {
+					reason += ": " + c
+				}
+			}
+		}
+		r := d.rec
+		headers := append([]kgo.RecordHeader(nil), r.Headers...)
+		headers = append(headers,
+			kgo.RecordHeader{Key: "error.type", Value: []byte(typ)},
+			kgo.RecordHeader{Key: "error.reason", Value: []byte(reason)},
+			kgo.RecordHeader{Key: "source.id", Value: []byte(d.id)},
+		)
+		recs[i] = &kgo.Record{
+			Topic:     strings.ReplaceAll(t.cfg.DLQ.Topic, "{topic}", r.Topic),
+			Key:       r.Key,
+			Value:     r.Value,
+			Headers:   headers,
+			Timestamp: r.Timestamp,
+		}
+		t.log.Warn("document rejected; sending the record to the DLQ", "id", d.id, "dlq", recs[i].Topic, "error_type", typ, "error_reason", reason)
+	}
+	b := backoff{min: t.cfg.Bulk.RetryBackoff.D(), max: t.cfg.Bulk.RetryMaxBackoff.D()}
+	for {
+		var failed []*kgo.Record
+		var firstErr error
+		for _, pr := range t.kcl.ProduceSync(ctx, recs...) {
+			if pr.Err != nil {
+				failed = append(failed, pr.Record)
+				firstErr = pr.Err
+				continue
+			}
+			t.m.DLQRecords.WithLabelValues(docTopic(pr.Record)).Inc()
+		}
+		if len(failed) == 0 {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		wait := b.next()
+		t.log.Warn("DLQ produce failed; retrying", "records", len(failed), "retry_in", wait.String(), "err", firstErr.Error())
+		if !sleep(ctx, wait) {
+			return false
+		}
+		recs = failed
+	}
+}
+
+// docTopic is the source topic of a DLQ record, from its source.id header.
+func docTopic(r *kgo.Record) string {
+	for _, h := range r.Headers {
+		if h.Key == "source.id" {
+			id := string(h.Value)
+			// {topic}-{partition}-{offset}
+			for range 2 {
+				if i := strings.LastIndexByte(id, '-'); i >= 0 {
+					id = id[:i]
+				}
+			}
+			return id
+		}
+	}
+	return r.Topic
+}

@@ -1,0 +1,145 @@
+package transfer
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/logcollect/logcollect/agent"
+)
+
+func TestSampleConfig(t *testing.T) {
+	c, err := LoadConfig("testdata/transfer.yaml")
+	require.NoError(t, err)
+	one := 1
+	want := Config{
+		Kafka: KafkaConfig{
+			Brokers: []string{"127.0.0.1:9092"}, ClientID: "logtransfer", Group: "logtransfer",
+			StartOffset: "earliest", Topics: []string{"nginx-access", "app-log"}, TopicRegex: "^logs-.*",
+			SessionTimeout: agent.Duration(45 * time.Second),
+		},
+		Etcd: EtcdConfig{Endpoints: []string{}, DialTimeout: agent.Duration(5 * time.Second), TopicsKey: "/logtransfer/topics"},
+		Elasticsearch: ElasticsearchConfig{
+			URLs: []string{"http://127.0.0.1:9200"}, Timeout: agent.Duration(30 * time.Second),
+		},
+		Index: "{topic}-{yyyy.MM.dd}",
+		Bulk: BulkConfig{
+			Actions: 5000, Bytes: 5 << 20, FlushInterval: agent.Duration(time.Second), Workers: 1,
+			RetryBackoff: agent.Duration(100 * time.Millisecond), RetryMaxBackoff: agent.Duration(30 * time.Second),
+		},
+		DLQ:             DLQConfig{Topic: "{topic}.dlq"},
+		Template:        TemplateConfig{Name: "logtransfer", IndexPatterns: []string{"*-*"}, Shards: 1, Replicas: &one},
+		Metrics:         MetricsConfig{Listen: "127.0.0.1:9102"},
+		Log:             agent.LogConfig{Level: "info", Format: "text"},
+		ShutdownTimeout: agent.Duration(30 * time.Second),
+	}
+	require.Equal(t, want, c)
+}
+
+// The sample's values are the defaults (except those marked "example"):
+// a minimal config must validate to the same values.
+func TestConfigDefaults(t *testing.T) {
+	c := Config{
+		Kafka:         KafkaConfig{Brokers: []string{"127.0.0.1:9092"}, Topics: []string{"nginx-access", "app-log"}, TopicRegex: "^logs-.*"},
+		Elasticsearch: ElasticsearchConfig{URLs: []string{"http://127.0.0.1:9200"}},
+		Etcd:          EtcdConfig{Endpoints: []string{}},
+		Template:      TemplateConfig{IndexPatterns: []string{"*-*"}},
+	}
+	require.NoError(t, c.Validate())
+	sample, err := LoadConfig("testdata/transfer.yaml")
+	require.NoError(t, err)
+	require.Equal(t, sample, c)
+
+	c = Config{Kafka: KafkaConfig{Brokers: []string{"b:1"}, Topics: []string{"t"}}, Elasticsearch: ElasticsearchConfig{URLs: []string{"http://es:9200"}}, Index: "{topic}"}
+	require.NoError(t, c.Validate())
+	require.Equal(t, []string{"*"}, c.Template.IndexPatterns)
+	require.NoError(t, c.Validate(), "Validate is idempotent")
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	const base = "kafka: {brokers: [\"127.0.0.1:9092\"], topics: [t]}\nelasticsearch: {urls: [\"http://127.0.0.1:9200\"]}\n"
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{"unknown key", base + "bulk: {action: 1}\n", []string{"line 3: field action not found"}},
+		{"bare duration", base + "bulk: {flush_interval: 10}\n", []string{"cannot use number 10 as a duration"}},
+		{"second document", base + "---\nindex: x\n", []string{"a second YAML document is not allowed"}},
+		{"no brokers, topics, urls", "index: '{topic}'\n", []string{
+			"kafka.brokers: at least one broker is required",
+			"kafka.topics: set kafka.topics, kafka.topic_regex or both (or etcd.endpoints)",
+			"elasticsearch.urls: at least one URL is required",
+		}},
+		{"bad values", `kafka:
+  brokers: ["nohost"]
+  topics: ["bad topic"]
+  topic_regex: "("
+  start_offset: newest
+  session_timeout: -1s
+  sasl: {mechanism: PLAIN}
+  tls: {ca_file: /x}
+elasticsearch:
+  urls: ["127.0.0.1:9200"]
+  password: p
+index: "{Topic}-{yyyy.MM.dd}"
+bulk: {actions: -1, bytes: -1, workers: -2, flush_interval: -1s, retry_backoff: 2s, retry_max_backoff: 1s}
+dlq: {topic: "{topic}.{x}"}
+template: {shards: -1, replicas: -1}
+metrics: {listen: nope}
+log: {level: loud, format: xml}
+shutdown_timeout: -1s
+`, []string{
+			`kafka.brokers[0] "nohost": must be host:port`,
+			"kafka.sasl.username: required with mechanism PLAIN",
+			"kafka.tls.ca_file: set but kafka.tls.enabled is false",
+			`kafka.start_offset: "newest": must be earliest or latest`,
+			"kafka.session_timeout: -1s: must be > 0",
+			`kafka.topics[0]: "bad topic": not a valid topic name`,
+			"kafka.topic_regex: error parsing regexp",
+			`elasticsearch.urls[0]: "127.0.0.1:9200": must be http(s)://host:port`,
+			"elasticsearch.username: required when elasticsearch.password is set",
+			`index: "{Topic}-{yyyy.MM.dd}": unknown placeholder {Topic}`,
+			"bulk.actions: -1: must be > 0",
+			"bulk.bytes: -1: must be > 0",
+			"bulk.flush_interval: -1s: must be > 0",
+			"bulk.workers: -2: must be > 0",
+			"bulk.retry_max_backoff: 1s: must be >= bulk.retry_backoff",
+			`dlq.topic: "{topic}.{x}": unknown placeholder {x}`,
+			"template.shards: -1: must be > 0",
+			"template.replicas: -1: must be >= 0",
+			`metrics.listen: "nope": must be host:port`,
+			`log.level: "loud"`,
+			`log.format: "xml"`,
+			"shutdown_timeout: -1s: must be > 0",
+		}},
+		{"etcd", "kafka: {brokers: [\"b:1\"], topic_regex: x}\nelasticsearch: {urls: [\"http://es:9200\"]}\netcd: {endpoints: [\"ftp://e:1\"], topics_key: topics, dial_timeout: -1s}\n",
+			[]string{
+				"etcd.endpoints: topics from etcd cannot be combined with kafka.topic_regex",
+				`etcd.topics_key: "topics": must start with /`,
+				`etcd.endpoints[0] "ftp://e:1": scheme "ftp"`,
+				"etcd.dial_timeout -1s: must be > 0",
+			}},
+		{"api key and basic auth", "kafka: {brokers: [\"b:1\"], topic_regex: x}\nelasticsearch: {urls: [\"http://es:9200\"], username: u, api_key: k}\n",
+			[]string{"elasticsearch.api_key: set api_key or username/password, not both"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			require.NoError(t, os.WriteFile(path, []byte(tt.yaml), 0o644))
+			_, err := LoadConfig(path)
+			require.Error(t, err)
+			for _, w := range tt.want {
+				require.ErrorContains(t, err, w)
+			}
+		})
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	_, err := LoadConfig(filepath.Join(t.TempDir(), "none.yaml"))
+	require.ErrorContains(t, err, "read config")
+}

@@ -1,0 +1,33 @@
+// Package transfer is logtransfer's core: it consumes the log topics from
+// Kafka in a consumer group and indexes every record into Elasticsearch with
+// olivere/elastic, at least once and without duplicates in the index.
+//
+// # Flow
+//
+// [Transfer.Run] polls a batch (kgo.BlockRebalanceOnPoll: no rebalance while
+// a batch is held), turns each record into a document (the agent's JSON
+// record plus "kafka":{topic,partition,offset}; a non-JSON value becomes
+// {"message", "@timestamp"}), with the id {topic}-{partition}-{offset} and the
+// index from the index template and the document's @timestamp. It cuts the
+// batch into bulk requests (bulk.actions, bulk.bytes), sends them with
+// bulk.workers at once, and classifies each item: accepted → acknowledged;
+// 429, 5xx or no connection → sent again (the failed subset only) after an
+// exponential backoff with jitter, fetching paused meanwhile; any other 4xx
+// (mapping conflict…) → the record is produced to the DLQ topic with headers
+// error.type, error.reason and source.id, then acknowledged. An ackTracker
+// finds per partition the highest offset below which every record is
+// acknowledged; only that is committed (CommitRecords), and nothing is
+// committed after partitions were lost. Then rebalances are allowed and the
+// next batch is polled.
+//
+// # Lifecycle
+//
+// [New] validates the config and builds the Kafka client. Run connects to
+// Elasticsearch (retrying, /readyz false meanwhile), installs the index
+// template (if absent, or always with template.overwrite), consumes until
+// its context is done, then finishes the batch in hand within
+// shutdown_timeout, commits, leaves the group and returns.
+//
+// A redelivery — after kill -9, a failed commit or a rebalance — indexes the
+// same ids again: the index holds each record once.
+package transfer

@@ -1,0 +1,187 @@
+package transfer
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func TestIndexNamer(t *testing.T) {
+	ts := time.Date(2026, 3, 7, 23, 30, 0, 0, time.FixedZone("X", -2*3600)) // 2026-03-08T01:30Z
+	tests := []struct {
+		name, template, topic, want, err string
+	}{
+		{name: "default", template: "{topic}-{yyyy.MM.dd}", topic: "nginx", want: "nginx-2026.03.08"},
+		{name: "classic", template: "{topic}", topic: "nginx", want: "nginx"},
+		{name: "lower-cased topic", template: "{topic}", topic: "App.Log", want: "app.log"},
+		{name: "prefix and hour", template: "logs-{topic}-{yy.MM.dd.HH}", topic: "a", want: "logs-a-26.03.08.01"},
+		{name: "month", template: "{topic}-{yyyy-MM}", topic: "a", want: "a-2026-03"},
+		{name: "no topic", template: "logs-{yyyy}", err: "must contain {topic}"},
+		{name: "unknown placeholder", template: "{topic}-{host}", err: "unknown placeholder {host}"},
+		{name: "empty placeholder", template: "{topic}-{}", err: "unknown placeholder {}"},
+		{name: "unterminated", template: "{topic}-{yyyy", err: "unterminated {"},
+		{name: "upper case literal", template: "Logs-{topic}", err: "lower case"},
+		{name: "empty", template: "", err: "empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := parseIndexTemplate(tt.template)
+			if tt.err != "" {
+				require.ErrorContains(t, err, tt.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, n.name(tt.topic, ts))
+		})
+	}
+}
+
+func TestBuildDocument(t *testing.T) {
+	kts := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
+	namer, err := parseIndexTemplate(defaultIndex)
+	require.NoError(t, err)
+	tests := []struct {
+		name      string
+		value     string
+		wantBody  string
+		wantIndex string
+		wantTS    time.Time
+	}{
+		{
+			name:      "agent record",
+			value:     `{"@timestamp":"2026-05-06T07:08:09.123Z","message":"GET /","host":{"name":"h","ip":"10.0.0.1"},"log":{"file":{"path":"/var/log/a.log"},"offset":42}}`,
+			wantBody:  `{"@timestamp":"2026-05-06T07:08:09.123Z","message":"GET /","host":{"name":"h","ip":"10.0.0.1"},"log":{"file":{"path":"/var/log/a.log"},"offset":42},"kafka":{"topic":"Web","partition":3,"offset":17}}`,
+			wantIndex: "web-2026.05.06",
+			wantTS:    time.Date(2026, 5, 6, 7, 8, 9, 123e6, time.UTC),
+		},
+		{
+			name:      "not JSON",
+			value:     "plain \"line\"",
+			wantBody:  `{"message":"plain \"line\"","@timestamp":"2026-01-02T03:04:05.0000006Z","kafka":{"topic":"Web","partition":3,"offset":17}}`,
+			wantIndex: "web-2026.01.02",
+			wantTS:    kts,
+		},
+		{
+			name:      "JSON but not an object",
+			value:     `[1,2]`,
+			wantBody:  `{"message":"[1,2]","@timestamp":"2026-01-02T03:04:05.0000006Z","kafka":{"topic":"Web","partition":3,"offset":17}}`,
+			wantIndex: "web-2026.01.02",
+			wantTS:    kts,
+		},
+		{
+			name:      "broken JSON object",
+			value:     `{"message":"x"`,
+			wantBody:  `{"message":"{\"message\":\"x\"","@timestamp":"2026-01-02T03:04:05.0000006Z","kafka":{"topic":"Web","partition":3,"offset":17}}`,
+			wantIndex: "web-2026.01.02",
+			wantTS:    kts,
+		},
+		{
+			name:      "empty object, no @timestamp",
+			value:     ` { } `,
+			wantBody:  `{"kafka":{"topic":"Web","partition":3,"offset":17}}`,
+			wantIndex: "web-2026.01.02",
+			wantTS:    kts,
+		},
+		{
+			name:      "unparsable @timestamp falls back to the Kafka timestamp",
+			value:     `{"@timestamp":"yesterday","message":"m"}`,
+			wantBody:  `{"@timestamp":"yesterday","message":"m","kafka":{"topic":"Web","partition":3,"offset":17}}`,
+			wantIndex: "web-2026.01.02",
+			wantTS:    kts,
+		},
+		{
+			name:      "multi-line JSON is compacted",
+			value:     "{\n  \"message\": \"m\"\n}\n",
+			wantBody:  `{"message":"m","kafka":{"topic":"Web","partition":3,"offset":17}}`,
+			wantIndex: "web-2026.01.02",
+			wantTS:    kts,
+		},
+		{
+			name:      "own kafka field is replaced",
+			value:     `{"message":"m","kafka":{"topic":"other"}}`,
+			wantBody:  `{"message":"m","kafka":{"topic":"Web","partition":3,"offset":17}}`,
+			wantIndex: "web-2026.01.02",
+			wantTS:    kts,
+		},
+		{
+			name:      "invalid UTF-8 in a raw line",
+			value:     "a\xffb",
+			wantBody:  `{"message":"a\ufffdb","@timestamp":"2026-01-02T03:04:05.0000006Z","kafka":{"topic":"Web","partition":3,"offset":17}}`,
+			wantIndex: "web-2026.01.02",
+			wantTS:    kts,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &kgo.Record{Topic: "Web", Partition: 3, Offset: 17, Timestamp: kts, Value: []byte(tt.value)}
+			d := buildDocument(r, namer)
+			require.Equal(t, tt.wantBody, string(d.body))
+			require.True(t, json.Valid(d.body))
+			require.Equal(t, tt.wantIndex, d.index)
+			require.Equal(t, "Web-3-17", d.id)
+			require.True(t, tt.wantTS.Equal(d.ts), "ts %s, want %s", d.ts, tt.wantTS)
+			require.Same(t, r, d.rec)
+		})
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		status int
+		want   outcome
+	}{
+		{200, outcomeOK}, {201, outcomeOK},
+		{400, outcomeReject}, {404, outcomeReject}, {409, outcomeReject},
+		{429, outcomeRetry}, {500, outcomeRetry}, {503, outcomeRetry}, {0, outcomeRetry},
+	}
+	for _, tt := range tests {
+		require.Equal(t, tt.want, classify(tt.status), "status %d", tt.status)
+	}
+}
+
+func TestSplitDocs(t *testing.T) {
+	mk := func(sizes ...int) []document {
+		var ds []document
+		for _, s := range sizes {
+			ds = append(ds, document{body: make([]byte, s-48)}) // 48: action line overhead
+		}
+		return ds
+	}
+	lens := func(cs [][]document) []int {
+		var out []int
+		for _, c := range cs {
+			out = append(out, len(c))
+		}
+		return out
+	}
+	tests := []struct {
+		name           string
+		sizes          []int
+		actions, bytes int
+		want           []int
+	}{
+		{"empty", nil, 2, 1000, nil},
+		{"by actions", []int{100, 100, 100, 100, 100}, 2, 1000, []int{2, 2, 1}},
+		{"by bytes", []int{100, 100, 100, 100}, 10, 250, []int{2, 2}},
+		{"oversized doc alone", []int{100, 1000, 100}, 10, 250, []int{1, 1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, lens(splitDocs(mk(tt.sizes...), tt.actions, tt.bytes)))
+		})
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	b := backoff{min: 100 * time.Millisecond, max: time.Second}
+	for i, max := range []time.Duration{100, 200, 400, 800, 1000, 1000} {
+		d := b.next()
+		max *= time.Millisecond
+		require.True(t, d >= max/2 && d <= max, "attempt %d: %s not in [%s, %s]", i, d, max/2, max)
+	}
+	b.reset()
+	require.LessOrEqual(t, b.next(), 100*time.Millisecond)
+}

@@ -1,0 +1,76 @@
+package transfer
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are logtransfer's metrics; the names are a contract (issue 4).
+type Metrics struct {
+	RecordsConsumed *prometheus.CounterVec // topic
+	DocsIndexed     *prometheus.CounterVec // topic
+	IndexErrors     *prometheus.CounterVec // topic, reason
+	DLQRecords      *prometheus.CounterVec // topic
+	BulkDuration    prometheus.Histogram   // seconds per bulk request
+	BulkSize        prometheus.Histogram   // documents per bulk request
+	ConsumerLag     *prometheus.GaugeVec   // topic, partition
+	CommitErrors    prometheus.Counter     //
+	ESUp            prometheus.Gauge       // 1 when the last request to Elasticsearch succeeded
+	KafkaUp         prometheus.Gauge       // 1 when the last lag refresh succeeded
+	EndToEnd        prometheus.Histogram   // index time minus @timestamp
+}
+
+// NewMetrics builds the metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		RecordsConsumed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logtransfer_records_consumed_total",
+			Help: "Records fetched from Kafka.",
+		}, []string{"topic"}),
+		DocsIndexed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logtransfer_docs_indexed_total",
+			Help: "Documents Elasticsearch accepted.",
+		}, []string{"topic"}),
+		IndexErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logtransfer_index_errors_total",
+			Help: "Failed document index attempts, by Elasticsearch error type (connection for a failed request).",
+		}, []string{"topic", "reason"}),
+		DLQRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logtransfer_dlq_records_total",
+			Help: "Records Elasticsearch rejected for good, sent to the dead-letter topic.",
+		}, []string{"topic"}),
+		BulkDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "logtransfer_bulk_duration_seconds",
+			Help:    "Duration of bulk requests.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}),
+		BulkSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "logtransfer_bulk_size_docs",
+			Help:    "Documents per bulk request.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
+		}),
+		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "logtransfer_consumer_lag",
+			Help: "Records between the group's committed offset and the high watermark, refreshed every 10s.",
+		}, []string{"topic", "partition"}),
+		CommitErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logtransfer_commit_errors_total",
+			Help: "Failed offset commits.",
+		}),
+		ESUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logtransfer_es_up",
+			Help: "1 when the last request to Elasticsearch succeeded, else 0.",
+		}),
+		KafkaUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logtransfer_kafka_up",
+			Help: "1 when the last request to Kafka succeeded, else 0.",
+		}),
+		EndToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "logtransfer_end_to_end_seconds",
+			Help:    "Time from a record's @timestamp to its indexing.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
+		}),
+	}
+	reg.MustRegister(m.RecordsConsumed, m.DocsIndexed, m.IndexErrors, m.DLQRecords, m.BulkDuration,
+		m.BulkSize, m.ConsumerLag, m.CommitErrors, m.ESUp, m.KafkaUp, m.EndToEnd)
+	return m
+}

@@ -1,0 +1,183 @@
+// Package transfertest provides an in-memory Elasticsearch for tests of
+// logtransfer: it serves the APIs logtransfer uses (ping, _template, _bulk)
+// and injects faults.
+package transfertest
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// ES is an in-memory Elasticsearch for the APIs logtransfer uses
+// (ping, _template, _bulk), with fault injection. Documents are kept by
+// index and id, so a redelivery overwrites like in Elasticsearch.
+type ES struct {
+	srv *httptest.Server
+
+	mu        sync.Mutex
+	docs      map[string]json.RawMessage // index/id → source
+	writes    int                        // index operations accepted, overwrites included
+	templates map[string]json.RawMessage
+	down      bool // every request gets 503
+	// item, when set, decides an item's status and error type; status 0
+	// means accept.
+	item func(index, id string, doc []byte) (status int, errType string)
+}
+
+// NewES starts the server; it stops at the end of the test.
+func NewES(t testing.TB) *ES {
+	f := &ES{docs: make(map[string]json.RawMessage), templates: make(map[string]json.RawMessage)}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// URL is the server's base URL.
+func (f *ES) URL() string { return f.srv.URL }
+
+// Template returns the body of an installed index template, or nil.
+func (f *ES) Template(name string) json.RawMessage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.templates[name]
+}
+
+// Docs returns a copy of the documents, by "index/id".
+func (f *ES) Docs() map[string]json.RawMessage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]json.RawMessage, len(f.docs))
+	for k, v := range f.docs {
+		out[k] = v
+	}
+	return out
+}
+
+// SetDown makes every request fail with 503 (true) or not.
+func (f *ES) SetDown(down bool) {
+	f.mu.Lock()
+	f.down = down
+	f.mu.Unlock()
+}
+
+// SetItem sets the per-item fault injector: it returns an HTTP status
+// (0: accept) and an error type for each document of a bulk request.
+func (f *ES) SetItem(fn func(index, id string, doc []byte) (int, string)) {
+	f.mu.Lock()
+	f.item = fn
+	f.mu.Unlock()
+}
+
+// Count is the number of documents (distinct index/id).
+func (f *ES) Count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.docs)
+}
+
+// Doc returns the document stored under "index/id".
+func (f *ES) Doc(key string) (json.RawMessage, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.docs[key]
+	return d, ok
+}
+
+// Writes is the number of index operations accepted, overwrites included.
+func (f *ES) Writes() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.writes
+}
+
+func (f *ES) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	down := f.down
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if down {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"error":{"type":"unavailable","reason":"test outage"},"status":503}`)
+		return
+	}
+	switch {
+	case r.URL.Path == "/":
+		_, _ = io.WriteString(w, `{"name":"fake","version":{"number":"7.17.29"},"tagline":"You Know, for Search"}`)
+	case strings.HasPrefix(r.URL.Path, "/_template/"):
+		name := strings.TrimPrefix(r.URL.Path, "/_template/")
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		switch r.Method {
+		case http.MethodHead:
+			if _, ok := f.templates[name]; !ok {
+				w.WriteHeader(http.StatusNotFound)
+			}
+		case http.MethodPut:
+			body, _ := io.ReadAll(r.Body)
+			f.templates[name] = body
+			_, _ = io.WriteString(w, `{"acknowledged":true}`)
+		default:
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		}
+	case r.URL.Path == "/_bulk" && r.Method == http.MethodPost:
+		f.bulk(w, r)
+	default:
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"error":{"type":"not_found"},"status":404}`)
+	}
+}
+
+func (f *ES) bulk(w http.ResponseWriter, r *http.Request) {
+	sc := bufio.NewScanner(r.Body)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	type itemResult struct {
+		Index  string         `json:"_index"`
+		ID     string         `json:"_id"`
+		Status int            `json:"status"`
+		Error  map[string]any `json:"error,omitempty"`
+	}
+	var items []map[string]itemResult
+	errs := false
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for sc.Scan() {
+		var action map[string]struct {
+			Index string `json:"_index"`
+			ID    string `json:"_id"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &action); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		a, ok := action["index"]
+		if !ok || !sc.Scan() {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		doc := append(json.RawMessage(nil), sc.Bytes()...)
+		res := itemResult{Index: a.Index, ID: a.ID, Status: 201}
+		status, typ := 0, ""
+		if f.item != nil {
+			status, typ = f.item(a.Index, a.ID, doc)
+		}
+		if !json.Valid(doc) {
+			status, typ = 400, "mapper_parsing_exception"
+		}
+		if status != 0 {
+			res.Status = status
+			res.Error = map[string]any{"type": typ, "reason": "injected " + typ}
+			errs = true
+		} else {
+			f.docs[a.Index+"/"+a.ID] = doc
+			f.writes++
+		}
+		items = append(items, map[string]itemResult{"index": res})
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"took": 1, "errors": errs, "items": items})
+}
