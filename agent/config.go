@@ -66,11 +66,8 @@ type MetricsConfig struct {
 	Listen string `yaml:"listen"` // default "127.0.0.1:9101"
 }
 
-// LogConfig configures the agent's own log.
-type LogConfig struct {
-	Level  string `yaml:"level"`  // debug | info (default) | warn | error
-	Format string `yaml:"format"` // text (default) | json
-}
+// LogConfig configures the agent's own log; see config.LogConfig.
+type LogConfig = config.LogConfig
 
 // Duration is a time.Duration written in config files as a Go duration
 // string such as "10s"; see config.Duration.
@@ -189,12 +186,7 @@ func (c *Config) Validate() error {
 	if err := config.CheckHostPort(c.Metrics.Listen, true); err != nil {
 		errs.BadValue("metrics.listen", c.Metrics.Listen, "%v", err)
 	}
-	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
-		errs.BadValue("log.level", c.Log.Level, "must be debug, info, warn or error")
-	}
-	if c.Log.Format != "text" && c.Log.Format != "json" {
-		errs.BadValue("log.format", c.Log.Format, "must be text or json")
-	}
+	c.Log.Validate("log", &errs)
 	errs.NonNegative("files.scan_frequency", c.Files.ScanFrequency)
 	errs.NonNegative("files.close_inactive", c.Files.CloseInactive)
 	errs.NonNegative("files.ignore_older", c.Files.IgnoreOlder)
@@ -215,8 +207,7 @@ func (c *Config) Validate() error {
 func (c *Config) setDefaults() {
 	config.SetDefault(&c.DataDir, "/var/lib/logagent")
 	config.SetDefault(&c.Metrics.Listen, "127.0.0.1:9101")
-	config.SetDefault(&c.Log.Level, "info")
-	config.SetDefault(&c.Log.Format, "text")
+	c.Log.SetDefaults()
 	config.SetDefault(&c.ShutdownTimeout, Duration(30*time.Second))
 	config.SetDefault(&c.Kafka.ClientID, "logagent")
 	config.SetDefault(&c.Kafka.Compression, "zstd")

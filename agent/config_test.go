@@ -247,7 +247,7 @@ func TestReadConfigDoesNotValidate(t *testing.T) {
 
 	path := writeConfig(t, "log: {levle: info}\n")
 	_, err = ReadConfig(path)
-	require.ErrorContains(t, err, "config "+path+": yaml: unmarshal errors:\n  line 1: field levle not found in type agent.LogConfig")
+	require.ErrorContains(t, err, "config "+path+": yaml: unmarshal errors:\n  line 1: field levle not found in type config.LogConfig")
 }
 
 func TestLoadConfigEnv(t *testing.T) {

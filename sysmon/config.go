@@ -85,11 +85,8 @@ type MetricsConfig struct {
 	Listen string `yaml:"listen"` // default "127.0.0.1:9103"
 }
 
-// LogConfig configures sysmon's own log.
-type LogConfig struct {
-	Level  string `yaml:"level"`  // debug | info (default) | warn | error
-	Format string `yaml:"format"` // text (default) | json
-}
+// LogConfig configures sysmon's own log; see config.LogConfig.
+type LogConfig = config.LogConfig
 
 // DefaultIgnoreFS are the file system types the disk measurement skips by default:
 // Telegraf's default ignore_fs plus the pseudo file systems Telegraf skips because their
@@ -135,17 +132,11 @@ func (c *FileConfig) Validate() error {
 	err := c.Config.Validate()
 	var errs config.Errors
 	config.SetDefault(&c.Metrics.Listen, "127.0.0.1:9103")
-	config.SetDefault(&c.Log.Level, "info")
-	config.SetDefault(&c.Log.Format, "text")
+	c.Log.SetDefaults()
 	if err := config.CheckHostPort(c.Metrics.Listen, true); err != nil {
 		errs.BadValue("metrics.listen", c.Metrics.Listen, "%v", err)
 	}
-	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
-		errs.BadValue("log.level", c.Log.Level, "must be debug, info, warn or error")
-	}
-	if c.Log.Format != "text" && c.Log.Format != "json" {
-		errs.BadValue("log.format", c.Log.Format, "must be text or json")
-	}
+	c.Log.Validate("log", &errs)
 	return errors.Join(err, errs.Err())
 }
 

@@ -264,8 +264,7 @@ func (c *Config) setDefaults() {
 		c.Template.IndexPatterns = []string{placeholder.ReplaceAllString(c.Index, "*")}
 	}
 	config.SetDefault(&c.Metrics.Listen, "127.0.0.1:9102")
-	config.SetDefault(&c.Log.Level, "info")
-	config.SetDefault(&c.Log.Format, "text")
+	c.Log.SetDefaults()
 	config.SetDefault(&c.ShutdownTimeout, agent.Duration(30*time.Second))
 }
 

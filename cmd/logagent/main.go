@@ -91,7 +91,7 @@ func run(args []string) error {
 		return nil
 	}
 
-	log := newLogger(cfg.Log)
+	log := cfg.Log.NewLogger(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, cfg, log)
@@ -169,14 +169,4 @@ func ignoreStopped(err error) error {
 		return nil
 	}
 	return err
-}
-
-func newLogger(c agent.LogConfig) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level)) // validated
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }

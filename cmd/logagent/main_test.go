@@ -6,19 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -28,36 +23,17 @@ import (
 
 // The tests run the real logagent: the test binary re-executes itself as the
 // agent when LOGAGENT_CHILD is set, so kill -9 and SIGTERM hit a real process.
-func TestMain(m *testing.M) {
-	if os.Getenv("LOGAGENT_CHILD") == "1" {
-		if err := run(os.Args[1:]); err != nil {
-			fmt.Fprintln(os.Stderr, "logagent:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testenv.MainSelf(m, "LOGAGENT_CHILD", "logagent", run) }
 
 type agentProc struct {
+	*testenv.Self
 	t       *testing.T
-	cmd     *exec.Cmd
-	config  string
 	metrics string
-	logFile string
-	exited  chan error
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // writeConfig writes an agent config; extra is appended YAML.
 func writeConfig(t *testing.T, brokers []string, dataDir, extra string) (path, metricsAddr string) {
-	metricsAddr = freeAddr(t)
+	metricsAddr = testenv.FreeAddr(t)
 	cfg := fmt.Sprintf(`kafka:
   brokers: [%s]
   linger: 5ms
@@ -81,97 +57,21 @@ log:
 
 func startProc(t *testing.T, config, metricsAddr string) *agentProc {
 	t.Helper()
-	logFile := filepath.Join(t.TempDir(), "agent.log")
-	lf, err := os.Create(logFile)
-	require.NoError(t, err)
-	cmd := exec.Command(os.Args[0], "-config", config)
-	cmd.Env = append(os.Environ(), "LOGAGENT_CHILD=1")
-	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	require.NoError(t, cmd.Start())
-	p := &agentProc{t: t, cmd: cmd, config: config, metrics: metricsAddr, logFile: logFile, exited: make(chan error, 1)}
-	go func() {
-		p.exited <- cmd.Wait()
-		lf.Close()
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.exited
-		if t.Failed() {
-			p.dumpLog()
-		}
-	})
-	p.waitMetrics()
+	p := &agentProc{Self: testenv.StartSelf(t, "LOGAGENT_CHILD", 60, "-config", config), t: t, metrics: metricsAddr}
+	testenv.WaitHealthy(t, metricsAddr)
 	return p
 }
 
-func (p *agentProc) dumpLog() {
-	data, _ := os.ReadFile(p.logFile)
-	lines := strings.Split(string(data), "\n")
-	if len(lines) > 60 {
-		lines = lines[len(lines)-60:]
-	}
-	p.t.Logf("agent log %s (last lines):\n%s", p.logFile, strings.Join(lines, "\n"))
-}
-
-func (p *agentProc) waitMetrics() {
-	p.t.Helper()
-	require.Eventually(p.t, func() bool {
-		resp, err := http.Get("http://" + p.metrics + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	}, 30*time.Second, 20*time.Millisecond, "agent metrics server did not come up")
-}
-
-func (p *agentProc) kill9() {
-	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGKILL))
-	<-p.exited
-	p.exited <- nil // for the cleanup
-}
+func (p *agentProc) kill9() { require.NoError(p.t, p.Kill()) }
 
 // stop sends SIGTERM and expects a clean exit.
 func (p *agentProc) stop() {
 	p.t.Helper()
-	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-p.exited:
-		p.exited <- nil
-		require.NoError(p.t, err, "logagent must exit 0 on SIGTERM")
-	case <-time.After(30 * time.Second):
-		p.t.Fatal("logagent did not exit after SIGTERM")
-	}
+	require.NoError(p.t, p.Stop(30*time.Second), "logagent must exit 0 on SIGTERM")
 }
 
-// metric returns the sum of all series of a metric family.
-func (p *agentProc) metric(name string) float64 {
-	resp, err := http.Get("http://" + p.metrics + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		return -1
-	}
-	f, ok := fams[name]
-	if !ok {
-		return -1
-	}
-	var sum float64
-	for _, m := range f.Metric {
-		switch {
-		case m.Counter != nil:
-			sum += m.Counter.GetValue()
-		case m.Gauge != nil:
-			sum += m.Gauge.GetValue()
-		}
-	}
-	return sum
-}
+// metric returns the sum of all series of a metric family, -1 if there is none.
+func (p *agentProc) metric(name string) float64 { return testenv.Metric(p.metrics, name) }
 
 func writeLines(t *testing.T, path string, from, to int) {
 	t.Helper()
@@ -387,7 +287,7 @@ func TestEtcdConfig(t *testing.T) {
 	writeLines(t, b, 10, 20)
 	require.Len(t, consume(t, brokers, "ta", 20, 10*time.Second), 20)
 	require.Len(t, consume(t, brokers, "tb", 20, 10*time.Second), 20)
-	logData, _ := os.ReadFile(p.logFile)
+	logData, _ := os.ReadFile(p.LogFile)
 	require.Contains(t, string(logData), key, "the rejection names the key")
 
 	// change topic of a, remove b
@@ -416,7 +316,7 @@ func TestEtcdConfig(t *testing.T) {
 	p = startProc(t, cfg, maddr)
 	require.Len(t, consume(t, brokers, "ta2", 20, 10*time.Second), 20)
 	require.Equal(t, float64(0), p.metric("logagent_etcd_up"))
-	logData, _ = os.ReadFile(p.logFile)
+	logData, _ = os.ReadFile(p.LogFile)
 	require.Contains(t, string(logData), "cache")
 	require.NoError(t, e.Start())
 	require.Eventually(t, func() bool { return p.metric("logagent_etcd_up") == 1 }, 20*time.Second, 100*time.Millisecond)

@@ -15,7 +15,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/logcollect/logcollect/agent"
 	"github.com/logcollect/logcollect/metrics"
 	"github.com/logcollect/logcollect/transfer"
 )
@@ -88,7 +87,7 @@ func run(args []string) error {
 		return nil
 	}
 
-	log := newLogger(cfg.Log)
+	log := cfg.Log.NewLogger(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, cfg, log)
@@ -118,14 +117,4 @@ func serve(ctx context.Context, cfg transfer.Config, log *slog.Logger) error {
 	err = g.Wait()
 	log.Info("logtransfer stopped")
 	return err
-}
-
-func newLogger(c agent.LogConfig) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level)) // validated
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }

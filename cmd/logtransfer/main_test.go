@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,23 +26,7 @@ import (
 // logtransfer when LOGTRANSFER_CHILD is set, so kill -9 and SIGTERM hit a
 // real process. Kafka (kfake) and Elasticsearch (transfertest.ES) live in
 // the test process and survive the child.
-func TestMain(m *testing.M) {
-	if os.Getenv("LOGTRANSFER_CHILD") == "1" {
-		if err := run(os.Args[1:]); err != nil {
-			fmt.Fprintln(os.Stderr, "logtransfer:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
-}
+func TestMain(m *testing.M) { testenv.MainSelf(m, "LOGTRANSFER_CHILD", "logtransfer", run) }
 
 func startKfake(t *testing.T, partitions int) []string {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(partitions),
@@ -55,7 +37,7 @@ func startKfake(t *testing.T, partitions int) []string {
 }
 
 func writeConfig(t *testing.T, brokers []string, esURL, topic string) (path, metricsAddr string) {
-	metricsAddr = freeAddr(t)
+	metricsAddr = testenv.FreeAddr(t)
 	cfg := fmt.Sprintf(`kafka:
   brokers: [%s]
   topics: [%s]
@@ -80,42 +62,15 @@ log:
 }
 
 type proc struct {
+	*testenv.Self
 	t       *testing.T
-	cmd     *exec.Cmd
 	metrics string
-	logFile string
-	exited  chan error
 }
 
 func startProc(t *testing.T, config, metricsAddr string) *proc {
 	t.Helper()
-	logFile := filepath.Join(t.TempDir(), "transfer.log")
-	lf, err := os.Create(logFile)
-	require.NoError(t, err)
-	cmd := exec.Command(os.Args[0], "-config", config)
-	cmd.Env = append(os.Environ(), "LOGTRANSFER_CHILD=1")
-	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	require.NoError(t, cmd.Start())
-	p := &proc{t: t, cmd: cmd, metrics: metricsAddr, logFile: logFile, exited: make(chan error, 1)}
-	go func() {
-		p.exited <- cmd.Wait()
-		lf.Close()
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.exited
-		if t.Failed() {
-			data, _ := os.ReadFile(logFile)
-			lines := strings.Split(string(data), "\n")
-			if len(lines) > 40 {
-				lines = lines[len(lines)-40:]
-			}
-			t.Logf("logtransfer log (last lines):\n%s", strings.Join(lines, "\n"))
-		}
-	})
-	require.Eventually(t, func() bool { return p.get("/healthz") == 200 }, 30*time.Second, 20*time.Millisecond,
-		"metrics server did not come up")
+	p := &proc{Self: testenv.StartSelf(t, "LOGTRANSFER_CHILD", 40, "-config", config), t: t, metrics: metricsAddr}
+	testenv.WaitHealthy(t, metricsAddr)
 	return p
 }
 
@@ -138,22 +93,11 @@ func (p *proc) body(path string) string {
 	return string(b)
 }
 
-func (p *proc) kill9() {
-	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGKILL))
-	<-p.exited
-	p.exited <- nil // for the cleanup
-}
+func (p *proc) kill9() { require.NoError(p.t, p.Kill()) }
 
 func (p *proc) stop() {
 	p.t.Helper()
-	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-p.exited:
-		p.exited <- nil
-		require.NoError(p.t, err, "logtransfer must exit 0 on SIGTERM")
-	case <-time.After(30 * time.Second):
-		p.t.Fatal("logtransfer did not exit after SIGTERM")
-	}
+	require.NoError(p.t, p.Stop(30*time.Second), "logtransfer must exit 0 on SIGTERM")
 }
 
 func produce(t *testing.T, brokers []string, topic string, from, to int) {

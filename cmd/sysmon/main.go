@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -94,7 +93,7 @@ func run(args []string) error {
 		return nil
 	}
 
-	log := newLogger(cfg.Log)
+	log := cfg.Log.NewLogger(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, cfg, log)
@@ -123,14 +122,4 @@ func serve(ctx context.Context, cfg sysmon.FileConfig, log *slog.Logger) error {
 	}
 	log.Info("sysmon stopped")
 	return nil
-}
-
-func newLogger(c sysmon.LogConfig) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level)) // validated
-	opts := &slog.HandlerOptions{Level: level}
-	if strings.EqualFold(c.Format, "json") {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
 }

@@ -3,19 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 
 	"github.com/logcollect/logcollect/internal/testenv"
@@ -23,16 +18,7 @@ import (
 
 // The end-to-end tests run the real sysmon: the test binary re-executes itself as sysmon
 // when SYSMON_CHILD is set, so SIGTERM hits a real process.
-func TestMain(m *testing.M) {
-	if os.Getenv("SYSMON_CHILD") == "1" {
-		if err := run(os.Args[1:]); err != nil {
-			fmt.Fprintln(os.Stderr, "sysmon:", err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { testenv.MainSelf(m, "SYSMON_CHILD", "sysmon", run) }
 
 // captureStdout runs f and returns what it printed.
 func captureStdout(t *testing.T, f func() error) (string, error) {
@@ -89,25 +75,16 @@ func TestCheckConfig(t *testing.T) {
 }
 
 type sysmonProc struct {
+	*testenv.Self
 	t       *testing.T
-	cmd     *exec.Cmd
 	metrics string
-	logFile string
-	exited  chan error
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // startSysmon writes a config for influxURL/bucket (extra is appended YAML) and starts
 // sysmon with it.
 func startSysmon(t *testing.T, influxURL, bucket, extra string) *sysmonProc {
 	t.Helper()
-	metricsAddr := freeAddr(t)
+	metricsAddr := testenv.FreeAddr(t)
 	cfg := fmt.Sprintf(`interval: 1s
 host: e2e-host
 influx:
@@ -126,78 +103,23 @@ log:
 	path := filepath.Join(t.TempDir(), "sysmon.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
 
-	logFile := filepath.Join(t.TempDir(), "sysmon.log")
-	lf, err := os.Create(logFile)
-	require.NoError(t, err)
-	cmd := exec.Command(os.Args[0], "-config", path)
-	cmd.Env = append(os.Environ(), "SYSMON_CHILD=1")
-	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	require.NoError(t, cmd.Start())
-	p := &sysmonProc{t: t, cmd: cmd, metrics: metricsAddr, logFile: logFile, exited: make(chan error, 1)}
-	go func() {
-		p.exited <- cmd.Wait()
-		lf.Close()
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.exited
-		if t.Failed() {
-			t.Logf("sysmon log:\n%s", p.log())
-		}
-	})
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + metricsAddr + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	}, 30*time.Second, 20*time.Millisecond, "metrics server did not come up")
+	p := &sysmonProc{Self: testenv.StartSelf(t, "SYSMON_CHILD", 0, "-config", path), t: t, metrics: metricsAddr}
+	testenv.WaitHealthy(t, metricsAddr)
 	return p
-}
-
-func (p *sysmonProc) log() string {
-	b, _ := os.ReadFile(p.logFile)
-	return string(b)
 }
 
 // stop sends SIGTERM and expects exit status 0.
 func (p *sysmonProc) stop() {
 	p.t.Helper()
-	require.NoError(p.t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-p.exited:
-		p.exited <- nil
-		require.NoError(p.t, err, "sysmon must exit 0 on SIGTERM")
-	case <-time.After(30 * time.Second):
-		p.t.Fatal("sysmon did not exit after SIGTERM")
-	}
+	require.NoError(p.t, p.Stop(30*time.Second), "sysmon must exit 0 on SIGTERM")
 }
 
 // scrape returns the metric families of /metrics.
 func (p *sysmonProc) scrape() map[string]float64 {
 	p.t.Helper()
-	resp, err := http.Get("http://" + p.metrics + "/metrics")
+	m, err := testenv.Scrape(p.metrics)
 	require.NoError(p.t, err)
-	defer resp.Body.Close()
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	require.NoError(p.t, err)
-	out := map[string]float64{}
-	for name, f := range fams {
-		for _, m := range f.Metric {
-			switch {
-			case m.Counter != nil:
-				out[name] += m.Counter.GetValue()
-			case m.Gauge != nil:
-				out[name] += m.Gauge.GetValue()
-			case m.Histogram != nil:
-				out[name] += float64(m.Histogram.GetSampleCount())
-			}
-		}
-	}
-	return out
+	return m
 }
 
 func countProcesses(t *testing.T, i *testenv.Influx, db string) int {
@@ -232,7 +154,7 @@ func TestEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode, "ready: InfluxDB answers /ping")
 
 	p.stop()
-	require.Contains(t, p.log(), "sysmon stopped")
+	require.Contains(t, p.Log(), "sysmon stopped")
 	require.Positive(t, countProcesses(t, i, "telegraf"))
 }
 
@@ -265,16 +187,16 @@ func TestSIGTERMFlushes(t *testing.T) {
 	samples := m["sysmon_samples_total"]
 	p.stop() // the writer is in its backoff: only the shutdown flush can write now
 
-	require.Contains(t, p.log(), "flushing buffered points")
-	require.NotContains(t, p.log(), "shutdown timeout")
+	require.Contains(t, p.Log(), "flushing buffered points")
+	require.NotContains(t, p.Log(), "shutdown timeout")
 	require.GreaterOrEqual(t, float64(countProcesses(t, i, "telegraf")), samples, "every sample of the outage was written")
 }
 
 func TestSIGTERMWithInfluxDown(t *testing.T) {
-	p := startSysmon(t, "http://"+freeAddr(t), "telegraf", "shutdown_timeout: 1s\n")
+	p := startSysmon(t, "http://"+testenv.FreeAddr(t), "telegraf", "shutdown_timeout: 1s\n")
 	require.Eventually(t, func() bool { return p.scrape()["sysmon_buffered_points"] > 0 }, 15*time.Second, 100*time.Millisecond)
 	start := time.Now()
 	p.stop()
 	require.Less(t, time.Since(start), 10*time.Second)
-	require.Contains(t, p.log(), "shutdown timeout: buffered points were not written")
+	require.Contains(t, p.Log(), "shutdown timeout: buffered points were not written")
 }

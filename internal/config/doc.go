@@ -12,6 +12,8 @@
 //     reported, each prefixed by the field's path in the file, such as
 //     `kafka.brokers[0] "kafka": must be host:port: missing port in address`.
 //   - TLS client settings (TLSConfig) and their checks.
+//   - The log section (LogConfig): level and format, checked, and the
+//     *slog.Logger they describe (NewLogger).
 //
 // Each binary keeps its own Config type and its Validate method; this package
 // only holds the machinery they share.

@@ -35,7 +35,6 @@ var esVersion = regexp.MustCompile(`<es.version>(.+)</es.version>`).FindStringSu
 const (
 	esFetchHint    = "run `bash internal/testenv/elasticsearch/fetch.sh` (needs mvn and a JDK 17)"
 	esReadyTimeout = 90 * time.Second
-	esStopTimeout  = 15 * time.Second
 	esLogTail      = 60 // lines of the node log shown when something fails
 )
 
@@ -115,14 +114,8 @@ type Elasticsearch struct {
 	dir          string // log4j2.properties, node.log, home/, data/
 	port, trPort int    // HTTP and transport
 	version      string // e.g. "elasticsearch 7.17.29", from GET /
-	p            *esProc
+	c            child
 	httpc        *http.Client
-}
-
-type esProc struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the JVM has exited
-	err  error         // cmd.Wait's result, set before done is closed
 }
 
 // StartElasticsearch starts a fresh node on free 127.0.0.1 ports with its data in
@@ -140,6 +133,7 @@ func StartElasticsearch(t testing.TB) *Elasticsearch {
 	}
 	dir := t.TempDir()
 	e := &Elasticsearch{t: t, home: home, dir: dir, httpc: &http.Client{Timeout: 5 * time.Second}}
+	e.c = child{name: "elasticsearch", noun: "node", log: e.path("node.log"), tailLines: esLogTail}
 	e.port, e.trPort = freePorts(t)
 	for _, d := range []string{"home", "data"} {
 		if err := os.Mkdir(e.path(d), 0o755); err != nil {
@@ -195,14 +189,9 @@ func (e *Elasticsearch) Version() string { return e.version }
 // and waits until the cluster health is yellow or green (so the shards of existing indices
 // are assigned: their data can be read).
 func (e *Elasticsearch) Start() error {
-	if e.p != nil {
+	if e.c.running() {
 		return errors.New("elasticsearch: node already running")
 	}
-	log, err := os.OpenFile(e.path("node.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("elasticsearch: %w", err)
-	}
-	defer log.Close() // the JVM has its own copy
 
 	args := append([]string{}, esJavaFlags...)
 	if jsa := filepath.Join(e.home, "node.jsa"); esFileExists(jsa) {
@@ -218,28 +207,19 @@ func (e *Elasticsearch) Start() error {
 	settings := fmt.Sprintf(esSettings, e.path("home"), e.path("data"), e.port, e.trPort)
 	args = append(args, strings.Split(strings.TrimSpace(settings), "\n")...) // one per line: paths may hold spaces
 
-	// Pdeathsig kills the JVM when the test binary dies, even by SIGKILL or a -timeout panic
-	// that skips t.Cleanup. It fires when the OS thread that forked exits, not the process, but
-	// the Go runtime only ends threads of goroutines that exit while locked to them. Setpgid:
-	// Stop and Kill signal the whole group. Dir: a crash's hs_err file lands in the test's dir.
+	// Dir: a crash's hs_err file lands in the test's dir. child.start sets Setpgid and
+	// Pdeathsig.
 	cmd := exec.Command("java", args...)
 	cmd.Dir = e.dir
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("elasticsearch: start node: %w", err)
+	r, err := e.c.start(cmd)
+	if err != nil {
+		return err
 	}
-	p := &esProc{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	e.p = p
 
-	if err := e.waitReady(p); err != nil {
+	if err := e.waitReady(r); err != nil {
 		_ = e.Kill()
-		return fmt.Errorf("elasticsearch: %w\n%s", err, e.logTail())
+		return fmt.Errorf("elasticsearch: %w\n%s", err, e.c.logTail())
 	}
 	e.t.Logf("%s: node %s ready in %s", e.version, e.URL(), time.Since(start).Round(time.Millisecond))
 	return nil
@@ -254,35 +234,14 @@ func (e *Elasticsearch) Stop() error { return e.stop(syscall.SIGTERM) }
 // default (index.translog.durability: request).
 func (e *Elasticsearch) Kill() error { return e.stop(syscall.SIGKILL) }
 
-func (e *Elasticsearch) stop(sig syscall.Signal) error {
-	p := e.p
-	if p == nil {
-		return nil
-	}
-	e.p = nil
-	pgid := -p.cmd.Process.Pid
-	_ = syscall.Kill(pgid, sig)
-	var err error
-	select {
-	case <-p.done:
-	case <-time.After(esStopTimeout):
-		_ = syscall.Kill(pgid, syscall.SIGKILL)
-		<-p.done
-		err = fmt.Errorf("elasticsearch: node still running %s after %s: killed it", esStopTimeout, sig)
-	}
-	// The JVM exits with 128+15 after a SIGTERM, once the shutdown hook has closed the node.
-	var exit *exec.ExitError
-	if err == nil && sig == syscall.SIGTERM && p.err != nil && !(errors.As(p.err, &exit) && exit.ExitCode() == 143) {
-		err = fmt.Errorf("elasticsearch: node exited: %w\n%s", p.err, e.logTail())
-	}
-	return err
-}
+// The JVM exits with 128+15 after a SIGTERM, once the shutdown hook has closed the node.
+func (e *Elasticsearch) stop(sig syscall.Signal) error { return e.c.stop(sig) }
 
 // waitReady polls the cluster health until it is yellow or green. Until the node has started
 // its HTTP port refuses connections; then the health is red until the master is elected and
 // the shards of the existing indices are assigned (wait_for_status answers 408 meanwhile).
 // It then reads the engine's name and version from GET /.
-func (e *Elasticsearch) waitReady(p *esProc) error {
+func (e *Elasticsearch) waitReady(p *childRun) error {
 	deadline := time.Now().Add(esReadyTimeout)
 	var last error
 	for {
@@ -346,9 +305,7 @@ func (e *Elasticsearch) get(path string, v any) error {
 }
 
 func (e *Elasticsearch) cleanup() {
-	if e.t.Failed() { // before the stop, whose lines would fill the tail
-		e.t.Logf("elasticsearch: last lines of %s:\n%s", e.path("node.log"), e.logTail())
-	}
+	e.c.logFailure(e.t)
 	if err := e.Stop(); err != nil {
 		e.t.Log(err)
 	}
@@ -360,14 +317,4 @@ func (e *Elasticsearch) path(name string) string { return filepath.Join(e.dir, n
 func esFileExists(name string) bool {
 	_, err := os.Stat(name)
 	return err == nil
-}
-
-// logTail returns the last lines of the node log.
-func (e *Elasticsearch) logTail() string {
-	b, err := os.ReadFile(e.path("node.log"))
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-esLogTail):], "\n")
 }

@@ -23,7 +23,6 @@ const (
 	influxVersion      = "1.8.10"
 	influxFetchHint    = "run `bash internal/testenv/influx/fetch.sh` (builds it with go install, ~95 s cold)"
 	influxReadyTimeout = 30 * time.Second
-	influxStopTimeout  = 15 * time.Second
 	influxLogTail      = 50 // lines of the server log shown when something fails
 )
 
@@ -81,13 +80,7 @@ type Influx struct {
 	dir            string // influxd.conf, influxd.log, data/
 	port, rpcPort  int
 	user, password string // admin credentials when authentication is on
-	p              *influxProc
-}
-
-type influxProc struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when influxd has exited
-	err  error         // cmd.Wait's result, set before done is closed
+	c              child
 }
 
 // StartInflux starts a fresh InfluxDB with authentication off, on free 127.0.0.1 ports with
@@ -119,6 +112,8 @@ func startInflux(t testing.TB, user, password string) *Influx {
 	}
 	dir := t.TempDir()
 	i := &Influx{t: t, bin: bin, dir: dir, user: user, password: password}
+	i.c = child{name: "influx", noun: "influxd", log: i.path("influxd.log"), tailLines: influxLogTail,
+		cleanExit: exitedWithStatus}
 	i.port, i.rpcPort = freePorts(t)
 	conf := fmt.Sprintf(influxConf, i.port, i.rpcPort, filepath.Join(dir, "data"), user != "")
 	if err := os.WriteFile(i.path("influxd.conf"), []byte(conf), 0o644); err != nil {
@@ -181,33 +176,20 @@ func (i *Influx) Token() string {
 // Start starts the server again after Stop or Kill, on the same ports and with the same data,
 // and waits until /ping answers 204.
 func (i *Influx) Start() error {
-	if i.p != nil {
+	if i.c.running() {
 		return errors.New("influx: server already running")
 	}
-	log, err := os.OpenFile(i.path("influxd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("influx: %w", err)
-	}
-	defer log.Close() // influxd has its own copy
 	cmd := exec.Command(i.bin, "run", "-config", i.path("influxd.conf"))
 	cmd.Dir = i.dir
-	cmd.Stdout, cmd.Stderr = log, log
-	// Pdeathsig: see Kafka.java. Setpgid: signals reach nothing else of ours.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("influx: start influxd: %w", err)
+	r, err := i.c.start(cmd)
+	if err != nil {
+		return err
 	}
-	p := &influxProc{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	i.p = p
 
 	start := time.Now()
-	if err := i.waitReady(p); err != nil {
+	if err := i.waitReady(r); err != nil {
 		_ = i.Kill()
-		return fmt.Errorf("influx: %w\n%s", err, i.logTail())
+		return fmt.Errorf("influx: %w\n%s", err, i.c.logTail())
 	}
 	i.t.Logf("influx %s: %s ready in %s", influxVersion, i.URL(), time.Since(start).Round(time.Millisecond))
 	return nil
@@ -220,30 +202,16 @@ func (i *Influx) Stop() error { return i.stop(syscall.SIGTERM) }
 // Kill kills the server (SIGKILL), as a crash would, and waits until it has exited.
 func (i *Influx) Kill() error { return i.stop(syscall.SIGKILL) }
 
-func (i *Influx) stop(sig syscall.Signal) error {
-	p := i.p
-	if p == nil {
-		return nil
-	}
-	i.p = nil
-	pgid := -p.cmd.Process.Pid
-	_ = syscall.Kill(pgid, sig)
-	select {
-	case <-p.done:
-	case <-time.After(influxStopTimeout):
-		_ = syscall.Kill(pgid, syscall.SIGKILL)
-		<-p.done
-		return fmt.Errorf("influx: influxd still running %s after %s: killed it", influxStopTimeout, sig)
-	}
-	// influxd exits 0 after a SIGTERM (graceful shutdown) or with the signal's status.
+func (i *Influx) stop(sig syscall.Signal) error { return i.c.stop(sig) }
+
+// exitedWithStatus is influxd's cleanExit: it exits 0 after a SIGTERM (graceful shutdown) or
+// with the signal's status.
+func exitedWithStatus(err error) bool {
 	var exit *exec.ExitError
-	if sig == syscall.SIGTERM && p.err != nil && !errors.As(p.err, &exit) {
-		return fmt.Errorf("influx: influxd exited: %w\n%s", p.err, i.logTail())
-	}
-	return nil
+	return err == nil || errors.As(err, &exit)
 }
 
-func (i *Influx) waitReady(p *influxProc) error {
+func (i *Influx) waitReady(p *childRun) error {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(influxReadyTimeout)
 	for {
@@ -367,21 +335,10 @@ func quoteIdent(s string) string {
 }
 
 func (i *Influx) cleanup() {
-	if i.t.Failed() {
-		i.t.Logf("influx: last lines of %s:\n%s", i.path("influxd.log"), i.logTail())
-	}
+	i.c.logFailure(i.t)
 	if err := i.Stop(); err != nil {
 		i.t.Log(err)
 	}
 }
 
 func (i *Influx) path(name string) string { return filepath.Join(i.dir, name) }
-
-func (i *Influx) logTail() string {
-	b, err := os.ReadFile(i.path("influxd.log"))
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-influxLogTail):], "\n")
-}

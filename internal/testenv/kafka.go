@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -31,7 +30,6 @@ var kafkaVersion = regexp.MustCompile(`<kafka.version>(.+)</kafka.version>`).Fin
 const (
 	fetchHint         = "run `bash internal/testenv/kafka/fetch.sh` (needs mvn and Java 17+)"
 	kafkaReadyTimeout = 60 * time.Second
-	kafkaStopTimeout  = 15 * time.Second
 	kafkaLogTail      = 50 // lines of the broker log shown when something fails
 )
 
@@ -94,14 +92,8 @@ type Kafka struct {
 	dir            string // server.properties, log4j2.properties, broker.log, data/
 	jsa            string // class-data-sharing archive shared by all brokers
 	port, ctrlPort int
-	p              *kafkaProc // nil while stopped
-}
-
-type kafkaProc struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the JVM has exited
-	err  error         // cmd.Wait's result, set before done is closed
-	dump string        // where the JVM writes a CDS archive at exit, "" if it does not
+	c              child
+	dump           string // where the running JVM writes a CDS archive at exit, "" if it does not
 }
 
 // StartKafka starts a fresh broker on free 127.0.0.1 ports with its data in t.TempDir(), and
@@ -118,6 +110,7 @@ func StartKafka(t testing.TB) *Kafka {
 	}
 	dir := t.TempDir()
 	k := &Kafka{t: t, libs: libs, dir: dir, jsa: filepath.Join(filepath.Dir(libs), "broker.jsa")}
+	k.c = child{name: "kafka", noun: "broker", log: k.path("broker.log"), tailLines: kafkaLogTail}
 	k.port, k.ctrlPort = freePorts(t)
 	props := fmt.Sprintf(kafkaProps, k.port, k.ctrlPort, filepath.Join(dir, "data"))
 	if err := os.WriteFile(k.path("server.properties"), []byte(props), 0o644); err != nil {
@@ -179,7 +172,7 @@ func (k *Kafka) Brokers() []string {
 // Start starts the broker again after Stop or Kill, on the same ports and with the same data,
 // and waits until it answers.
 func (k *Kafka) Start() error {
-	if k.p != nil {
+	if k.c.running() {
 		return errors.New("kafka: broker already running")
 	}
 	// The JVM spends most of its startup loading and verifying classes. A class-data-sharing
@@ -194,30 +187,20 @@ func (k *Kafka) Start() error {
 			flags = []string{"-XX:ArchiveClassesAtExit=" + dump}
 		}
 	}
-	log, err := os.OpenFile(k.path("broker.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("kafka: %w", err)
-	}
-	defer log.Close() // the JVM has its own copy
 	cmd := k.java(append(flags, "-Xmx512m", "kafka.Kafka", k.path("server.properties"))...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	r, err := k.c.start(cmd)
+	if err != nil {
 		if dump != "" {
 			os.Remove(dump)
 		}
-		return fmt.Errorf("kafka: start broker: %w", err)
+		return err
 	}
-	p := &kafkaProc{cmd: cmd, done: make(chan struct{}), dump: dump}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	k.p = p
+	k.dump = dump
 
 	start := time.Now()
-	if err := k.waitReady(p); err != nil {
+	if err := k.waitReady(r); err != nil {
 		_ = k.Kill()
-		return fmt.Errorf("kafka: %w\n%s", err, k.logTail())
+		return fmt.Errorf("kafka: %w\n%s", err, k.c.logTail())
 	}
 	k.t.Logf("kafka %s: broker %s ready in %s", kafkaVersion, k.Brokers()[0], time.Since(start).Round(time.Millisecond))
 	return nil
@@ -231,34 +214,19 @@ func (k *Kafka) Stop() error { return k.stop(syscall.SIGTERM) }
 func (k *Kafka) Kill() error { return k.stop(syscall.SIGKILL) }
 
 func (k *Kafka) stop(sig syscall.Signal) error {
-	p := k.p
-	if p == nil {
+	if !k.c.running() {
 		return nil
 	}
-	k.p = nil
-	// Signal the process group (Setpgid in java), so nothing the JVM started survives it.
-	pgid := -p.cmd.Process.Pid
-	_ = syscall.Kill(pgid, sig)
-	var err error
-	select {
-	case <-p.done:
-	case <-time.After(kafkaStopTimeout):
-		_ = syscall.Kill(pgid, syscall.SIGKILL)
-		<-p.done
-		err = fmt.Errorf("kafka: broker still running %s after %s: killed it", kafkaStopTimeout, sig)
-	}
-	// The JVM exits with 128+15 after a SIGTERM.
-	var exit *exec.ExitError
-	if err == nil && sig == syscall.SIGTERM && p.err != nil && !(errors.As(p.err, &exit) && exit.ExitCode() == 143) {
-		err = fmt.Errorf("kafka: broker exited: %w\n%s", p.err, k.logTail())
-	}
-	if p.dump != "" {
+	// The JVM exits with 128+15 after a SIGTERM, which child.stop accepts.
+	err := k.c.stop(sig)
+	if dump := k.dump; dump != "" {
+		k.dump = ""
 		// Only a JVM that exited normally wrote a whole archive: a truncated one crashes the
 		// next JVM (SIGBUS). The rename is atomic, so concurrent brokers see all or nothing.
 		if err == nil && sig == syscall.SIGTERM {
-			_ = os.Rename(p.dump, k.jsa)
+			_ = os.Rename(dump, k.jsa)
 		} else {
-			_ = os.Remove(p.dump)
+			_ = os.Remove(dump)
 		}
 	}
 	return err
@@ -267,7 +235,7 @@ func (k *Kafka) stop(sig syscall.Signal) error {
 // waitReady polls the broker with a Metadata request until it answers: its client listener
 // only starts accepting requests once the broker has registered with the controller, been
 // unfenced and loaded its logs, so then it can serve produce and fetch.
-func (k *Kafka) waitReady(p *kafkaProc) error {
+func (k *Kafka) waitReady(p *childRun) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...))
 	if err != nil {
 		return err
@@ -294,9 +262,7 @@ func (k *Kafka) waitReady(p *kafkaProc) error {
 }
 
 func (k *Kafka) cleanup() {
-	if k.t.Failed() { // before the stop, whose lines would fill the tail
-		k.t.Logf("kafka: last lines of %s:\n%s", k.path("broker.log"), k.logTail())
-	}
+	k.c.logFailure(k.t)
 	if err := k.Stop(); err != nil {
 		k.t.Log(err)
 	}
@@ -305,9 +271,7 @@ func (k *Kafka) cleanup() {
 // java returns a command running a main class of the broker's jars (as the kafka-*.sh scripts
 // do) in the test's dir, so a crash's hs_err file lands there too.
 //
-// Pdeathsig kills the JVM when the test binary dies, even by SIGKILL or a -timeout panic that
-// skips t.Cleanup. It fires when the OS thread that forked exits, not the process, but the Go
-// runtime only ends threads of goroutines that exit while locked to them.
+// Setpgid and Pdeathsig: see child.start, which sets them for the broker too.
 func (k *Kafka) java(args ...string) *exec.Cmd {
 	// C1 only (TieredStopAtLevel=1): C2 compiler threads fight the broker's own for 2 cores
 	// during startup (measured 4.3 s → 3.4 s). The serial GC is enough for a test broker.
@@ -332,16 +296,6 @@ func (k *Kafka) sharedArchive() []string {
 }
 
 func (k *Kafka) path(name string) string { return filepath.Join(k.dir, name) }
-
-// logTail returns the last lines of the broker log.
-func (k *Kafka) logTail() string {
-	b, err := os.ReadFile(k.path("broker.log"))
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-kafkaLogTail):], "\n")
-}
 
 // freePorts returns two distinct free loopback ports. Another process could take one before
 // the broker binds it, but it is unlikely.
