@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/logcollect/logcollect/internal/config"
+	"github.com/logcollect/logcollect/sysmon"
 )
 
 // Config is the logagent configuration, read from a YAML file by LoadConfig.
@@ -24,6 +25,9 @@ type Config struct {
 	Files           FilesConfig   `yaml:"files"`
 	Tasks           []Task        `yaml:"tasks"`            // used when etcd.endpoints is empty
 	ShutdownTimeout Duration      `yaml:"shutdown_timeout"` // default 30s: how long SIGTERM waits for buffered records
+	// Sysmon, when set, runs the host sampler in the agent's process, so
+	// one process per host is enough. Its host defaults to host.name.
+	Sysmon *sysmon.Config `yaml:"sysmon"`
 }
 
 // KafkaConfig configures the producer.
@@ -201,7 +205,23 @@ func (c *Config) Validate() error {
 	} else {
 		c.Tasks = tasks
 	}
+	if c.Sysmon != nil {
+		config.SetDefault(&c.Sysmon.Host, c.Host.Name)
+		if err := c.Sysmon.Validate(); err != nil {
+			for _, e := range unjoin(err) {
+				errs = append(errs, fmt.Errorf("sysmon.%w", e))
+			}
+		}
+	}
 	return errs.Err()
+}
+
+// unjoin lists the errors of an errors.Join.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 func (c *Config) setDefaults() {

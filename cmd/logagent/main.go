@@ -19,6 +19,7 @@ import (
 
 	"github.com/logcollect/logcollect/agent"
 	"github.com/logcollect/logcollect/metrics"
+	"github.com/logcollect/logcollect/sysmon"
 )
 
 func main() {
@@ -112,6 +113,14 @@ func serve(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
 	}
 	ready := &metrics.Readiness{}
 	ready.Set("kafka", kafka.Ping)
+	var sm *sysmon.Sysmon // the host sampler, when the config has a sysmon section
+	if cfg.Sysmon != nil {
+		if sm, err = sysmon.New(*cfg.Sysmon, nil, log.With("component", "sysmon"), reg); err != nil {
+			return err
+		}
+		ready.Set("influx", sm.Ping)
+		log.Info("sysmon enabled", "host", sm.Host(), "influx", cfg.Sysmon.Influx.URL, "bucket", cfg.Sysmon.Influx.Bucket, "interval", cfg.Sysmon.Interval)
+	}
 	srv, err := metrics.NewServer(metrics.ServerConfig{Listen: cfg.Metrics.Listen, Ready: ready}, reg, log)
 	if err != nil {
 		return err
@@ -122,6 +131,9 @@ func serve(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error { return a.Run(ctx) })
+	if sm != nil {
+		g.Go(func() error { return sm.Run(ctx) })
+	}
 
 	if len(cfg.Etcd.Endpoints) == 0 {
 		reg.Unregister(m.EtcdUp) // no etcd: no "etcd down" alert

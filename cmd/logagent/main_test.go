@@ -359,3 +359,32 @@ func TestCheckConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestSysmonInsideAgent runs the host sampler in the agent's process (a
+// sysmon: section) against a real InfluxDB: points arrive with the agent's
+// host name, and the sampler's metrics are on the agent's /metrics.
+func TestSysmonInsideAgent(t *testing.T) {
+	influx := testenv.StartInflux(t)
+	require.NoError(t, influx.CreateDatabase("hosts"))
+	cfg, maddr := writeConfig(t, fakeKafka(t), t.TempDir(), fmt.Sprintf(`sysmon:
+  interval: 1s
+  influx:
+    url: %s
+    bucket: hosts
+    token: %q
+`, influx.URL(), influx.Token()))
+	p := startProc(t, cfg, maddr)
+	require.Eventually(t, func() bool { return p.metric("sysmon_points_written_total") > 0 }, 20*time.Second, 100*time.Millisecond)
+	var rows []map[string]any
+	require.Eventually(t, func() bool {
+		series, err := influx.Query("hosts", `SELECT usage_idle FROM cpu WHERE host = 'test-host'`)
+		if err != nil || len(series) == 0 {
+			return false
+		}
+		rows = series[0].Rows()
+		return len(rows) > 0
+	}, 10*time.Second, 200*time.Millisecond)
+	require.Contains(t, rows[0], "usage_idle")
+	require.Equal(t, float64(1), p.metric("sysmon_influx_up"))
+	p.stop()
+}
