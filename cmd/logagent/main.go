@@ -5,19 +5,18 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/config"
 	"github.com/logcollect/logcollect/metrics"
 	"github.com/logcollect/logcollect/sysmon"
 )
@@ -30,63 +29,41 @@ func main() {
 }
 
 func run(args []string) error {
-	fs := flag.NewFlagSet("logagent", flag.ContinueOnError)
-	var (
-		configPath  = fs.String("config", "", "path of the YAML config file")
-		version     = fs.Bool("version", false, "print the version and exit")
-		checkConfig = fs.Bool("check-config", false, "validate the config and exit")
-		brokers     = fs.String("kafka.brokers", "", "comma-separated Kafka brokers (overrides kafka.brokers)")
-		endpoints   = fs.String("etcd.endpoints", "", "comma-separated etcd endpoints (overrides etcd.endpoints)")
-		collectKey  = fs.String("etcd.collect-key", "", "etcd key of the collect config (overrides etcd.collect_key)")
-		dataDir     = fs.String("data-dir", "", "offset registry and config cache directory (overrides data_dir)")
-		listen      = fs.String("metrics.listen", "", "metrics address (overrides metrics.listen)")
-		hostIP      = fs.String("host.ip", "", "IP reported and used in etcd keys (overrides host.ip)")
-		hostName    = fs.String("host.name", "", "host name reported (overrides host.name)")
-		logLevel    = fs.String("log.level", "", "debug|info|warn|error (overrides log.level)")
-		logFormat   = fs.String("log.format", "", "text|json (overrides log.format)")
-	)
-	if err := fs.Parse(args); err != nil {
+	var cfg agent.Config
+	fl := config.NewFlags("logagent")
+	fl.List("kafka.brokers", "Kafka brokers (overrides kafka.brokers)", &cfg.Kafka.Brokers)
+	fl.List("etcd.endpoints", "etcd endpoints (overrides etcd.endpoints)", &cfg.Etcd.Endpoints)
+	fl.String("etcd.collect-key", "etcd key of the collect config (overrides etcd.collect_key)", &cfg.Etcd.CollectKey)
+	fl.String("data-dir", "offset registry and config cache directory (overrides data_dir)", &cfg.DataDir)
+	fl.String("metrics.listen", "metrics address (overrides metrics.listen)", &cfg.Metrics.Listen)
+	fl.String("host.ip", "IP reported and used in etcd keys (overrides host.ip)", &cfg.Host.IP)
+	fl.String("host.name", "host name reported (overrides host.name)", &cfg.Host.Name)
+	fl.String("log.level", "debug|info|warn|error (overrides log.level)", &cfg.Log.Level)
+	fl.String("log.format", "text|json (overrides log.format)", &cfg.Log.Format)
+	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	if *version {
+	if fl.Version {
 		bi := metrics.DefaultBuildInfo()
 		fmt.Printf("logagent %s (revision %s)\n", bi.Version, bi.Revision)
 		return nil
 	}
-
-	var cfg agent.Config
-	if *configPath != "" {
+	if fl.ConfigPath != "" {
 		var err error
-		if cfg, err = agent.ReadConfig(*configPath); err != nil {
+		if cfg, err = agent.ReadConfig(fl.ConfigPath); err != nil {
 			return err
 		}
 	}
-	split := func(s string) []string { return strings.Split(s, ",") }
-	for _, o := range []struct {
-		flag string
-		set  func(string)
-	}{
-		{*brokers, func(v string) { cfg.Kafka.Brokers = split(v) }},
-		{*endpoints, func(v string) { cfg.Etcd.Endpoints = split(v) }},
-		{*collectKey, func(v string) { cfg.Etcd.CollectKey = v }},
-		{*dataDir, func(v string) { cfg.DataDir = v }},
-		{*listen, func(v string) { cfg.Metrics.Listen = v }},
-		{*hostIP, func(v string) { cfg.Host.IP = v }},
-		{*hostName, func(v string) { cfg.Host.Name = v }},
-		{*logLevel, func(v string) { cfg.Log.Level = v }},
-		{*logFormat, func(v string) { cfg.Log.Format = v }},
-	} {
-		if o.flag != "" {
-			o.set(o.flag)
-		}
+	if err := fl.Apply(); err != nil {
+		return err
 	}
 	if err := cfg.Validate(); err != nil {
-		if *configPath != "" {
-			return fmt.Errorf("config %s: %w", *configPath, err)
+		if fl.ConfigPath != "" {
+			return fmt.Errorf("config %s: %w", fl.ConfigPath, err)
 		}
 		return fmt.Errorf("config: %w", err)
 	}
-	if *checkConfig {
+	if fl.CheckConfig {
 		fmt.Printf("config ok: %d kafka broker(s), etcd %v, %d task(s) in the file, data_dir %s\n",
 			len(cfg.Kafka.Brokers), cfg.Etcd.Endpoints, len(cfg.Tasks), cfg.DataDir)
 		return nil

@@ -5,16 +5,15 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/logcollect/logcollect/internal/config"
 	"github.com/logcollect/logcollect/metrics"
 	"github.com/logcollect/logcollect/transfer"
 )
@@ -27,61 +26,40 @@ func main() {
 }
 
 func run(args []string) error {
-	fs := flag.NewFlagSet("logtransfer", flag.ContinueOnError)
-	var (
-		configPath  = fs.String("config", "", "path of the YAML config file")
-		version     = fs.Bool("version", false, "print the version and exit")
-		checkConfig = fs.Bool("check-config", false, "validate the config and exit")
-		brokers     = fs.String("kafka.brokers", "", "comma-separated Kafka brokers (overrides kafka.brokers)")
-		group       = fs.String("kafka.group", "", "consumer group (overrides kafka.group)")
-		topics      = fs.String("kafka.topics", "", "comma-separated topics (overrides kafka.topics)")
-		endpoints   = fs.String("etcd.endpoints", "", "comma-separated etcd endpoints for the topics key (overrides etcd.endpoints)")
-		esURLs      = fs.String("elasticsearch.urls", "", "comma-separated Elasticsearch URLs (overrides elasticsearch.urls)")
-		listen      = fs.String("metrics.listen", "", "metrics address (overrides metrics.listen)")
-		logLevel    = fs.String("log.level", "", "debug|info|warn|error (overrides log.level)")
-		logFormat   = fs.String("log.format", "", "text|json (overrides log.format)")
-	)
-	if err := fs.Parse(args); err != nil {
+	var cfg transfer.Config
+	fl := config.NewFlags("logtransfer")
+	fl.List("kafka.brokers", "Kafka brokers (overrides kafka.brokers)", &cfg.Kafka.Brokers)
+	fl.String("kafka.group", "consumer group (overrides kafka.group)", &cfg.Kafka.Group)
+	fl.List("kafka.topics", "topics (overrides kafka.topics)", &cfg.Kafka.Topics)
+	fl.List("etcd.endpoints", "etcd endpoints for the topics key (overrides etcd.endpoints)", &cfg.Etcd.Endpoints)
+	fl.List("elasticsearch.urls", "Elasticsearch URLs (overrides elasticsearch.urls)", &cfg.Elasticsearch.URLs)
+	fl.String("metrics.listen", "metrics address (overrides metrics.listen)", &cfg.Metrics.Listen)
+	fl.String("log.level", "debug|info|warn|error (overrides log.level)", &cfg.Log.Level)
+	fl.String("log.format", "text|json (overrides log.format)", &cfg.Log.Format)
+	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	if *version {
+	if fl.Version {
 		bi := metrics.DefaultBuildInfo()
 		fmt.Printf("logtransfer %s (revision %s)\n", bi.Version, bi.Revision)
 		return nil
 	}
-
-	var cfg transfer.Config
-	if *configPath != "" {
+	if fl.ConfigPath != "" {
 		var err error
-		if cfg, err = transfer.ReadConfig(*configPath); err != nil {
+		if cfg, err = transfer.ReadConfig(fl.ConfigPath); err != nil {
 			return err
 		}
 	}
-	split := func(s string) []string { return strings.Split(s, ",") }
-	for _, o := range []struct {
-		flag string
-		set  func(string)
-	}{
-		{*brokers, func(v string) { cfg.Kafka.Brokers = split(v) }},
-		{*group, func(v string) { cfg.Kafka.Group = v }},
-		{*topics, func(v string) { cfg.Kafka.Topics = split(v) }},
-		{*endpoints, func(v string) { cfg.Etcd.Endpoints = split(v) }},
-		{*esURLs, func(v string) { cfg.Elasticsearch.URLs = split(v) }},
-		{*listen, func(v string) { cfg.Metrics.Listen = v }},
-		{*logLevel, func(v string) { cfg.Log.Level = v }},
-		{*logFormat, func(v string) { cfg.Log.Format = v }},
-	} {
-		if o.flag != "" {
-			o.set(o.flag)
-		}
+	if err := fl.Apply(); err != nil {
+		return err
 	}
 	if err := cfg.Validate(); err != nil {
-		if *configPath != "" {
-			return fmt.Errorf("config %s: %w", *configPath, err)
+		if fl.ConfigPath != "" {
+			return fmt.Errorf("config %s: %w", fl.ConfigPath, err)
 		}
 		return fmt.Errorf("config: %w", err)
 	}
-	if *checkConfig {
+	if fl.CheckConfig {
 		fmt.Printf("config ok: %d kafka broker(s), group %s, topics %v, topic_regex %q, etcd %v, elasticsearch %v, index %s\n",
 			len(cfg.Kafka.Brokers), cfg.Kafka.Group, cfg.Kafka.Topics, cfg.Kafka.TopicRegex, cfg.Etcd.Endpoints, cfg.Elasticsearch.URLs, cfg.Index)
 		return nil

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/logcollect/logcollect/internal/config"
 	"github.com/logcollect/logcollect/metrics"
 	"github.com/logcollect/logcollect/sysmon"
 )
@@ -26,68 +26,49 @@ func main() {
 }
 
 func run(args []string) error {
-	fs := flag.NewFlagSet("sysmon", flag.ContinueOnError)
-	var (
-		configPath  = fs.String("config", "", "path of the YAML config file")
-		version     = fs.Bool("version", false, "print the version and exit")
-		checkConfig = fs.Bool("check-config", false, "validate the config and exit")
-		interval    = fs.String("interval", "", "sampling interval, e.g. 10s (overrides interval)")
-		host        = fs.String("host", "", "host tag (overrides host)")
-		url         = fs.String("influx.url", "", "InfluxDB URL (overrides influx.url)")
-		org         = fs.String("influx.org", "", "InfluxDB 2.x organization (overrides influx.org)")
-		bucket      = fs.String("influx.bucket", "", "bucket, or db/rp for InfluxDB 1.8 (overrides influx.bucket)")
-		listen      = fs.String("metrics.listen", "", "metrics address (overrides metrics.listen)")
-		logLevel    = fs.String("log.level", "", "debug|info|warn|error (overrides log.level)")
-		logFormat   = fs.String("log.format", "", "text|json (overrides log.format)")
-	)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *version {
-		bi := metrics.DefaultBuildInfo()
-		fmt.Printf("sysmon %s (revision %s)\n", bi.Version, bi.Revision)
-		return nil
-	}
-
 	var cfg sysmon.FileConfig
-	if *configPath != "" {
-		var err error
-		if cfg, err = sysmon.ReadConfig(*configPath); err != nil {
-			return err
-		}
-	}
-	if *interval != "" {
-		d, err := time.ParseDuration(*interval)
+	fl := config.NewFlags("sysmon")
+	fl.Override("interval", "sampling interval, e.g. 10s (overrides interval)", func(v string) error {
+		d, err := time.ParseDuration(v)
 		if err != nil {
 			return fmt.Errorf("-interval: %w", err)
 		}
 		cfg.Interval = sysmon.Duration(d)
+		return nil
+	})
+	fl.String("host", "host tag (overrides host)", &cfg.Host)
+	fl.String("influx.url", "InfluxDB URL (overrides influx.url)", &cfg.Influx.URL)
+	fl.String("influx.org", "InfluxDB 2.x organization (overrides influx.org)", &cfg.Influx.Org)
+	fl.String("influx.bucket", "bucket, or db/rp for InfluxDB 1.8 (overrides influx.bucket)", &cfg.Influx.Bucket)
+	fl.String("metrics.listen", "metrics address (overrides metrics.listen)", &cfg.Metrics.Listen)
+	fl.String("log.level", "debug|info|warn|error (overrides log.level)", &cfg.Log.Level)
+	fl.String("log.format", "text|json (overrides log.format)", &cfg.Log.Format)
+	// The token has no flag: command lines are visible to every user (ps).
+	// Use the config file with ${INFLUX_TOKEN}.
+	if err := fl.Parse(args); err != nil {
+		return err
 	}
-	// The token has no flag: command lines are visible to every user (ps). Use the config
-	// file with ${INFLUX_TOKEN}.
-	for _, o := range []struct {
-		flag string
-		set  *string
-	}{
-		{*host, &cfg.Host},
-		{*url, &cfg.Influx.URL},
-		{*org, &cfg.Influx.Org},
-		{*bucket, &cfg.Influx.Bucket},
-		{*listen, &cfg.Metrics.Listen},
-		{*logLevel, &cfg.Log.Level},
-		{*logFormat, &cfg.Log.Format},
-	} {
-		if o.flag != "" {
-			*o.set = o.flag
+	if fl.Version {
+		bi := metrics.DefaultBuildInfo()
+		fmt.Printf("sysmon %s (revision %s)\n", bi.Version, bi.Revision)
+		return nil
+	}
+	if fl.ConfigPath != "" {
+		var err error
+		if cfg, err = sysmon.ReadConfig(fl.ConfigPath); err != nil {
+			return err
 		}
 	}
+	if err := fl.Apply(); err != nil {
+		return err
+	}
 	if err := cfg.Validate(); err != nil {
-		if *configPath != "" {
-			return fmt.Errorf("config %s: %w", *configPath, err)
+		if fl.ConfigPath != "" {
+			return fmt.Errorf("config %s: %w", fl.ConfigPath, err)
 		}
 		return fmt.Errorf("config: %w", err)
 	}
-	if *checkConfig {
+	if fl.CheckConfig {
 		fmt.Printf("config ok: influx %s bucket %q, interval %s, max_buffered_points %d, metrics %s\n",
 			cfg.Influx.URL, cfg.Influx.Bucket, cfg.Interval, cfg.Influx.MaxBufferedPoints, cfg.Metrics.Listen)
 		return nil
