@@ -131,58 +131,15 @@ func (c *Config) Validate() error {
 	c.setDefaults()
 	var errs config.Errors
 
-	k := &c.Kafka
-	if len(k.Brokers) == 0 {
-		errs.Addf("kafka.brokers", "at least one broker is required")
-	}
-	for i, b := range k.Brokers {
-		if err := config.CheckHostPort(b, false); err != nil {
-			errs.BadValue(fmt.Sprintf("kafka.brokers[%d]", i), b, "%v", err)
-		}
-	}
-	if !slices.Contains([]string{"zstd", "none", "gzip", "snappy", "lz4"}, k.Compression) {
-		errs.BadValue("kafka.compression", k.Compression, "must be zstd, none, gzip, snappy or lz4")
-	}
-	errs.NonNegative("kafka.linger", k.Linger)
-	if k.MaxBufferedRecords < 0 {
-		errs.BadValue("kafka.max_buffered_records", k.MaxBufferedRecords, "must be > 0")
-	}
-	if k.MaxBufferedBytes < 0 {
-		errs.BadValue("kafka.max_buffered_bytes", k.MaxBufferedBytes, "must be > 0")
-	}
-	switch k.SASL.Mechanism {
-	case "":
-		if k.SASL.Username != "" || k.SASL.Password != "" {
-			errs.Addf("kafka.sasl.mechanism", "must be set when kafka.sasl.username or password is set")
-		}
-	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
-		if k.SASL.Username == "" {
-			errs.Addf("kafka.sasl.username", "required with mechanism %s", k.SASL.Mechanism)
-		}
-	default:
-		errs.BadValue("kafka.sasl.mechanism", k.SASL.Mechanism, "must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
-	}
-	k.TLS.Validate("kafka.tls", &errs)
-
+	c.Kafka.Validate(&errs)
 	e := &c.Etcd
-	for i, ep := range e.Endpoints {
-		if err := checkEndpoint(ep); err != nil {
-			errs.BadValue(fmt.Sprintf("etcd.endpoints[%d]", i), ep, "%v", err)
-		}
-	}
-	if e.DialTimeout < 0 {
-		errs.BadValue("etcd.dial_timeout", e.DialTimeout, "must be > 0")
-	}
+	e.ValidateClient(&errs)
 	if !strings.HasPrefix(e.CollectKey, "/") {
 		errs.BadValue("etcd.collect_key", e.CollectKey, "must start with /")
 	}
 	if p := placeholder.FindString(strings.NewReplacer("{ip}", "", "{hostname}", "").Replace(e.CollectKey)); p != "" {
 		errs.BadValue("etcd.collect_key", e.CollectKey, "unknown placeholder %s, want {ip} or {hostname}", p)
 	}
-	if e.Password != "" && e.Username == "" {
-		errs.Addf("etcd.username", "required when etcd.password is set")
-	}
-	e.TLS.Validate("etcd.tls", &errs)
 
 	if c.Host.IP != "" && net.ParseIP(c.Host.IP) == nil {
 		errs.BadValue("host.ip", c.Host.IP, "not an IP address")
@@ -214,6 +171,62 @@ func (c *Config) Validate() error {
 		}
 	}
 	return errs.Err()
+}
+
+// Validate checks the Kafka client settings (brokers, compression, buffers,
+// SASL, TLS), adding each problem to errs under its kafka.* field. The
+// agent and logtransfer share it, so both accept the same values with the
+// same messages. Defaults must be set first.
+func (k KafkaConfig) Validate(errs *config.Errors) {
+	if len(k.Brokers) == 0 {
+		errs.Addf("kafka.brokers", "at least one broker is required")
+	}
+	for i, b := range k.Brokers {
+		if err := config.CheckHostPort(b, false); err != nil {
+			errs.BadValue(fmt.Sprintf("kafka.brokers[%d]", i), b, "%v", err)
+		}
+	}
+	if !slices.Contains([]string{"zstd", "none", "gzip", "snappy", "lz4"}, k.Compression) {
+		errs.BadValue("kafka.compression", k.Compression, "must be zstd, none, gzip, snappy or lz4")
+	}
+	errs.NonNegative("kafka.linger", k.Linger)
+	if k.MaxBufferedRecords < 0 {
+		errs.BadValue("kafka.max_buffered_records", k.MaxBufferedRecords, "must be > 0")
+	}
+	if k.MaxBufferedBytes < 0 {
+		errs.BadValue("kafka.max_buffered_bytes", k.MaxBufferedBytes, "must be > 0")
+	}
+	switch k.SASL.Mechanism {
+	case "":
+		if k.SASL.Username != "" || k.SASL.Password != "" {
+			errs.Addf("kafka.sasl.mechanism", "must be set when kafka.sasl.username or password is set")
+		}
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if k.SASL.Username == "" {
+			errs.Addf("kafka.sasl.username", "required with mechanism %s", k.SASL.Mechanism)
+		}
+	default:
+		errs.BadValue("kafka.sasl.mechanism", k.SASL.Mechanism, "must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	}
+	k.TLS.Validate("kafka.tls", errs)
+}
+
+// ValidateClient checks the etcd client settings (endpoints, dial timeout,
+// credentials, TLS), adding each problem to errs under its etcd.* field;
+// collect_key is the agent's own and checked by Config.Validate.
+func (e EtcdConfig) ValidateClient(errs *config.Errors) {
+	for i, ep := range e.Endpoints {
+		if err := checkEndpoint(ep); err != nil {
+			errs.BadValue(fmt.Sprintf("etcd.endpoints[%d]", i), ep, "%v", err)
+		}
+	}
+	if e.DialTimeout < 0 {
+		errs.BadValue("etcd.dial_timeout", e.DialTimeout, "must be > 0")
+	}
+	if e.Password != "" && e.Username == "" {
+		errs.Addf("etcd.username", "required when etcd.password is set")
+	}
+	e.TLS.Validate("etcd.tls", errs)
 }
 
 // unjoin lists the errors of an errors.Join.

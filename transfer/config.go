@@ -139,9 +139,13 @@ func (c *Config) Validate() error {
 	}
 
 	k := &c.Kafka
-	// The broker list, TLS and SASL are checked by the agent's rules, so
-	// that both binaries accept the same values with the same messages.
-	errs = append(errs, agentErrors(k.agentConfig(), c.Etcd.agentConfig())...)
+	// The broker list, TLS, SASL and the etcd client are checked by the
+	// agent's rules, so that both binaries accept the same values with the
+	// same messages.
+	var shared config.Errors
+	k.agentConfig().Validate(&shared)
+	c.Etcd.agentConfig().ValidateClient(&shared)
+	errs = append(errs, shared...)
 	if !slices.Contains([]string{"earliest", "latest"}, k.StartOffset) {
 		add("kafka.start_offset", "%q: must be earliest or latest", k.StartOffset)
 	}
@@ -289,26 +293,4 @@ func (k KafkaConfig) agentConfig() agent.KafkaConfig {
 		TLS:                k.TLS,
 		SASL:               k.SASL,
 	}
-}
-
-// agentErrors validates k and e with agent.Config.Validate and keeps the
-// errors about kafka.* and etcd.* fields: the agent's TLS and SASL checks
-// are not exported on their own.
-func agentErrors(k agent.KafkaConfig, e agent.EtcdConfig) []error {
-	ac := agent.Config{Kafka: k, Etcd: e}
-	err := ac.Validate()
-	if err == nil {
-		return nil
-	}
-	var out []error
-	joined, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return []error{err}
-	}
-	for _, e := range joined.Unwrap() {
-		if strings.HasPrefix(e.Error(), "kafka.") || strings.HasPrefix(e.Error(), "etcd.") {
-			out = append(out, e)
-		}
-	}
-	return out
 }
