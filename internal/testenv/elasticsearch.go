@@ -154,13 +154,9 @@ func StartElasticsearch(t testing.TB) *Elasticsearch {
 // ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}/elasticsearch-<version>. It is an error if the
 // directory is incomplete or was made from another pom.xml or Launcher.java.
 func ElasticsearchHome() (string, error) {
-	cache := os.Getenv("LOGCOLLECT_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("elasticsearch: locate the jars: %w", err)
-		}
-		cache = filepath.Join(home, ".cache", "logcollect")
+	cache, err := cacheDir()
+	if err != nil {
+		return "", fmt.Errorf("elasticsearch: locate the jars: %w", err)
 	}
 	dir := filepath.Join(cache, "elasticsearch-"+esVersion)
 	stamp, err := os.ReadFile(filepath.Join(dir, "complete"))

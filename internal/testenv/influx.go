@@ -143,13 +143,9 @@ func InfluxBinary() (string, error) {
 		}
 		return filepath.Abs(bin)
 	}
-	cache := os.Getenv("LOGCOLLECT_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("influx: locate influxd: %w", err)
-		}
-		cache = filepath.Join(home, ".cache", "logcollect")
+	cache, err := cacheDir()
+	if err != nil {
+		return "", fmt.Errorf("influx: locate influxd: %w", err)
 	}
 	dir := filepath.Join(cache, "influxdb-"+influxVersion)
 	if _, err := os.Stat(filepath.Join(dir, "complete")); err != nil {

@@ -148,13 +148,9 @@ func KafkaLibs() (string, error) {
 		}
 		return filepath.Abs(dir)
 	}
-	cache := os.Getenv("LOGCOLLECT_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("kafka: locate the jars: %w", err)
-		}
-		cache = filepath.Join(home, ".cache", "logcollect")
+	cache, err := cacheDir()
+	if err != nil {
+		return "", fmt.Errorf("kafka: locate the jars: %w", err)
 	}
 	dir := filepath.Join(cache, "kafka-"+kafkaVersion)
 	if _, err := os.Stat(filepath.Join(dir, "complete")); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,4 +114,17 @@ func (c *child) logTail() string {
 	}
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-c.tailLines):], "\n")
+}
+
+// cacheDir is where the fetch scripts put the servers:
+// ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}.
+func cacheDir() (string, error) {
+	if dir := os.Getenv("LOGCOLLECT_CACHE"); dir != "" {
+		return dir, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".cache", "logcollect"), nil
 }
