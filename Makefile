@@ -42,10 +42,12 @@ lint:
 fmt:
 	gofmt -w .
 
-## bench: micro-benchmarks, then the agent throughput harness (bench/README.md)
+## bench: micro-benchmarks, then the harnesses in bench/ (bench/README.md);
+## BENCH_RUN selects harnesses, e.g. make bench BENCH_RUN=TestTransferThroughput
+BENCH_RUN ?= .
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
-	$(GO) test -tags bench -run TestAgentThroughput -v -timeout 60m ./bench/
+	$(GO) test -tags bench -run '$(BENCH_RUN)' -v -timeout 90m ./bench/
 
 ## fuzz: run each FUZZ_TARGETS entry for FUZZTIME
 fuzz:
