@@ -16,6 +16,9 @@
 // on free loopback ports; without the binary the tests that need it are skipped, or fail when
 // CI=true.
 //
+// StartPrometheus runs Debian's prometheus 2.42 (installed by .ci/run) with a config the test
+// writes, and PromtoolBinary finds its promtool; both skip without it, or fail when CI=true.
+//
 // StartEtcd runs an embedded etcd server in the test process. kfake (franz-go's in-process
 // Kafka) is used directly by the tests that need faults a real broker cannot give.
 package testenv

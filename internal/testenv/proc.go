@@ -116,6 +116,16 @@ func (c *child) logTail() string {
 	return strings.Join(lines[max(0, len(lines)-c.tailLines):], "\n")
 }
 
+// skipOrFail skips the test when a server or tool is missing, or fails it when CI=true, where
+// .ci/run has installed everything.
+func skipOrFail(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(err)
+	}
+	t.Skip(err)
+}
+
 // cacheDir is where the fetch scripts put the servers:
 // ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}.
 func cacheDir() (string, error) {
