@@ -11,7 +11,7 @@ LDFLAGS  := -X $(PKG)/metrics.Version=$(VERSION) -X $(PKG)/metrics.Revision=$(RE
 
 # Fuzz targets, one per word, as <package>:<FuzzFunc>. `make fuzz` runs each
 # for FUZZTIME; CI runs them briefly with FUZZTIME=10s.
-FUZZ_TARGETS ?= ./agent:FuzzParseTasks ./agent:FuzzJoiner ./transfer:FuzzBuildDocument
+FUZZ_TARGETS ?= ./agent:FuzzParseTasks ./agent:FuzzJoiner ./agent:FuzzAppendJSONString ./transfer:FuzzBuildDocument
 FUZZTIME     ?= 5m
 
 .PHONY: all build test test-short lint fmt bench fuzz clean

@@ -49,7 +49,7 @@ func New(cfg Config, prod Producer, log *slog.Logger, m *Metrics) (*Agent, error
 		m:        m,
 		reg:      reg,
 		prod:     prod,
-		ship:     &shipper{prod: prod, lim: newLimiter(cfg.Kafka.MaxBufferedRecords, cfg.Kafka.MaxBufferedBytes), log: log},
+		ship:     newShipper(prod, newLimiter(cfg.Kafka.MaxBufferedRecords, cfg.Kafka.MaxBufferedBytes), log),
 		claims:   &claims{owner: make(map[fileID]string)},
 		hostName: cfg.Host.Name,
 		hostIP:   cfg.Host.IP,

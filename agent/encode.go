@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"sort"
 	"strconv"
 	"time"
@@ -120,9 +121,13 @@ func appendJSONStringFlag(dst, s []byte) ([]byte, bool) {
 	invalid := false
 	start := 0
 	for i := 0; i < len(s); {
-		if i+8 <= len(s) && plain8(binary.LittleEndian.Uint64(s[i:])) {
-			i += 8
-			continue
+		if i+8 <= len(s) {
+			if m := special8(binary.LittleEndian.Uint64(s[i:])); m == 0 {
+				i += 8
+				continue
+			} else if skip := bits.TrailingZeros64(m) / 8; skip > 0 {
+				i += skip // to the first byte that needs a look
+			}
 		}
 		b := s[i]
 		if b < utf8.RuneSelf {
@@ -169,12 +174,15 @@ func appendJSONStringFlag(dst, s []byte) ([]byte, bool) {
 	return append(dst, '"'), invalid
 }
 
-// plain8 reports whether none of the 8 bytes in x needs escaping: no control
-// byte, quote, backslash or non-ASCII byte (the classic "has zero byte" bit
-// trick applied to x, x^'"' and x^'\\').
-func plain8(x uint64) bool {
+// special8 returns a mask with the high bit set in the bytes of x (little
+// endian) that may need escaping: control bytes, quotes, backslashes and
+// non-ASCII bytes. It is the classic "has zero byte" bit trick applied to x,
+// x^'"' and x^'\\': zero means all 8 bytes are plain, and the lowest set bit
+// is exact (borrows only carry upwards), so the first byte to look at is
+// TrailingZeros64(mask)/8; higher bits may be false alarms.
+func special8(x uint64) uint64 {
 	const lo, hi = 0x0101010101010101, 0x8080808080808080
 	q := x ^ (lo * '"')
 	b := x ^ (lo * '\\')
-	return ((x-lo*0x20)|(q-lo)|(b-lo)|x)&hi == 0
+	return ((x - lo*0x20) | (q - lo) | (b - lo) | x) & hi
 }

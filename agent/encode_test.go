@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -86,4 +87,25 @@ func BenchmarkEncodeJSON(b *testing.B) {
 	for b.Loop() {
 		buf = enc.encode(buf[:0], Event{Text: line}, path, ts, 1234)
 	}
+}
+
+// FuzzAppendJSONString checks the SWAR fast path on any input: the output is always valid
+// JSON, and for valid UTF-8 it decodes back to the input.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", `plain ascii text, long enough for two words`, `a"b\c` + "\n\t\x00é日本\u2028\xff\xfe", strings.Repeat(`"`, 17)} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, s []byte) {
+		out, invalid := appendJSONStringFlag(nil, s)
+		var got string
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("invalid JSON %q for %q: %v", out, s, err)
+		}
+		if invalid == utf8.Valid(s) {
+			t.Fatalf("invalid=%t for %q", invalid, s)
+		}
+		if !invalid && got != string(s) {
+			t.Fatalf("%q decodes to %q", s, got)
+		}
+	})
 }

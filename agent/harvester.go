@@ -61,6 +61,7 @@ type harvester struct {
 	err      error  // first shipping error, set by emit
 	pathJSON []byte // path as a JSON string, for the encoder
 	readTime []byte // read time of the current batch of lines, formatted
+	arena    arena  // inflights and record values of the current read pass
 }
 
 func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
@@ -177,6 +178,7 @@ func (h *harvester) samePath() bool {
 
 // readAvailable ships every complete line up to the end of the file.
 func (h *harvester) readAvailable(ctx context.Context) (int, error) {
+	defer h.arena.reset()
 	tm := h.task.tm
 	n := 0
 	h.readTime = appendTime(h.readTime[:0], time.Now())
@@ -293,7 +295,7 @@ func (h *harvester) emit(ev Event) {
 	t := h.task
 	start := h.prevEnd
 	h.prevEnd = ev.Offset
-	val := t.enc.encode(make([]byte, 0, len(ev.Text)+t.encOverhead), ev, h.pathJSON, h.readTime, start)
+	val := t.enc.encode(h.arena.value(len(ev.Text)+t.encOverhead), ev, h.pathJSON, h.readTime, start)
 	for len(val) > maxRecordBytes && len(ev.Text) > 0 {
 		// Escaping grew the record past what Kafka accepts: cut the
 		// message in proportion and flag it.
@@ -301,6 +303,8 @@ func (h *harvester) emit(ev Event) {
 		ev.Truncated = true
 		val = t.enc.encode(val[:0], ev, h.pathJSON, h.readTime, start)
 	}
-	rec := &kgo.Record{Topic: t.task.Topic, Key: h.key, Value: val}
-	h.err = t.ship.send(h.ctx, rec, t.tm, h.e, h.gen, ev.Offset)
+	in := h.arena.next()
+	in.rec = kgo.Record{Topic: t.task.Topic, Key: h.key, Value: h.arena.used(val)}
+	in.tm, in.e, in.gen, in.end = t.tm, h.e, h.gen, ev.Offset
+	h.err = t.ship.send(h.ctx, in)
 }

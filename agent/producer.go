@@ -191,36 +191,117 @@ func (l *limiter) buffered() (records, bytes int64) {
 // shipper hands records to the producer within the in-flight limits and
 // turns acknowledgements into committed offsets.
 type shipper struct {
-	prod Producer
-	lim  *limiter
-	log  *slog.Logger
+	prod    Producer
+	lim     *limiter
+	log     *slog.Logger
+	promise func(*kgo.Record, error) // s.acked, bound once: a method value per record would allocate
 }
 
-// send waits for room in the in-flight limits (or ctx), then produces rec.
-// Once Kafka acknowledges it, end becomes the committed offset of e (for
-// generation gen); if Kafka fails it, the generation is marked failed and
+func newShipper(prod Producer, lim *limiter, log *slog.Logger) *shipper {
+	s := &shipper{prod: prod, lim: lim, log: log}
+	s.promise = s.acked
+	return s
+}
+
+// inflight is a record on its way to Kafka with what its acknowledgement
+// updates. The record's Context is the inflight itself (a context.Context
+// through the embedded Background), so one promise serves every record, and
+// harvesters take inflights from an arena: nothing is allocated per line.
+type inflight struct {
+	context.Context
+	rec kgo.Record
+	tm  *taskMetrics
+	e   *entry
+	gen uint64
+	end int64 // file offset committed once Kafka acknowledges the record
+}
+
+// send waits for room in the in-flight limits (or ctx), then produces in.rec.
+// Once Kafka acknowledges it, in.end becomes the committed offset of in.e (for
+// generation in.gen); if Kafka fails it, the generation is marked failed and
 // the harvester re-reads from the committed offset.
 //
 // Records are produced with a context that is never cancelled: cancelling a
 // buffered record fails every record buffered for its partition, including
 // other files'. A stopped task's records are still delivered and committed.
-func (s *shipper) send(ctx context.Context, rec *kgo.Record, tm *taskMetrics, e *entry, gen uint64, end int64) error {
-	n := len(rec.Value)
-	if err := s.lim.acquire(ctx, n); err != nil {
+func (s *shipper) send(ctx context.Context, in *inflight) error {
+	if err := s.lim.acquire(ctx, len(in.rec.Value)); err != nil {
 		return err
 	}
-	s.prod.Produce(context.Background(), rec, func(r *kgo.Record, err error) {
-		s.lim.release(n)
-		if err != nil {
-			tm.sendErrors.Inc()
-			if e.fail(gen) {
-				s.log.Warn("kafka did not acknowledge a record", "topic", r.Topic, "file", e.ID.String(), "err", err)
-			}
-			return
-		}
-		e.ack(gen, end)
-		tm.recordsSent.Inc()
-		tm.latency.Observe(time.Since(r.Timestamp).Seconds())
-	})
+	in.Context = context.Background()
+	in.rec.Context = in
+	s.prod.Produce(in.Context, &in.rec, s.promise)
 	return nil
+}
+
+func (s *shipper) acked(r *kgo.Record, err error) {
+	in := r.Context.(*inflight)
+	s.lim.release(len(r.Value))
+	if err != nil {
+		in.tm.sendErrors.Inc()
+		if in.e.fail(in.gen) {
+			s.log.Warn("kafka did not acknowledge a record", "topic", r.Topic, "file", in.e.ID.String(), "err", err)
+		}
+	} else {
+		in.e.ack(in.gen, in.end)
+		in.tm.recordsSent.Inc()
+		in.tm.latency.Observe(time.Since(r.Timestamp).Seconds())
+	}
+	// The arena block that holds in lives on until all its records are
+	// acknowledged; it need not keep this record's bytes alive meanwhile.
+	r.Key, r.Value, r.Context = nil, nil, nil
+}
+
+// arena hands out inflights and record value buffers in blocks, so shipping
+// a backlog costs a few allocations per block of lines instead of three per
+// line. Blocks grow from arenaMinBlock while a read pass goes on, and reset
+// drops them when it ends, so an idle file holds no block: a trickle of
+// lines gets small blocks, a backlog large ones.
+type arena struct {
+	recs  []inflight
+	buf   []byte
+	block int // records in the next block
+}
+
+const (
+	arenaMinBlock = 4
+	arenaMaxBlock = 256
+	arenaBufPer   = 512 // value bytes reserved per record of a block
+)
+
+func (a *arena) reset() { *a = arena{} }
+
+// next returns a zeroed inflight.
+func (a *arena) next() *inflight {
+	if len(a.recs) == 0 {
+		a.block = min(max(a.block*2, arenaMinBlock), arenaMaxBlock)
+		a.recs = make([]inflight, a.block)
+	}
+	in := &a.recs[0]
+	a.recs = a.recs[1:]
+	return in
+}
+
+// value returns an empty buffer with room for about need bytes. After
+// appending to it, the caller passes the result to used.
+func (a *arena) value(need int) []byte {
+	if need > arenaMaxBlock*arenaBufPer/4 {
+		return make([]byte, 0, need) // a huge line gets its own buffer
+	}
+	if cap(a.buf)-len(a.buf) < need {
+		a.buf = make([]byte, 0, max(a.block*arenaBufPer, need))
+	}
+	return a.buf[len(a.buf):]
+}
+
+// used records that v, built by appending to a.value's buffer, is taken, and
+// returns it with its capacity cut to its length so that nothing appends
+// into the next record's bytes. If appending outgrew the buffer, v lives in
+// its own allocation and the arena's buffer is left as it was.
+func (a *arena) used(v []byte) []byte {
+	free := a.buf[len(a.buf):]
+	if len(v) > 0 && cap(v) == cap(free) && &v[:1][0] == &free[:1][0] {
+		a.buf = a.buf[:len(a.buf)+len(v)]
+	}
+	return v[:len(v):len(v)]
 }

@@ -120,13 +120,25 @@ type Self struct {
 // failed, logs the last tailLines lines of its log (all of it if tailLines <= 0).
 func StartSelf(t testing.TB, env string, tailLines int, args ...string) *Self {
 	t.Helper()
-	logFile := filepath.Join(t.TempDir(), filepath.Base(os.Args[0])+".log")
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), env+"=1")
+	return start(t, cmd, tailLines)
+}
+
+// StartBinary is StartSelf for a built binary, bin, such as the logagent that a test built
+// with go build; the returned Self is that process.
+func StartBinary(t testing.TB, tailLines int, bin string, args ...string) *Self {
+	t.Helper()
+	return start(t, exec.Command(bin, args...), tailLines)
+}
+
+func start(t testing.TB, cmd *exec.Cmd, tailLines int) *Self {
+	t.Helper()
+	logFile := filepath.Join(t.TempDir(), filepath.Base(cmd.Path)+".log")
 	lf, err := os.Create(logFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), env+"=1")
 	cmd.Stdout, cmd.Stderr = lf, lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -179,6 +191,6 @@ func (s *Self) Stop(timeout time.Duration) error {
 		s.exited <- nil // for the next wait
 		return err
 	case <-time.After(timeout):
-		return fmt.Errorf("%s still running %s after SIGTERM", filepath.Base(os.Args[0]), timeout)
+		return fmt.Errorf("%s still running %s after SIGTERM", filepath.Base(s.Cmd.Path), timeout)
 	}
 }
