@@ -16,14 +16,16 @@ const (
 	HostsFile    = "grafana/hosts.json"
 )
 
-// GeneratedFile is one file the generator writes.
+// GeneratedFile is one file the generator writes. The Prometheus rules are
+// not generated: they are short, and reviewed as the YAML Prometheus loads.
 type GeneratedFile struct {
 	Path string // relative to the dashboards directory
 	Data []byte
 }
 
-// Generate renders every dashboard to its JSON file content: indented with
-// two spaces and ending in a newline, so the files diff well in review.
+// Generate renders every generated file: the Grafana dashboards as JSON
+// indented with two spaces and ending in a newline (so they diff well in
+// review), and the Kibana saved objects as NDJSON.
 func Generate() ([]GeneratedFile, error) {
 	builds := []struct {
 		path  string
@@ -47,5 +49,6 @@ func Generate() ([]GeneratedFile, error) {
 		}
 		files = append(files, GeneratedFile{Path: b.path, Data: buf.Bytes()})
 	}
+	files = append(files, GeneratedFile{Path: KibanaFile, Data: kibanaNDJSON()})
 	return files, nil
 }
