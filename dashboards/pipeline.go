@@ -50,7 +50,7 @@ func Pipeline() (dashboard.Dashboard, error) {
 			"Bad: A below B — an agent is down or unreachable and its host's logs are not shipped (alert LogagentDown).",
 		unit: "none", width: 6, kind: prom,
 		targets: targets(
-			promInstant("A", `count(up{`+selHost+`} == 1 and on (job, instance) logagent_tasks) or on () vector(0)`, "live"),
+			promInstant("A", `count(up{`+selHost+`} == 1 and on (job, instance) logagent_tasks{`+selHost+`}) or on () vector(0)`, "live"),
 			promInstant("B", `count(max_over_time(logagent_tasks{`+selHost+`}[1d])) or on () vector(0)`, "seen in 24h"),
 		),
 	}.stat(ids.next(), 1))
