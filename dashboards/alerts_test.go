@@ -215,3 +215,34 @@ func TestParseAlertRules(t *testing.T) {
 		})
 	}
 }
+
+// TestDashboardQueriesAcceptedByPromtool: every pipeline dashboard query,
+// expanded as Grafana would, parses in the Prometheus that CI installs
+// (Debian's 2.42), not only in the newer parser the Go tests link. The
+// queries are written as recording rules into a temporary rule file, which
+// `promtool check rules` parses with Prometheus's own code.
+func TestDashboardQueriesAcceptedByPromtool(t *testing.T) {
+	promtool(t)
+	data, err := Files.ReadFile(PipelineFile)
+	require.NoError(t, err)
+	qs, err := Queries(data)
+	require.NoError(t, err)
+	type rule struct {
+		Record string `yaml:"record"`
+		Expr   string `yaml:"expr"`
+	}
+	var rules []rule
+	for i, q := range qs {
+		expr, err := q.Expand(PipelineVars)
+		require.NoError(t, err)
+		rules = append(rules, rule{Record: "dashboard:query_" + strconv.Itoa(i), Expr: expr})
+	}
+	file := map[string]any{"groups": []any{map[string]any{"name": "dashboard", "rules": rules}}}
+	out, err := yaml.Marshal(file)
+	require.NoError(t, err)
+	path := filepath.Join(t.TempDir(), "dashboard-queries.yml")
+	require.NoError(t, os.WriteFile(path, out, 0o644))
+	res, err := runPromtool(t, ".", "check", "rules", path)
+	require.NoError(t, err, res)
+	require.Contains(t, res, "SUCCESS: "+strconv.Itoa(len(rules))+" rules found")
+}
