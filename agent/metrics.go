@@ -9,6 +9,7 @@ type Metrics struct {
 	LinesRead       *prometheus.CounterVec   // task, topic
 	BytesRead       *prometheus.CounterVec   // task, topic
 	RecordsSent     *prometheus.CounterVec   // task, topic
+	BytesSent       *prometheus.CounterVec   // task, topic
 	SendErrors      *prometheus.CounterVec   // task, topic
 	LinesTruncated  *prometheus.CounterVec   // task, topic
 	FilesTruncated  *prometheus.CounterVec   // task, topic
@@ -37,6 +38,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, taskLabels),
 		RecordsSent: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logagent_records_sent_total", Help: "Records acknowledged by Kafka.",
+		}, taskLabels),
+		BytesSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logagent_bytes_sent_total", Help: "Bytes of record values acknowledged by Kafka, as encoded (JSON envelope included) and before compression.",
 		}, taskLabels),
 		SendErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logagent_send_errors_total", Help: "Records Kafka failed to acknowledge; they are re-read from the last committed offset.",
@@ -86,7 +90,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.ConfigReloads.WithLabelValues(r)
 		m.RegistryWrites.WithLabelValues(r)
 	}
-	reg.MustRegister(m.LinesRead, m.BytesRead, m.RecordsSent, m.SendErrors, m.LinesTruncated,
+	reg.MustRegister(m.LinesRead, m.BytesRead, m.RecordsSent, m.BytesSent, m.SendErrors, m.LinesTruncated,
 		m.FilesTruncated, m.ProduceLatency, m.BufferedRecords, m.BufferedBytes, m.FilesOpen,
 		m.LagBytes, m.ConfigReloads, m.Tasks, m.EtcdUp, m.KafkaUp, m.RegistryWrites, m.FileErrors)
 	return m
@@ -95,7 +99,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // deleteTask drops the series of a stopped task so label cardinality follows
 // the live config.
 func (m *Metrics) deleteTask(task, topic string) {
-	for _, v := range []*prometheus.CounterVec{m.LinesRead, m.BytesRead, m.RecordsSent, m.SendErrors, m.LinesTruncated, m.FilesTruncated, m.FileErrors} {
+	for _, v := range []*prometheus.CounterVec{m.LinesRead, m.BytesRead, m.RecordsSent, m.BytesSent, m.SendErrors, m.LinesTruncated, m.FilesTruncated, m.FileErrors} {
 		v.DeleteLabelValues(task, topic)
 	}
 	m.FilesOpen.DeleteLabelValues(task, topic)

@@ -245,6 +245,7 @@ func (s *shipper) acked(r *kgo.Record, err error) {
 	} else {
 		in.e.ack(in.gen, in.end)
 		in.tm.recordsSent.Inc()
+		in.tm.bytesSent.Add(float64(len(r.Value)))
 		in.tm.latency.Observe(time.Since(r.Timestamp).Seconds())
 	}
 	// The arena block that holds in lives on until all its records are

@@ -16,10 +16,10 @@ import (
 // taskMetrics are a task's series, resolved once: the per-line path must not
 // pay for label lookups.
 type taskMetrics struct {
-	linesRead, bytesRead, recordsSent, sendErrors prometheus.Counter
-	linesTruncated, filesTruncated, fileErrors    prometheus.Counter
-	latency                                       prometheus.Observer
-	filesOpen, lag                                prometheus.Gauge
+	linesRead, bytesRead, recordsSent, bytesSent, sendErrors prometheus.Counter
+	linesTruncated, filesTruncated, fileErrors               prometheus.Counter
+	latency                                                  prometheus.Observer
+	filesOpen, lag                                           prometheus.Gauge
 }
 
 func newTaskMetrics(m *Metrics, task, topic string) *taskMetrics {
@@ -27,6 +27,7 @@ func newTaskMetrics(m *Metrics, task, topic string) *taskMetrics {
 		linesRead:      m.LinesRead.WithLabelValues(task, topic),
 		bytesRead:      m.BytesRead.WithLabelValues(task, topic),
 		recordsSent:    m.RecordsSent.WithLabelValues(task, topic),
+		bytesSent:      m.BytesSent.WithLabelValues(task, topic),
 		sendErrors:     m.SendErrors.WithLabelValues(task, topic),
 		linesTruncated: m.LinesTruncated.WithLabelValues(task, topic),
 		filesTruncated: m.FilesTruncated.WithLabelValues(task, topic),

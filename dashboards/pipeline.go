@@ -85,12 +85,13 @@ func Pipeline() (dashboard.Dashboard, error) {
 		),
 	}.timeseries(ids.next()))
 	b.WithPanel(panel{
-		title: "Bytes read /s (per host and task)",
-		description: "Bytes read from each task's files per second, newlines included. What Kafka acknowledged is the read rate minus the growth of the lag panel. " +
-			"Bad: a sudden drop while the applications keep logging = files no longer tailed; a jump = a log storm that will raise lag and Kafka load.",
+		title: "Bytes read and sent /s (per host and task)",
+		description: "Read: bytes read from each task's files per second, newlines included. Sent: bytes of records Kafka acknowledged, as encoded (the JSON envelope makes them larger than read) and before compression. " +
+			"Bad: a sudden drop while the applications keep logging = files no longer tailed; sent falling behind read = Kafka slow or failing (watch the lag); a jump = a log storm that will raise lag and Kafka load.",
 		unit: "Bps", width: 12, kind: prom,
 		targets: targets(
-			promTarget("A", `sum by (instance, task) (rate(logagent_bytes_read_total{`+selTopic+`}[$__rate_interval]))`, "{{instance}} {{task}}"),
+			promTarget("A", `sum by (instance, task) (rate(logagent_bytes_read_total{`+selTopic+`}[$__rate_interval]))`, "read {{instance}} {{task}}"),
+			promTarget("B", `sum by (instance, task) (rate(logagent_bytes_sent_total{`+selTopic+`}[$__rate_interval]))`, "sent {{instance}} {{task}}"),
 		),
 	}.timeseries(ids.next()))
 	b.WithPanel(panel{
