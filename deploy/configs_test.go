@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -19,30 +20,38 @@ import (
 type binaryConfig struct {
 	defaultPort int // metrics port, as the README and prometheus.yml use it
 	// load reads and validates the file at path with the binary's own
-	// loader, as `-check-config` does, and returns its metrics.listen.
-	load func(path string) (listen string, err error)
+	// loader, as `-check-config` does.
+	load func(path string) (loadedConfig, error)
+}
+
+// loadedConfig is what the deployment files must agree with in a config.
+type loadedConfig struct {
+	listen   string        // metrics.listen
+	shutdown time.Duration // shutdown_timeout: how long SIGTERM may take
+	brokers  []string      // kafka.brokers; nil for sysmon
+	config   any           // agent.Config, transfer.Config or sysmon.FileConfig
 }
 
 // binaries maps each daemon to its config loader.
 var binaries = map[string]binaryConfig{
-	"logagent": {9101, func(path string) (string, error) {
+	"logagent": {9101, func(path string) (loadedConfig, error) {
 		c, err := agent.LoadConfig(path)
-		return c.Metrics.Listen, err
+		return loadedConfig{c.Metrics.Listen, c.ShutdownTimeout.D(), c.Kafka.Brokers, c}, err
 	}},
-	"logtransfer": {9102, func(path string) (string, error) {
+	"logtransfer": {9102, func(path string) (loadedConfig, error) {
 		c, err := transfer.LoadConfig(path)
-		return c.Metrics.Listen, err
+		return loadedConfig{c.Metrics.Listen, c.ShutdownTimeout.D(), c.Kafka.Brokers, c}, err
 	}},
-	"sysmon": {9103, func(path string) (string, error) {
+	"sysmon": {9103, func(path string) (loadedConfig, error) {
 		c, err := sysmon.LoadConfig(path)
-		return c.Metrics.Listen, err
+		return loadedConfig{c.Metrics.Listen, c.ShutdownTimeout.D(), nil, c}, err
 	}},
 }
 
 // loadWithEnv loads path as binary's config with exactly the variables of
 // env set among those the file references, so that a variable the file
 // needs and env lacks is an error, as it would be for the daemon.
-func loadWithEnv(t *testing.T, binary, path string, env map[string]string) (listen string, err error) {
+func loadWithEnv(t *testing.T, binary, path string, env map[string]string) (loadedConfig, error) {
 	t.Helper()
 	b, ok := binaries[binary]
 	require.Truef(t, ok, "unknown binary %q", binary)
@@ -108,12 +117,13 @@ func TestExampleConfigsLoad(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			listen, err := loadWithEnv(t, tt.binary, tt.file, tt.env)
+			loaded, err := loadWithEnv(t, tt.binary, tt.file, tt.env)
 			if tt.wantErr != "" {
 				require.ErrorContains(t, err, tt.wantErr)
 				return
 			}
 			require.NoError(t, err)
+			listen := loaded.listen
 			require.Equal(t, binaries[tt.binary].defaultPort, listenPort(t, listen), "metrics port of %s", tt.file)
 			host, _, _ := net.SplitHostPort(listen)
 			require.Empty(t, host, "%s: metrics must listen on all interfaces to be scraped from another container", tt.file)

@@ -12,8 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logcollect/logcollect/agent"
-	"github.com/logcollect/logcollect/sysmon"
-	"github.com/logcollect/logcollect/transfer"
 )
 
 // unitFile is a parsed systemd unit: section → key → values, in order (a
@@ -54,40 +52,16 @@ func (u unitFile) last(section, key string) string {
 	return v[len(v)-1]
 }
 
-// unitCase ties a unit to the example config it runs and what that config
-// implies for the unit.
+// unitCase ties a unit to the example config it runs.
 type unitCase struct {
 	binary, configPath, example string
-	// shutdown is the daemon's shutdown_timeout with the example config:
-	// TimeoutStopSec must leave it room to drain.
-	shutdown func(t *testing.T) time.Duration
-	dataDir  func(t *testing.T) string // "" when the daemon keeps no state
+	env                         map[string]string // what /etc/default/<binary> would hold
 }
 
 var unitCases = []unitCase{
-	{"logagent", "/etc/logagent/agent.yaml", "config/agent.yaml",
-		func(t *testing.T) time.Duration { return loadAgentExample(t).ShutdownTimeout.D() },
-		func(t *testing.T) string { return loadAgentExample(t).DataDir }},
-	{"logtransfer", "/etc/logtransfer/transfer.yaml", "config/transfer.yaml",
-		func(t *testing.T) time.Duration {
-			c, err := transfer.LoadConfig("config/transfer.yaml")
-			require.NoError(t, err)
-			return c.ShutdownTimeout.D()
-		}, nil},
-	{"sysmon", "/etc/sysmon/sysmon.yaml", "config/sysmon.yaml",
-		func(t *testing.T) time.Duration {
-			t.Setenv("INFLUX_TOKEN", "t")
-			c, err := sysmon.LoadConfig("config/sysmon.yaml")
-			require.NoError(t, err)
-			return c.ShutdownTimeout.D()
-		}, nil},
-}
-
-func loadAgentExample(t *testing.T) agent.Config {
-	t.Helper()
-	c, err := agent.LoadConfig("config/agent.yaml")
-	require.NoError(t, err)
-	return c
+	{"logagent", "/etc/logagent/agent.yaml", "config/agent.yaml", nil},
+	{"logtransfer", "/etc/logtransfer/transfer.yaml", "config/transfer.yaml", nil},
+	{"sysmon", "/etc/sysmon/sysmon.yaml", "config/sysmon.yaml", map[string]string{"INFLUX_TOKEN": "t"}},
 }
 
 func TestSystemdUnits(t *testing.T) {
@@ -117,14 +91,15 @@ func TestSystemdUnits(t *testing.T) {
 			user, dynamic := u.last("Service", "User"), u.last("Service", "DynamicUser")
 			require.True(t, dynamic == "yes" || (user != "" && user != "root"), "a dedicated user: DynamicUser=yes or User= not root")
 
+			cfg, err := loadWithEnv(t, tc.binary, tc.example, tc.env)
+			require.NoError(t, err)
 			stop, err := time.ParseDuration(u.last("Service", "TimeoutStopSec"))
 			require.NoError(t, err, "TimeoutStopSec= must be set, in Go duration syntax")
-			shutdown := tc.shutdown(t)
-			require.GreaterOrEqualf(t, stop, shutdown+5*time.Second,
-				"TimeoutStopSec=%s leaves no room for shutdown_timeout %s of %s before SIGKILL", stop, shutdown, tc.example)
+			require.GreaterOrEqualf(t, stop, cfg.shutdown+5*time.Second,
+				"TimeoutStopSec=%s leaves no room for shutdown_timeout %s of %s before SIGKILL", stop, cfg.shutdown, tc.example)
 
-			if tc.dataDir != nil {
-				dir := tc.dataDir(t)
+			if ac, ok := cfg.config.(agent.Config); ok {
+				dir := ac.DataDir
 				require.Contains(t, strings.Fields(strings.Join(svc["ReadWritePaths"], " ")), dir,
 					"ReadWritePaths= must hold data_dir %s of %s", dir, tc.example)
 				require.Equal(t, user, strings.TrimPrefix(dir, "/var/lib/"), "StateDirectory owner")
