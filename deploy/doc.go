@@ -1,5 +1,7 @@
 // Package deploy holds the deployment files of logcollect and the tests that
-// keep them working; it has no code of its own.
+// keep them working. Its only code, PrometheusConfig, gives tests that run a
+// real Prometheus the production scrape and rule config pointed at their own
+// binaries.
 //
 // The files:
 //

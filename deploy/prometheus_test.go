@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
@@ -19,6 +20,7 @@ const prometheusConfig = "prometheus/prometheus.yml"
 type promConfig struct {
 	Global struct {
 		ScrapeInterval     string `yaml:"scrape_interval"`
+		ScrapeTimeout      string `yaml:"scrape_timeout"`
 		EvaluationInterval string `yaml:"evaluation_interval"`
 	} `yaml:"global"`
 	RuleFiles     []string `yaml:"rule_files"`
@@ -96,4 +98,49 @@ func TestPromtoolCheckConfig(t *testing.T) {
 	require.NoError(t, err, "%s", out)
 	// promtool also checks every rule file the config loads.
 	require.Regexp(t, `SUCCESS: [1-9][0-9]* rules found`, string(out))
+}
+
+// TestPrometheusConfigOverrides writes the rewritten config into another
+// directory, as the live test does, and checks that promtool still loads it
+// with the alert rules, and that the targets and intervals changed.
+func TestPrometheusConfigOverrides(t *testing.T) {
+	targets := map[string][]string{
+		"logagent":    {"127.0.0.1:40101"},
+		"logtransfer": {"127.0.0.1:40102", "127.0.0.1:40112"},
+		"sysmon":      {"127.0.0.1:40103"},
+	}
+	data, err := PrometheusConfig(prometheusConfig, PrometheusOverrides{
+		Targets: targets, ScrapeInterval: time.Second, EvaluationInterval: 500 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), "prometheus.yml")
+	require.NoError(t, os.WriteFile(file, data, 0o600))
+
+	var c promConfig
+	require.NoError(t, yaml.Unmarshal(data, &c))
+	require.Equal(t, targets, promTargets(c))
+	require.Equal(t, "1s", c.Global.ScrapeInterval)
+	require.Equal(t, "1s", c.Global.ScrapeTimeout, "lowered to the interval")
+	require.Equal(t, "500ms", c.Global.EvaluationInterval)
+	for _, rf := range c.RuleFiles {
+		require.True(t, filepath.IsAbs(rf), rf)
+		_, err := os.Stat(rf)
+		require.NoError(t, err)
+	}
+
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		out, err := exec.Command(promtool, "check", "config", file).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		require.Regexp(t, `SUCCESS: [1-9][0-9]* rules found`, string(out))
+	}
+
+	for name, o := range map[string]PrometheusOverrides{
+		"a job without targets": {Targets: map[string][]string{"logagent": {"127.0.0.1:1"}}},
+		"an unknown job":        {Targets: map[string][]string{"logagent": {"a:1"}, "logtransfer": {"b:2"}, "sysmon": {"c:3"}, "logagnet": {"d:4"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := PrometheusConfig(prometheusConfig, o)
+			require.Error(t, err)
+		})
+	}
 }
