@@ -29,5 +29,6 @@
 // real Prometheus, InfluxDB and Elasticsearch. This package gives it what it
 // needs: [Files] (the checked-in artefacts, embedded), [Queries] and
 // [Query.Expand] (every panel query with its template variables filled in),
-// [AlertRules], and [KibanaObjects] / [SavedSearch.ESQuery].
+// [AlertRules] and the alert names, [UsedMetrics], and [LoadKibana] with
+// [SavedSearch.SearchBody] and [Visualization.SearchBody].
 package dashboards

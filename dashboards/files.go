@@ -28,6 +28,10 @@ const (
 	KibanaFile     = "kibana/logcollect.ndjson"
 )
 
+// ScrapeJobs are the Prometheus scrape job names the alert rules expect
+// (`up{job="..."}`); deploy/prometheus/prometheus.yml uses the same.
+var ScrapeJobs = []string{"logagent", "logtransfer", "sysmon"}
+
 // Names of the alerts a live test can provoke by stopping a server. Their
 // expressions turn true within a scrape or two of the fault, so the alert
 // shows as "pending" in Prometheus's /api/v1/alerts well before its `for:`
