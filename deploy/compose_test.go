@@ -639,3 +639,24 @@ func TestLoggenFeedsCollectConfig(t *testing.T) {
 		require.Regexp(t, combined, l)
 	}
 }
+
+// TestComposeServerVersions: the stack runs the Kafka and etcd versions the
+// test suite runs (internal/testenv's Kafka jars, the etcd modules of
+// go.mod), so what `make test` proves holds for `docker compose up`.
+func TestComposeServerVersions(t *testing.T) {
+	p := loadCompose(t, nil)
+	pom, err := os.ReadFile("../internal/testenv/kafka/pom.xml")
+	require.NoError(t, err)
+	kafka := regexp.MustCompile(`<kafka.version>([^<]+)</kafka.version>`).FindSubmatch(pom)
+	require.NotNil(t, kafka, "kafka.version in the pom")
+	goMod, err := os.ReadFile("../go.mod")
+	require.NoError(t, err)
+	etcd := regexp.MustCompile(`go.etcd.io/etcd/server/v3 (v\S+)`).FindSubmatch(goMod)
+	require.NotNil(t, etcd, "the etcd server module in go.mod")
+
+	for _, s := range []string{"kafka", "kafka-init"} {
+		require.Equal(t, "apache/kafka:"+string(kafka[1]), p.service(t, s).Image, s)
+	}
+	require.Equal(t, "quay.io/coreos/etcd:"+string(etcd[1]), p.service(t, "etcd").Image)
+	require.Contains(t, p.service(t, "etcd-init").Build.DockerfileInline, "FROM quay.io/coreos/etcd:"+string(etcd[1])+" ")
+}
