@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,22 +54,28 @@ func TestValidate(t *testing.T) {
 }
 
 // register registers an agent with the agent's own Registrar, as a running
-// logagent does, and waits until the key is there.
-func register(t *testing.T, cli *clientv3.Client, info agent.AgentInfo) {
+// logagent does, and waits until the key is there. stop stops it, as a
+// logagent shutting down does.
+func register(t *testing.T, cli *clientv3.Client, info agent.AgentInfo) (stop func()) {
 	t.Helper()
 	r := agent.NewRegistrar(cli, 5*time.Second, slog.New(slog.DiscardHandler))
 	r.Update(info)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		require.NoError(t, <-done)
-	})
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			require.NoError(t, <-done)
+		})
+	}
+	t.Cleanup(stop)
 	require.Eventually(t, func() bool {
 		resp, err := cli.Get(context.Background(), agent.RegistrationKey(info.IP))
 		return err == nil && len(resp.Kvs) == 1
 	}, 10*time.Second, 20*time.Millisecond)
+	return stop
 }
 
 func put(t *testing.T, cli *clientv3.Client, key, value string) int64 {

@@ -2,10 +2,12 @@ package ctl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // DefaultGroup is logtransfer's default consumer group.
@@ -45,10 +47,10 @@ func Lag(ctx context.Context, adm *kadm.Client, brokers []string, group string, 
 		return GroupLag{}, fmt.Errorf("kafka %v: group %s: not in the answer", brokers, group)
 	}
 	if err := l.Error(); err != nil {
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			return GroupLag{}, fmt.Errorf("consumer group %q not found (no members, no committed offsets)", group)
+		}
 		return GroupLag{}, connError("kafka", brokers, "lag of group "+group, err)
-	}
-	if l.State == "Dead" && len(l.Lag) == 0 {
-		return GroupLag{}, fmt.Errorf("consumer group %q not found (no members, no committed offsets)", group)
 	}
 	out := GroupLag{Group: group, State: l.State, Partitions: []PartitionLag{}}
 	for _, m := range l.Lag.Sorted() {
