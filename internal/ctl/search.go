@@ -83,7 +83,7 @@ type Searcher struct {
 	es      *elastic.Client
 	urls    []string
 	timeout time.Duration
-	now     func() time.Time
+	page    int // page size of the follow polls
 }
 
 // NewSearcher returns a Searcher on es, whose urls appear in errors, with
@@ -92,7 +92,7 @@ func NewSearcher(es *elastic.Client, urls []string, timeout time.Duration) *Sear
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &Searcher{es: es, urls: urls, timeout: timeout, now: time.Now}
+	return &Searcher{es: es, urls: urls, timeout: timeout, page: followPageSize}
 }
 
 func (q Query) index() string {
@@ -160,7 +160,7 @@ func (s *Searcher) sinceMS(q Query, now time.Time) int64 {
 
 // Search returns the newest q.Limit documents matching q, oldest first.
 func (s *Searcher) Search(ctx context.Context, q Query) ([]Hit, error) {
-	hits, err := s.search(ctx, q, s.sinceMS(q, s.now()), false, max(q.Limit, 1), nil)
+	hits, err := s.search(ctx, q, s.sinceMS(q, time.Now()), false, max(q.Limit, 1), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ type FollowOptions struct {
 // a full page (q.Limit documents), documents sorted before its first one
 // were left out on purpose and stay left out.
 func (s *Searcher) Follow(ctx context.Context, q Query, shown []Hit, opt FollowOptions, emit func(Hit) error) error {
-	start := s.now()
+	start := time.Now()
 	floor := key{ms: s.sinceMS(q, start)}
 	if len(shown) >= q.Limit && len(shown) > 0 {
 		floor = shown[0].key()
@@ -205,7 +205,7 @@ func (s *Searcher) Follow(ctx context.Context, q Query, shown []Hit, opt FollowO
 		from := max(floor.ms, newest-opt.Lookback.Milliseconds())
 		var after *key
 		for {
-			page, err := s.search(ctx, q, from, true, followPageSize, after)
+			page, err := s.search(ctx, q, from, true, s.page, after)
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -222,7 +222,7 @@ func (s *Searcher) Follow(ctx context.Context, q Query, shown []Hit, opt FollowO
 					return err
 				}
 			}
-			if len(page) < followPageSize {
+			if len(page) < s.page {
 				break
 			}
 			last := page[len(page)-1].key()
