@@ -42,8 +42,10 @@ type logDoc struct {
 	message string
 }
 
-func (d logDoc) index() string { return strings.ToLower(d.topic) + "-" + d.ts.UTC().Format("2006.01.02") }
-func (d logDoc) id() string    { return fmt.Sprintf("%s-0-%d", d.topic, d.offset) }
+func (d logDoc) index() string {
+	return strings.ToLower(d.topic) + "-" + d.ts.UTC().Format("2006.01.02")
+}
+func (d logDoc) id() string { return fmt.Sprintf("%s-0-%d", d.topic, d.offset) }
 
 func (d logDoc) body() map[string]any {
 	b := map[string]any{
