@@ -23,17 +23,23 @@ import (
 	"github.com/logcollect/logcollect/metrics"
 )
 
-func main() {
+func main() { os.Exit(logctl(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+// logctl runs the command line until it is done or interrupted (SIGINT,
+// SIGTERM: -f then ends with status 0) and returns the exit status: 1 after
+// printing the error, 0 also when an edit changed nothing.
+func logctl(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		if !errors.Is(err, ctl.ErrNoChange) {
-			fmt.Fprintln(os.Stderr, "logctl:", err)
-			os.Exit(1)
-		}
-		fmt.Fprintln(os.Stderr, "logctl:", err)
+	defer stop()
+	err := run(ctx, args, stdin, stdout, stderr)
+	if err == nil {
+		return 0
 	}
+	fmt.Fprintln(stderr, "logctl:", err)
+	if errors.Is(err, ctl.ErrNoChange) {
+		return 0
+	}
+	return 1
 }
 
 // globals are the connection flags shared by every command.
