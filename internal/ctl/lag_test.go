@@ -60,6 +60,33 @@ func TestLagRealKafka(t *testing.T) {
 			`group logtransfer \(Empty\): total lag 3\n$`, out.String())
 	})
 
+	t.Run("group with a live member", func(t *testing.T) {
+		consumer, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ClientID("logtransfer-test"),
+			kgo.ConsumerGroup("live"), kgo.ConsumeTopics("web_log"), kgo.DisableAutoCommit(),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		require.NoError(t, err)
+		defer consumer.Close()
+		// Consume everything and commit it; the member stays in the group.
+		got := 0
+		for got < 14 {
+			fetches := consumer.PollFetches(ctx)
+			require.NoError(t, fetches.Err())
+			got += fetches.NumRecords()
+		}
+		require.NoError(t, consumer.CommitUncommittedOffsets(ctx))
+
+		l, err := Lag(ctx, ladm, brokers, "live", 10*time.Second)
+		require.NoError(t, err)
+		require.Equal(t, "Stable", l.State)
+		require.Len(t, l.Partitions, 2)
+		for _, p := range l.Partitions {
+			require.Equal(t, p.End, p.Committed)
+			require.Zero(t, p.Lag)
+			require.Regexp(t, `^logtransfer-test@/?127\.0\.0\.1`, p.Member)
+		}
+		require.Zero(t, l.Total)
+	})
+
 	t.Run("unknown group", func(t *testing.T) {
 		_, err := Lag(ctx, ladm, brokers, "nobody", 10*time.Second)
 		require.EqualError(t, err, `consumer group "nobody" not found (no members, no committed offsets)`)
