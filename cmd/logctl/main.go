@@ -137,24 +137,13 @@ func configCmd(g *globals) *cobra.Command {
 				}
 				cfgs = []ctl.CollectConfig{c}
 			}
-			out := cmd.OutOrStdout()
+			if asJSON && !all {
+				return ctl.WriteJSON(cmd.OutOrStdout(), cfgs[0])
+			}
 			if asJSON {
-				if all {
-					return ctl.WriteJSON(out, cfgs)
-				}
-				return ctl.WriteJSON(out, cfgs[0])
+				return ctl.WriteJSON(cmd.OutOrStdout(), cfgs)
 			}
-			for _, c := range cfgs {
-				if all {
-					fmt.Fprintf(out, "# %s %s (revision %d)\n", c.IP, c.Key, c.Revision)
-				}
-				if c.Value == nil {
-					fmt.Fprintln(out, "# (no key)")
-					continue
-				}
-				fmt.Fprintf(out, "%s\n", strings.TrimSpace(string(c.Value)))
-			}
-			return nil
+			return ctl.WriteConfigs(cmd.OutOrStdout(), cfgs, all)
 		},
 	}
 	get.Flags().BoolVar(&all, "all", false, "every registered agent")

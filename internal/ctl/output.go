@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -74,6 +75,26 @@ func WriteSetResults(w io.Writer, rs []SetResult) error {
 			_, err = fmt.Fprintf(w, "%s: %s: FAILED: %v\n", r.IP, r.Key, r.Err)
 		} else {
 			_, err = fmt.Fprintf(w, "%s: %s: written (revision %d)\n", r.IP, r.Key, r.Revision)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteConfigs writes collect configs as stored; with headers, each after a
+// "# IP KEY (revision N)" line, and "# (no key)" for a missing key.
+func WriteConfigs(w io.Writer, cfgs []CollectConfig, headers bool) error {
+	for _, c := range cfgs {
+		if headers {
+			fmt.Fprintf(w, "# %s %s (revision %d)\n", c.IP, c.Key, c.Revision)
+		}
+		var err error
+		if c.Value == nil {
+			_, err = fmt.Fprintln(w, "# (no key)")
+		} else {
+			_, err = fmt.Fprintf(w, "%s\n", bytes.TrimSpace(c.Value))
 		}
 		if err != nil {
 			return err
