@@ -174,7 +174,8 @@ type FollowOptions struct {
 	Interval time.Duration
 	// Lookback is how long after its @timestamp a document may become
 	// searchable and still be printed: each poll re-reads this window behind
-	// the newest document seen. Documents later than that are missed.
+	// the newest document seen. Documents later than that are missed. The
+	// cost of a poll grows with the documents in the window.
 	Lookback time.Duration
 }
 
@@ -185,6 +186,9 @@ type FollowOptions struct {
 // a full page (q.Limit documents), documents sorted before its first one
 // were left out on purpose and stay left out.
 func (s *Searcher) Follow(ctx context.Context, q Query, shown []Hit, opt FollowOptions, emit func(Hit) error) error {
+	if opt.Interval <= 0 || opt.Lookback < 0 {
+		return fmt.Errorf("follow: interval %s must be positive and lookback %s not negative", opt.Interval, opt.Lookback)
+	}
 	start := time.Now()
 	floor := key{ms: s.sinceMS(q, start)}
 	if len(shown) >= q.Limit && len(shown) > 0 {

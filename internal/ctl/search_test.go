@@ -291,3 +291,21 @@ func TestFollowRealElasticsearch(t *testing.T) {
 		require.Equal(t, wantLines(next), f.next(t, 1))
 	})
 }
+
+func TestFollowOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opt  FollowOptions
+	}{
+		{name: "no interval", opt: FollowOptions{Lookback: time.Minute}},
+		{name: "negative interval", opt: FollowOptions{Interval: -time.Second, Lookback: time.Minute}},
+		{name: "negative lookback", opt: FollowOptions{Interval: time.Second, Lookback: -time.Minute}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewSearcher(nil, nil, 0) // never reached
+			err := s.Follow(context.Background(), Query{}, nil, tt.opt, func(Hit) error { return nil })
+			require.ErrorContains(t, err, "must be positive and lookback")
+		})
+	}
+}
