@@ -163,11 +163,10 @@ func (s *ConfigStore) Put(ctx context.Context, key string, value []byte, rev int
 
 // SetResult is the outcome of writing one host's collect config.
 type SetResult struct {
-	IP       string `json:"ip"`
-	Key      string `json:"key"`
-	Revision int64  `json:"revision,omitempty"` // the new revision when written
-	Err      error  `json:"-"`
-	Error    string `json:"error,omitempty"`
+	IP       string
+	Key      string
+	Revision int64 // the new revision when written
+	Err      error // why it was not written
 }
 
 // Set writes value as the collect config of the agent with this ip. rev is
@@ -221,7 +220,7 @@ func (s *ConfigStore) SetAll(ctx context.Context, value []byte) ([]SetResult, er
 		r, err := s.set(ctx, a.IP, key, value, -1)
 		if err != nil {
 			failed++
-			r = SetResult{IP: a.IP, Key: key, Err: err, Error: err.Error()}
+			r = SetResult{IP: a.IP, Key: key, Err: err}
 		}
 		results = append(results, r)
 	}
