@@ -155,6 +155,9 @@ func configCmd(g *globals) *cobra.Command {
 		Short: "Validate FILE.json like the agent does and write it, refusing if the key changed meanwhile",
 		Args:  hostArgs(&all, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if all && rev >= 0 {
+				return errors.New("--revision is for one HOST: with --all each key is compared with the revision read before writing it")
+			}
 			file := args[len(args)-1]
 			data, err := os.ReadFile(file)
 			if err != nil {

@@ -129,6 +129,7 @@ func TestConfigCommands(t *testing.T) {
 			stdout: `^10\.0\.0\.7: /logagent/10\.0\.0\.7/collect_config: written \(revision \d+\)\n10\.0\.0\.8: /logagent/10\.0\.0\.8/collect_config: written \(revision \d+\)\n$`, want: good},
 		{name: "get --all", args: []string{"config", "get", "--all"},
 			stdout: `^# 10\.0\.0\.7 /logagent/10\.0\.0\.7/collect_config \(revision \d+\)\n\Q` + good + `\E\n# 10\.0\.0\.8 .*\n\Q` + good + `\E\n$`},
+		{name: "--all and --revision", args: []string{"config", "set", "--all", goodFile, "--revision", "5"}, code: 1, stderr: `--revision is for one HOST`},
 		{name: "--all and HOST", args: []string{"config", "get", "--all", "10.0.0.7"}, code: 1, stderr: `with --all, get takes 0 argument\(s\), got 1`},
 		{name: "another collect key", args: []string{"config", "get", "10.0.0.7", "--collect-key", "/collect/{ip}"}, code: 1,
 			stderr: `^logctl: no collect config for 10.0.0.7: /collect/10.0.0.7 does not exist\n$`},
