@@ -1,0 +1,375 @@
+// Command logctl is the operator's command line for logcollect: collect
+// configs in etcd, live agents, log search in Elasticsearch and the
+// transfer's consumer lag in Kafka. The logic is in internal/ctl; this file
+// only wires flags, environment and signals.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/logcollect/logcollect/internal/ctl"
+	"github.com/logcollect/logcollect/metrics"
+)
+
+func main() { os.Exit(logctl(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+// logctl runs the command line until it is done or interrupted (SIGINT,
+// SIGTERM: -f then ends with status 0) and returns the exit status: 1 after
+// printing the error, 0 also when an edit changed nothing.
+func logctl(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, args, stdin, stdout, stderr)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "logctl:", err)
+	if errors.Is(err, ctl.ErrNoChange) {
+		return 0
+	}
+	return 1
+}
+
+// globals are the connection flags shared by every command.
+type globals struct {
+	etcd, brokers, es []string
+	timeout           time.Duration
+	collectKey        string
+	output            string
+}
+
+func (g *globals) json() (bool, error) {
+	switch g.output {
+	case "", "table", "text":
+		return false, nil
+	case "json":
+		return true, nil
+	}
+	return false, fmt.Errorf("-o %q: want json or table", g.output)
+}
+
+// envList is the comma-separated list in the environment variable, or def.
+func envList(name, def string) []string {
+	v := os.Getenv(name)
+	if v == "" {
+		v = def
+	}
+	return strings.Split(v, ",")
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "logctl",
+		Short:         "Operate a logcollect pipeline: collect configs, agents, log search, consumer lag",
+		Version:       metrics.DefaultBuildInfo().Version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringSliceVar(&g.etcd, "etcd", envList("LOGCTL_ETCD", ctl.DefaultEtcd), "etcd endpoints (env LOGCTL_ETCD)")
+	pf.StringSliceVar(&g.brokers, "brokers", envList("LOGCTL_BROKERS", ctl.DefaultBrokers), "Kafka brokers (env LOGCTL_BROKERS)")
+	pf.StringSliceVar(&g.es, "es", envList("LOGCTL_ES", ctl.DefaultElasticsearch), "Elasticsearch URLs (env LOGCTL_ES)")
+	pf.DurationVar(&g.timeout, "timeout", ctl.DefaultTimeout, "timeout of each request to etcd, Kafka or Elasticsearch")
+	pf.StringVar(&g.collectKey, "collect-key", ctl.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g))
+	return root.ExecuteContext(ctx)
+}
+
+func addOutput(cmd *cobra.Command, g *globals) {
+	cmd.Flags().StringVarP(&g.output, "output", "o", "table", "output format: table or json")
+}
+
+func (g *globals) store() (*ctl.ConfigStore, func(), error) {
+	cli, err := ctl.NewEtcdClient(g.etcd, g.timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ctl.NewConfigStore(cli, g.collectKey, g.timeout), func() { cli.Close() }, nil
+}
+
+func configCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Read, write, validate and edit the agents' collect configs in etcd"}
+	var all bool
+
+	get := &cobra.Command{
+		Use:   "get (HOST | --all)",
+		Short: "Print the collect config of the agent with IP HOST, or of every registered agent",
+		Args:  hostArgs(&all, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON, err := g.json()
+			if err != nil {
+				return err
+			}
+			s, closeFn, err := g.store()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			var cfgs []ctl.CollectConfig
+			if all {
+				if cfgs, err = s.GetAll(cmd.Context()); err != nil {
+					return err
+				}
+			} else {
+				c, err := s.Get(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if c.Value == nil {
+					return fmt.Errorf("no collect config for %s: %s does not exist", c.IP, c.Key)
+				}
+				cfgs = []ctl.CollectConfig{c}
+			}
+			if asJSON && !all {
+				return ctl.WriteJSON(cmd.OutOrStdout(), cfgs[0])
+			}
+			if asJSON {
+				return ctl.WriteJSON(cmd.OutOrStdout(), cfgs)
+			}
+			return ctl.WriteConfigs(cmd.OutOrStdout(), cfgs, all)
+		},
+	}
+	get.Flags().BoolVar(&all, "all", false, "every registered agent")
+	addOutput(get, g)
+
+	var rev int64
+	set := &cobra.Command{
+		Use:   "set (HOST | --all) FILE.json",
+		Short: "Validate FILE.json like the agent does and write it, refusing if the key changed meanwhile",
+		Args:  hostArgs(&all, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if all && rev >= 0 {
+				return errors.New("--revision is for one HOST: with --all each key is compared with the revision read before writing it")
+			}
+			file := args[len(args)-1]
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return err
+			}
+			if _, err := ctl.Validate(data); err != nil {
+				return fmt.Errorf("%s: invalid collect config, nothing written: %w", file, err)
+			}
+			s, closeFn, err := g.store()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			var rs []ctl.SetResult
+			if all {
+				rs, err = s.SetAll(cmd.Context(), data)
+			} else {
+				var r ctl.SetResult
+				if r, err = s.Set(cmd.Context(), args[0], data, rev); err == nil {
+					rs = []ctl.SetResult{r}
+				}
+			}
+			if werr := ctl.WriteSetResults(cmd.OutOrStdout(), rs); werr != nil {
+				return werr
+			}
+			return err
+		},
+	}
+	set.Flags().BoolVar(&all, "all", false, "every registered agent")
+	set.Flags().Int64Var(&rev, "revision", -1, "write only if the key's revision is this one (0: only if it does not exist); default: the revision read before writing")
+
+	validate := &cobra.Command{
+		Use:   "validate FILE.json",
+		Short: "Check FILE.json with the agent's own parser",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			tasks, err := ctl.Validate(data)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok, %d task(s)\n", args[0], len(tasks))
+			return nil
+		},
+	}
+
+	edit := &cobra.Command{
+		Use:   "edit HOST",
+		Short: "Edit the collect config of the agent with IP HOST in $EDITOR; it is validated before it is written",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, closeFn, err := g.store()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			editor := cmpOr(os.Getenv("VISUAL"), os.Getenv("EDITOR"), "vi")
+			r, err := s.Edit(cmd.Context(), args[0], ctl.Editor{
+				Command: editor,
+				Stdin:   cmd.InOrStdin(), Stdout: cmd.OutOrStdout(), Stderr: cmd.ErrOrStderr(),
+				Answers: bufio.NewReader(cmd.InOrStdin()), Prompts: cmd.ErrOrStderr(),
+			})
+			if err != nil {
+				return err
+			}
+			return ctl.WriteSetResults(cmd.OutOrStdout(), []ctl.SetResult{r})
+		},
+	}
+	cmd.AddCommand(get, set, validate, edit)
+	return cmd
+}
+
+// hostArgs accepts HOST plus n more arguments, or only the n with --all.
+func hostArgs(all *bool, n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if *all {
+			if len(args) != n {
+				return fmt.Errorf("with --all, %s takes %d argument(s), got %d", cmd.Name(), n, len(args))
+			}
+			return nil
+		}
+		if len(args) != n+1 {
+			return fmt.Errorf("%s takes HOST (or --all)%s, got %d argument(s); usage: %s", cmd.Name(), strings.Repeat(" and FILE", n), len(args), cmd.UseLine())
+		}
+		return nil
+	}
+}
+
+func cmpOr(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func agentsCmd(g *globals) *cobra.Command {
+	var withMetrics bool
+	var window time.Duration
+	cmd := &cobra.Command{
+		Use:   "agents",
+		Short: "List the live agents from their etcd registrations",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			asJSON, err := g.json()
+			if err != nil {
+				return err
+			}
+			cli, err := ctl.NewEtcdClient(g.etcd, g.timeout)
+			if err != nil {
+				return err
+			}
+			defer cli.Close()
+			agents, err := ctl.ListAgents(cmd.Context(), cli, g.timeout)
+			if err != nil {
+				return err
+			}
+			if withMetrics {
+				ctl.ScrapeAgents(cmd.Context(), agents, window, &http.Client{Timeout: g.timeout})
+			}
+			if asJSON {
+				return ctl.WriteJSON(cmd.OutOrStdout(), agents)
+			}
+			return ctl.WriteAgents(cmd.OutOrStdout(), agents, withMetrics)
+		},
+	}
+	cmd.Flags().BoolVar(&withMetrics, "metrics", false, "scrape each agent's /metrics: lines/s, lag bytes, send errors")
+	cmd.Flags().DurationVar(&window, "window", 2*time.Second, "with --metrics: time between the two scrapes giving lines/s")
+	addOutput(cmd, g)
+	return cmd
+}
+
+func searchCmd(g *globals) *cobra.Command {
+	var q ctl.Query
+	var follow bool
+	var fo ctl.FollowOptions
+	cmd := &cobra.Command{
+		Use:   "search [flags] [QUERY...]",
+		Short: "Print the log lines matching QUERY, newest last (timestamp host path message)",
+		Long: `Print the log lines matching QUERY, newest last, as
+  timestamp host path message
+QUERY is an Elasticsearch simple_query_string on the message (terms are
+ANDed; "a phrase", -excluded, a|b, prefix*); no QUERY matches every line.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON, err := g.json()
+			if err != nil {
+				return err
+			}
+			q.Text = strings.Join(args, " ")
+			es, err := ctl.NewElasticsearchClient(g.es, g.timeout)
+			if err != nil {
+				return err
+			}
+			s := ctl.NewSearcher(es, g.es, g.timeout)
+			hits, err := s.Search(cmd.Context(), q)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if err := ctl.WriteHits(out, hits, asJSON); err != nil {
+				return err
+			}
+			if !follow {
+				return nil
+			}
+			return s.Follow(cmd.Context(), q, hits, fo, func(h ctl.Hit) error { return ctl.WriteHit(out, h, asJSON) })
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&q.Topic, "topic", "", "only this topic")
+	f.StringVar(&q.Host, "host", "", "only this host (name or IP)")
+	f.DurationVar(&q.Since, "since", 15*time.Minute, "only lines with a @timestamp this recent (0: no limit)")
+	f.IntVarP(&q.Limit, "limit", "n", 100, "print at most this many lines (the newest) before following")
+	f.StringVar(&q.Index, "index", ctl.DefaultIndex, "index pattern; {topic} is the topic or *")
+	f.BoolVarP(&follow, "follow", "f", false, "keep printing new lines until interrupted")
+	f.DurationVar(&fo.Interval, "interval", time.Second, "with -f: time between polls")
+	f.DurationVar(&fo.Lookback, "lookback", time.Minute, "with -f: lines searchable up to this long after their @timestamp are still printed")
+	addOutput(cmd, g)
+	return cmd
+}
+
+func lagCmd(g *globals) *cobra.Command {
+	var group string
+	cmd := &cobra.Command{
+		Use:   "lag",
+		Short: "Show the consumer lag of the transfer's group per topic and partition",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			asJSON, err := g.json()
+			if err != nil {
+				return err
+			}
+			adm, err := ctl.NewKafkaAdmin(g.brokers, g.timeout)
+			if err != nil {
+				return err
+			}
+			defer adm.Close()
+			l, err := ctl.Lag(cmd.Context(), adm, g.brokers, group, g.timeout)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return ctl.WriteJSON(cmd.OutOrStdout(), l)
+			}
+			return ctl.WriteLag(cmd.OutOrStdout(), l)
+		},
+	}
+	cmd.Flags().StringVar(&group, "group", ctl.DefaultGroup, "consumer group")
+	addOutput(cmd, g)
+	return cmd
+}

@@ -1,0 +1,340 @@
+package ctl
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/logcollect/logcollect/agent"
+)
+
+// DefaultCollectKey is the agents' default etcd.collect_key.
+const DefaultCollectKey = "/logagent/{ip}/collect_config"
+
+// ConfigStore reads and writes the agents' collect configs in etcd. It is
+// safe for concurrent use.
+type ConfigStore struct {
+	cli       *clientv3.Client
+	endpoints []string
+	keyTmpl   string // the agents' etcd.collect_key, with {ip} and {hostname}
+	timeout   time.Duration
+}
+
+// NewConfigStore returns a store using cli (whose endpoints appear in
+// errors), the agents' collect key template (DefaultCollectKey when empty)
+// and timeout for each request.
+func NewConfigStore(cli *clientv3.Client, keyTemplate string, timeout time.Duration) *ConfigStore {
+	if keyTemplate == "" {
+		keyTemplate = DefaultCollectKey
+	}
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &ConfigStore{cli: cli, endpoints: cli.Endpoints(), keyTmpl: keyTemplate, timeout: timeout}
+}
+
+// CollectConfig is the collect config of one host as stored in etcd.
+type CollectConfig struct {
+	IP  string `json:"ip"`
+	Key string `json:"key"`
+	// Revision is the key's ModRevision, 0 when the key does not exist.
+	Revision int64 `json:"revision"`
+	// Value is the stored JSON, nil when the key does not exist.
+	Value json.RawMessage `json:"tasks"`
+}
+
+// ConflictError is returned by Put when the key's revision is not the one
+// the change was based on: someone else wrote it in between.
+type ConflictError struct {
+	Key              string
+	Expected, Actual int64 // ModRevisions; 0 is "no key"
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%s was changed by someone else (revision %d when read, now %d): nothing written; read it again and redo the change",
+		e.Key, e.Expected, e.Actual)
+}
+
+// Key returns the collect key of the agent with this ip. When the key
+// template uses {hostname}, the name comes from the agent's registration.
+func (s *ConfigStore) Key(ctx context.Context, ip string) (string, error) {
+	hostname := ""
+	if strings.Contains(s.keyTmpl, "{hostname}") {
+		a, err := GetAgent(ctx, s.cli, ip, s.timeout)
+		if err != nil {
+			return "", fmt.Errorf("collect key %s needs the host name of %s: %w", s.keyTmpl, ip, err)
+		}
+		hostname = a.Hostname
+	}
+	return s.key(ip, hostname), nil
+}
+
+func (s *ConfigStore) key(ip, hostname string) string {
+	c := agent.Config{Etcd: agent.EtcdConfig{CollectKey: s.keyTmpl}}
+	return c.ExpandCollectKey(ip, hostname)
+}
+
+// Get reads the collect config of the agent with this ip. A missing key is
+// not an error: Revision is 0 and Value nil.
+func (s *ConfigStore) Get(ctx context.Context, ip string) (CollectConfig, error) {
+	key, err := s.Key(ctx, ip)
+	if err != nil {
+		return CollectConfig{}, err
+	}
+	return s.get(ctx, ip, key)
+}
+
+func (s *ConfigStore) get(ctx context.Context, ip, key string) (CollectConfig, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	resp, err := s.cli.Get(ctx, key)
+	if err != nil {
+		return CollectConfig{}, connError("etcd", s.endpoints, "get "+key, err)
+	}
+	c := CollectConfig{IP: ip, Key: key}
+	if len(resp.Kvs) > 0 {
+		c.Revision = resp.Kvs[0].ModRevision
+		c.Value = resp.Kvs[0].Value
+	}
+	return c, nil
+}
+
+// GetAll reads the collect config of every registered agent, in the order
+// of ListAgents.
+func (s *ConfigStore) GetAll(ctx context.Context) ([]CollectConfig, error) {
+	agents, err := ListAgents(ctx, s.cli, s.timeout)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]CollectConfig, 0, len(agents))
+	for _, a := range agents {
+		c, err := s.get(ctx, a.IP, s.key(a.IP, a.Hostname))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Validate checks a collect config with agent.ParseTasks, the agent's own
+// parser, and returns its tasks with defaults applied.
+func Validate(data []byte) ([]agent.Task, error) {
+	return agent.ParseTasks(data)
+}
+
+// Put validates value and writes it to key if the key's ModRevision is
+// still rev (0: the key must not exist). It returns the new revision, or a
+// *ConflictError when the key changed since rev. An invalid value is never
+// written.
+func (s *ConfigStore) Put(ctx context.Context, key string, value []byte, rev int64) (int64, error) {
+	if _, err := Validate(value); err != nil {
+		return 0, fmt.Errorf("invalid collect config, nothing written to %s: %w", key, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	resp, err := s.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
+		Then(clientv3.OpPut(key, string(value))).
+		Else(clientv3.OpGet(key)).
+		Commit()
+	if err != nil {
+		return 0, connError("etcd", s.endpoints, "write "+key, err)
+	}
+	if !resp.Succeeded {
+		actual := int64(0)
+		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+			actual = kvs[0].ModRevision
+		}
+		return 0, &ConflictError{Key: key, Expected: rev, Actual: actual}
+	}
+	return resp.Header.Revision, nil
+}
+
+// SetResult is the outcome of writing one host's collect config.
+type SetResult struct {
+	IP       string
+	Key      string
+	Revision int64 // the new revision when written
+	Err      error // why it was not written
+}
+
+// Set writes value as the collect config of the agent with this ip. rev is
+// the ModRevision the change is based on; a negative rev means the revision
+// read now, which still refuses a write racing with another one.
+func (s *ConfigStore) Set(ctx context.Context, ip string, value []byte, rev int64) (SetResult, error) {
+	if _, err := Validate(value); err != nil {
+		return SetResult{}, fmt.Errorf("invalid collect config: %w", err)
+	}
+	key, err := s.Key(ctx, ip)
+	if err != nil {
+		return SetResult{}, err
+	}
+	return s.set(ctx, ip, key, value, rev)
+}
+
+func (s *ConfigStore) set(ctx context.Context, ip, key string, value []byte, rev int64) (SetResult, error) {
+	if rev < 0 {
+		cur, err := s.get(ctx, ip, key)
+		if err != nil {
+			return SetResult{}, err
+		}
+		rev = cur.Revision
+	}
+	newRev, err := s.Put(ctx, key, value, rev)
+	if err != nil {
+		return SetResult{}, err
+	}
+	return SetResult{IP: ip, Key: key, Revision: newRev}, nil
+}
+
+// SetAll writes value as the collect config of every registered agent, each
+// key with its own compare-and-swap on the revision read just before. It
+// goes on after a failure; the results say which hosts failed, and the
+// error is non-nil when any did (or when none is registered).
+func (s *ConfigStore) SetAll(ctx context.Context, value []byte) ([]SetResult, error) {
+	if _, err := Validate(value); err != nil {
+		return nil, fmt.Errorf("invalid collect config: %w", err)
+	}
+	agents, err := ListAgents(ctx, s.cli, s.timeout)
+	if err != nil {
+		return nil, err
+	}
+	if len(agents) == 0 {
+		return nil, errors.New("no agent is registered: nothing written")
+	}
+	results := make([]SetResult, 0, len(agents))
+	failed := 0
+	for _, a := range agents {
+		key := s.key(a.IP, a.Hostname)
+		r, err := s.set(ctx, a.IP, key, value, -1)
+		if err != nil {
+			failed++
+			r = SetResult{IP: a.IP, Key: key, Err: err}
+		}
+		results = append(results, r)
+	}
+	if failed > 0 {
+		return results, fmt.Errorf("%d of %d agents not updated", failed, len(agents))
+	}
+	return results, nil
+}
+
+// Editor runs an interactive edit of one collect config.
+type Editor struct {
+	// Command is the editor, a shell command line such as "vim" or
+	// "code --wait"; the file name is appended as its last argument.
+	Command string
+	// Stdin, Stdout and Stderr are given to the editor.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Answers holds the operator's answers to "re-open the editor?" and
+	// Prompts receives the question and the validation errors.
+	Answers *bufio.Reader
+	Prompts io.Writer
+}
+
+// ErrNoChange is returned by Edit when the file was saved unchanged.
+var ErrNoChange = errors.New("no changes: nothing written")
+
+// Edit opens the collect config of the agent with this ip in the editor and
+// writes the result when it is valid and different, with a compare-and-swap
+// on the revision read before the editor opened. An invalid result is shown
+// with its error and the operator is asked whether to re-open the editor;
+// "n" or end of input aborts without writing. When the write fails (a
+// conflict, etcd down), the edited file is kept and named in the error.
+func (s *ConfigStore) Edit(ctx context.Context, ip string, ed Editor) (SetResult, error) {
+	cur, err := s.Get(ctx, ip)
+	if err != nil {
+		return SetResult{}, err
+	}
+	initial := editable(cur.Value)
+	f, err := os.CreateTemp("", "logctl-collect-*.json")
+	if err != nil {
+		return SetResult{}, fmt.Errorf("edit: %w", err)
+	}
+	path := f.Name()
+	_, err = f.Write(initial)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return SetResult{}, fmt.Errorf("edit: write %s: %w", path, err)
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			os.Remove(path)
+		}
+	}()
+	for {
+		if err := ed.run(ctx, path); err != nil {
+			return SetResult{}, fmt.Errorf("editor %q failed, nothing written: %w", ed.Command, err)
+		}
+		edited, err := os.ReadFile(path)
+		if err != nil {
+			return SetResult{}, fmt.Errorf("edit: read %s: %w", path, err)
+		}
+		if bytes.Equal(bytes.TrimSpace(edited), bytes.TrimSpace(initial)) {
+			return SetResult{}, ErrNoChange
+		}
+		if _, verr := Validate(edited); verr != nil {
+			fmt.Fprintf(ed.Prompts, "invalid collect config: %v\nre-open the editor? [Y/n] ", verr)
+			if !ed.yes() {
+				return SetResult{}, fmt.Errorf("invalid collect config, nothing written: %w", verr)
+			}
+			continue
+		}
+		newRev, err := s.Put(ctx, cur.Key, edited, cur.Revision)
+		if err != nil {
+			keep = true
+			return SetResult{}, fmt.Errorf("%w (your edit is kept in %s)", err, path)
+		}
+		return SetResult{IP: ip, Key: cur.Key, Revision: newRev}, nil
+	}
+}
+
+// editable is the text given to the editor: the stored JSON indented, or
+// as stored when it does not parse, or an empty list for a missing key.
+func editable(v []byte) []byte {
+	if v == nil {
+		return []byte("[]\n")
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, v, "", "  "); err != nil {
+		return v
+	}
+	buf.WriteByte('\n')
+	return buf.Bytes()
+}
+
+func (ed Editor) run(ctx context.Context, path string) error {
+	cmd := exec.CommandContext(ctx, "sh", "-c", ed.Command+` "$1"`, "logctl-editor", path)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = ed.Stdin, ed.Stdout, ed.Stderr
+	return cmd.Run()
+}
+
+// yes reads one answer: empty, "y" or "yes" is yes; end of input is no.
+func (ed Editor) yes() bool {
+	line, err := ed.Answers.ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(ed.Prompts)
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "", "y", "yes":
+		return true
+	}
+	return false
+}

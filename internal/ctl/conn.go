@@ -1,0 +1,105 @@
+package ctl
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/olivere/elastic/v7"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/logcollect/logcollect/agent"
+)
+
+// Defaults of the connection settings: the addresses the daemons' sample
+// configs use for a local setup.
+const (
+	DefaultEtcd          = "127.0.0.1:2379"
+	DefaultBrokers       = "127.0.0.1:9092"
+	DefaultElasticsearch = "http://127.0.0.1:9200"
+	DefaultTimeout       = 10 * time.Second
+)
+
+// probeTimeout bounds the TCP probe made to explain a failed request.
+const probeTimeout = time.Second
+
+// NewEtcdClient returns an etcd client for endpoints (host:port or
+// http(s)://host:port), built like the agent's. It does not connect: the
+// first request does, bounded by its context.
+func NewEtcdClient(endpoints []string, timeout time.Duration) (*clientv3.Client, error) {
+	return agent.NewEtcdClient(agent.EtcdConfig{Endpoints: endpoints, DialTimeout: agent.Duration(timeout)})
+}
+
+// NewKafkaAdmin returns a Kafka admin client for brokers (host:port). It
+// does not connect: the first request does, bounded by its context. Close
+// it with Close.
+func NewKafkaAdmin(brokers []string, timeout time.Duration) (*kadm.Client, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DialTimeout(timeout), kgo.ClientID("logctl"))
+	if err != nil {
+		return nil, fmt.Errorf("kafka client for %v: %w", brokers, err)
+	}
+	return kadm.NewClient(cl), nil
+}
+
+// NewElasticsearchClient returns a client for the nodes at urls, without
+// sniffing or health checks: requests go to the URLs given and fail with
+// their own error when a node is down.
+func NewElasticsearchClient(urls []string, timeout time.Duration) (*elastic.Client, error) {
+	opts := []elastic.ClientOptionFunc{
+		elastic.SetURL(urls...),
+		elastic.SetSniff(false),
+		elastic.SetHealthcheck(false),
+		elastic.SetHttpClient(&http.Client{Timeout: timeout}),
+	}
+	if len(urls) > 0 && strings.HasPrefix(urls[0], "https://") {
+		opts = append(opts, elastic.SetScheme("https"))
+	}
+	es, err := elastic.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch client for %v: %w", urls, err)
+	}
+	return es, nil
+}
+
+// connError wraps err, the failure of op against service at addrs. When no
+// address accepts a TCP connection the probe's error is added: it says why
+// (connection refused, no route to host, i/o timeout) where the client often
+// only says that its deadline passed.
+func connError(service string, addrs []string, op string, err error) error {
+	var probeErr error
+	for _, a := range addrs {
+		c, err := net.DialTimeout("tcp", hostPort(a), probeTimeout)
+		if err == nil {
+			c.Close()
+			probeErr = nil
+			break
+		}
+		if probeErr == nil {
+			probeErr = err
+		}
+	}
+	where := service + " " + strings.Join(addrs, ",")
+	if probeErr != nil {
+		return fmt.Errorf("%s: cannot connect (%v): %s: %w", where, probeErr, op, err)
+	}
+	return fmt.Errorf("%s: %s: %w", where, op, err)
+}
+
+// hostPort returns the host:port of an address given as host:port or URL.
+func hostPort(addr string) string {
+	if u, err := url.Parse(addr); err == nil && u.Host != "" {
+		if u.Port() != "" {
+			return u.Host
+		}
+		if u.Scheme == "https" {
+			return net.JoinHostPort(u.Hostname(), "443")
+		}
+		return net.JoinHostPort(u.Hostname(), "80")
+	}
+	return addr
+}

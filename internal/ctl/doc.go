@@ -1,0 +1,31 @@
+// Package ctl is the logic of logctl, the operator's command line for a
+// logcollect pipeline: it reads and writes the agents' collect configs in
+// etcd, lists the live agents, searches the indexed logs in Elasticsearch and
+// shows the transfer's consumer lag in Kafka. cmd/logctl only parses flags and
+// calls it.
+//
+// Why it is built the way it is:
+//
+//   - One validator. A collect config is checked with agent.ParseTasks, the
+//     function the agent itself runs on every etcd update, so logctl accepts
+//     exactly what an agent would apply and refuses what it would reject.
+//   - No silent overwrite. ConfigStore.Put writes with an etcd transaction
+//     that compares the key's ModRevision with the one read before the change
+//     was prepared (for Edit: before the editor opened). If another operator
+//     wrote the key meanwhile, nothing is written and a *ConflictError says
+//     which revisions differ.
+//   - Live agents only. Agents are listed from their registration keys
+//     (agent.RegistrationKey), which are bound to a lease the agent keeps
+//     alive, so a dead agent disappears within the lease TTL. Their metrics
+//     are scraped from the metrics_url each one publishes there.
+//   - Follow without gaps or duplicates. A document becomes searchable only
+//     after the agent, Kafka, logtransfer and an index refresh have handled
+//     it, so documents do not appear in @timestamp order and a cursor on
+//     @timestamp alone would skip the late ones. Searcher.Follow re-reads a
+//     window of --lookback behind the newest document seen (paging with
+//     search_after on @timestamp and _id) and prints only the ids it has not
+//     printed yet.
+//   - Clear connection errors. When a server cannot be reached the error
+//     names the service and its addresses, what was being done and, after a
+//     TCP probe, why (connection refused, no route, timeout).
+package ctl
