@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -37,17 +38,25 @@ func startKfake(t *testing.T, partitions int) []string {
 }
 
 func writeConfig(t *testing.T, brokers []string, esURL, topic string) (path, metricsAddr string) {
+	// A killed instance's partitions move on quickly (kfake allows it).
+	return writeConfigSession(t, brokers, esURL, topic, "1500ms", 1)
+}
+
+// writeConfigSession writes a config with the given kafka.session_timeout
+// (a real broker refuses one under its group.min.session.timeout.ms, 6s) and
+// bulk.workers.
+func writeConfigSession(t *testing.T, brokers []string, esURL, topic, session string, workers int) (path, metricsAddr string) {
 	metricsAddr = testenv.FreeAddr(t)
 	cfg := fmt.Sprintf(`kafka:
   brokers: [%s]
   topics: [%s]
-  # A killed instance's partitions move on quickly.
-  session_timeout: 1500ms
+  session_timeout: %s
 elasticsearch:
   urls: [%s]
 bulk:
   actions: 2000
   flush_interval: 50ms
+  workers: %d
   retry_backoff: 20ms
   retry_max_backoff: 200ms
 metrics:
@@ -55,7 +64,7 @@ metrics:
 shutdown_timeout: 10s
 log:
   level: info
-`, strings.Join(brokers, ","), topic, esURL, metricsAddr)
+`, strings.Join(brokers, ","), topic, session, esURL, workers, metricsAddr)
 	path = filepath.Join(t.TempDir(), "transfer.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
 	return path, metricsAddr
@@ -266,41 +275,127 @@ func TestBinaryKill9ExactlyOnce(t *testing.T) {
 	require.Equal(t, n, total)
 }
 
-// The same against a real Elasticsearch node: kill -9 twice while it
-// indexes, then _count is exactly the number of records.
-func TestBinaryKill9RealElasticsearch(t *testing.T) {
+// The guarantees against the real servers: Apache Kafka (KRaft) and an
+// Elasticsearch node, shared by the subtests (each uses its own topic and
+// consumer group).
+func TestBinaryRealServers(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts an Elasticsearch node")
-	}
-	node := testenv.StartElasticsearch(t)
-	const n = 20000
-	brokers := startKfake(t, 3)
-	config, metricsAddr := writeConfig(t, brokers, node.URL(), "real")
-	produce(t, brokers, "real", 0, n)
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
-	require.NoError(t, err)
-	count := func() int {
-		ctx := context.Background()
-		if _, err := es.Refresh("real-*").Do(ctx); err != nil {
-			return -1
-		}
-		c, err := es.Count("real-*").Do(ctx)
-		if err != nil {
-			return -1
-		}
-		return int(c)
+		t.Skip("starts a Kafka broker and an Elasticsearch node")
 	}
 	start := time.Now()
-	for kills := 0; kills < 2; kills++ {
+	kafka := testenv.StartKafka(t)
+	node := testenv.StartElasticsearch(t)
+	t.Logf("servers ready in %s", time.Since(start).Round(time.Millisecond))
+	rs := &realServers{brokers: kafka.Brokers(), esURL: node.URL(), version: node.Version()}
+	var err error
+	rs.es, err = elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
+	require.NoError(t, err)
+
+	// kill -9 the binary repeatedly while it indexes: afterwards the index
+	// holds every record exactly once, by _count and by id.
+	t.Run("kill -9 during 200k records", func(t *testing.T) {
+		const topic, n, kills = "kill9", 200000, 3
+		rs.createTopic(t, topic, 4)
+		produce(t, rs.brokers, topic, 0, n)
+		config, metricsAddr := writeConfigSession(t, rs.brokers, rs.esURL, topic, "6s", 2)
+		start := time.Now()
+		for k := 0; k < kills; k++ {
+			p := startProc(t, config, metricsAddr)
+			pstart := time.Now()
+			before := max(rs.count(topic), 0)
+			require.Eventually(t, func() bool { return rs.count(topic) >= before+n/(kills+2) }, 90*time.Second, 100*time.Millisecond,
+				"instance %d indexes", k+1)
+			p.kill9()
+			t.Logf("kill -9 #%d at %d documents, %s after its start (%s in all)", k+1, rs.count(topic),
+				time.Since(pstart).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+		}
 		p := startProc(t, config, metricsAddr)
-		before := max(count(), 0)
-		require.Eventually(t, func() bool { return count() > before+n/8 }, 60*time.Second, 50*time.Millisecond)
-		p.kill9()
+		require.Eventually(t, func() bool { return rs.count(topic) == n }, 120*time.Second, 100*time.Millisecond)
+		requireAllCommitted(t, rs.brokers, "logtransfer", topic)
+		p.stop()
+		rs.requireExactlyOnce(t, topic, n)
+		t.Logf("%d records into %s with %d kill -9 in %s", n, rs.version, kills, time.Since(start).Round(time.Millisecond))
+	})
+}
+
+type realServers struct {
+	brokers []string
+	esURL   string
+	version string
+	es      *elastic.Client
+}
+
+func (rs *realServers) createTopic(t *testing.T, topic string, partitions int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(rs.brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	_, err = kadm.NewClient(cl).CreateTopic(t.Context(), partitions, 1, nil, topic)
+	require.NoError(t, err)
+}
+
+// count is the number of documents in topic's indices after a refresh, or
+// -1 if Elasticsearch does not answer.
+func (rs *realServers) count(topic string) int {
+	ctx := context.Background()
+	if _, err := rs.es.Refresh(topic + "-*").Do(ctx); err != nil {
+		return -1
 	}
-	p := startProc(t, config, metricsAddr)
-	require.Eventually(t, func() bool { return count() == n }, 90*time.Second, 100*time.Millisecond)
-	requireAllCommitted(t, brokers, "logtransfer", "real")
-	p.stop()
-	require.Equal(t, n, count(), "every record exactly once")
-	t.Logf("%d records into %s with 2 kill -9 in %s", n, node.Version(), time.Since(start))
+	c, err := rs.es.Count(topic + "-*").Do(ctx)
+	if err != nil {
+		return -1
+	}
+	return int(c)
+}
+
+// requireExactlyOnce checks that topic's indices hold n documents and that
+// their ids are exactly {topic}-{partition}-{offset} for every record in
+// the topic (offsets 0 up to each partition's end).
+func (rs *realServers) requireExactlyOnce(t *testing.T, topic string, n int) {
+	t.Helper()
+	require.Equal(t, n, rs.count(topic), "_count")
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(rs.brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(t.Context(), topic)
+	require.NoError(t, err)
+	want := make(map[string]bool, n)
+	ends.Each(func(e kadm.ListedOffset) {
+		for o := int64(0); o < e.Offset; o++ {
+			want[fmt.Sprintf("%s-%d-%d", topic, e.Partition, o)] = true
+		}
+	})
+	require.Len(t, want, n, "records in the topic")
+
+	seen := make(map[string]int, n)
+	scroll := rs.es.Scroll(topic+"-*").Size(10000).FetchSource(false).Sort("_doc", true)
+	for {
+		res, err := scroll.Do(t.Context())
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		for _, h := range res.Hits.Hits {
+			seen[h.Id]++
+		}
+	}
+	_ = scroll.Clear(context.Background())
+	var missing, dup, extra []string
+	for id := range want {
+		if seen[id] == 0 {
+			missing = append(missing, id)
+		}
+	}
+	for id, c := range seen {
+		if c > 1 {
+			dup = append(dup, id)
+		}
+		if !want[id] {
+			extra = append(extra, id)
+		}
+	}
+	require.Empty(t, missing, "ids missing from the index")
+	require.Empty(t, dup, "ids indexed more than once")
+	require.Empty(t, extra, "ids that match no record")
 }
