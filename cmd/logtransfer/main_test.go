@@ -9,11 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/olivere/elastic/v7"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -39,17 +41,18 @@ func startKfake(t *testing.T, partitions int) []string {
 
 func writeConfig(t *testing.T, brokers []string, esURL, topic string) (path, metricsAddr string) {
 	// A killed instance's partitions move on quickly (kfake allows it).
-	return writeConfigSession(t, brokers, esURL, topic, "1500ms", 1)
+	return writeConfigSession(t, brokers, esURL, topic, "logtransfer", "1500ms", 1)
 }
 
-// writeConfigSession writes a config with the given kafka.session_timeout
-// (a real broker refuses one under its group.min.session.timeout.ms, 6s) and
-// bulk.workers.
-func writeConfigSession(t *testing.T, brokers []string, esURL, topic, session string, workers int) (path, metricsAddr string) {
+// writeConfigSession writes a config with the given kafka.group,
+// kafka.session_timeout (a real broker refuses one under its
+// group.min.session.timeout.ms, 6s) and bulk.workers.
+func writeConfigSession(t *testing.T, brokers []string, esURL, topic, group, session string, workers int) (path, metricsAddr string) {
 	metricsAddr = testenv.FreeAddr(t)
 	cfg := fmt.Sprintf(`kafka:
   brokers: [%s]
   topics: [%s]
+  group: %s
   session_timeout: %s
 elasticsearch:
   urls: [%s]
@@ -64,7 +67,7 @@ metrics:
 shutdown_timeout: 10s
 log:
   level: info
-`, strings.Join(brokers, ","), topic, session, esURL, workers, metricsAddr)
+`, strings.Join(brokers, ","), topic, group, session, esURL, workers, metricsAddr)
 	path = filepath.Join(t.TempDir(), "transfer.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
 	return path, metricsAddr
@@ -297,7 +300,7 @@ func TestBinaryRealServers(t *testing.T) {
 		const topic, n, kills = "kill9", 200000, 3
 		rs.createTopic(t, topic, 4)
 		produce(t, rs.brokers, topic, 0, n)
-		config, metricsAddr := writeConfigSession(t, rs.brokers, rs.esURL, topic, "6s", 2)
+		config, metricsAddr := writeConfigSession(t, rs.brokers, rs.esURL, topic, "logtransfer", "6s", 2)
 		start := time.Now()
 		for k := 0; k < kills; k++ {
 			p := startProc(t, config, metricsAddr)
@@ -316,6 +319,104 @@ func TestBinaryRealServers(t *testing.T) {
 		rs.requireExactlyOnce(t, topic, n)
 		t.Logf("%d records into %s with %d kill -9 in %s", n, rs.version, kills, time.Since(start).Round(time.Millisecond))
 	})
+
+	// Two instances in one group split the partitions and index each
+	// record once between them; when one is killed -9 the other takes its
+	// partitions over and indexes what it left.
+	t.Run("two instances in one group", func(t *testing.T) {
+		const topic, group, partitions, n1, n2 = "pair", "pair", 6, 20000, 40000
+		rs.createTopic(t, topic, partitions)
+		configA, metricsA := writeConfigSession(t, rs.brokers, rs.esURL, topic, group, "6s", 1)
+		configB, metricsB := writeConfigSession(t, rs.brokers, rs.esURL, topic, group, "6s", 1)
+		start := time.Now()
+		a := startProc(t, configA, metricsA)
+		b := startProc(t, configB, metricsB)
+		split := rs.waitAssignment(t, group, 2, partitions)
+		t.Logf("partitions split between the two members: %v (%s)", split, time.Since(start).Round(time.Millisecond))
+
+		// Each record is indexed by exactly one of them: their counts of
+		// accepted documents add up to the records, and both did work.
+		produce(t, rs.brokers, topic, 0, n1)
+		require.Eventually(t, func() bool { return rs.count(topic) == n1 }, 90*time.Second, 100*time.Millisecond)
+		requireAllCommitted(t, rs.brokers, group, topic)
+		docsA := testenv.Metric(metricsA, "logtransfer_docs_indexed_total")
+		docsB := testenv.Metric(metricsB, "logtransfer_docs_indexed_total")
+		t.Logf("instance A indexed %.0f documents, B %.0f", docsA, docsB)
+		require.Positive(t, docsA)
+		require.Positive(t, docsB)
+		require.Equal(t, float64(n1), docsA+docsB, "no record indexed by both instances")
+
+		// Kill B while both index the next records: A takes over B's
+		// partitions (after the 6s session timeout) and indexes the rest,
+		// B's uncommitted records included.
+		produce(t, rs.brokers, topic, n1, n1+n2)
+		require.Eventually(t, func() bool { return rs.count(topic) >= n1+n2/5 }, 90*time.Second, 50*time.Millisecond)
+		b.kill9()
+		killed := time.Now()
+		t.Logf("B killed -9 at %d documents", rs.count(topic))
+		all := rs.waitAssignment(t, group, 1, partitions)
+		t.Logf("A owns %v %s after the kill", all, time.Since(killed).Round(time.Millisecond))
+		require.Eventually(t, func() bool { return rs.count(topic) == n1+n2 }, 90*time.Second, 100*time.Millisecond)
+		requireAllCommitted(t, rs.brokers, group, topic)
+		a.stop()
+		rs.requireExactlyOnce(t, topic, n1+n2)
+		t.Logf("%d records, two instances, one killed, in %s", n1+n2, time.Since(start).Round(time.Millisecond))
+	})
+}
+
+// waitAssignment waits until group is stable with members members, each
+// owning some partitions, none owned twice and all partitions of the
+// topic owned; it returns each member's partitions.
+func (rs *realServers) waitAssignment(t *testing.T, group string, members, partitions int) [][]int32 {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(rs.brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	var got [][]int32
+	var last string
+	ok := assert.Eventually(t, func() bool {
+		ds, err := adm.DescribeGroups(t.Context(), group)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		d := ds[group]
+		got = nil
+		owned := map[int32]int{}
+		for _, m := range d.Members {
+			c, ok := m.Assigned.AsConsumer()
+			if !ok {
+				return false
+			}
+			var ps []int32
+			for _, tp := range c.Topics {
+				ps = append(ps, tp.Partitions...)
+			}
+			slices.Sort(ps)
+			for _, p := range ps {
+				owned[p]++
+			}
+			got = append(got, ps)
+		}
+		last = fmt.Sprintf("state %s, assignment %v", d.State, got)
+		if d.State != "Stable" || len(got) != members || len(owned) != partitions {
+			return false
+		}
+		for _, ps := range got {
+			if len(ps) == 0 {
+				return false
+			}
+		}
+		for _, c := range owned {
+			if c != 1 {
+				return false
+			}
+		}
+		return true
+	}, 60*time.Second, 100*time.Millisecond)
+	require.True(t, ok, "group %s: want %d members sharing %d partitions; last seen: %s", group, members, partitions, last)
+	return got
 }
 
 type realServers struct {
