@@ -306,14 +306,13 @@ func TestBinaryRealServers(t *testing.T) {
 			p := startProc(t, config, metricsAddr)
 			pstart := time.Now()
 			before := max(rs.count(topic), 0)
-			require.Eventually(t, func() bool { return rs.count(topic) >= before+n/(kills+2) }, 90*time.Second, 100*time.Millisecond,
-				"instance %d indexes", k+1)
+			waitAtLeast(t, func() int { return rs.count(topic) }, before+n/(kills+2), time.Minute)
 			p.kill9()
 			t.Logf("kill -9 #%d at %d documents, %s after its start (%s in all)", k+1, rs.count(topic),
 				time.Since(pstart).Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 		}
 		p := startProc(t, config, metricsAddr)
-		require.Eventually(t, func() bool { return rs.count(topic) == n }, 120*time.Second, 100*time.Millisecond)
+		waitAtLeast(t, func() int { return rs.count(topic) }, n, time.Minute)
 		requireAllCommitted(t, rs.brokers, "logtransfer", topic)
 		p.stop()
 		rs.requireExactlyOnce(t, topic, n)
@@ -337,7 +336,7 @@ func TestBinaryRealServers(t *testing.T) {
 		// Each record is indexed by exactly one of them: their counts of
 		// accepted documents add up to the records, and both did work.
 		produce(t, rs.brokers, topic, 0, n1)
-		require.Eventually(t, func() bool { return rs.count(topic) == n1 }, 90*time.Second, 100*time.Millisecond)
+		waitAtLeast(t, func() int { return rs.count(topic) }, n1, time.Minute)
 		requireAllCommitted(t, rs.brokers, group, topic)
 		docsA := testenv.Metric(metricsA, "logtransfer_docs_indexed_total")
 		docsB := testenv.Metric(metricsB, "logtransfer_docs_indexed_total")
@@ -350,13 +349,13 @@ func TestBinaryRealServers(t *testing.T) {
 		// partitions (after the 6s session timeout) and indexes the rest,
 		// B's uncommitted records included.
 		produce(t, rs.brokers, topic, n1, n1+n2)
-		require.Eventually(t, func() bool { return rs.count(topic) >= n1+n2/5 }, 90*time.Second, 50*time.Millisecond)
+		waitAtLeast(t, func() int { return rs.count(topic) }, n1+n2/5, time.Minute)
 		b.kill9()
 		killed := time.Now()
 		t.Logf("B killed -9 at %d documents", rs.count(topic))
 		all := rs.waitAssignment(t, group, 1, partitions)
 		t.Logf("A owns %v %s after the kill", all, time.Since(killed).Round(time.Millisecond))
-		require.Eventually(t, func() bool { return rs.count(topic) == n1+n2 }, 90*time.Second, 100*time.Millisecond)
+		waitAtLeast(t, func() int { return rs.count(topic) }, n1+n2, time.Minute)
 		requireAllCommitted(t, rs.brokers, group, topic)
 		a.stop()
 		rs.requireExactlyOnce(t, topic, n1+n2)
@@ -417,6 +416,28 @@ func (rs *realServers) waitAssignment(t *testing.T, group string, members, parti
 	}, 60*time.Second, 100*time.Millisecond)
 	require.True(t, ok, "group %s: want %d members sharing %d partitions; last seen: %s", group, members, partitions, last)
 	return got
+}
+
+// waitAtLeast waits until count() reaches want for as long as it keeps
+// growing: it fails when the count has not moved for stall (a stuck
+// pipeline), not because a busy machine makes the whole slow. The callers
+// check the exact count afterwards.
+func waitAtLeast(t *testing.T, count func() int, want int, stall time.Duration) {
+	t.Helper()
+	last, moved := -1, time.Now()
+	for {
+		c := count()
+		if c >= want {
+			return
+		}
+		if c != last {
+			last, moved = c, time.Now()
+		}
+		if time.Since(moved) > stall {
+			t.Fatalf("documents stuck at %d (want %d) for %s", c, want, stall)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 type realServers struct {
