@@ -84,11 +84,22 @@ func TestTransferThroughput(t *testing.T) {
 	defer stopKfake()
 	brokers := map[string][]string{"kfake": kfakeBrokers, "kafka": kafka.Brokers()}
 
+	// BENCH_TRANSFER_FRESHNESS_ONLY=1: only the freshness runs, logged, no
+	// results file.
+	freshOnly := os.Getenv("BENCH_TRANSFER_FRESHNESS_ONLY") == "1"
+	if freshOnly {
+		runs = 0
+	}
 	start := time.Now()
 	for _, name := range []string{"kfake", "kafka"} {
+		if freshOnly {
+			break
+		}
 		preload(t, brokers[name], "bench-"+name, docs)
 	}
-	t.Logf("preloaded %d records into each broker in %s", docs, time.Since(start).Round(time.Millisecond))
+	if !freshOnly {
+		t.Logf("preloaded %d records into each broker in %s", docs, time.Since(start).Round(time.Millisecond))
+	}
 
 	// Uncounted warm-up: installs logtransfer's index template (the
 	// loader's index matches it too) and warms the node's JIT.
@@ -128,11 +139,14 @@ func TestTransferThroughput(t *testing.T) {
 			t.Errorf("freshness at %d lines/s: %v", rate, err)
 			continue
 		}
-		t.Logf("freshness at %d lines/s for %s: p50 %.3fs p99 %.3fs (%d lines written, %.0f lines/s achieved)",
-			rate, freshDuration, fr.p50, fr.p99, fr.docs, fr.achieved)
+		t.Logf("freshness at %d lines/s for %s: p50 %.3fs p99 %.3fs (%d lines written, %.0f lines/s achieved, %d records in Kafka, %d documents)",
+			rate, freshDuration, fr.p50, fr.p99, fr.docs, fr.achieved, fr.inKafka, fr.indexed)
 		frs = append(frs, fr)
 	}
 
+	if freshOnly {
+		return
+	}
 	md := transferMarkdown(t, node.Version(), docs, runs, all, frs)
 	t.Log("\n" + md)
 	if err := os.MkdirAll(filepath.Dir(transferResultsFile), 0o755); err != nil {
@@ -203,7 +217,7 @@ func records(n int, fn func(i int, value []byte)) {
 	var line, rec []byte
 	for i := range n {
 		line = g.next(line[:0])
-		rec = agentRecord(rec[:0], line, ts, i)
+		rec = agentRecord(rec[:0], line[:len(line)-1], ts, i) // without the newline, as logagent sends it
 		fn(i, rec)
 	}
 }
@@ -392,7 +406,9 @@ type freshness struct {
 	rate     int     // lines/s asked for
 	achieved float64 // lines/s written
 	p50, p99 float64
-	docs     int
+	docs     int // lines written
+	inKafka  int // records in the topic afterwards
+	indexed  int // documents in the index afterwards
 	buckets  string
 	load     float64
 }
@@ -463,8 +479,8 @@ func runFreshness(t *testing.T, b transferBins, es *elastic.Client, esURL string
 		due := int(float64(rate) * el.Seconds())
 		var buf []byte
 		for ; written < due; written++ {
-			line = g.next(line[:0])
-			buf = append(append(buf, line...), '\n')
+			line = g.next(line[:0]) // ends with its newline
+			buf = append(buf, line...)
 		}
 		if _, err := f.Write(buf); err != nil {
 			tick.Stop()
@@ -487,6 +503,19 @@ func runFreshness(t *testing.T, b transferBins, es *elastic.Client, esURL string
 	}
 	fr.p50, fr.p99, fr.buckets, err = histogramQuantiles(tmetrics, "logtransfer_end_to_end_seconds", 0.5, 0.99)
 	if err != nil {
+		return fr, err
+	}
+	// What reached Kafka and the index: more records than lines means
+	// logagent sent some twice (at least once), each indexed (and timed)
+	// under its own offset.
+	adm = newAdmin(t, brokers)
+	inKafka, err := endOffsets(t.Context(), adm, topic)
+	adm.Close()
+	if err != nil {
+		return fr, err
+	}
+	fr.inKafka = int(inKafka)
+	if fr.indexed, err = countDocs(es, topic+"-*"); err != nil {
 		return fr, err
 	}
 	_ = ap.stop(time.Minute)
@@ -647,10 +676,10 @@ func transferMarkdown(t *testing.T, esVersion string, docs, runs int, all []tran
 	fmt.Fprintf(&s, "## Freshness\n\n")
 	if len(frs) > 0 {
 		fmt.Fprintf(&s, "Lines written to a file for %s at a set rate, logagent (format json) → Apache Kafka → logtransfer (flush_interval %s) → Elasticsearch.\n\n", freshDuration, benchFlush)
-		fmt.Fprintf(&s, "| lines/s asked | lines/s written | lines | p50 | p99 | load avg at start |\n|---:|---:|---:|---:|---:|---:|\n")
+		fmt.Fprintf(&s, "| lines/s asked | lines/s written | lines | records in Kafka | documents | p50 | p99 | load avg at start |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, fr := range frs {
-			fmt.Fprintf(&s, "| %s | %s | %s | %.3f s | %.3f s | %.1f |\n", thousands(float64(fr.rate)), thousands(fr.achieved),
-				thousands(float64(fr.docs)), fr.p50, fr.p99, fr.load)
+			fmt.Fprintf(&s, "| %s | %s | %s | %s | %s | %.3f s | %.3f s | %.1f |\n", thousands(float64(fr.rate)), thousands(fr.achieved),
+				thousands(float64(fr.docs)), thousands(float64(fr.inKafka)), thousands(float64(fr.indexed)), fr.p50, fr.p99, fr.load)
 		}
 		fmt.Fprintf(&s, "\nFrom `logtransfer_end_to_end_seconds`: Elasticsearch's acknowledgement of the bulk request minus the `@timestamp` logagent stamped when it read the line; interpolated within the histogram's buckets (powers of 2 from 10 ms), so ±1 bucket. A document becomes searchable at the index's next refresh (1 s by default) after that. When the rate is above what the node indexes (the docs/s above), the backlog grows during the run and the figures measure that queue, not the pipeline's own delay.\n\n")
 		for _, fr := range frs {
