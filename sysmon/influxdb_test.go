@@ -129,10 +129,16 @@ func (s *realSysmon) metric(c prometheus.Collector) float64 { return testutil.To
 // countPoints returns the points stored per measurement for host sysmon-test.
 func countPoints(t *testing.T, i *testenv.Influx, db string) (map[string]int, int) {
 	t.Helper()
+	return countHostPoints(t, i, db, "sysmon-test")
+}
+
+// countHostPoints returns the points stored per measurement for host.
+func countHostPoints(t *testing.T, i *testenv.Influx, db, host string) (map[string]int, int) {
+	t.Helper()
 	counts := map[string]int{}
 	total := 0
 	for m, f := range countField {
-		series, err := i.Query(db, fmt.Sprintf(`SELECT count(%q) FROM %q WHERE host='sysmon-test'`, f, m))
+		series, err := i.Query(db, fmt.Sprintf(`SELECT count(%q) FROM %q WHERE host='%s'`, f, m, host))
 		require.NoError(t, err)
 		if len(series) == 0 {
 			continue
@@ -218,51 +224,122 @@ func TestInfluxRealSamples(t *testing.T) {
 	require.True(t, idle >= 0 && idle <= 100, "usage_idle %v is a percentage", idle)
 }
 
-func TestInfluxOutage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 10 s outage")
-	}
-	i := testenv.StartInflux(t)
-	require.NoError(t, i.CreateDatabase("telegraf"))
-	s := startRealSysmon(t, i.URL(), "telegraf", "", nil)
-	require.Eventually(t, func() bool { return s.metric(s.m.PointsWritten) > 0 }, 15*time.Second, 50*time.Millisecond)
-
-	require.NoError(t, i.Stop())
-	samplesAtStop := s.metric(s.m.Samples)
-	time.Sleep(10 * time.Second)
-	samplesDuring := s.metric(s.m.Samples) - samplesAtStop
-	require.GreaterOrEqual(t, samplesDuring, 15.0, "sampling goes on at 500ms during the outage")
-	require.Positive(t, s.metric(s.m.BufferedPoints), "points wait in the buffer")
-	require.Positive(t, s.metric(s.m.WriteErrors))
-	require.Zero(t, s.metric(s.m.InfluxUp))
-	t.Logf("after 10 s down: %v points buffered, %v write errors", s.metric(s.m.BufferedPoints), s.metric(s.m.WriteErrors))
-
-	require.NoError(t, i.Start())
-	require.Eventually(t, func() bool { return s.metric(s.m.InfluxUp) == 1 && s.metric(s.m.BufferedPoints) < 50 },
-		15*time.Second, 50*time.Millisecond, "the buffer drains after InfluxDB returns")
-	s.stop()
-
-	require.Zero(t, s.metric(s.m.BufferedPoints))
-	for _, r := range []string{dropOverflow, dropRejected, dropShutdown} {
-		require.Zero(t, dropped(s.m, r), r)
-	}
-	counts, total := countPoints(t, i, "telegraf")
-	require.Equal(t, s.metric(s.m.PointsWritten), float64(total), "every point written, none twice: %v", counts)
-	require.Equal(t, s.metric(s.m.Samples), float64(counts["processes"]), "no sample lost")
-
-	// Every sample of the outage is in the database, with its sample time.
-	series, err := i.Query("telegraf", `SELECT total FROM processes WHERE host='sysmon-test'`)
+// sampleTimes returns the times of host's processes points (one per sample), oldest first.
+func sampleTimes(t *testing.T, i *testenv.Influx, db, host string) []time.Time {
+	t.Helper()
+	series, err := i.Query(db, fmt.Sprintf(`SELECT total FROM processes WHERE host='%s'`, host))
 	require.NoError(t, err)
-	var prev time.Time
+	require.Len(t, series, 1)
+	var times []time.Time
 	for _, row := range series[0].Rows() {
 		ts, err := time.Parse(time.RFC3339Nano, fmt.Sprint(row["time"]))
 		require.NoError(t, err)
-		require.Zero(t, ts.UnixNano()%int64(500*time.Millisecond), "aligned")
-		if !prev.IsZero() {
-			require.Equal(t, 500*time.Millisecond, ts.Sub(prev), "no gap in the samples at %s", ts)
-		}
-		prev = ts
+		times = append(times, ts)
 	}
+	return times
+}
+
+// TestInfluxOutage stops InfluxDB for 30 s (the issue's outage) while two sysmons sample
+// every 200 ms: one with the default 100k buffer, which must deliver every point once
+// InfluxDB is back, and one with a 400-point buffer, which must drop the oldest points and
+// count every one of them. Runs about 40 s.
+func TestInfluxOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 30 s outage")
+	}
+	const (
+		interval = 200 * time.Millisecond
+		outage   = 30 * time.Second
+		small    = 400
+	)
+	i := testenv.StartInflux(t)
+	require.NoError(t, i.CreateDatabase("telegraf"))
+	fast := func(c *Config) { c.Interval = Duration(interval) }
+	s := startRealSysmon(t, i.URL(), "telegraf", "", fast)
+	sm := startRealSysmon(t, i.URL(), "telegraf", "", func(c *Config) {
+		fast(c)
+		c.Host = "sysmon-small"
+		c.Influx.MaxBufferedPoints = small
+	})
+	for _, x := range []*realSysmon{s, sm} {
+		require.Eventually(t, func() bool { return x.metric(x.m.PointsWritten) > 0 && x.metric(x.m.InfluxUp) == 1 },
+			15*time.Second, 20*time.Millisecond)
+	}
+
+	start := time.Now()
+	require.NoError(t, i.Stop())
+	stopped := time.Now()
+	samplesAtStop, writtenAtStop := s.metric(s.m.Samples), s.metric(s.m.PointsWritten)
+	// Halfway through, the outage shows in the metrics.
+	time.Sleep(outage / 2)
+	require.Zero(t, s.metric(s.m.InfluxUp), "influx_up is 0 while InfluxDB is down")
+	require.Positive(t, s.metric(s.m.WriteErrors))
+	require.Positive(t, s.metric(s.m.BufferedPoints))
+	require.Equal(t, writtenAtStop, s.metric(s.m.PointsWritten), "nothing written while down")
+	time.Sleep(outage - time.Since(stopped))
+	down := time.Since(stopped)
+
+	samplesDuring := s.metric(s.m.Samples) - samplesAtStop
+	require.GreaterOrEqual(t, samplesDuring, 0.9*float64(outage/interval), "sampling goes on during the outage")
+	buffered, errs := s.metric(s.m.BufferedPoints), s.metric(s.m.WriteErrors)
+	require.Eventually(t, func() bool { // a sample may land between the two reads: read again
+		return float64(s.writer.addedPoints())-writtenAtStop == s.metric(s.m.BufferedPoints)
+	}, 2*time.Second, time.Millisecond, "every point since the stop is buffered")
+	require.Zero(t, s.metric(s.m.InfluxUp))
+	require.Equal(t, float64(small), sm.metric(sm.m.BufferedPoints), "the small buffer is full")
+	require.Positive(t, dropped(sm.m, dropOverflow))
+	t.Logf("after %s down: %v samples, %v points buffered, %v write errors; small buffer: %v dropped",
+		down.Round(time.Millisecond), samplesDuring, buffered, errs, dropped(sm.m, dropOverflow))
+
+	require.NoError(t, i.Start())
+	restarted := time.Now()
+	for _, x := range []*realSysmon{s, sm} {
+		require.Eventually(t, func() bool { return x.metric(x.m.InfluxUp) == 1 && x.metric(x.m.BufferedPoints) < 100 },
+			15*time.Second, 20*time.Millisecond, "the buffer drains after InfluxDB returns")
+	}
+	t.Logf("drained %s after the restart", time.Since(restarted).Round(time.Millisecond))
+	s.stop()
+	sm.stop()
+	t.Logf("outage test: %s from the stop to the end", time.Since(start).Round(time.Millisecond))
+
+	// Counters: every point added is written, dropped (small buffer only) or still buffered (none).
+	for _, x := range []*realSysmon{s, sm} {
+		require.Zero(t, x.metric(x.m.BufferedPoints))
+		require.Equal(t, 1.0, x.metric(x.m.InfluxUp))
+		require.Zero(t, dropped(x.m, dropRejected))
+		require.Zero(t, dropped(x.m, dropShutdown))
+		require.Equal(t, float64(x.writer.addedPoints()), x.metric(x.m.PointsWritten)+dropped(x.m, dropOverflow),
+			"added = written + dropped")
+	}
+	require.Zero(t, dropped(s.m, dropOverflow))
+	require.GreaterOrEqual(t, s.metric(s.m.WriteErrors), errs)
+
+	// The default buffer: every point in the database once, every sample with its time.
+	counts, total := countPoints(t, i, "telegraf")
+	require.Equal(t, s.metric(s.m.PointsWritten), float64(total), "every point written, none twice: %v", counts)
+	require.Equal(t, s.metric(s.m.Samples), float64(counts["processes"]), "no sample lost")
+	times := sampleTimes(t, i, "telegraf", "sysmon-test")
+	for k, ts := range times {
+		require.Zero(t, ts.UnixNano()%int64(interval), "aligned")
+		if k > 0 {
+			require.Equal(t, interval, ts.Sub(times[k-1]), "no gap in the samples at %s", ts)
+		}
+	}
+
+	// The small buffer: what it wrote is in the database; the oldest outage points were
+	// dropped, so its samples have one gap, and the newest samples all arrived.
+	_, smallTotal := countHostPoints(t, i, "telegraf", "sysmon-small")
+	require.Equal(t, sm.metric(sm.m.PointsWritten), float64(smallTotal))
+	times = sampleTimes(t, i, "telegraf", "sysmon-small")
+	var gaps []time.Duration
+	for k := 1; k < len(times); k++ {
+		if d := times[k].Sub(times[k-1]); d != interval {
+			gaps = append(gaps, d)
+		}
+	}
+	require.Len(t, gaps, 1, "one gap: the oldest points of the outage")
+	require.Greater(t, gaps[0], outage/2)
+	t.Logf("small buffer: %v written, %v dropped (overflow), gap %s", smallTotal, dropped(sm.m, dropOverflow), gaps[0])
 }
 
 func TestInfluxOverflow(t *testing.T) {
