@@ -109,7 +109,9 @@ func TestSysmonCost(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		r.note = strings.TrimSpace(r.note + " " + note)
+		if note != "" {
+			r.note = "machine busy before the run: " + note
+		}
 		t.Logf("%s: %d samples, CPU %s (%s/sample, %.3f%% of a core at 10 s), RSS steady %.1f MiB, peak %.1f MiB, other CPU %s",
 			r.name, r.samples, r.cpu, r.perSample().Round(time.Microsecond), r.pctCoreAt10s(),
 			toMiB(r.rssSteady), toMiB(r.peak), r.other)
@@ -484,7 +486,7 @@ func sysmonMarkdown(t *testing.T, window time.Duration, runs []costRun, full ful
 	for _, r := range runs {
 		note := r.note
 		if r.other.Seconds() > 0.10*float64(runtime.NumCPU())*r.window.Seconds() {
-			note = strings.TrimSpace(note + " measured under contention")
+			note = strings.TrimPrefix(note+"; measured under contention", "; ")
 		}
 		fmt.Fprintf(&s, "| %s | %d | %.2f | %.2f | %.3f | %.1f | %.1f | %.1f | %s |\n", r.name, r.samples, r.cpu.Seconds(),
 			float64(r.perSample().Microseconds())/1000, r.pctCoreAt10s(), toMiB(r.rssSteady), toMiB(r.peak), r.other.Seconds(), note)
