@@ -251,6 +251,7 @@ func TestInfluxOutage(t *testing.T) {
 		interval = 200 * time.Millisecond
 		outage   = 30 * time.Second
 		small    = 400
+		maxSkip  = time.Second // a loaded machine may make the sampler skip a few intervals
 	)
 	i := testenv.StartInflux(t)
 	require.NoError(t, i.CreateDatabase("telegraf"))
@@ -318,13 +319,20 @@ func TestInfluxOutage(t *testing.T) {
 	counts, total := countPoints(t, i, "telegraf")
 	require.Equal(t, s.metric(s.m.PointsWritten), float64(total), "every point written, none twice: %v", counts)
 	require.Equal(t, s.metric(s.m.Samples), float64(counts["processes"]), "no sample lost")
+	// Every sample taken is in the database (above); on a loaded machine the sampler may skip
+	// an interval it overran ("sampling fell behind"), so a short gap is allowed, no more.
 	times := sampleTimes(t, i, "telegraf", "sysmon-test")
+	inOutage := 0
 	for k, ts := range times {
 		require.Zero(t, ts.UnixNano()%int64(interval), "aligned")
 		if k > 0 {
-			require.Equal(t, interval, ts.Sub(times[k-1]), "no gap in the samples at %s", ts)
+			require.LessOrEqual(t, ts.Sub(times[k-1]), maxSkip, "no gap in the samples at %s", ts)
+		}
+		if ts.After(stopped) && ts.Before(stopped.Add(outage)) {
+			inOutage++
 		}
 	}
+	require.GreaterOrEqual(t, float64(inOutage), 0.9*float64(outage/interval), "the outage's samples are stored")
 
 	// The small buffer: what it wrote is in the database; the oldest outage points were
 	// dropped, so its samples have one gap, and the newest samples all arrived.
@@ -333,7 +341,7 @@ func TestInfluxOutage(t *testing.T) {
 	times = sampleTimes(t, i, "telegraf", "sysmon-small")
 	var gaps []time.Duration
 	for k := 1; k < len(times); k++ {
-		if d := times[k].Sub(times[k-1]); d != interval {
+		if d := times[k].Sub(times[k-1]); d > maxSkip {
 			gaps = append(gaps, d)
 		}
 	}
