@@ -35,11 +35,12 @@ type WriterConfig struct {
 }
 
 // Writer owns a bounded buffer of points (as line protocol, compressed in chunks: see
-// pointBuffer) and writes them to InfluxDB in batches, oldest first. Add never blocks: when the buffer is full the oldest buffered
-// points are dropped (and counted) to make room. Points survive failed writes that may
-// succeed later (InfluxDB unreachable, timeout, 5xx, 429): they stay buffered and are
-// retried with a growing backoff. Points InfluxDB rejects (other 4xx) are dropped and
-// counted, as retrying cannot help. Add is safe for concurrent use; Run is called once.
+// pointBuffer) and writes them to InfluxDB in batches, oldest first. Add never waits for
+// InfluxDB: when the buffer is full the oldest buffered points are dropped (and counted) to
+// make room. Points survive failed writes that may succeed later (InfluxDB unreachable,
+// timeout, 5xx, 429): they stay buffered and are retried with a growing backoff. Points
+// InfluxDB rejects (other 4xx) are dropped and counted, as retrying cannot help. Add is safe
+// for concurrent use; Run is called once.
 type Writer struct {
 	cfg WriterConfig
 	w   LineWriter
