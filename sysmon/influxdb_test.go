@@ -126,14 +126,20 @@ func startRealSysmon(t *testing.T, url, bucket, token string, edit func(*Config)
 
 func (s *realSysmon) metric(c prometheus.Collector) float64 { return testutil.ToFloat64(c) }
 
+// querier runs InfluxQL: testenv.Influx (1.8) and testenv.Influx2 (2.x, through the
+// bucket's virtual database mapping).
+type querier interface {
+	Query(db, influxql string) ([]testenv.Series, error)
+}
+
 // countPoints returns the points stored per measurement for host sysmon-test.
-func countPoints(t *testing.T, i *testenv.Influx, db string) (map[string]int, int) {
+func countPoints(t *testing.T, i querier, db string) (map[string]int, int) {
 	t.Helper()
 	return countHostPoints(t, i, db, "sysmon-test")
 }
 
 // countHostPoints returns the points stored per measurement for host.
-func countHostPoints(t *testing.T, i *testenv.Influx, db, host string) (map[string]int, int) {
+func countHostPoints(t *testing.T, i querier, db, host string) (map[string]int, int) {
 	t.Helper()
 	counts := map[string]int{}
 	total := 0
@@ -155,19 +161,34 @@ func TestInfluxRealSamples(t *testing.T) {
 	i := testenv.StartInflux(t)
 	require.NoError(t, i.CreateDatabase("telegraf"))
 	s := startRealSysmon(t, i.URL(), "telegraf/autogen", "", nil)
+	checkRealSamples(t, s, i, "telegraf")
+}
+
+// TestInflux2RealSamples is TestInfluxRealSamples against InfluxDB 2.x: org, bucket and
+// API token.
+func TestInflux2RealSamples(t *testing.T) {
+	i := testenv.StartInflux2(t)
+	s := startRealSysmon(t, i.URL(), testenv.Influx2Bucket, i.Token(), func(c *Config) { c.Influx.Org = testenv.Influx2Org })
+	checkRealSamples(t, s, i, testenv.Influx2Bucket)
+}
+
+// checkRealSamples lets s take a few samples, stops it and checks what i stored in db: every
+// measurement with Telegraf's field names, types and tags, and every point written.
+func checkRealSamples(t *testing.T, s *realSysmon, i querier, db string) {
+	t.Helper()
 	require.Eventually(t, func() bool { return s.metric(s.m.PointsWritten) > 0 && s.metric(s.m.Samples) >= 3 },
 		15*time.Second, 50*time.Millisecond)
 	s.stop()
 	require.Zero(t, testutil.ToFloat64(s.m.InputErrors.WithLabelValues("disk"))+testutil.ToFloat64(s.m.InputErrors.WithLabelValues("cpu")))
 
-	counts, total := countPoints(t, i, "telegraf")
+	counts, total := countPoints(t, i, db)
 	t.Logf("points per measurement after %v samples: %v", s.metric(s.m.Samples), counts)
 	require.Equal(t, s.metric(s.m.PointsWritten), float64(total), "sysmon_points_written_total matches the database")
 	require.Equal(t, s.metric(s.m.Samples), float64(counts["processes"]), "one processes point per sample")
 
 	for m, want := range telegrafFields {
 		t.Run(m, func(t *testing.T) {
-			series, err := i.Query("telegraf", fmt.Sprintf(`SHOW FIELD KEYS FROM %q`, m))
+			series, err := i.Query(db, fmt.Sprintf(`SHOW FIELD KEYS FROM %q`, m))
 			require.NoError(t, err)
 			require.Len(t, series, 1, "measurement %s present", m)
 			types := map[string]string{}
@@ -199,7 +220,7 @@ func TestInfluxRealSamples(t *testing.T) {
 				}
 			}
 
-			series, err = i.Query("telegraf", fmt.Sprintf(`SHOW TAG KEYS FROM %q`, m))
+			series, err = i.Query(db, fmt.Sprintf(`SHOW TAG KEYS FROM %q`, m))
 			require.NoError(t, err)
 			var tags []string
 			for _, row := range series[0].Rows() {
@@ -210,14 +231,14 @@ func TestInfluxRealSamples(t *testing.T) {
 			require.Equal(t, wantTags, tags)
 
 			// The query a Telegraf dashboard runs.
-			series, err = i.Query("telegraf", fmt.Sprintf(`SELECT * FROM %q WHERE host='sysmon-test' AND time > now() - 1h`, m))
+			series, err = i.Query(db, fmt.Sprintf(`SELECT * FROM %q WHERE host='sysmon-test' AND time > now() - 1h`, m))
 			require.NoError(t, err)
 			require.NotEmpty(t, series)
 			require.NotEmpty(t, series[0].Values)
 		})
 	}
 
-	series, err := i.Query("telegraf", `SELECT mean(usage_idle) FROM cpu WHERE host='sysmon-test' AND cpu='cpu-total'`)
+	series, err := i.Query(db, `SELECT mean(usage_idle) FROM cpu WHERE host='sysmon-test' AND cpu='cpu-total'`)
 	require.NoError(t, err)
 	idle, err := strconv.ParseFloat(fmt.Sprint(series[0].Rows()[0]["mean"]), 64)
 	require.NoError(t, err)
@@ -398,4 +419,30 @@ func TestInfluxWrongToken(t *testing.T) {
 
 	good := startRealSysmon(t, i.URL(), "telegraf", i.Token(), nil)
 	require.Eventually(t, func() bool { return good.metric(good.m.PointsWritten) > 0 }, 15*time.Second, 50*time.Millisecond)
+}
+
+// TestInflux2Rejects checks InfluxDB 2.x's refusals: a wrong token (401) and a missing bucket
+// (404) are dropped, counted and logged with a hint, and sampling goes on.
+func TestInflux2Rejects(t *testing.T) {
+	i := testenv.StartInflux2(t)
+	for _, tc := range []struct {
+		name, bucket, token string
+		logs                []string
+	}{
+		{"wrong token", testenv.Influx2Bucket, "wrong", []string{"HTTP 401", "check influx.token"}},
+		{"missing bucket", "missing", i.Token(), []string{"HTTP 404", "check influx.bucket"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startRealSysmon(t, i.URL(), tc.bucket, tc.token, func(c *Config) { c.Influx.Org = testenv.Influx2Org })
+			require.Eventually(t, func() bool { return s.metric(s.m.WriteErrors) >= 2 && s.metric(s.m.Samples) >= 4 },
+				15*time.Second, 50*time.Millisecond, "sampling goes on")
+			s.stop()
+			require.Zero(t, s.metric(s.m.PointsWritten))
+			require.Positive(t, dropped(s.m, dropRejected))
+			require.Zero(t, s.metric(s.m.InfluxUp))
+			for _, l := range tc.logs {
+				require.Contains(t, s.log.String(), l)
+			}
+		})
+	}
 }
