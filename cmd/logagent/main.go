@@ -89,7 +89,7 @@ func serve(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
 		return err
 	}
 	ready := &metrics.Readiness{}
-	ready.Set("kafka", kafka.Ping)
+	ready.Set("kafka", agent.KafkaCheck(kafka, cfg.Kafka.Brokers))
 	var sm *sysmon.Sysmon // the host sampler, when the config has a sysmon section
 	if cfg.Sysmon != nil {
 		if sm, err = sysmon.New(*cfg.Sysmon, nil, log.With("component", "sysmon"), reg); err != nil {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,6 +87,14 @@ func testKafkaSecurity(t *testing.T, k *testenv.Kafka, c kafkaSecurityCase) {
 	require.Contains(t, line, c.wantErr)
 	require.Zero(t, p.metric("logagent_records_sent_total"))
 	t.Logf("logged: %s", line)
+	resp, err := http.Get("http://" + maddr + "/readyz")
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Contains(t, string(body), broker, "/readyz names the broker")
+	require.Contains(t, string(body), c.wantErr)
 	p.stop()
 }
 
