@@ -3,7 +3,8 @@
 // report problems with the same messages:
 //
 //   - Environment expansion (ExpandEnv): ${VAR} and ${VAR:-default}, $${ for a
-//     literal ${, whole-line comments left alone.
+//     literal ${, whole-line comments left alone; ${file:PATH} for a secret
+//     kept in a file.
 //   - Strict YAML (Load, Decode): an unknown key is an error with its line
 //     number, and a file holds one document.
 //   - Durations (Duration): Go duration strings such as "10s" in YAML and
