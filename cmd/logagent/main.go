@@ -129,8 +129,14 @@ func serve(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
 	}
 	defer cli.Close()
 	ready.Set("etcd", func(ctx context.Context) error {
-		_, err := cli.Get(ctx, key)
-		return err
+		// Within the readiness deadline, so that the reason (a failed TLS
+		// handshake, say) is shown rather than "timed out".
+		ctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+		defer cancel()
+		if _, err := cli.Get(ctx, key); err != nil {
+			return fmt.Errorf("etcd %v: %w", cfg.Etcd.Endpoints, err)
+		}
+		return nil
 	})
 	registrar := agent.NewRegistrar(cli, 15*time.Second, log)
 	info := agent.AgentInfo{

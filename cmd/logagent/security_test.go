@@ -107,3 +107,63 @@ func insertKafka(t *testing.T, path, yaml string) string {
 	require.NoError(t, os.WriteFile(path, []byte(s), 0o644))
 	return path
 }
+
+// TestEtcdTLSAndAuth reads the collect config from an etcd server with TLS
+// and authentication on; with a wrong CA, an expired server certificate or a
+// wrong password the agent reports etcd down (logagent_etcd_up 0), and its
+// log and /readyz name the endpoint and the cause.
+func TestEtcdTLSAndAuth(t *testing.T) {
+	certs := testenv.NewCerts(t)
+	const password = "etcd-pw-Wq81Lm"
+	e := testenv.StartEtcdWithOptions(t, testenv.EtcdOptions{Certs: certs, RootPassword: password})
+	brokers := fakeKafka(t)
+	etcdCfg := func(endpoint, ca, pw string) string {
+		return fmt.Sprintf("etcd:\n  endpoints: [%s]\n  dial_timeout: 2s\n  username: root\n  password: %q\n  tls:\n    enabled: true\n    ca_file: %s\n", endpoint, pw, ca)
+	}
+	expired := testenv.StartEtcdWithOptions(t, testenv.EtcdOptions{Certs: &testenv.Certs{ServerCert: certs.ExpiredCert, ServerKey: certs.ExpiredKey, CA: certs.CA}})
+	for _, c := range []struct {
+		name, endpoint, etcd, wantErr string
+	}{
+		{name: "tls and password", endpoint: e.Endpoints()[0], etcd: etcdCfg(e.Endpoints()[0], certs.CA, password)},
+		{name: "wrong password", endpoint: e.Endpoints()[0], etcd: etcdCfg(e.Endpoints()[0], certs.CA, "wrong-pw-6"), wantErr: "authentication failed"},
+		{name: "wrong CA", endpoint: e.Endpoints()[0], etcd: etcdCfg(e.Endpoints()[0], certs.OtherCA, password), wantErr: "certificate signed by unknown authority"},
+		{name: "expired certificate", endpoint: expired.Endpoints()[0], etcd: etcdCfg(expired.Endpoints()[0], certs.CA, password), wantErr: "certificate has expired"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "app.log")
+			writeLines(t, path, 0, 50)
+			key := "/logagent/127.0.0.1/collect_config"
+			_, err := e.Client(t).Put(t.Context(), key, fmt.Sprintf(`[{"path": %q, "topic": "etcd-sec", "start_position": "beginning"}]`, path))
+			require.NoError(t, err)
+			cfg, maddr := writeConfig(t, brokers, t.TempDir(), c.etcd)
+			p := startProc(t, cfg, maddr)
+			if c.wantErr == "" {
+				require.Eventually(t, func() bool { return p.metric("logagent_records_sent_total") == 50 }, 30*time.Second, 100*time.Millisecond)
+				require.Equal(t, float64(1), p.metric("logagent_etcd_up"))
+				p.stop()
+				return
+			}
+			var line string
+			require.Eventually(t, func() bool {
+				for l := range strings.Lines(p.Log()) {
+					if strings.Contains(l, "etcd") && strings.Contains(l, c.wantErr) {
+						line = l
+						return true
+					}
+				}
+				return false
+			}, 30*time.Second, 100*time.Millisecond, "a log line with %q", c.wantErr)
+			t.Logf("logged: %s", line)
+			require.Contains(t, line, c.endpoint, "the log names the endpoint")
+			require.Zero(t, p.metric("logagent_etcd_up"))
+			resp, err := http.Get("http://" + maddr + "/readyz")
+			require.NoError(t, err)
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.NoError(t, err)
+			t.Logf("/readyz: %s", body)
+			require.Contains(t, string(body), c.endpoint, "/readyz names the endpoint")
+			p.stop()
+		})
+	}
+}
