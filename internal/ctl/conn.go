@@ -68,13 +68,17 @@ func NewSecureElasticsearchClient(urls []string, timeout time.Duration, auth Ela
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch: %w", err)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = tlsCfg
+	hc := &http.Client{Timeout: timeout}
+	if tlsCfg != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tlsCfg
+		hc.Transport = tr
+	}
 	opts := []elastic.ClientOptionFunc{
 		elastic.SetURL(urls...),
 		elastic.SetSniff(false),
 		elastic.SetHealthcheck(false),
-		elastic.SetHttpClient(&http.Client{Timeout: timeout, Transport: tr}),
+		elastic.SetHttpClient(hc),
 	}
 	if len(urls) > 0 && strings.HasPrefix(urls[0], "https://") {
 		opts = append(opts, elastic.SetScheme("https"))
