@@ -15,6 +15,8 @@ import (
 
 	"github.com/olivere/elastic/v7"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/config"
 )
 
 // outcome is what to do with one bulk item.
@@ -87,7 +89,7 @@ func (t *Transfer) connect(ctx context.Context) error {
 			return ctx.Err()
 		}
 		d := b.next()
-		t.log.Error("elasticsearch is not usable yet; retrying", "urls", t.cfg.Elasticsearch.URLs, "retry_in", d.Round(time.Millisecond).String(), "err", err.Error())
+		t.log.Error("elasticsearch is not usable yet; retrying", "urls", config.RedactURLs(t.cfg.Elasticsearch.URLs), "retry_in", d.Round(time.Millisecond).String(), "err", err.Error())
 		if !sleep(ctx, d) {
 			return ctx.Err()
 		}

@@ -96,7 +96,7 @@ func serve(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
 			return err
 		}
 		ready.Set("influx", sm.Ping)
-		log.Info("sysmon enabled", "host", sm.Host(), "influx", cfg.Sysmon.Influx.URL, "bucket", cfg.Sysmon.Influx.Bucket, "interval", cfg.Sysmon.Interval)
+		log.Info("sysmon enabled", "host", sm.Host(), "influx", config.RedactURL(cfg.Sysmon.Influx.URL), "bucket", cfg.Sysmon.Influx.Bucket, "interval", cfg.Sysmon.Interval)
 	}
 	srv, err := metrics.NewServer(metrics.ServerConfig{Listen: cfg.Metrics.Listen, Ready: ready}, reg, log)
 	if err != nil {

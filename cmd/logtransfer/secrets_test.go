@@ -21,14 +21,14 @@ import (
 // seconds with debug logging against servers that refuse them, and checks
 // that no secret appears in any output, /metrics or /readyz.
 func TestSecretsNeverShown(t *testing.T) {
-	const kafkaPW, etcdPW, esPW, apiKey = "SECRET-kafka-71be", "SECRET-etcd-0f3a", "SECRET-es-9e2d", "SECRET-apikey-44c1"
+	const kafkaPW, etcdPW, esPW, apiKey, urlPW = "SECRET-kafka-71be", "SECRET-etcd-0f3a", "SECRET-es-9e2d", "SECRET-apikey-44c1", "SECRET-url-6b0e"
 	dir := t.TempDir()
 	etcdFile, keyFile := filepath.Join(dir, "etcd_password"), filepath.Join(dir, "api_key")
 	require.NoError(t, os.WriteFile(etcdFile, []byte(etcdPW+"\n"), 0o600))
 	require.NoError(t, os.WriteFile(keyFile, []byte(apiKey), 0o600))
 	t.Setenv("TEST_KAFKA_PASSWORD", kafkaPW)
 	t.Setenv("TEST_ES_PASSWORD", esPW)
-	secrets := []string{kafkaPW, etcdPW, esPW, apiKey}
+	secrets := []string{kafkaPW, etcdPW, esPW, apiKey, urlPW}
 
 	e := testenv.StartEtcdWithOptions(t, testenv.EtcdOptions{RootPassword: "another-password"}) // etcd refuses etcdPW
 	es := transfertest.NewES(t)
@@ -46,12 +46,14 @@ etcd:
 `, e.Endpoints()[0], etcdFile)
 	s := strings.Replace(string(b), "  session_timeout: 1500ms\n", "  session_timeout: 1500ms\n"+extra, 1)
 	s = strings.Replace(s, "level: info", "level: debug", 1)
-	// The API key or the password: one config each.
+	// The API key, the password, or the password in the URL: one config each.
+	inURL := filepath.Join(dir, "url.yaml")
+	require.NoError(t, os.WriteFile(inURL, []byte(strings.Replace(s, es.URL(), strings.Replace(es.URL(), "http://", "http://elastic:"+urlPW+"@", 1), 1)), 0o600))
 	basic := filepath.Join(dir, "basic.yaml")
 	require.NoError(t, os.WriteFile(basic, []byte(strings.Replace(s, "elasticsearch:\n", "elasticsearch:\n  username: elastic\n  password: \"${TEST_ES_PASSWORD}\"\n", 1)), 0o600))
 	require.NoError(t, os.WriteFile(cfg, []byte(strings.Replace(s, "elasticsearch:\n", "elasticsearch:\n  api_key: \"${file:"+keyFile+"}\"\n", 1)), 0o600))
 
-	for _, path := range []string{cfg, basic} {
+	for _, path := range []string{cfg, basic, inURL} {
 		cmd := exec.Command(os.Args[0], "-check-config", "-config", path)
 		cmd.Env = append(os.Environ(), "LOGTRANSFER_CHILD=1")
 		out, err := cmd.CombinedOutput()
@@ -59,7 +61,7 @@ etcd:
 		requireNoSecret(t, "-check-config", string(out), secrets...)
 	}
 
-	for _, path := range []string{cfg, basic} {
+	for _, path := range []string{cfg, basic, inURL} {
 		p := startProc(t, path, maddr)
 		require.Eventually(t, func() bool { return strings.Contains(p.Log(), "authentication failed") }, 20*time.Second, 100*time.Millisecond, "etcd refused the password")
 		require.Eventually(t, func() bool { return strings.Contains(p.Log(), "sasl") }, 20*time.Second, 100*time.Millisecond, "Kafka refused SASL")
