@@ -13,6 +13,7 @@
 //     reported, each prefixed by the field's path in the file, such as
 //     `kafka.brokers[0] "kafka": must be host:port: missing port in address`.
 //   - TLS client settings (TLSConfig) and their checks.
+//   - URLs shown in logs and messages without their password (RedactURL).
 //   - The log section (LogConfig): level and format, checked, and the
 //     *slog.Logger they describe (NewLogger).
 //
