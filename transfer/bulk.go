@@ -15,6 +15,8 @@ import (
 
 	"github.com/olivere/elastic/v7"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/config"
 )
 
 // outcome is what to do with one bulk item.
@@ -91,7 +93,7 @@ func (t *Transfer) connect(ctx context.Context) error {
 		if isAuthError(err) {
 			t.setAuthFailing(true, err)
 		} else {
-			t.log.Error("elasticsearch is not usable yet; retrying", "urls", t.cfg.Elasticsearch.URLs, "retry_in", d.Round(time.Millisecond).String(), "err", err.Error())
+			t.log.Error("elasticsearch is not usable yet; retrying", "urls", config.RedactURLs(t.cfg.Elasticsearch.URLs), "retry_in", d.Round(time.Millisecond).String(), "err", err.Error())
 		}
 		if !sleep(ctx, d) {
 			return ctx.Err()
@@ -361,7 +363,7 @@ func (t *Transfer) setAuthFailing(failing bool, err error) {
 	if failing {
 		t.log.Error("elasticsearch refuses the credentials or their privileges; retrying until it accepts them, "+
 			"nothing is dropped or committed meanwhile. Check elasticsearch.username/password or api_key, and the user's index privileges",
-			"urls", t.cfg.Elasticsearch.URLs, "status", statusOf(err), "err", err.Error())
+			"urls", config.RedactURLs(t.cfg.Elasticsearch.URLs), "status", statusOf(err), "err", err.Error())
 	} else {
 		t.log.Info("elasticsearch accepts the credentials again")
 	}

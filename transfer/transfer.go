@@ -155,8 +155,11 @@ func (t *Transfer) Close() {
 	})
 }
 
-// CheckKafka is a readiness check: can a broker be reached?
-func (t *Transfer) CheckKafka(ctx context.Context) error { return t.kcl.Ping(ctx) }
+// CheckKafka is a readiness check: can a broker be reached? The error names
+// the brokers.
+func (t *Transfer) CheckKafka(ctx context.Context) error {
+	return agent.KafkaCheck(t.kcl, t.cfg.Kafka.Brokers)(ctx)
+}
 
 // CheckElasticsearch is a readiness check: has Run connected to
 // Elasticsearch and installed the template, and does it answer now?
