@@ -27,7 +27,7 @@ type size struct {
 }
 
 func sizeFromEnv(t *testing.T) size {
-	s := size{lines: 20000, faults: 2, rate: 4000, outage: 3 * time.Second}
+	s := size{lines: 10000, faults: 2, rate: 5000, outage: 3 * time.Second}
 	for name, dst := range map[string]*int{"CHAOS_LINES": &s.lines, "CHAOS_FAULTS": &s.faults, "CHAOS_RATE": &s.rate} {
 		if v := os.Getenv(name); v != "" {
 			n, err := strconv.Atoi(v)
@@ -252,11 +252,17 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 
 	// Done when Kafka has every line and the index every Kafka record.
 	deadline := time.Now().Add(5*time.Minute + time.Duration(sz.lines/1000)*time.Second)
+	progress := time.Now()
 	for {
 		total, distinct := kr.counts()
 		docs := p.esCount()
 		if distinct == sz.lines && docs == total {
 			break
+		}
+		if time.Since(progress) >= 5*time.Second {
+			progress = time.Now()
+			t.Logf("%s after the last fault: %d of %d lines in Kafka (%d records), %d documents",
+				time.Since(lastFault).Round(time.Second), distinct, sz.lines, total, docs)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("after %s: %d of %d lines in Kafka (%d records, last fetch error: %v), %d documents",
