@@ -37,7 +37,8 @@ const (
 // harvester reads one file, identified by device and inode, from a start
 // offset and hands every event to the shipper. It owns its descriptor, so a
 // renamed or deleted file is still read to its end, and it relies on the
-// agent's inotify watcher (watch.go) to wake up when the file changes, with a poll as safety net.
+// agent's inotify watcher (watch.go) to wake up when the file changes, with a
+// poll as safety net.
 //
 // Offsets: lines are read with exact byte offsets; an event's end offset is
 // committed (entry.ack) only from Kafka's acknowledgement.
