@@ -249,6 +249,9 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	if lastFault.IsZero() {
 		lastFault = time.Now()
 	}
+	for _, n := range w.rotations {
+		faults += n
+	}
 
 	// Done when Kafka has every line and the index every Kafka record.
 	deadline := time.Now().Add(5*time.Minute + time.Duration(sz.lines/1000)*time.Second)
