@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -203,52 +202,22 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	if sc.rotate {
 		w.rotateEvery = max(1000, min(10000, sz.lines/numFiles/3))
 	}
-	var wg sync.WaitGroup
-	var writeErr, faultErr error
+	// The writer runs in a goroutine; the faults run here, on the test's goroutine, since
+	// restarting a daemon may fail the test.
+	var writeErr error
 	writing := make(chan struct{})
-	wg.Go(func() {
+	go func() {
 		defer close(writing)
 		writeErr = w.write(ctx, sz.lines, sz.rate)
-	})
-	faults := 0
-	var lastFault time.Time
-	if sc.fault != nil {
-		wg.Go(func() {
-			defer func() { lastFault = time.Now() }()
-			if sc.every > 0 {
-				for i := 0; ; i++ {
-					select {
-					case <-writing:
-						faultErr = p.putConfig(ctx, p.tasks(""))
-						return
-					case <-time.After(sc.every):
-					}
-					if faultErr = sc.fault(ctx, p, sz, i); faultErr != nil {
-						return
-					}
-					faults++
-				}
-			}
-			n := sz.faults
-			if sc.maxFaults > 0 {
-				n = min(n, sc.maxFaults)
-			}
-			interval := writeTime / time.Duration(n+1)
-			for i := range n {
-				sleep(ctx, interval)
-				if faultErr = sc.fault(ctx, p, sz, i); faultErr != nil {
-					return
-				}
-				faults++
-			}
-		})
-	}
-	wg.Wait()
-	require.NoError(t, writeErr, "writing")
-	require.NoError(t, faultErr, "fault %d", faults)
-	if lastFault.IsZero() {
+	}()
+	faults, faultErr := strike(ctx, p, sz, sc, writing, writeTime)
+	lastFault := time.Now()
+	<-writing
+	if sc.fault == nil { // rotation: the faults are the writer's
 		lastFault = time.Now()
 	}
+	require.NoError(t, writeErr, "writing")
+	require.NoError(t, faultErr, "fault %d", faults+1)
 	for _, n := range w.rotations {
 		faults += n
 	}
@@ -317,6 +286,38 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	t.Logf("%s: %d lines, %d faults, %d Kafka records (%d duplicates), %d documents, recovery %s",
 		sc.name, sz.lines, faults, res.kafkaRecords, res.kafkaDups, res.indexDocs, recovery.Round(time.Millisecond))
 	return res
+}
+
+// strike runs the scenario's faults while the writer writes (until writing is closed), and
+// returns how many it struck.
+func strike(ctx context.Context, p *pipeline, sz size, sc scenario, writing <-chan struct{}, writeTime time.Duration) (int, error) {
+	if sc.fault == nil {
+		return 0, nil
+	}
+	if sc.every > 0 {
+		for i := 0; ; i++ {
+			select {
+			case <-writing:
+				return i, p.putConfig(ctx, p.tasks(""))
+			case <-time.After(sc.every):
+			}
+			if err := sc.fault(ctx, p, sz, i); err != nil {
+				return i, err
+			}
+		}
+	}
+	n := sz.faults
+	if sc.maxFaults > 0 {
+		n = min(n, sc.maxFaults)
+	}
+	interval := writeTime / time.Duration(n+1)
+	for i := range n {
+		sleep(ctx, interval)
+		if err := sc.fault(ctx, p, sz, i); err != nil {
+			return i, err
+		}
+	}
+	return n, nil
 }
 
 // checkOrder checks that each file's lines are in order in Kafka: within a record key (one

@@ -52,7 +52,7 @@ type pipeline struct {
 	agentCfg, transferCfg   string
 	agentAddr, transferAddr string
 
-	mu       sync.Mutex
+	// Only the test's goroutine uses the fields below (the writer reads agentAddr).
 	agent    *testenv.Self
 	transfer *testenv.Self
 	maxRSS   map[string]int64 // KiB, by binary
@@ -148,17 +148,13 @@ func (p *pipeline) dataDir() string { return filepath.Join(p.dir, "agent-data") 
 func (p *pipeline) startAgent() {
 	self := testenv.StartBinary(p.t, 40, p.srv.bins["logagent"], "-config", p.agentCfg)
 	testenv.WaitHealthy(p.t, p.agentAddr)
-	p.mu.Lock()
 	p.agent = self
-	p.mu.Unlock()
 }
 
 func (p *pipeline) startTransfer() {
 	self := testenv.StartBinary(p.t, 40, p.srv.bins["logtransfer"], "-config", p.transferCfg)
 	testenv.WaitHealthy(p.t, p.transferAddr)
-	p.mu.Lock()
 	p.transfer = self
-	p.mu.Unlock()
 }
 
 // noteRSS records the peak RSS (VmHWM) of a daemon while it still runs.
@@ -170,9 +166,7 @@ func (p *pipeline) noteRSS(name string, self *testenv.Self) {
 	for line := range strings.SplitSeq(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			p.mu.Lock()
 			p.maxRSS[name] = max(p.maxRSS[name], kb)
-			p.mu.Unlock()
 		}
 	}
 }
