@@ -11,10 +11,10 @@ LDFLAGS  := -X $(PKG)/metrics.Version=$(VERSION) -X $(PKG)/metrics.Revision=$(RE
 
 # Fuzz targets, one per word, as <package>:<FuzzFunc>. `make fuzz` runs each
 # for FUZZTIME; CI runs them briefly with FUZZTIME=10s.
-FUZZ_TARGETS ?= ./agent:FuzzParseTasks ./agent:FuzzJoiner ./agent:FuzzAppendJSONString ./transfer:FuzzBuildDocument
+FUZZ_TARGETS ?= ./agent:FuzzParseTasks ./agent:FuzzJoiner ./agent:FuzzAppendJSONString ./agent:FuzzEncodeRecord ./transfer:FuzzBuildDocument
 FUZZTIME     ?= 5m
 
-.PHONY: all build test test-short lint fmt bench fuzz clean
+.PHONY: all build test test-short lint fmt bench fuzz chaos clean
 
 all: lint test build
 
@@ -57,6 +57,19 @@ fuzz:
 		echo "fuzz $$fn in $$pkg for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) "$$pkg"; \
 	done
+
+## chaos: the chaos suite at full size (RELIABILITY.md): CHAOS_LINES lines per scenario,
+## CHAOS_FAULTS faults (servers down: 3 outages of CHAOS_OUTAGE, Elasticsearch twice as long);
+## the table goes to CHAOS_REPORT. `make test` runs a short version.
+CHAOS_LINES  ?= 1000000
+CHAOS_FAULTS ?= 20
+CHAOS_RATE   ?= 10000
+CHAOS_OUTAGE ?= 30s
+CHAOS_REPORT ?= $(CURDIR)/chaos-report.md
+chaos:
+	CHAOS_LINES=$(CHAOS_LINES) CHAOS_FAULTS=$(CHAOS_FAULTS) CHAOS_RATE=$(CHAOS_RATE) \
+	CHAOS_OUTAGE=$(CHAOS_OUTAGE) CHAOS_REPORT=$(CHAOS_REPORT) \
+	$(GO) test -count=1 -v -timeout 4h -run '^TestChaos$$' ./internal/chaos/
 
 clean:
 	rm -rf $(BIN_DIR)

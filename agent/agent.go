@@ -20,6 +20,7 @@ type Agent struct {
 	prod     Producer
 	ship     *shipper
 	claims   *claims
+	watcher  *fileWatcher // set by Run; nil without inotify
 	hostName string
 	hostIP   string
 
@@ -121,6 +122,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer close(a.done)
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	if fw, err := newFileWatcher(a.log); err == nil {
+		a.watcher = fw
+		defer fw.close() // after the tasks have stopped (shutdown)
+	} else {
+		a.log.Warn("files are polled", "err", err)
+	}
 	if p, ok := a.prod.(interface{ Ping(context.Context) error }); ok {
 		wg.Add(1)
 		go func() {
@@ -247,6 +254,7 @@ func (a *Agent) start(ctx context.Context, t Task) *runningTask {
 		ship:        a.ship,
 		reg:         a.reg,
 		claims:      a.claims,
+		watcher:     a.watcher,
 		tm:          newTaskMetrics(a.m, t.Path, t.Topic),
 		log:         a.log.With("task", t.Path, "topic", t.Topic),
 		rescan:      make(chan struct{}, 1),

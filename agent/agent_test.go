@@ -60,14 +60,20 @@ type runningAgent struct {
 // cfg.Kafka.
 func startAgent(t testing.TB, cfg Config, prod Producer, tasks ...Task) *runningAgent {
 	t.Helper()
+	return startAgentLog(t, cfg, prod, testLog(t), tasks...)
+}
+
+// startAgentLog is startAgent with the agent's logger.
+func startAgentLog(t testing.TB, cfg Config, prod Producer, log *slog.Logger, tasks ...Task) *runningAgent {
+	t.Helper()
 	if prod == nil {
-		cl, err := NewKafkaClient(cfg.Kafka, testLog(t))
+		cl, err := NewKafkaClient(cfg.Kafka, log)
 		require.NoError(t, err)
 		t.Cleanup(cl.Close)
 		prod = cl
 	}
 	m := NewMetrics(prometheus.NewRegistry())
-	a, err := New(cfg, prod, testLog(t), m)
+	a, err := New(cfg, prod, log, m)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	ra := &runningAgent{Agent: a, m: m, cancel: cancel, done: make(chan error, 1)}

@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -147,6 +150,49 @@ func FuzzJoiner(f *testing.F) {
 				texts = append(texts, e.Text)
 			}
 			require.Equal(t, string(bytes.Join(lines, []byte("\n"))), string(bytes.Join(texts, []byte("\n"))))
+		}
+	})
+}
+
+// FuzzEncodeRecord: whatever the line, the file path, the host and the task's
+// fields, the record is one valid JSON object whose message, path, host and
+// fields decode to what went in (invalid UTF-8 as \xNN text, flagged).
+func FuzzEncodeRecord(f *testing.F) {
+	f.Add([]byte("GET / 200"), "/var/log/app.log", "web-1", "env", "prod", false, false)
+	f.Add([]byte("a\"b\\c\x00\r\n\xff\u2028"), "/var/log/\xfe\"x.log", "h\"ost", "k\x00", "v\xff", true, true)
+	f.Fuzz(func(t *testing.T, text []byte, path, host, key, value string, truncated, multiline bool) {
+		enc := newEncoder(FormatJSON, host, "10.0.0.7", map[string]string{key: value})
+		ts := appendTime(nil, time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+		out := enc.encode(nil, Event{Text: text, Truncated: truncated, Multiline: multiline}, appendJSONString(nil, []byte(path)), ts, 7)
+		var doc struct {
+			Message string `json:"message"`
+			Host    struct{ Name string }
+			Log     struct {
+				File   struct{ Path string }
+				Offset int64
+				Flags  []string
+			}
+			Fields map[string]string
+		}
+		if err := json.Unmarshal(out, &doc); err != nil {
+			t.Fatalf("invalid JSON %q: %v", out, err)
+		}
+		if utf8.Valid(text) != !slices.Contains(doc.Log.Flags, "invalid_utf8") {
+			t.Fatalf("flags %v for %q", doc.Log.Flags, text)
+		}
+		if truncated != slices.Contains(doc.Log.Flags, "truncated") || multiline != slices.Contains(doc.Log.Flags, "multiline") {
+			t.Fatalf("flags %v, want truncated=%t multiline=%t", doc.Log.Flags, truncated, multiline)
+		}
+		if utf8.Valid(text) && doc.Message != string(text) {
+			t.Fatalf("message %q decodes to %q", text, doc.Message)
+		}
+		for _, s := range []struct{ in, got string }{{path, doc.Log.File.Path}, {host, doc.Host.Name}, {value, doc.Fields[key]}} {
+			if utf8.ValidString(s.in) && utf8.ValidString(key) && s.in != s.got {
+				t.Fatalf("%q decodes to %q in %s", s.in, s.got, out)
+			}
+		}
+		if doc.Log.Offset != 7 {
+			t.Fatalf("offset %d", doc.Log.Offset)
 		}
 	})
 }

@@ -9,9 +9,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/nxadm/tail/watch"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"gopkg.in/tomb.v1"
 )
 
 // A harvester at the end of its file is woken by inotify, and looks again
@@ -38,8 +36,9 @@ const (
 
 // harvester reads one file, identified by device and inode, from a start
 // offset and hands every event to the shipper. It owns its descriptor, so a
-// renamed or deleted file is still read to its end, and it relies on nxadm/tail's
-// inotify watcher to wake up when the file changes, with a poll as safety net.
+// renamed or deleted file is still read to its end, and it relies on the
+// agent's inotify watcher (watch.go) to wake up when the file changes, with a
+// poll as safety net.
 //
 // Offsets: lines are read with exact byte offsets; an event's end offset is
 // committed (entry.ack) only from Kafka's acknowledgement.
@@ -81,11 +80,9 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 	h.key = []byte(h.e.ID.String())
 	h.pathJSON = appendJSONString(nil, []byte(h.path))
 
-	var tb tomb.Tomb
-	defer tb.Kill(nil) // stops the watcher goroutine
-	var changes *watch.FileChanges
-	if c, err := watch.NewInotifyFileWatcher(h.path).ChangeEvents(&tb, h.start); err == nil {
-		changes = c
+	changed, unwatch, err := t.watcher.watch(h.path)
+	if err == nil {
+		defer unwatch()
 	} else {
 		h.log.Debug("no inotify watch, polling", "err", err)
 	}
@@ -144,17 +141,10 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 			return endInactive, nil
 		}
 
-		var modified, truncated, deleted <-chan bool
-		if changes != nil {
-			modified, truncated, deleted = changes.Modified, changes.Truncated, changes.Deleted
-		}
 		select {
 		case <-ctx.Done():
 			return endCancelled, nil
-		case <-modified:
-		case <-truncated:
-		case <-deleted:
-			changes = nil // the watcher has stopped; the poll carries on
+		case <-changed:
 		case <-poll.C:
 		}
 		poll.Reset(wait)

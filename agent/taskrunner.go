@@ -49,6 +49,7 @@ type taskRunner struct {
 	ship        *shipper
 	reg         *Registry
 	claims      *claims
+	watcher     *fileWatcher // nil: harvesters poll
 	tm          *taskMetrics
 	log         *slog.Logger
 

@@ -281,10 +281,16 @@ func (t *Transfer) collect(ctx context.Context) []*kgo.Record {
 		if last != nil {
 			t.consumed.get(last.Topic).Add(run)
 		}
-		if len(recs) > 0 && deadline.IsZero() {
+		if len(recs) == 0 {
+			// Only errors (broker down, session lost): return, so that Run
+			// allows the rebalance that rejoins the group before the next
+			// poll. Polling again here would block that rebalance forever.
+			return nil
+		}
+		if deadline.IsZero() {
 			deadline = time.Now().Add(t.cfg.Bulk.FlushInterval.D())
 		}
-		if ctx.Err() != nil || (len(recs) > 0 && !time.Now().Before(deadline)) {
+		if ctx.Err() != nil || !time.Now().Before(deadline) {
 			break
 		}
 	}

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -32,29 +30,6 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-// buildBinaries builds the daemons into a temp dir, as `make build` does, and returns their
-// paths by name. The build cache makes it quick after the first run.
-func buildBinaries(t *testing.T, names ...string) map[string]string {
-	t.Helper()
-	dir := t.TempDir()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	args := []string{"build", "-o", dir + string(filepath.Separator)}
-	for _, n := range names {
-		args = append(args, "./cmd/"+n)
-	}
-	cmd := exec.Command(goBin, args...)
-	cmd.Dir = repoRoot(t)
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	t.Logf("built %s in %s", strings.Join(names, ", "), time.Since(start).Round(time.Millisecond))
-	bins := make(map[string]string, len(names))
-	for _, n := range names {
-		bins[n] = filepath.Join(dir, n)
-	}
-	return bins
-}
-
 // stack is the pipeline under test: servers, daemons and the log file the agent tails.
 type stack struct {
 	kafka   *testenv.Kafka
@@ -72,7 +47,7 @@ type stack struct {
 // into etcd.
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	bins := buildBinaries(t, "logagent", "logtransfer", "sysmon")
+	bins := testenv.BuildBinaries(t, "logagent", "logtransfer", "sysmon")
 
 	s := &stack{addrs: map[string]string{}, procs: map[string]*testenv.Self{}}
 	s.kafka = testenv.StartKafka(t)

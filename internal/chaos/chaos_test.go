@@ -1,0 +1,475 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/logcollect/logcollect/internal/testenv"
+)
+
+// size is how much a scenario writes and how often it strikes: the short version by default,
+// `make chaos` sets the environment for the full one.
+type size struct {
+	lines  int           // CHAOS_LINES
+	faults int           // CHAOS_FAULTS: faults per scenario (config churn: one a second)
+	rate   int           // CHAOS_RATE: lines written per second
+	outage time.Duration // CHAOS_OUTAGE: how long a server stays down (Elasticsearch: twice)
+}
+
+func sizeFromEnv(t *testing.T) size {
+	s := size{lines: 10000, faults: 2, rate: 5000, outage: 3 * time.Second}
+	for name, dst := range map[string]*int{"CHAOS_LINES": &s.lines, "CHAOS_FAULTS": &s.faults, "CHAOS_RATE": &s.rate} {
+		if v := os.Getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			require.NoError(t, err, name)
+			*dst = n
+		}
+	}
+	if v := os.Getenv("CHAOS_OUTAGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		require.NoError(t, err, "CHAOS_OUTAGE")
+		s.outage = d
+	}
+	return s
+}
+
+// scenario is one kind of fault, struck faults times while the lines are written (or every
+// `every`, for config churn).
+type scenario struct {
+	name  string
+	what  string // for the report
+	every time.Duration
+	// at most this many faults (0: CHAOS_FAULTS): a server outage lasts, so fewer of them
+	maxFaults int
+	rotate    bool // rotate the files while writing
+	fault     func(ctx context.Context, p *pipeline, sz size, i int) error
+}
+
+// result is a scenario's row in the report.
+type result struct {
+	name, what              string
+	written, found          int
+	faults                  int
+	kafkaRecords, kafkaDups int
+	indexDocs, indexDupRecs int // documents; Kafka records indexed more than once
+	indexDupLines           int // lines indexed more than once (sent again by the agent)
+	rssAgent, rssTransfer   int64
+	recovery, total         time.Duration
+}
+
+func TestChaos(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole pipeline with real Kafka and Elasticsearch under faults")
+	}
+	sz := sizeFromEnv(t)
+	srv := &servers{
+		bins:  testenv.BuildBinaries(t, "logagent", "logtransfer"),
+		kafka: testenv.StartKafka(t),
+		es:    testenv.StartElasticsearch(t),
+		etcd:  testenv.StartEtcd(t),
+	}
+	var results []result
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			results = append(results, runScenario(t, srv, sz, sc))
+		})
+	}
+	report := formatReport(sz, results)
+	t.Log("\n" + report)
+	if path := os.Getenv("CHAOS_REPORT"); path != "" {
+		require.NoError(t, os.WriteFile(path, []byte(report), 0o644))
+	}
+}
+
+func scenarios() []scenario {
+	return []scenario{
+		{name: "agent-kill", what: "kill -9 logagent, restart", fault: func(_ context.Context, p *pipeline, _ size, _ int) error {
+			return p.killAgent()
+		}},
+		{name: "transfer-kill", what: "kill -9 logtransfer, restart", fault: func(_ context.Context, p *pipeline, _ size, _ int) error {
+			return p.killTransfer()
+		}},
+		{name: "rotation", what: "rename+create (then delete the rotated file) and copytruncate", rotate: true},
+		{name: "kafka-down", maxFaults: 3, what: "Kafka broker stopped for the outage, started again", fault: func(ctx context.Context, p *pipeline, sz size, _ int) error {
+			if err := p.srv.kafka.Stop(); err != nil {
+				return err
+			}
+			sleep(ctx, sz.outage)
+			return p.srv.kafka.Start()
+		}},
+		{name: "es-down", maxFaults: 3, what: "Elasticsearch stopped for twice the outage, started again", fault: func(ctx context.Context, p *pipeline, sz size, _ int) error {
+			if err := p.srv.es.Stop(); err != nil {
+				return err
+			}
+			sleep(ctx, 2*sz.outage)
+			return p.srv.es.Start()
+		}},
+		{name: "etcd-down", maxFaults: 3, what: "etcd stopped; logagent killed and restarted meanwhile (cached config); etcd back", fault: func(ctx context.Context, p *pipeline, sz size, _ int) error {
+			p.srv.etcd.Stop()
+			sleep(ctx, sz.outage/2)
+			if err := p.killAgent(); err != nil {
+				return err
+			}
+			sleep(ctx, sz.outage/2)
+			return p.srv.etcd.Start()
+		}},
+		{name: "config-churn", what: "collect config changed every second: task removed, changed, added, restored", every: time.Second, fault: churn},
+		{name: "registry-unwritable", maxFaults: 3, what: "registry cannot be written (a directory in its place), logagent killed meanwhile, restored", fault: breakRegistry},
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// churn changes the collect config: task b removed, task b changed, a third task added, the
+// original restored.
+func churn(ctx context.Context, p *pipeline, _ size, i int) error {
+	var cfg string
+	switch i % 4 {
+	case 0:
+		a := p.tasks("")
+		cfg = a[:strings.Index(a, `},{`)+1] + "]"
+	case 1:
+		cfg = p.tasks(fmt.Sprintf(`,"fields":{"churn":"%d"}`, i))
+	case 2:
+		extra := filepath.Join(p.dir, "c", "*.log")
+		a := p.tasks("")
+		cfg = a[:len(a)-1] + fmt.Sprintf(`,{"path":%q,"topic":%q}]`, extra, p.topics()[0])
+	default:
+		cfg = p.tasks("")
+	}
+	return p.putConfig(ctx, cfg)
+}
+
+// breakRegistry puts a directory where logagent renames its registry, waits until the
+// registry_writes_total{result="error"} metric and the log say so, kills logagent, puts the
+// last registry it wrote back and restarts it: it resumes from offsets that were delivered.
+func breakRegistry(ctx context.Context, p *pipeline, _ size, _ int) error {
+	reg := filepath.Join(p.dataDir(), "registry.json")
+	errSeries := `logagent_registry_writes_total{result="error"}`
+	before := metric(p.agentAddr, errSeries)
+	if err := os.Rename(reg, reg+".saved"); err != nil {
+		return fmt.Errorf("move registry away: %w", err)
+	}
+	if err := os.Mkdir(reg, 0o755); err != nil {
+		return fmt.Errorf("directory in place of the registry: %w", err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for metric(p.agentAddr, errSeries) <= before || !strings.Contains(p.agent.Log(), "cannot save the offset registry") {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no registry write error in metric %s (%v) or log after 15s", errSeries, metric(p.agentAddr, errSeries))
+		}
+		sleep(ctx, 100*time.Millisecond)
+	}
+	p.noteRSS("logagent", p.agent)
+	if err := p.agent.Kill(); err != nil {
+		return fmt.Errorf("kill logagent: %w", err)
+	}
+	if err := os.Remove(reg); err != nil {
+		return fmt.Errorf("remove directory: %w", err)
+	}
+	if err := os.Rename(reg+".saved", reg); err != nil {
+		return fmt.Errorf("restore registry: %w", err)
+	}
+	p.startAgent()
+	return nil
+}
+
+func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
+	start := time.Now()
+	p := newPipeline(t, srv, sc.name)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	kr, stopReader, err := p.readKafka(ctx)
+	require.NoError(t, err)
+	defer stopReader()
+
+	writeTime := time.Duration(sz.lines/sz.rate) * time.Second
+	w := &writer{p: p}
+	if sc.rotate {
+		w.rotateEvery = max(1000, min(10000, sz.lines/numFiles/3))
+	}
+	// The writer runs in a goroutine; the faults run here, on the test's goroutine, since
+	// restarting a daemon may fail the test.
+	var writeErr error
+	writing := make(chan struct{})
+	go func() {
+		defer close(writing)
+		writeErr = w.write(ctx, sz.lines, sz.rate)
+	}()
+	faults, faultErr := strike(ctx, p, sz, sc, writing, writeTime)
+	lastFault := time.Now()
+	<-writing
+	if sc.fault == nil { // rotation: the faults are the writer's
+		lastFault = time.Now()
+	}
+	require.NoError(t, writeErr, "writing")
+	require.NoError(t, faultErr, "fault %d", faults+1)
+	for _, n := range w.rotations {
+		faults += n
+	}
+
+	// Done when Kafka has every line and the index every Kafka record.
+	deadline := time.Now().Add(5*time.Minute + time.Duration(sz.lines/1000)*time.Second)
+	progress := time.Now()
+	for {
+		total, distinct := kr.counts()
+		docs := p.esCount()
+		if distinct == sz.lines && docs == total {
+			break
+		}
+		if time.Since(progress) >= 5*time.Second {
+			progress = time.Now()
+			t.Logf("%s after the last fault: %d of %d lines in Kafka (%d records), %d documents",
+				time.Since(lastFault).Round(time.Second), distinct, sz.lines, total, docs)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %d of %d lines in Kafka (%d records, last fetch error: %v), %d documents",
+				time.Since(lastFault).Round(time.Second), distinct, sz.lines, total, kr.lastErr(), docs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	recovery := time.Since(lastFault)
+	time.Sleep(time.Second) // anything late would show now
+	p.requireAlive()
+	p.stop()
+	stopReader()
+
+	res := result{name: sc.name, what: sc.what, written: sz.lines, faults: faults, recovery: recovery,
+		rssAgent: p.maxRSS["logagent"], rssTransfer: p.maxRSS["logtransfer"]}
+	res.kafkaRecords, _ = kr.counts()
+	res.kafkaDups = res.kafkaRecords - sz.lines
+	require.Empty(t, kr.bad, "records in Kafka that are not our lines")
+	checkOrder(t, kr)
+
+	docs, err := p.esDocs()
+	require.NoError(t, err)
+	res.indexDocs = len(docs)
+	perSeq := make(map[int]int, sz.lines)
+	perRec := make(map[string]int, len(docs))
+	for _, d := range docs {
+		seq, _, _, ok := parseLine(d.Message)
+		require.True(t, ok, "indexed message is not a line written: %q", d.Message)
+		perSeq[seq]++
+		perRec[fmt.Sprintf("%s/%d/%d", d.Kafka.Topic, d.Kafka.Partition, d.Kafka.Offset)]++
+	}
+	res.found = len(perSeq)
+	for _, n := range perRec {
+		res.indexDupRecs += n - 1
+	}
+	for _, n := range perSeq {
+		res.indexDupLines += n - 1
+	}
+	var missing []int
+	for seq := range sz.lines {
+		if perSeq[seq] == 0 {
+			missing = append(missing, seq)
+		}
+	}
+	require.Empty(t, missing, "lines written and not indexed")
+	require.Zero(t, res.indexDupRecs, "Kafka records indexed more than once")
+	require.Equal(t, res.kafkaRecords, res.indexDocs, "one document per Kafka record")
+	res.total = time.Since(start)
+	t.Logf("%s: %d lines, %d faults, %d Kafka records (%d duplicates), %d documents, recovery %s",
+		sc.name, sz.lines, faults, res.kafkaRecords, res.kafkaDups, res.indexDocs, recovery.Round(time.Millisecond))
+	return res
+}
+
+// strike runs the scenario's faults while the writer writes (until writing is closed), and
+// returns how many it struck.
+func strike(ctx context.Context, p *pipeline, sz size, sc scenario, writing <-chan struct{}, writeTime time.Duration) (int, error) {
+	if sc.fault == nil {
+		return 0, nil
+	}
+	if sc.every > 0 {
+		for i := 0; ; i++ {
+			select {
+			case <-writing:
+				return i, p.putConfig(ctx, p.tasks(""))
+			case <-time.After(sc.every):
+			}
+			if err := sc.fault(ctx, p, sz, i); err != nil {
+				return i, err
+			}
+		}
+	}
+	n := sz.faults
+	if sc.maxFaults > 0 {
+		n = min(n, sc.maxFaults)
+	}
+	interval := writeTime / time.Duration(n+1)
+	for i := range n {
+		sleep(ctx, interval)
+		if err := sc.fault(ctx, p, sz, i); err != nil {
+			return i, err
+		}
+	}
+	return n, nil
+}
+
+// checkOrder checks that each file's lines are in order in Kafka: within a record key (one
+// file identity, so one partition), offset order never skips ahead of a line not yet sent.
+// A line may come again (sent again after a fault), an earlier one too, but never a line
+// beyond the next new one.
+func checkOrder(t *testing.T, kr *kafkaReader) {
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	type fileKey struct {
+		key  string
+		file int
+	}
+	for topic, recs := range kr.recs {
+		next := map[fileKey]int{} // first n of a key: whatever the first line read was
+		for _, r := range recs {
+			k := fileKey{r.key, r.file}
+			want, ok := next[k]
+			if !ok {
+				next[k] = r.n + 1
+				continue
+			}
+			require.LessOrEqual(t, r.n, want, "%s partition %d offset %d: file %d line %d after line %d: out of order",
+				topic, r.partition, r.offset, r.file, r.n, want-1)
+			if r.n == want {
+				next[k] = want + 1
+			}
+		}
+	}
+}
+
+// writer appends the numbered lines round-robin to the files, at a given rate, rotating them
+// every rotateEvery lines per file when set: even files by rename+create (the previous
+// rotated file is deleted), odd files by copytruncate.
+type writer struct {
+	p           *pipeline
+	rotateEvery int
+	n           [numFiles]int // lines written per file
+	rotations   [numFiles]int
+}
+
+func (w *writer) write(ctx context.Context, total, rate int) error {
+	var files [numFiles]*os.File
+	for i := range files {
+		f, err := os.OpenFile(w.p.filePath(i), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		files[i] = f
+	}
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	batch := max(1, rate/100)
+	var bufs [numFiles][]byte
+	for seq := 0; seq < total; {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		for j := 0; j < batch && seq < total; j++ {
+			f := seq % numFiles
+			bufs[f] = append(append(bufs[f], line(seq, f, w.n[f])...), '\n')
+			w.n[f]++
+			seq++
+		}
+		for i, f := range files {
+			if _, err := f.Write(bufs[i]); err != nil {
+				return fmt.Errorf("write %s: %w", f.Name(), err)
+			}
+			bufs[i] = bufs[i][:0]
+			if w.rotateEvery > 0 && w.n[i]/w.rotateEvery > w.rotations[i] {
+				nf, err := w.rotate(ctx, i, f)
+				if err != nil {
+					return err
+				}
+				files[i] = nf
+			}
+		}
+	}
+	return nil
+}
+
+// rotate rotates file i, open as f, and returns the file to write to next.
+func (w *writer) rotate(ctx context.Context, i int, f *os.File) (*os.File, error) {
+	path := w.p.filePath(i)
+	k := w.rotations[i]
+	w.rotations[i]++
+	if i%2 == 0 {
+		if k > 0 {
+			if err := os.Remove(fmt.Sprintf("%s.%d", path, k-1)); err != nil {
+				return nil, fmt.Errorf("delete rotated file: %w", err)
+			}
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(path, fmt.Sprintf("%s.%d", path, k)); err != nil {
+			return nil, fmt.Errorf("rotate: %w", err)
+		}
+		return os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_APPEND|os.O_WRONLY, 0o644)
+	}
+	// copytruncate loses, by its nature, what the agent has not read when the file is cut
+	// (README, known limits): wait until the agent has caught up, as the lag metric says
+	// (updated every second).
+	series := fmt.Sprintf(`logagent_lag_bytes{task=%q,topic=%q}`, filepath.Join(filepath.Dir(path), "*.log"), w.p.topics()[i/(numFiles/2)])
+	sleep(ctx, 1100*time.Millisecond)
+	deadline := time.Now().Add(30 * time.Second)
+	for metric(w.p.agentAddr, series) != 0 {
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("copytruncate: %s not 0 after 30s", series)
+		}
+		sleep(ctx, 100*time.Millisecond)
+	}
+	src, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	dst, err := os.Create(fmt.Sprintf("%s.ct%d", path, k))
+	if err != nil {
+		return nil, err
+	}
+	defer dst.Close()
+	if _, err := io.Copy(dst, src); err != nil {
+		return nil, fmt.Errorf("copy: %w", err)
+	}
+	if err := f.Truncate(0); err != nil {
+		return nil, fmt.Errorf("truncate: %w", err)
+	}
+	return f, nil
+}
+
+func formatReport(sz size, rs []result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d lines per scenario over %d files and 2 topics (3 partitions each) at %d lines/s; %d faults per scenario (server outages: at most 3; config churn: one a second); outage %s.\n\n",
+		sz.lines, numFiles, sz.rate, sz.faults, sz.outage)
+	b.WriteString("| scenario | faults | written | found | Kafka records | dup. in Kafka | docs | dup. records in index | dup. lines in index | max RSS agent | max RSS transfer | recovery | total |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rs {
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %.1f MiB | %.1f MiB | %s | %s |\n",
+			r.name, r.faults, r.written, r.found, r.kafkaRecords, r.kafkaDups, r.indexDocs, r.indexDupRecs, r.indexDupLines,
+			float64(r.rssAgent)/1024, float64(r.rssTransfer)/1024, r.recovery.Round(100*time.Millisecond), r.total.Round(time.Second))
+	}
+	b.WriteString("\nScenarios:\n")
+	for _, r := range rs {
+		fmt.Fprintf(&b, "- %s: %s\n", r.name, r.what)
+	}
+	return b.String()
+}
