@@ -7,60 +7,47 @@ import (
 	"sync"
 
 	"github.com/fsnotify/fsnotify"
+	tailwatch "github.com/nxadm/tail/watch"
 )
 
-// fileWatcher wakes harvesters when their file changes, through one inotify
-// instance (fsnotify) shared by the agent. It only wakes: it never stats the
-// paths, since a harvester looks at its own descriptor, so a path replaced by
-// a directory, a dangling symlink or anything else cannot hurt it. (nxadm/tail's
-// watcher, used before, called os.Exit when such a stat failed with anything
-// but ENOENT.) Its methods are safe for concurrent use.
+// fileWatcher wakes harvesters when their file changes, through nxadm/tail's
+// inotify tracker: one inotify instance for the process, shared by every
+// harvester. It uses only the tracker's wake-only API (Watch, Events,
+// RemoveWatch), never nxadm/tail's FileWatchers, which stat the path on each
+// event and call os.Exit when that stat fails with anything but ENOENT: a
+// path replaced by a directory or a dangling symlink would kill the agent.
+// A harvester looks at its own descriptor, so a wake is all it needs.
+//
+// It also covers the tracker's other sharp edges:
+//   - the tracker exits the process if it cannot create its inotify
+//     instance; newFileWatcher first checks that one can be created (no
+//     instance left for the user, not Linux) and the harvesters poll if not;
+//   - the tracker keeps one events channel per path and closes it on the
+//     first RemoveWatch, so each path is watched here once, however many
+//     harvesters wait on it;
+//   - the tracker blocks until an event is taken, so a pump per path takes
+//     them at once and turns them into pending wakes, and the tracker is
+//     never called with mu held (a pump may be waiting for mu).
+//
+// Its methods are safe for concurrent use.
 type fileWatcher struct {
-	w    *fsnotify.Watcher
-	log  *slog.Logger
-	done chan struct{} // closed when run has returned
+	log   *slog.Logger
+	pumps sync.WaitGroup
 
-	mu   sync.Mutex
-	subs map[string]map[chan struct{}]struct{} // cleaned path → wake channels
+	track sync.Mutex // serialises the tracker calls and the first/last subscriber of a path
+	mu    sync.Mutex // guards subs
+	subs  map[string]map[chan struct{}]struct{} // cleaned path → wake channels
 }
 
-// newFileWatcher opens the inotify instance and starts delivering its events;
-// close stops it. It fails when inotify is unavailable (no instance left for
-// the user, not Linux): harvesters then poll.
+// newFileWatcher returns a watcher, or an error when inotify is unavailable:
+// harvesters then poll.
 func newFileWatcher(log *slog.Logger) (*fileWatcher, error) {
-	w, err := fsnotify.NewWatcher()
+	probe, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, fmt.Errorf("inotify: %w", err)
 	}
-	fw := &fileWatcher{w: w, log: log, done: make(chan struct{}), subs: make(map[string]map[chan struct{}]struct{})}
-	go fw.run()
-	return fw, nil
-}
-
-func (fw *fileWatcher) run() {
-	defer close(fw.done)
-	for {
-		select {
-		case ev, ok := <-fw.w.Events:
-			if !ok {
-				return
-			}
-			fw.mu.Lock()
-			for c := range fw.subs[filepath.Clean(ev.Name)] {
-				select {
-				case c <- struct{}{}:
-				default: // a wake is already pending
-				}
-			}
-			fw.mu.Unlock()
-		case err, ok := <-fw.w.Errors:
-			if !ok {
-				return
-			}
-			// An overflowed queue loses events; the harvesters' poll covers it.
-			fw.log.Debug("inotify", "err", err)
-		}
-	}
+	_ = probe.Close()
+	return &fileWatcher{log: log, subs: make(map[string]map[chan struct{}]struct{})}, nil
 }
 
 // watch returns a channel that receives a value (at most one pending) when
@@ -71,36 +58,84 @@ func (fw *fileWatcher) watch(path string) (<-chan struct{}, func(), error) {
 		return nil, nil, fmt.Errorf("watch %s: no inotify", path)
 	}
 	path = filepath.Clean(path)
+	fw.track.Lock()
+	defer fw.track.Unlock()
 	fw.mu.Lock()
-	defer fw.mu.Unlock()
-	if len(fw.subs[path]) == 0 {
-		if err := fw.w.Add(path); err != nil {
+	first := len(fw.subs[path]) == 0
+	fw.mu.Unlock()
+	if first {
+		if err := tailwatch.Watch(path); err != nil {
 			return nil, nil, fmt.Errorf("watch %s: %w", path, err)
 		}
-		fw.subs[path] = make(map[chan struct{}]struct{})
+		events := tailwatch.Events(path)
+		fw.pumps.Add(1)
+		go fw.pump(path, events)
 	}
 	c := make(chan struct{}, 1)
+	fw.mu.Lock()
+	if fw.subs[path] == nil {
+		fw.subs[path] = make(map[chan struct{}]struct{})
+	}
 	fw.subs[path][c] = struct{}{}
+	fw.mu.Unlock()
 	return c, func() { fw.unwatch(path, c) }, nil
 }
 
-func (fw *fileWatcher) unwatch(path string, c chan struct{}) {
-	fw.mu.Lock()
-	defer fw.mu.Unlock()
-	delete(fw.subs[path], c)
-	if len(fw.subs[path]) == 0 {
-		delete(fw.subs, path)
-		// The kernel drops the watch of a deleted file by itself: Remove
-		// then fails, which is fine.
-		_ = fw.w.Remove(path)
+// pump turns the tracker's events for path into wakes until RemoveWatch
+// closes the channel.
+func (fw *fileWatcher) pump(path string, events <-chan fsnotify.Event) {
+	defer fw.pumps.Done()
+	for range events {
+		fw.mu.Lock()
+		for c := range fw.subs[path] {
+			select {
+			case c <- struct{}{}:
+			default: // a wake is already pending
+			}
+		}
+		fw.mu.Unlock()
 	}
 }
 
-// close stops the watcher and waits for its goroutine.
+func (fw *fileWatcher) unwatch(path string, c chan struct{}) {
+	fw.track.Lock()
+	defer fw.track.Unlock()
+	fw.mu.Lock()
+	delete(fw.subs[path], c)
+	last := len(fw.subs[path]) == 0
+	if last {
+		delete(fw.subs, path)
+	}
+	fw.mu.Unlock()
+	if last {
+		// The kernel drops the watch of a deleted file by itself; the
+		// tracker's Remove then fails, which is fine: it has closed the
+		// events channel all the same.
+		_ = tailwatch.RemoveWatch(path)
+	}
+}
+
+// close ends the watches still open and waits for the pumps.
 func (fw *fileWatcher) close() {
 	if fw == nil {
 		return
 	}
-	_ = fw.w.Close()
-	<-fw.done
+	fw.mu.Lock()
+	var open []string
+	for path := range fw.subs {
+		open = append(open, path)
+	}
+	fw.mu.Unlock()
+	for _, path := range open {
+		fw.track.Lock()
+		fw.mu.Lock()
+		_, still := fw.subs[path]
+		delete(fw.subs, path)
+		fw.mu.Unlock()
+		if still {
+			_ = tailwatch.RemoveWatch(path)
+		}
+		fw.track.Unlock()
+	}
+	fw.pumps.Wait()
 }

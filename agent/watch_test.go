@@ -41,10 +41,33 @@ func TestFileWatcher(t *testing.T) {
 	require.Empty(t, fw.subs, "the last unwatch removes the path")
 	fw.mu.Unlock()
 
+	// Watched again after the last unwatch: nxadm/tail's tracker closed the
+	// path's channel then, and must hand out a new one.
+	c3, stop3, err := fw.watch(path)
+	require.NoError(t, err)
+	appendLines(t, path, 2, 3)
+	select {
+	case <-c3:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a path watched again is not woken")
+	}
+	stop3()
+
 	// A path that cannot be watched is an error, as is a nil watcher: the
-	// harvester polls.
-	_, _, err = fw.watch(filepath.Join(t.TempDir(), "missing"))
+	// harvester polls. Once the file exists, it can be watched.
+	missing := filepath.Join(t.TempDir(), "missing")
+	_, _, err = fw.watch(missing)
 	require.Error(t, err)
+	require.NoError(t, os.WriteFile(missing, nil, 0o644))
+	c4, stop4, err := fw.watch(missing)
+	require.NoError(t, err)
+	appendLines(t, missing, 0, 1)
+	select {
+	case <-c4:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a path that failed to be watched before is not woken")
+	}
+	stop4()
 	_, _, err = (*fileWatcher)(nil).watch(path)
 	require.Error(t, err)
 }
