@@ -202,8 +202,8 @@ func TestFileReplacedByDirectoryOrFIFO(t *testing.T) {
 
 // A directory on a tailed file's path replaced by a regular file while the
 // file is still written through an open descriptor: stat of the path then
-// fails with ENOTDIR, not ENOENT. nxadm/tail's watcher, used before, called
-// os.Exit on such an error; the agent must carry on and read the file to its
+// fails with ENOTDIR, not ENOENT. nxadm/tail's FileWatchers call os.Exit on
+// such an error (the agent uses only its tracker, see watch.go); the agent must carry on and read the file to its
 // end.
 func TestPathComponentReplacedByFile(t *testing.T) {
 	dir := t.TempDir()
