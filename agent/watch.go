@@ -34,8 +34,8 @@ type fileWatcher struct {
 	log   *slog.Logger
 	pumps sync.WaitGroup
 
-	track sync.Mutex // serialises the tracker calls and the first/last subscriber of a path
-	mu    sync.Mutex // guards subs
+	track sync.Mutex                            // serialises the tracker calls and the first/last subscriber of a path
+	mu    sync.Mutex                            // guards subs
 	subs  map[string]map[chan struct{}]struct{} // cleaned path → wake channels
 }
 
