@@ -229,21 +229,11 @@ func TestAgentProfile(t *testing.T) {
 func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Client, c contender, data, profile string) (runResult, error) {
 	t.Helper()
 	dir := t.TempDir()
-	topic := fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(c.name, " ", "-"), time.Now().UnixNano())
-	ctx := t.Context()
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	_, err := adm.CreateTopic(cctx, 1, 1, nil, topic)
-	cancel()
+	topic, deleteTopic, err := freshTopic(t, adm, c.name)
 	if err != nil {
-		return runResult{}, fmt.Errorf("create topic %s: %w", topic, err)
+		return runResult{}, err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if _, err := adm.DeleteTopic(dctx, topic); err != nil { // frees kfake's memory, Kafka's disk
-			t.Logf("delete topic %s: %v", topic, err)
-		}
-	}()
+	defer deleteTopic()
 
 	var cmd *exec.Cmd
 	if c.format == "" {
@@ -265,17 +255,63 @@ func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Cli
 		}
 		cmd = exec.Command(bin, args...)
 	}
-	logPath := filepath.Join(dir, "contender.log")
-	logf, err := os.Create(logPath)
+	return measure(t, cmd, watch{
+		name: c.name, adm: adm, topic: topic, want: numLines, brokerPID: brokerPID,
+		term: c.format != "", logPath: filepath.Join(dir, "contender.log"),
+	})
+}
+
+// freshTopic creates a topic with one partition, named after the contender,
+// and returns a function that deletes it (which frees kfake's memory and
+// Kafka's disk).
+func freshTopic(t *testing.T, adm *kadm.Client, contender string) (string, func(), error) {
+	t.Helper()
+	topic := fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(contender, " ", "-"), time.Now().UnixNano())
+	ctx := t.Context()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	_, err := adm.CreateTopic(cctx, 1, 1, nil, topic)
+	cancel()
+	if err != nil {
+		return "", nil, fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	return topic, func() {
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if _, err := adm.DeleteTopic(dctx, topic); err != nil {
+			t.Logf("delete topic %s: %v", topic, err)
+		}
+	}, nil
+}
+
+// watch says how measure follows one contender run.
+type watch struct {
+	name      string
+	adm       *kadm.Client
+	topic     string
+	want      int64 // records in topic that end the run
+	brokerPID int   // 0 if unknown
+	term      bool  // SIGTERM the contender once want records are in; else it exits by itself
+	logPath   string
+	started   func() // if set, called once the contender has started
+}
+
+// measure starts cmd, polls w.topic's high watermark until it reaches w.want,
+// stops the contender and returns the wall time, the CPU and peak RSS of the
+// contender (and the children it waited for) and the CPU of the broker and of
+// other processes over the run.
+func measure(t *testing.T, cmd *exec.Cmd, w watch) (runResult, error) {
+	t.Helper()
+	ctx := t.Context()
+	logf, err := os.Create(w.logPath)
 	if err != nil {
 		return runResult{}, err
 	}
 	defer logf.Close()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	withLog := func(err error) error { return fmt.Errorf("%w\n%s", err, tail(logPath, 30)) }
+	withLog := func(err error) error { return fmt.Errorf("%w\n%s", err, tail(w.logPath, 30)) }
 
-	before := sampleCPU(brokerPID)
+	before := sampleCPU(w.brokerPID)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return runResult{}, err
@@ -288,6 +324,9 @@ func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Cli
 			_ = cmd.Process.Kill()
 			<-done
 		}
+	}
+	if w.started != nil {
+		w.started()
 	}
 
 	tick := time.NewTicker(pollInterval)
@@ -304,33 +343,33 @@ func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Cli
 		select {
 		case err := <-done:
 			if err != nil {
-				return runResult{}, withLog(fmt.Errorf("%s exited before all lines were in Kafka: %w", c.name, err))
+				return runResult{}, withLog(fmt.Errorf("%s exited before all lines were in Kafka: %w", w.name, err))
 			}
 			exited, exitedAt, done = true, time.Now(), nil
 		case <-tick.C:
 		case <-deadline.C:
 			kill()
-			return runResult{}, withLog(fmt.Errorf("only %d of %d lines in Kafka after %s", n, numLines, runTimeout))
+			return runResult{}, withLog(fmt.Errorf("only %d of %d lines in Kafka after %s", n, w.want, runTimeout))
 		case <-ctx.Done():
 			kill()
 			return runResult{}, ctx.Err()
 		}
-		if got, err := endOffsets(ctx, adm, topic); err == nil {
+		if got, err := endOffsets(ctx, w.adm, w.topic); err == nil {
 			n = got
 		}
 		switch {
-		case n >= numLines:
+		case n >= w.want:
 			wall = time.Since(start)
 		case exited && time.Since(exitedAt) > exitGrace:
-			return runResult{}, withLog(fmt.Errorf("%s exited with %d of %d lines in Kafka", c.name, n, numLines))
+			return runResult{}, withLog(fmt.Errorf("%s exited with %d of %d lines in Kafka", w.name, n, w.want))
 		}
 	}
-	if n != numLines {
-		t.Logf("WARNING: %s: %d records in %s, want %d (duplicates?)", c.name, n, topic, numLines)
+	if n != w.want {
+		t.Logf("WARNING: %s: %d records in %s, want %d (duplicates?)", w.name, n, w.topic, w.want)
 	}
 
 	if !exited {
-		if c.format != "" {
+		if w.term {
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				kill()
 				return runResult{}, err
@@ -339,14 +378,14 @@ func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Cli
 		select {
 		case err := <-done:
 			if err != nil {
-				return runResult{}, withLog(fmt.Errorf("%s exit: %w", c.name, err))
+				return runResult{}, withLog(fmt.Errorf("%s exit: %w", w.name, err))
 			}
 		case <-time.After(stopTimeout):
 			kill()
-			return runResult{}, withLog(fmt.Errorf("%s still running %s after all lines were in Kafka: killed", c.name, stopTimeout))
+			return runResult{}, withLog(fmt.Errorf("%s still running %s after all lines were in Kafka: killed", w.name, stopTimeout))
 		}
 	}
-	after := sampleCPU(brokerPID)
+	after := sampleCPU(w.brokerPID)
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return runResult{}, errors.New("no rusage")
@@ -569,12 +608,16 @@ func buildBins(t *testing.T) bins {
 }
 
 // accessLog returns the path of the benchmark's input: numLines nginx
-// "combined" lines of about 200 bytes, generated once with a fixed seed and
-// cached in the system temp dir.
-func accessLog(t *testing.T) string {
+// "combined" lines of about 200 bytes (accessLogLines).
+func accessLog(t *testing.T) string { return accessLogLines(t, numLines) }
+
+// accessLogLines returns the path of a file of n nginx "combined" lines of
+// about 200 bytes, generated once with a fixed seed and cached in the system
+// temp dir (benchDir).
+func accessLogLines(t *testing.T, n int) string {
 	t.Helper()
-	dir := filepath.Join(os.TempDir(), "logcollect-bench")
-	path := filepath.Join(dir, fmt.Sprintf("access-%d-v1.log", numLines))
+	dir := benchDir()
+	path := filepath.Join(dir, fmt.Sprintf("access-%d-v1.log", n))
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
@@ -589,7 +632,7 @@ func accessLog(t *testing.T) string {
 	w := bufio.NewWriterSize(f, 1<<20)
 	g := newLineGen(1)
 	var line []byte
-	for range numLines {
+	for range n {
 		line = g.next(line[:0])
 		w.Write(line)
 	}
@@ -603,9 +646,12 @@ func accessLog(t *testing.T) string {
 		t.Fatal(err)
 	}
 	fi, _ := os.Stat(path)
-	t.Logf("generated %s: %d lines, %d bytes", path, numLines, fi.Size())
+	t.Logf("generated %s: %d lines, %d bytes", path, n, fi.Size())
 	return path
 }
+
+// benchDir is where generated inputs are cached.
+func benchDir() string { return filepath.Join(os.TempDir(), "logcollect-bench") }
 
 var (
 	methods  = []string{"GET", "GET", "GET", "GET", "GET", "GET", "POST", "POST", "PUT", "DELETE", "HEAD"}
