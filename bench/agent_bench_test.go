@@ -80,7 +80,7 @@ type runResult struct {
 	run               int
 	wall              time.Duration // start → numLines records in Kafka
 	cpu               time.Duration // user + sys of the contender process
-	maxRSS            int64         // bytes
+	maxRSS            int64         // bytes: peak RSS (VmHWM) of the contender and its descendants
 	busy              string        // why the machine was not idle at start, "" if it was
 	brokerCPU         time.Duration // the broker's CPU over the run, 0 if unknown
 	otherCPU          time.Duration // CPU used by neither the contender, the broker nor the test
@@ -237,9 +237,7 @@ func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Cli
 
 	var cmd *exec.Cmd
 	if c.format == "" {
-		args := []string{"-brokers", strings.Join(brokers, ","), "-topic", topic, "-file", data,
-			"-compression", compression, "-linger", linger,
-			"-max-buffered-records", strconv.Itoa(maxBufferedRecords), "-max-buffered-bytes", strconv.Itoa(maxBufferedBytes)}
+		args := rawproducerArgs(brokers, topic, data)
 		if profile != "" {
 			args = append(args, "-cpuprofile", profile)
 		}
@@ -296,9 +294,14 @@ type watch struct {
 }
 
 // measure starts cmd, polls w.topic's high watermark until it reaches w.want,
-// stops the contender and returns the wall time, the CPU and peak RSS of the
-// contender (and the children it waited for) and the CPU of the broker and of
-// other processes over the run.
+// stops the contender and returns the wall time, the CPU of the contender
+// (and the children it waited for), its peak RSS, and the CPU of the broker
+// and of other processes over the run.
+//
+// The peak RSS is sampled from /proc at every poll, not taken from rusage:
+// a child started by os/exec shares this process's memory until it execs,
+// and Linux keeps that in the child's ru_maxrss, so rusage would report at
+// least this test's own peak RSS.
 func measure(t *testing.T, cmd *exec.Cmd, w watch) (runResult, error) {
 	t.Helper()
 	ctx := t.Context()
@@ -338,8 +341,12 @@ func measure(t *testing.T, cmd *exec.Cmd, w watch) (runResult, error) {
 		exitedAt time.Time
 		wall     time.Duration
 		n        int64
+		peak     int64
 	)
 	for wall == 0 {
+		if !exited {
+			peak = max(peak, treeHWM(cmd.Process.Pid))
+		}
 		select {
 		case err := <-done:
 			if err != nil {
@@ -369,6 +376,7 @@ func measure(t *testing.T, cmd *exec.Cmd, w watch) (runResult, error) {
 	}
 
 	if !exited {
+		peak = max(peak, treeHWM(cmd.Process.Pid))
 		if w.term {
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				kill()
@@ -393,7 +401,7 @@ func measure(t *testing.T, cmd *exec.Cmd, w watch) (runResult, error) {
 	r := runResult{
 		wall:      wall,
 		cpu:       time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-		maxRSS:    ru.Maxrss << 10, // KiB on Linux
+		maxRSS:    peak,
 		brokerCPU: after.broker - before.broker,
 	}
 	r.otherCPU = max(0, after.machine-before.machine-r.cpu-r.brokerCPU-(after.self-before.self))
@@ -444,25 +452,64 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(utime+stime) * clockTick
 }
 
+// treeHWM is the sum of the peak RSS (VmHWM) of process pid and of its
+// descendants, in bytes; 0 if pid is gone.
+func treeHWM(pid int) int64 {
+	children := map[int][]int{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		p, err := strconv.Atoi(filepath.Base(d))
+		if err != nil {
+			continue
+		}
+		if pp := ppid(p); pp != 0 {
+			children[pp] = append(children[pp], p)
+		}
+	}
+	var sum int64
+	for todo := []int{pid}; len(todo) > 0; {
+		p := todo[len(todo)-1]
+		todo = append(todo[:len(todo)-1], children[p]...)
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(status)) {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				sum += kb << 10
+				break
+			}
+		}
+	}
+	return sum
+}
+
+// ppid is the parent pid of process pid, 0 if unknown.
+func ppid(pid int) int {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	pp, _ := strconv.Atoi(f[1]) // field 4
+	return pp
+}
+
 // childPID returns the pid of a child of this process whose command line
 // contains arg, 0 if there is none.
 func childPID(arg string) int {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(filepath.Base(d))
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(d + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) { // field 4, ppid
+		if err != nil || ppid(pid) != os.Getpid() {
 			continue
 		}
 		cmdline, _ := os.ReadFile(d + "/cmdline")
@@ -471,6 +518,14 @@ func childPID(arg string) int {
 		}
 	}
 	return 0
+}
+
+// rawproducerArgs are rawproducer's arguments to produce the lines of files
+// (comma-separated) to topic with the agent's producer settings.
+func rawproducerArgs(brokers []string, topic, files string) []string {
+	return []string{"-brokers", strings.Join(brokers, ","), "-topic", topic, "-file", files,
+		"-compression", compression, "-linger", linger,
+		"-max-buffered-records", strconv.Itoa(maxBufferedRecords), "-max-buffered-bytes", strconv.Itoa(maxBufferedBytes)}
 }
 
 func agentConfig(brokers []string, dir, data, topic, format string) string {
@@ -939,7 +994,7 @@ func markdown(e env, data string, table []row, all []runResult) string {
 		e.franzGo, compression, linger, maxBufferedRecords, maxBufferedBytes>>20)
 	fmt.Fprintf(&s, "- Input: one file of %s nginx combined lines, %.1f MB (%.0f bytes/line with the newline), read from the page cache\n",
 		thousands(numLines), float64(size)/1e6, float64(size)/numLines)
-	fmt.Fprintf(&s, "- Runs: %d per case after one uncounted warm-up per broker, contenders interleaved; wall time = process start until the topic's high watermark reaches %s (polled every %s); CPU = user+sys and peak RSS from the contender's rusage\n\n",
+	fmt.Fprintf(&s, "- Runs: %d per case after one uncounted warm-up per broker, contenders interleaved; wall time = process start until the topic's high watermark reaches %s (polled every %s); CPU = user+sys from the contender's rusage; peak RSS = the contender's VmHWM, sampled at each poll\n\n",
 		runsPerCase, thousands(numLines), pollInterval)
 	fmt.Fprintf(&s, "| broker | contender | lines/s median (min–max) | CPU s | peak RSS MiB | vs ceiling |\n")
 	fmt.Fprintf(&s, "|---|---|---|---:|---:|---:|\n")
