@@ -46,6 +46,11 @@ install_otelcol() {
 	cp "$dir/src/otelcol-bench" "$dir/otelcol-bench"
 }
 
+# One install at a time (a test and a manual run may overlap).
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.install.lock"
+flock 9
+
 peers=("$@")
 [ ${#peers[@]} -eq 0 ] && peers=(kcat rsyslog telegraf otelcol)
 failed=()
