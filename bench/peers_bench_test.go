@@ -113,7 +113,8 @@ func (p peerResult) perCPU() float64 { return float64(p.lines) / p.r.cpu.Seconds
 
 // TestPeers ships the same lines with logagent and with the shippers users
 // would pick instead, into a fresh broker per run, and writes the figures to
-// results/peers.md and a chart to results/peers.svg. Peers are installed by
+// results/peers.md, a chart to results/peers.svg and the tables to the
+// TestPeers part of BENCHMARKS.md. Peers are installed by
 // peers/install.sh (cached); one that cannot be installed is reported, not
 // skipped silently. Nothing is asserted about the figures.
 func TestPeers(t *testing.T) {
@@ -183,7 +184,10 @@ func TestPeers(t *testing.T) {
 	if err := os.WriteFile(peersChart, []byte(peersSVG(sums)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("wrote %s and %s", peersResults, peersChart)
+	if err := updateBenchmarks(e, params, sums, all); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s, %s and the peer tables of %s", peersResults, peersChart, benchmarksFile)
 }
 
 // runPeer runs contender p once on in, into a fresh kfake (or the -broker

@@ -110,6 +110,23 @@ func peersMarkdown(e env, params peersParams, data string, peers []peer, in peer
 	}
 	fmt.Fprintf(&s, "\n![lines/s and peak RSS per contender](peers.svg)\n")
 
+	s.WriteString(peersTables(sums))
+
+	flagged := flaggedRuns(all)
+	fmt.Fprintf(&s, "\n## Runs\n\n%d of %d runs started on a busy machine or had other processes use more than %.0f%% of the CPUs: their figures are lower than the machine can do, and the ratios between contenders are only as good as the disturbance was even.\n\n", flagged, len(all), otherMax*100)
+	fmt.Fprintf(&s, "| scenario | contender | run | wall s | lines/s | CPU s | peak RSS MiB | p50 | p99 | broker CPU s | other CPU s | notes |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, r := range all {
+		fmt.Fprintf(&s, "| %s | %s | %d | %.3f | %s | %.2f | %.1f | %s | %s | %.2f | %.2f | %s |\n", r.scenario, r.contender, r.run,
+			r.r.wall.Seconds(), thousands(r.rate()), r.r.cpu.Seconds(), mib(r.r.maxRSS), ms(r.p50), ms(r.p99),
+			r.r.brokerCPU.Seconds(), r.r.otherCPU.Seconds(), strings.Trim(notes(r.r), " ()"))
+	}
+	return s.String()
+}
+
+// peersTables is a section per scenario: the contenders' figures with the
+// ratios to the ceiling, and logagent against each peer.
+func peersTables(sums []peerSummary) string {
+	s := &strings.Builder{}
 	for _, sc := range scenarioNames(sums) {
 		rows := slices.DeleteFunc(slices.Clone(sums), func(p peerSummary) bool { return p.scenario != sc })
 		var ceil peerSummary
@@ -119,21 +136,21 @@ func peersMarkdown(e env, params peersParams, data string, peers []peer, in peer
 			}
 		}
 		live := sc == "live"
-		fmt.Fprintf(&s, "\n## %s\n\n", sc)
+		fmt.Fprintf(s, "\n## %s\n\n", sc)
 		if live {
-			fmt.Fprintf(&s, "| contender | delay p50 | delay p99 median (min–max) | lines per CPU s | CPU s | peak RSS MiB | flagged runs |\n|---|---:|---:|---:|---:|---:|---:|\n")
+			fmt.Fprintf(s, "| contender | delay p50 | delay p99 median (min–max) | lines per CPU s | CPU s | peak RSS MiB | flagged runs |\n|---|---:|---:|---:|---:|---:|---:|\n")
 		} else {
-			fmt.Fprintf(&s, "| contender | lines/s median (min–max) | vs ceiling | lines per CPU s | vs ceiling | CPU s | peak RSS MiB | flagged runs |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+			fmt.Fprintf(s, "| contender | lines/s median (min–max) | vs ceiling | lines per CPU s | vs ceiling | CPU s | peak RSS MiB | flagged runs |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		}
 		for _, r := range rows {
 			switch {
 			case r.missing != "":
-				fmt.Fprintf(&s, "| %s | %s |\n", r.contender, strings.SplitN(r.missing, "\n", 2)[0])
+				fmt.Fprintf(s, "| %s | %s |\n", r.contender, strings.SplitN(r.missing, "\n", 2)[0])
 			case live:
-				fmt.Fprintf(&s, "| %s | %s | %s (%s–%s) | %s | %.2f | %.1f | %d of %d |\n", r.contender, ms(r.p50),
+				fmt.Fprintf(s, "| %s | %s | %s (%s–%s) | %s | %.2f | %.1f | %d of %d |\n", r.contender, ms(r.p50),
 					ms(r.p99), ms(r.p99Min), ms(r.p99Max), thousands(r.perCPU), r.cpu, r.rss, r.flagged, r.n)
 			default:
-				fmt.Fprintf(&s, "| %s | %s (%s–%s) | %s | %s | %s | %.2f | %.1f | %d of %d |\n", r.contender,
+				fmt.Fprintf(s, "| %s | %s (%s–%s) | %s | %s | %s | %.2f | %.1f | %d of %d |\n", r.contender,
 					thousands(r.rate), thousands(r.rateMin), thousands(r.rateMax), ratio(r.rate, ceil.rate),
 					thousands(r.perCPU), ratio(r.perCPU, ceil.perCPU), r.cpu, r.rss, r.flagged, r.n)
 			}
@@ -142,41 +159,70 @@ func peersMarkdown(e env, params peersParams, data string, peers []peer, in peer
 		if live {
 			first = "the peer's p99 delay over logagent's: above 1, logagent is fresher"
 		}
-		fmt.Fprintf(&s, "\nlogagent against each peer, as ratios (%s; lines per CPU second: above 1, logagent costs less CPU; peak RSS: above 1, logagent uses more memory):\n\n| | %s |\n|---|%s\n", first,
+		fmt.Fprintf(s, "\nlogagent against each peer, as ratios (%s; lines per CPU second: above 1, logagent costs less CPU; peak RSS: above 1, logagent uses more memory):\n\n| | %s |\n|---|%s\n", first,
 			strings.Join(contenderNames(rows), " | "), strings.Repeat("---:|", len(rows)))
 		for _, a := range rows {
 			if !strings.HasPrefix(a.contender, "logagent") || a.n == 0 {
 				continue
 			}
-			fmt.Fprintf(&s, "| %s |", a.contender)
+			fmt.Fprintf(s, "| %s |", a.contender)
 			for _, b := range rows {
 				switch {
 				case b.contender == a.contender:
-					fmt.Fprintf(&s, " |")
+					fmt.Fprintf(s, " |")
 				case live:
-					fmt.Fprintf(&s, " %s; %s; %s |", ratio(float64(b.p99), float64(a.p99)), ratio(a.perCPU, b.perCPU), ratio(a.rss, b.rss))
+					fmt.Fprintf(s, " %s; %s; %s |", ratio(float64(b.p99), float64(a.p99)), ratio(a.perCPU, b.perCPU), ratio(a.rss, b.rss))
 				default:
-					fmt.Fprintf(&s, " %s; %s; %s |", ratio(a.rate, b.rate), ratio(a.perCPU, b.perCPU), ratio(a.rss, b.rss))
+					fmt.Fprintf(s, " %s; %s; %s |", ratio(a.rate, b.rate), ratio(a.perCPU, b.perCPU), ratio(a.rss, b.rss))
 				}
 			}
-			fmt.Fprintln(&s)
+			fmt.Fprintln(s)
 		}
 	}
 
-	flagged := 0
+	return s.String()
+}
+
+func flaggedRuns(all []peerResult) int {
+	n := 0
 	for _, r := range all {
 		if r.r.busy != "" || r.r.disturbed() {
-			flagged++
+			n++
 		}
 	}
-	fmt.Fprintf(&s, "\n## Runs\n\n%d of %d runs started on a busy machine or had other processes use more than %.0f%% of the CPUs: their figures are lower than the machine can do, and the ratios between contenders are only as good as the disturbance was even.\n\n", flagged, len(all), otherMax*100)
-	fmt.Fprintf(&s, "| scenario | contender | run | wall s | lines/s | CPU s | peak RSS MiB | p50 | p99 | broker CPU s | other CPU s | notes |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
-	for _, r := range all {
-		fmt.Fprintf(&s, "| %s | %s | %d | %.3f | %s | %.2f | %.1f | %s | %s | %.2f | %.2f | %s |\n", r.scenario, r.contender, r.run,
-			r.r.wall.Seconds(), thousands(r.rate()), r.r.cpu.Seconds(), mib(r.r.maxRSS), ms(r.p50), ms(r.p99),
-			r.r.brokerCPU.Seconds(), r.r.otherCPU.Seconds(), strings.Trim(notes(r.r), " ()"))
+	return n
+}
+
+// Markers of the part of BENCHMARKS.md that TestPeers writes.
+const (
+	benchmarksFile = "../BENCHMARKS.md"
+	peersBeginMark = "<!-- TestPeers begin: written by the test -->"
+	peersEndMark   = "<!-- TestPeers end -->"
+)
+
+// updateBenchmarks replaces the part of BENCHMARKS.md between the TestPeers
+// markers with the run's tables.
+func updateBenchmarks(e env, params peersParams, sums []peerSummary, all []peerResult) error {
+	b, err := os.ReadFile(benchmarksFile)
+	if err != nil {
+		return err
 	}
-	return s.String()
+	before, rest, ok1 := strings.Cut(string(b), peersBeginMark)
+	_, after, ok2 := strings.Cut(rest, peersEndMark)
+	if !ok1 || !ok2 {
+		return fmt.Errorf("%s: no %q ... %q", benchmarksFile, peersBeginMark, peersEndMark)
+	}
+	broker := "kfake"
+	if *peersBroker != "" {
+		broker = "topic on " + *peersBroker
+	}
+	var s strings.Builder
+	fmt.Fprintf(&s, "%s\n\nMeasured %s: %s lines (backfill, 10 files), live %s lines/s for %d s, %d runs each, a fresh %s per run. %d of %d runs were flagged (machine busy at the start, or other processes using more than %.0f%% of the CPUs).\n",
+		peersBeginMark, e.date, thousands(float64(params.lines)), thousands(float64(params.liveRate)), params.liveSecs, params.runs,
+		broker, flaggedRuns(all), len(all), otherMax*100)
+	s.WriteString(strings.ReplaceAll(peersTables(sums), "\n## ", "\n### "))
+	s.WriteString("\n" + peersEndMark)
+	return os.WriteFile(benchmarksFile, []byte(before+s.String()+after), 0o644)
 }
 
 // installKey is a contender's name in install.sh's report; "" for those the
