@@ -26,7 +26,7 @@ ARG REVISION=
 # Static binaries (no cgo): they run on alpine's musl.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 make build VERSION="${VERSION}" REVISION="${REVISION}" && \
-    ./bin/logagent -version && ./bin/logtransfer -version && ./bin/sysmon -version
+    ./bin/logagent -version && ./bin/logtransfer -version && ./bin/sysmon -version && ./bin/logctl --version
 
 # alpine rather than distroless: compose health checks need an HTTP client in
 # the image (busybox wget on /healthz); Kubernetes probes do not, and the
@@ -36,7 +36,7 @@ RUN apk add --no-cache ca-certificates tzdata && \
     addgroup -S -g 10001 logcollect && \
     adduser -S -D -H -u 10001 -G logcollect -s /sbin/nologin logcollect && \
     install -d -o logcollect -g logcollect -m 0750 /var/lib/logagent
-COPY --from=build /src/bin/logagent /src/bin/logtransfer /src/bin/sysmon /usr/local/bin/
+COPY --from=build /src/bin/logagent /src/bin/logtransfer /src/bin/sysmon /src/bin/logctl /usr/local/bin/
 # Not root. logagent reads the logs it ships as this user: they must be
 # readable by uid 10001 or by others (or run the container with --group-add).
 USER 10001:10001

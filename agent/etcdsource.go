@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Defaults of EtcdSourceConfig.
@@ -48,6 +51,7 @@ func NewEtcdClient(cfg EtcdConfig) (*clientv3.Client, error) {
 		TLS:                  tlsCfg,
 		Logger:               zap.NewNop(), // failures are logged by the callers, with context
 		DialOptions: []grpc.DialOption{
+			grpc.WithChainUnaryInterceptor(keepDialError),
 			// gRPC's default reconnect backoff grows to 2 minutes: after a
 			// long outage the agent would notice etcd is back that late.
 			grpc.WithConnectParams(grpc.ConnectParams{
@@ -82,6 +86,20 @@ func NewEtcdClient(cfg EtcdConfig) (*clientv3.Client, error) {
 		return nil, fmt.Errorf("etcd client for %v: %w", cfg.Endpoints, err)
 	}
 	return cli, nil
+}
+
+// keepDialError returns an interceptor that keeps the reason when a request
+// waited for a connection until its deadline. gRPC's status then says why it
+// could not connect (a TLS handshake that failed on an unknown CA or an
+// expired certificate, a refused connection), but clientv3 replaces a
+// deadline status by the bare ctx.Err(), "context deadline exceeded". The
+// status is returned as a plain error, which clientv3 leaves alone.
+func keepDialError(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if err != nil && status.Code(err) == codes.DeadlineExceeded && strings.Contains(err.Error(), "connection error") {
+		return errors.New(status.Convert(err).Message())
+	}
+	return err
 }
 
 // EtcdSourceConfig configures an EtcdSource.

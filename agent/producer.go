@@ -47,6 +47,18 @@ func NewKafkaClient(cfg KafkaConfig, log *slog.Logger) (*kgo.Client, error) {
 	return cl, nil
 }
 
+// KafkaCheck returns a readiness check of Kafka: a metadata request with
+// cl, whose error names the brokers, such as "kafka [10.0.0.1:9093]: remote
+// error: tls: bad certificate".
+func KafkaCheck(cl interface{ Ping(context.Context) error }, brokers []string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := cl.Ping(ctx); err != nil {
+			return fmt.Errorf("kafka %v: %w", brokers, err)
+		}
+		return nil
+	}
+}
+
 // ProducerOpts are the client options NewKafkaClient uses; the benchmark's
 // raw-producer ceiling uses them too, so that both produce alike.
 func ProducerOpts(cfg KafkaConfig, log *slog.Logger) ([]kgo.Opt, error) {
@@ -59,7 +71,9 @@ func ProducerOpts(cfg KafkaConfig, log *slog.Logger) ([]kgo.Opt, error) {
 		// limit sits above it so that Produce never blocks uncancellably.
 		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords + 1),
 		kgo.ProducerBatchMaxBytes(1_000_012),
-		kgo.WithLogger(kslog.New(slog.New(quietHandler{log.Handler()}).With("component", "kafka"))),
+		// The seed brokers on every line: the client names a broker by its
+		// id ("seed_0") in some errors, such as a failed SASL handshake.
+		kgo.WithLogger(kslog.New(slog.New(quietHandler{log.Handler()}).With("component", "kafka", "brokers", cfg.Brokers))),
 		kgo.AllowAutoTopicCreation(),
 	}
 	codec, err := compressionCodec(cfg.Compression)

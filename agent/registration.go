@@ -105,7 +105,7 @@ func (r *Registrar) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			r.log.Warn("registering in etcd failed, retrying", "err", err)
+			r.log.Warn("registering in etcd failed, retrying", "endpoints", r.cli.Endpoints(), "err", err)
 			if !etcdWait(ctx, bo.next()) {
 				return nil
 			}

@@ -34,12 +34,13 @@ type WriterConfig struct {
 	Bucket            string        // for messages only
 }
 
-// Writer owns a bounded buffer of points (as line protocol) and writes them to InfluxDB in
-// batches, oldest first. Add never blocks: when the buffer is full the oldest buffered
-// points are dropped (and counted) to make room. Points survive failed writes that may
-// succeed later (InfluxDB unreachable, timeout, 5xx, 429): they stay buffered and are
-// retried with a growing backoff. Points InfluxDB rejects (other 4xx) are dropped and
-// counted, as retrying cannot help. Add is safe for concurrent use; Run is called once.
+// Writer owns a bounded buffer of points (as line protocol, compressed in chunks: see
+// pointBuffer) and writes them to InfluxDB in batches, oldest first. Add never waits for
+// InfluxDB: when the buffer is full the oldest buffered points are dropped (and counted) to
+// make room. Points survive failed writes that may succeed later (InfluxDB unreachable,
+// timeout, 5xx, 429): they stay buffered and are retried with a growing backoff. Points
+// InfluxDB rejects (other 4xx) are dropped and counted, as retrying cannot help. Add is safe
+// for concurrent use; Run is called once.
 type Writer struct {
 	cfg WriterConfig
 	w   LineWriter
@@ -47,10 +48,10 @@ type Writer struct {
 	m   *Metrics
 
 	mu       sync.Mutex
-	queue    []string // queue[head:] are buffered, oldest first
-	head     int
-	inFlight int  // points taken by the write in progress, counted against the limit
-	full     bool // dropped points since the last successful write (logged once)
+	buf      pointBuffer // buffered points, oldest first, in-flight ones excluded
+	inFlight int         // points taken by the write in progress, counted against the limit
+	full     bool        // dropped points since the last successful write (logged once)
+	added    int64       // points ever added; added = written + dropped + buffered
 
 	wake chan struct{} // size 1: "there is something to write"
 }
@@ -81,18 +82,15 @@ func (w *Writer) Add(points []Point) {
 		if len(line) == 0 {
 			continue
 		}
+		w.added++
 		if w.buffered() >= w.cfg.MaxBufferedPoints {
-			if w.head == len(w.queue) { // everything is in flight: nothing older to drop
-				dropped++
+			dropped++
+			if w.buf.DropFront(1) == 0 { // everything is in flight: nothing older to drop
 				continue
 			}
-			w.queue[w.head] = ""
-			w.head++
-			dropped++
 		}
-		w.queue = append(w.queue, string(line))
+		w.buf.Push(line)
 	}
-	w.compact()
 	buffered := w.buffered()
 	first := dropped > 0 && !w.full
 	w.full = w.full || dropped > 0
@@ -121,32 +119,22 @@ func (w *Writer) Buffered() int {
 	return w.buffered()
 }
 
-func (w *Writer) buffered() int { return len(w.queue) - w.head + w.inFlight }
+func (w *Writer) buffered() int { return w.buf.Len() + w.inFlight }
 
-// compact moves the buffered points to the front of the slice once more than half of it is
-// spent, so the slice does not grow forever. Called with mu held.
-func (w *Writer) compact() {
-	if w.head >= 1024 && w.head*2 >= len(w.queue) {
-		n := copy(w.queue, w.queue[w.head:])
-		clear(w.queue[n:])
-		w.queue, w.head = w.queue[:n], 0
-	}
-	if w.head == len(w.queue) {
-		w.queue, w.head = w.queue[:0], 0
-	}
+// addedPoints returns the number of points ever added (for tests: added = written + dropped +
+// buffered).
+func (w *Writer) addedPoints() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.added
 }
 
 // take removes up to n of the oldest points for a write and counts them as in flight.
 func (w *Writer) take(n int) []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	n = min(n, len(w.queue)-w.head)
-	batch := make([]string, n)
-	copy(batch, w.queue[w.head:w.head+n])
-	clear(w.queue[w.head : w.head+n])
-	w.head += n
-	w.inFlight = n
-	w.compact()
+	batch := w.buf.PopFront(n)
+	w.inFlight = len(batch)
 	return batch
 }
 
@@ -159,13 +147,7 @@ func (w *Writer) done(batch []string, keep bool) int {
 		w.full = false
 	}
 	if keep {
-		if w.head >= len(batch) {
-			w.head -= len(batch)
-			copy(w.queue[w.head:], batch)
-		} else {
-			w.queue = append(batch, w.queue[w.head:]...)
-			w.head = 0
-		}
+		w.buf.PushFront(batch)
 	}
 	return w.buffered()
 }
@@ -240,8 +222,7 @@ func (w *Writer) shutdown(ctx context.Context) error {
 func (w *Writer) drain() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	n := len(w.queue) - w.head
-	w.queue, w.head = nil, 0
+	n := w.buf.Reset()
 	w.m.BufferedPoints.Set(0)
 	return n
 }

@@ -10,6 +10,8 @@ import (
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/logcollect/logcollect/internal/config"
 )
 
 // Sysmon samples the host every interval and writes the points to InfluxDB. Build it with
@@ -91,7 +93,7 @@ func (s *Sysmon) Run(ctx context.Context) error {
 		_ = s.writer.Run(wctx)
 	}()
 
-	s.log.Info("sysmon sampling", "host", s.cfg.Host, "interval", s.cfg.Interval, "influx", s.cfg.Influx.URL, "bucket", s.cfg.Influx.Bucket)
+	s.log.Info("sysmon sampling", "host", s.cfg.Host, "interval", s.cfg.Interval, "influx", config.RedactURL(s.cfg.Influx.URL), "bucket", s.cfg.Influx.Bucket)
 	s.sampleLoop(ctx)
 	stopWriter() // sources stop first, then the sink drains
 	<-written

@@ -15,6 +15,8 @@ import (
 
 	"github.com/olivere/elastic/v7"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/config"
 )
 
 // outcome is what to do with one bulk item.
@@ -80,6 +82,7 @@ func (t *Transfer) connect(ctx context.Context) error {
 		err := t.tryConnect(ctx)
 		if err == nil {
 			t.m.ESUp.Set(1)
+			t.setAuthFailing(false, nil)
 			return nil
 		}
 		t.m.ESUp.Set(0)
@@ -87,7 +90,11 @@ func (t *Transfer) connect(ctx context.Context) error {
 			return ctx.Err()
 		}
 		d := b.next()
-		t.log.Error("elasticsearch is not usable yet; retrying", "urls", t.cfg.Elasticsearch.URLs, "retry_in", d.Round(time.Millisecond).String(), "err", err.Error())
+		if isAuthError(err) {
+			t.setAuthFailing(true, err)
+		} else {
+			t.log.Error("elasticsearch is not usable yet; retrying", "urls", config.RedactURLs(t.cfg.Elasticsearch.URLs), "retry_in", d.Round(time.Millisecond).String(), "err", err.Error())
+		}
 		if !sleep(ctx, d) {
 			return ctx.Err()
 		}
@@ -185,20 +192,30 @@ func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()
 			if ctx.Err() != nil {
 				return acked
 			}
-			t.m.ESUp.Set(0)
 			reason := requestErrorReason(err)
 			for _, d := range pending {
 				t.m.IndexErrors.WithLabelValues(d.rec.Topic, reason).Inc()
 			}
+			if statusOf(err) == http.StatusRequestEntityTooLarge {
+				// Elasticsearch answered: it is up, the request is too big.
+				t.m.ESUp.Set(1)
+				return append(acked, t.splitTooLarge(ctx, pending, pause)...)
+			}
+			t.m.ESUp.Set(0)
+			auth := isAuthError(err)
+			t.setAuthFailing(auth, err)
 			pause()
 			wait := b.next()
-			t.logRetry(b.n, "bulk request failed; retrying", "docs", len(pending), "retry_in", wait.Round(time.Millisecond).String(), "err", err.Error())
+			if !auth { // an auth failure is logged once, by setAuthFailing
+				t.logRetry(b.n, "bulk request failed; retrying", "docs", len(pending), "retry_in", wait.Round(time.Millisecond).String(), "err", err.Error())
+			}
 			if !sleep(ctx, wait) {
 				return acked
 			}
 			continue
 		}
 		t.m.ESUp.Set(1)
+		t.setAuthFailing(false, nil)
 		var retry, reject []document
 		var reasons []*elastic.ErrorDetails
 		now := time.Now()
@@ -217,7 +234,7 @@ func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()
 			switch classify(status) {
 			case outcomeOK:
 				acked = append(acked, d.rec)
-				t.m.DocsIndexed.WithLabelValues(d.rec.Topic).Inc()
+				t.indexed.get(d.rec.Topic).Inc()
 				t.m.EndToEnd.Observe(now.Sub(d.ts).Seconds())
 			case outcomeRetry:
 				t.m.IndexErrors.WithLabelValues(d.rec.Topic, errorType(res)).Inc()
@@ -285,8 +302,83 @@ func errorType(r *elastic.BulkResponseItem) string {
 	return r.Error.Type
 }
 
+// splitTooLarge handles a bulk request Elasticsearch refused with 413
+// (larger than its http.max_content_length): it indexes each half of docs
+// as its own request, halving again as long as they are refused, and
+// returns the records acknowledged. A single document that is still too
+// large can never be indexed: it goes to the DLQ. Retrying the same request
+// would block the partitions forever.
+func (t *Transfer) splitTooLarge(ctx context.Context, docs []document, pause func()) []*kgo.Record {
+	size := 0
+	for _, d := range docs {
+		size += len(d.body) + len(d.index) + len(d.id) + 48
+	}
+	if len(docs) == 1 {
+		d := docs[0]
+		details := &elastic.ErrorDetails{
+			Type:   "request_entity_too_large",
+			Reason: fmt.Sprintf("the document alone makes a bulk request of about %d bytes, over Elasticsearch's http.max_content_length", size),
+		}
+		if !t.sendDLQ(ctx, docs, []*elastic.ErrorDetails{details}) {
+			return nil
+		}
+		return []*kgo.Record{d.rec}
+	}
+	if last := t.tooLargeLogged.Load(); time.Since(time.Unix(0, last)) >= time.Minute && t.tooLargeLogged.CompareAndSwap(last, time.Now().UnixNano()) {
+		t.log.Warn("elasticsearch refused a bulk request as too large (413, http.max_content_length); splitting it in halves. Lower bulk.bytes below that limit",
+			"docs", len(docs), "bytes", size, "bulk_bytes", t.cfg.Bulk.Bytes)
+	}
+	half := len(docs) / 2
+	acked := t.indexChunk(ctx, docs[:half], pause)
+	if ctx.Err() != nil {
+		return acked
+	}
+	return append(acked, t.indexChunk(ctx, docs[half:], pause)...)
+}
+
+// isAuthError reports whether a request failed because Elasticsearch
+// refused the credentials (401) or the user's privileges (403).
+func isAuthError(err error) bool {
+	s := statusOf(err)
+	return s == http.StatusUnauthorized || s == http.StatusForbidden
+}
+
+// statusOf is the HTTP status of an Elasticsearch error, wrapped or not; 0
+// for other errors (connection failures).
+func statusOf(err error) int {
+	var ee *elastic.Error
+	if errors.As(err, &ee) {
+		return ee.Status
+	}
+	return 0
+}
+
+// setAuthFailing records whether Elasticsearch refuses the credentials, and
+// logs when that changes (not on every retry): requests keep being retried,
+// because dropping the records would lose them.
+func (t *Transfer) setAuthFailing(failing bool, err error) {
+	if t.authFailing.Swap(failing) == failing {
+		return
+	}
+	if failing {
+		t.log.Error("elasticsearch refuses the credentials or their privileges; retrying until it accepts them, "+
+			"nothing is dropped or committed meanwhile. Check elasticsearch.username/password or api_key, and the user's index privileges",
+			"urls", config.RedactURLs(t.cfg.Elasticsearch.URLs), "status", statusOf(err), "err", err.Error())
+	} else {
+		t.log.Info("elasticsearch accepts the credentials again")
+	}
+}
+
 // requestErrorReason labels a failed bulk request.
 func requestErrorReason(err error) string {
+	switch statusOf(err) {
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusRequestEntityTooLarge:
+		return "request_entity_too_large"
+	}
 	var ee *elastic.Error
 	if errors.As(err, &ee) {
 		if ee.Details != nil && ee.Details.Type != "" {

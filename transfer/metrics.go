@@ -1,6 +1,8 @@
 package transfer
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -73,4 +75,24 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.RecordsConsumed, m.DocsIndexed, m.IndexErrors, m.DLQRecords, m.BulkDuration,
 		m.BulkSize, m.ConsumerLag, m.CommitErrors, m.ESUp, m.KafkaUp, m.EndToEnd)
 	return m
+}
+
+// topicCounters caches the per-topic children of a counter vector, so that
+// the per-record paths (poll loop, bulk responses) do not hash label values
+// for every record. Topics are few and never deleted. Safe for concurrent
+// use.
+type topicCounters struct {
+	vec *prometheus.CounterVec
+	m   sync.Map // topic → prometheus.Counter
+}
+
+func newTopicCounters(vec *prometheus.CounterVec) *topicCounters { return &topicCounters{vec: vec} }
+
+// get returns topic's counter.
+func (c *topicCounters) get(topic string) prometheus.Counter {
+	if v, ok := c.m.Load(topic); ok {
+		return v.(prometheus.Counter)
+	}
+	v, _ := c.m.LoadOrStore(topic, c.vec.WithLabelValues(topic))
+	return v.(prometheus.Counter)
 }

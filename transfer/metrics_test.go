@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,4 +44,54 @@ func TestMetricsNamesAndLint(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, problems)
 	}
+}
+
+// The cached per-topic counters count into the vector's children, from
+// many goroutines at once.
+func TestTopicCounters(t *testing.T) {
+	tests := []struct {
+		name string
+		incs map[string]int // topic → increments
+	}{
+		{"one topic", map[string]int{"web": 1000}},
+		{"several topics", map[string]int{"web": 300, "app": 7, "web.dlq": 1}},
+		{"label needing escape", map[string]int{`a"b\c`: 5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "c_total", Help: "h"}, []string{"topic"})
+			c := newTopicCounters(vec)
+			var wg sync.WaitGroup
+			for topic, n := range tt.incs {
+				for range 4 {
+					wg.Go(func() {
+						for range n {
+							c.get(topic).Inc()
+						}
+					})
+				}
+			}
+			wg.Wait()
+			for topic, n := range tt.incs {
+				require.Equal(t, float64(4*n), testutil.ToFloat64(vec.WithLabelValues(topic)), topic)
+				require.Same(t, c.get(topic), c.get(topic))
+			}
+			require.Equal(t, len(tt.incs), testutil.CollectAndCount(vec))
+		})
+	}
+}
+
+func BenchmarkTopicCounter(b *testing.B) {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "c_total", Help: "h"}, []string{"topic"})
+	b.Run("WithLabelValues", func(b *testing.B) {
+		for b.Loop() {
+			vec.WithLabelValues("nginx-access").Inc()
+		}
+	})
+	c := newTopicCounters(vec)
+	b.Run("cached", func(b *testing.B) {
+		for b.Loop() {
+			c.get("nginx-access").Inc()
+		}
+	})
 }

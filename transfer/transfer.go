@@ -40,19 +40,25 @@ var lagInterval = 10 * time.Second
 // rebalances, poll again. Nothing is ever committed for partitions this
 // member no longer owns.
 type Transfer struct {
-	cfg   Config
-	log   *slog.Logger
-	m     *Metrics
-	namer *indexNamer
-	kcl   *kgo.Client
-	adm   *kadm.Client
+	cfg Config
+	log *slog.Logger
+	m   *Metrics
+	// consumed and indexed are m's per-topic counters, cached.
+	consumed, indexed *topicCounters
+	namer             *indexNamer
+	kcl               *kgo.Client
+	adm               *kadm.Client
 
 	etcd      *clientv3.Client // nil without etcd.endpoints
 	esOpts    []elastic.ClientOptionFunc
 	es        atomic.Pointer[elastic.Client]
-	connected atomic.Bool   // the template is installed
-	lost      atomic.Uint64 // bumped when partitions are lost
-	closeOne  sync.Once
+	connected atomic.Bool // the template is installed
+	// authFailing is set while Elasticsearch answers 401/403.
+	authFailing atomic.Bool
+	// tooLargeLogged is when a 413 was last logged (unix ns).
+	tooLargeLogged atomic.Int64
+	lost           atomic.Uint64 // bumped when partitions are lost
+	closeOne       sync.Once
 }
 
 // New validates cfg (see Config.Validate), builds the Kafka client (which
@@ -77,6 +83,8 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Transfer, er
 		namer:  namer,
 		esOpts: esOpts,
 	}
+	t.consumed = newTopicCounters(t.m.RecordsConsumed)
+	t.indexed = newTopicCounters(t.m.DocsIndexed)
 	opts, err := agent.ProducerOpts(cfg.Kafka.agentConfig(), log)
 	if err != nil {
 		return nil, err
@@ -147,8 +155,11 @@ func (t *Transfer) Close() {
 	})
 }
 
-// CheckKafka is a readiness check: can a broker be reached?
-func (t *Transfer) CheckKafka(ctx context.Context) error { return t.kcl.Ping(ctx) }
+// CheckKafka is a readiness check: can a broker be reached? The error names
+// the brokers.
+func (t *Transfer) CheckKafka(ctx context.Context) error {
+	return agent.KafkaCheck(t.kcl, t.cfg.Kafka.Brokers)(ctx)
+}
 
 // CheckElasticsearch is a readiness check: has Run connected to
 // Elasticsearch and installed the template, and does it answer now?
@@ -255,11 +266,21 @@ func (t *Transfer) collect(ctx context.Context) []*kgo.Record {
 			}
 			t.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 		})
+		var last *kgo.Record
+		var run float64 // records of last.Topic not counted yet
 		fetches.EachRecord(func(r *kgo.Record) {
 			recs = append(recs, r)
 			size += len(r.Value)
-			t.m.RecordsConsumed.WithLabelValues(r.Topic).Inc()
+			if last != nil && r.Topic != last.Topic {
+				t.consumed.get(last.Topic).Add(run)
+				run = 0
+			}
+			last = r
+			run++
 		})
+		if last != nil {
+			t.consumed.get(last.Topic).Add(run)
+		}
 		if len(recs) > 0 && deadline.IsZero() {
 			deadline = time.Now().Add(t.cfg.Bulk.FlushInterval.D())
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -70,7 +71,13 @@ type running struct {
 
 func startTransfer(t *testing.T, cfg Config) *running {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return startTransferLog(t, cfg, os.Stderr, slog.LevelWarn)
+}
+
+// startTransferLog is startTransfer with the log written to w from level.
+func startTransferLog(t *testing.T, cfg Config, w io.Writer, level slog.Level) *running {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 	reg := prometheus.NewRegistry()
 	tr, err := New(cfg, log, reg)
 	require.NoError(t, err)
@@ -370,6 +377,8 @@ func TestTransferTwoInstances(t *testing.T) {
 	waitMembers(t, brokers, cfg.Kafka.Group, 2)
 	produceAgentRecords(t, brokers, "shared", 0, 8000, nil)
 	waitCount(t, es, 8000, 15*time.Second)
+	// The commit follows the counting of the batch's documents.
+	requireAllCommitted(t, brokers, cfg.Kafka.Group, "shared")
 	require.Positive(t, a.metric(t, "logtransfer_docs_indexed_total"))
 	require.Positive(t, b.metric(t, "logtransfer_docs_indexed_total"))
 	require.Equal(t, float64(8000), a.metric(t, "logtransfer_docs_indexed_total")+b.metric(t, "logtransfer_docs_indexed_total"))

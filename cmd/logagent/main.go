@@ -89,14 +89,14 @@ func serve(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
 		return err
 	}
 	ready := &metrics.Readiness{}
-	ready.Set("kafka", kafka.Ping)
+	ready.Set("kafka", agent.KafkaCheck(kafka, cfg.Kafka.Brokers))
 	var sm *sysmon.Sysmon // the host sampler, when the config has a sysmon section
 	if cfg.Sysmon != nil {
 		if sm, err = sysmon.New(*cfg.Sysmon, nil, log.With("component", "sysmon"), reg); err != nil {
 			return err
 		}
 		ready.Set("influx", sm.Ping)
-		log.Info("sysmon enabled", "host", sm.Host(), "influx", cfg.Sysmon.Influx.URL, "bucket", cfg.Sysmon.Influx.Bucket, "interval", cfg.Sysmon.Interval)
+		log.Info("sysmon enabled", "host", sm.Host(), "influx", config.RedactURL(cfg.Sysmon.Influx.URL), "bucket", cfg.Sysmon.Influx.Bucket, "interval", cfg.Sysmon.Interval)
 	}
 	srv, err := metrics.NewServer(metrics.ServerConfig{Listen: cfg.Metrics.Listen, Ready: ready}, reg, log)
 	if err != nil {
@@ -129,8 +129,14 @@ func serve(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
 	}
 	defer cli.Close()
 	ready.Set("etcd", func(ctx context.Context) error {
-		_, err := cli.Get(ctx, key)
-		return err
+		// Within the readiness deadline, so that the reason (a failed TLS
+		// handshake, say) is shown rather than "timed out".
+		ctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+		defer cancel()
+		if _, err := cli.Get(ctx, key); err != nil {
+			return fmt.Errorf("etcd %v: %w", cfg.Etcd.Endpoints, err)
+		}
+		return nil
 	})
 	registrar := agent.NewRegistrar(cli, 15*time.Second, log)
 	info := agent.AgentInfo{

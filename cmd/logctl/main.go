@@ -45,6 +45,7 @@ func logctl(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // globals are the connection flags shared by every command.
 type globals struct {
 	etcd, brokers, es []string
+	esAuth            ctl.ElasticsearchAuth
 	timeout           time.Duration
 	collectKey        string
 	output            string
@@ -82,6 +83,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	pf.StringSliceVar(&g.etcd, "etcd", envList("LOGCTL_ETCD", ctl.DefaultEtcd), "etcd endpoints (env LOGCTL_ETCD)")
 	pf.StringSliceVar(&g.brokers, "brokers", envList("LOGCTL_BROKERS", ctl.DefaultBrokers), "Kafka brokers (env LOGCTL_BROKERS)")
 	pf.StringSliceVar(&g.es, "es", envList("LOGCTL_ES", ctl.DefaultElasticsearch), "Elasticsearch URLs (env LOGCTL_ES)")
+	pf.StringVar(&g.esAuth.CAFile, "es-ca-file", os.Getenv("LOGCTL_ES_CA_FILE"), "PEM CA bundle for https Elasticsearch URLs (env LOGCTL_ES_CA_FILE)")
+	pf.StringVar(&g.esAuth.Username, "es-user", os.Getenv("LOGCTL_ES_USER"), "Elasticsearch user, with the password in env LOGCTL_ES_PASSWORD (env LOGCTL_ES_USER)")
+	// Secrets only from the environment: a flag would show in ps.
+	g.esAuth.Password, g.esAuth.APIKey = os.Getenv("LOGCTL_ES_PASSWORD"), os.Getenv("LOGCTL_ES_API_KEY")
 	pf.DurationVar(&g.timeout, "timeout", ctl.DefaultTimeout, "timeout of each request to etcd, Kafka or Elasticsearch")
 	pf.StringVar(&g.collectKey, "collect-key", ctl.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
 	root.SetArgs(args)
@@ -311,7 +316,7 @@ ANDed; "a phrase", -excluded, a|b, prefix*); no QUERY matches every line.`,
 				return err
 			}
 			q.Text = strings.Join(args, " ")
-			es, err := ctl.NewElasticsearchClient(g.es, g.timeout)
+			es, err := ctl.NewSecureElasticsearchClient(g.es, g.timeout, g.esAuth)
 			if err != nil {
 				return err
 			}

@@ -61,7 +61,7 @@ func run(args []string) error {
 	}
 	if fl.CheckConfig {
 		fmt.Printf("config ok: %d kafka broker(s), group %s, topics %v, topic_regex %q, etcd %v, elasticsearch %v, index %s\n",
-			len(cfg.Kafka.Brokers), cfg.Kafka.Group, cfg.Kafka.Topics, cfg.Kafka.TopicRegex, cfg.Etcd.Endpoints, cfg.Elasticsearch.URLs, cfg.Index)
+			len(cfg.Kafka.Brokers), cfg.Kafka.Group, cfg.Kafka.Topics, cfg.Kafka.TopicRegex, cfg.Etcd.Endpoints, config.RedactURLs(cfg.Elasticsearch.URLs), cfg.Index)
 		return nil
 	}
 
@@ -87,7 +87,7 @@ func serve(ctx context.Context, cfg transfer.Config, log *slog.Logger) error {
 	}
 	log.Info("logtransfer starting", "version", metrics.DefaultBuildInfo().Version, "brokers", cfg.Kafka.Brokers,
 		"group", cfg.Kafka.Group, "topics", cfg.Kafka.Topics, "topic_regex", cfg.Kafka.TopicRegex,
-		"elasticsearch", cfg.Elasticsearch.URLs, "index", cfg.Index, "metrics", srv.Addr().String())
+		"elasticsearch", config.RedactURLs(cfg.Elasticsearch.URLs), "index", cfg.Index, "metrics", srv.Addr().String())
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(ctx) })

@@ -70,7 +70,7 @@ func run(args []string) error {
 	}
 	if fl.CheckConfig {
 		fmt.Printf("config ok: influx %s bucket %q, interval %s, max_buffered_points %d, metrics %s\n",
-			cfg.Influx.URL, cfg.Influx.Bucket, cfg.Interval, cfg.Influx.MaxBufferedPoints, cfg.Metrics.Listen)
+			config.RedactURL(cfg.Influx.URL), cfg.Influx.Bucket, cfg.Interval, cfg.Influx.MaxBufferedPoints, cfg.Metrics.Listen)
 		return nil
 	}
 
@@ -93,7 +93,7 @@ func serve(ctx context.Context, cfg sysmon.FileConfig, log *slog.Logger) error {
 		return err
 	}
 	log.Info("sysmon starting", "version", metrics.DefaultBuildInfo().Version, "host", s.Host(),
-		"influx", cfg.Influx.URL, "bucket", cfg.Influx.Bucket, "interval", cfg.Interval, "metrics", srv.Addr().String())
+		"influx", config.RedactURL(cfg.Influx.URL), "bucket", cfg.Influx.Bucket, "interval", cfg.Interval, "metrics", srv.Addr().String())
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(ctx) })

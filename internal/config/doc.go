@@ -3,7 +3,8 @@
 // report problems with the same messages:
 //
 //   - Environment expansion (ExpandEnv): ${VAR} and ${VAR:-default}, $${ for a
-//     literal ${, whole-line comments left alone.
+//     literal ${, whole-line comments left alone; ${file:PATH} for a secret
+//     kept in a file.
 //   - Strict YAML (Load, Decode): an unknown key is an error with its line
 //     number, and a file holds one document.
 //   - Durations (Duration): Go duration strings such as "10s" in YAML and
@@ -12,6 +13,7 @@
 //     reported, each prefixed by the field's path in the file, such as
 //     `kafka.brokers[0] "kafka": must be host:port: missing port in address`.
 //   - TLS client settings (TLSConfig) and their checks.
+//   - URLs shown in logs and messages without their password (RedactURL).
 //   - The log section (LogConfig): level and format, checked, and the
 //     *slog.Logger they describe (NewLogger).
 //

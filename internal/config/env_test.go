@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -42,6 +44,46 @@ func TestExpandEnv(t *testing.T) {
 			got, err := ExpandEnv([]byte(tt.in), lookup)
 			if tt.wantErr != "" {
 				require.EqualError(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, string(got))
+		})
+	}
+}
+
+func TestExpandFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+		return path
+	}
+	pw := write("pw", "s3cret-from-file\n")
+	crlf := write("crlf", "s3cret\r\n")
+	bare := write("bare", "no-newline")
+	multi := write("multi", "line1\nline2\n")
+	lookup := func(string) (string, bool) { return "", false }
+	tests := []struct {
+		name    string
+		in      string
+		want    string
+		wantErr string
+	}{
+		{name: "trailing newline dropped", in: "password: '${file:" + pw + "}'\n", want: "password: 's3cret-from-file'\n"},
+		{name: "crlf dropped", in: "a: ${file:" + crlf + "}", want: "a: s3cret"},
+		{name: "no newline", in: "a: ${file:" + bare + "}", want: "a: no-newline"},
+		{name: "escaped", in: "a: $${file:" + bare + "}", want: "a: ${file:" + bare + "}"},
+		{name: "missing file", in: "a: 1\nb: ${file:" + dir + "/nope}", wantErr: "line 2: ${file:" + dir + "/nope}: open " + dir + "/nope: no such file or directory"},
+		{name: "several lines", in: "a: ${file:" + multi + "}", wantErr: "line 1: ${file:" + multi + "}: the file holds more than one line"},
+		{name: "empty path", in: "a: ${file:}", wantErr: "line 1: ${file:}: want ${file:PATH}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ExpandEnv([]byte(tt.in), lookup)
+			if tt.wantErr != "" {
+				require.EqualError(t, err, tt.wantErr)
+				require.NotContains(t, err.Error(), "line1", "the error shows no content")
 				return
 			}
 			require.NoError(t, err)

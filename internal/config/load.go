@@ -54,7 +54,9 @@ func Decode(data []byte, lookup func(string) (string, bool), v any) error {
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // ExpandEnv expands ${VAR} and ${VAR:-default} in data, reading variables
-// with lookup (os.LookupEnv in Load).
+// with lookup (os.LookupEnv in Load), and ${file:PATH} with the content of
+// the file at PATH (see readSecretFile), for secrets mounted as files
+// (Docker and Kubernetes secrets, systemd credentials).
 //
 // The default is used when VAR is unset or empty. An unset ${VAR} without a
 // default is an error. A lone $ stays as it is, so regexps such as `foo$` are
@@ -90,6 +92,14 @@ func ExpandEnv(data []byte, lookup func(string) (string, bool)) ([]byte, error) 
 				if end < 0 {
 					return nil, fmt.Errorf("line %d: unterminated ${ (write $${ for a literal ${)", lineNo)
 				}
+				if path, ok := strings.CutPrefix(string(line[2:end]), "file:"); ok {
+					v, err := readSecretFile(path)
+					if err != nil {
+						return nil, fmt.Errorf("line %d: %w", lineNo, err)
+					}
+					out, line = append(out, v...), line[end+1:]
+					continue
+				}
 				name, def, hasDef := strings.Cut(string(line[2:end]), ":-")
 				if !envName.MatchString(name) {
 					return nil, fmt.Errorf("line %d: invalid variable reference %q: want ${NAME} or ${NAME:-default}", lineNo, line[:end+1])
@@ -108,4 +118,22 @@ func ExpandEnv(data []byte, lookup func(string) (string, bool)) ([]byte, error) 
 		}
 	}
 	return out, nil
+}
+
+// readSecretFile returns the content of the file at path without its final
+// newline, for ${file:PATH}. Errors name the file, never its content. A
+// file of several lines is refused: its value would be cut into the YAML.
+func readSecretFile(path string) (string, error) {
+	if path == "" {
+		return "", errors.New("${file:}: want ${file:PATH}")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("${file:%s}: %w", path, err)
+	}
+	v := strings.TrimSuffix(strings.TrimSuffix(string(data), "\n"), "\r")
+	if strings.ContainsAny(v, "\r\n") {
+		return "", fmt.Errorf("${file:%s}: the file holds more than one line", path)
+	}
+	return v, nil
 }

@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/config"
 )
 
 // Defaults of the connection settings: the addresses the daemons' sample
@@ -50,14 +51,43 @@ func NewKafkaAdmin(brokers []string, timeout time.Duration) (*kadm.Client, error
 // sniffing or health checks: requests go to the URLs given and fail with
 // their own error when a node is down.
 func NewElasticsearchClient(urls []string, timeout time.Duration) (*elastic.Client, error) {
+	return NewSecureElasticsearchClient(urls, timeout, ElasticsearchAuth{})
+}
+
+// ElasticsearchAuth are the TLS and credentials for Elasticsearch.
+type ElasticsearchAuth struct {
+	CAFile             string // PEM CA bundle for https URLs; empty: the system roots
+	Username, Password string // basic auth
+	APIKey             string // base64 "id:key", sent as "Authorization: ApiKey …"
+}
+
+// NewSecureElasticsearchClient is NewElasticsearchClient with a CA and
+// credentials.
+func NewSecureElasticsearchClient(urls []string, timeout time.Duration, auth ElasticsearchAuth) (*elastic.Client, error) {
+	tlsCfg, err := config.TLSConfig{Enabled: auth.CAFile != "", CAFile: auth.CAFile}.Build()
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: %w", err)
+	}
+	hc := &http.Client{Timeout: timeout}
+	if tlsCfg != nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tlsCfg
+		hc.Transport = tr
+	}
 	opts := []elastic.ClientOptionFunc{
 		elastic.SetURL(urls...),
 		elastic.SetSniff(false),
 		elastic.SetHealthcheck(false),
-		elastic.SetHttpClient(&http.Client{Timeout: timeout}),
+		elastic.SetHttpClient(hc),
 	}
 	if len(urls) > 0 && strings.HasPrefix(urls[0], "https://") {
 		opts = append(opts, elastic.SetScheme("https"))
+	}
+	if auth.Username != "" {
+		opts = append(opts, elastic.SetBasicAuth(auth.Username, auth.Password))
+	}
+	if auth.APIKey != "" {
+		opts = append(opts, elastic.SetHeaders(http.Header{"Authorization": {"ApiKey " + auth.APIKey}}))
 	}
 	es, err := elastic.NewClient(opts...)
 	if err != nil {

@@ -32,13 +32,19 @@ type Etcd struct {
 	peerURL   url.URL
 	mu        sync.Mutex
 	srv       *embed.Etcd // nil while stopped
+	opts      EtcdOptions
 }
 
 // StartEtcd starts an embedded etcd server and waits until it serves
 // requests. The test fails if it cannot start. t.Cleanup stops it.
 func StartEtcd(t testing.TB) *Etcd {
 	t.Helper()
-	e := &Etcd{dir: t.TempDir()}
+	return startEtcd(t, EtcdOptions{})
+}
+
+func startEtcd(t testing.TB, o EtcdOptions) *Etcd {
+	t.Helper()
+	e := &Etcd{dir: t.TempDir(), opts: o}
 	var err error
 	// A free port found by listening on :0 can be taken by someone else
 	// before etcd binds it; retry with new ports a few times.
@@ -50,7 +56,7 @@ func StartEtcd(t testing.TB) *Etcd {
 		if pport, err = freePort(); err != nil {
 			break
 		}
-		e.clientURL = url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(cport))}
+		e.clientURL = url.URL{Scheme: o.scheme(), Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(cport))}
 		e.peerURL = url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(pport))}
 		if err = e.Start(); err == nil {
 			break
@@ -85,6 +91,9 @@ func (e *Etcd) Client(t testing.TB) *clientv3.Client {
 	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   e.Endpoints(),
+		TLS:         e.opts.clientTLS(t),
+		Username:    e.opts.username(),
+		Password:    e.opts.RootPassword,
 		DialTimeout: 5 * time.Second,
 		Logger:      zap.NewNop(),
 		// Reconnect quickly after Start (gRPC's default backoff grows to 2m).
@@ -135,6 +144,7 @@ func (e *Etcd) Start() error {
 	// Single member on loopback: elect fast.
 	cfg.TickMs = 10
 	cfg.ElectionMs = 100
+	e.opts.apply(cfg)
 
 	srv, err := embed.StartEtcd(cfg)
 	if err != nil {

@@ -93,7 +93,8 @@ type Kafka struct {
 	jsa            string // class-data-sharing archive shared by all brokers
 	port, ctrlPort int
 	c              child
-	dump           string // where the running JVM writes a CDS archive at exit, "" if it does not
+	dump           string         // where the running JVM writes a CDS archive at exit, "" if it does not
+	secure         map[string]int // the ports of the KafkaOptions listeners, by name
 }
 
 // StartKafka starts a fresh broker on free 127.0.0.1 ports with its data in t.TempDir(), and
@@ -101,15 +102,20 @@ type Kafka struct {
 // Without the jars (see KafkaLibs) the test is skipped, or fails when CI=true.
 func StartKafka(t testing.TB) *Kafka {
 	t.Helper()
+	return startKafka(t, KafkaOptions{})
+}
+
+func startKafka(t testing.TB, o KafkaOptions) *Kafka {
+	t.Helper()
 	libs, err := KafkaLibs()
 	if err != nil {
 		skipOrFail(t, err)
 	}
 	dir := t.TempDir()
-	k := &Kafka{t: t, libs: libs, dir: dir, jsa: filepath.Join(filepath.Dir(libs), "broker.jsa")}
+	k := &Kafka{t: t, libs: libs, dir: dir, jsa: filepath.Join(filepath.Dir(libs), "broker.jsa"), secure: map[string]int{}}
 	k.c = child{name: "kafka", noun: "broker", log: k.path("broker.log"), tailLines: kafkaLogTail}
 	k.port, k.ctrlPort = freePorts(t)
-	props := fmt.Sprintf(kafkaProps, k.port, k.ctrlPort, filepath.Join(dir, "data"))
+	props := fmt.Sprintf(kafkaProps, k.port, k.ctrlPort, filepath.Join(dir, "data")) + o.props(t, k.port, k.ctrlPort, k.secure)
 	if err := os.WriteFile(k.path("server.properties"), []byte(props), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +137,9 @@ func StartKafka(t testing.TB) *Kafka {
 
 	t.Cleanup(k.cleanup)
 	if err := k.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.addSCRAMUsers(k); err != nil {
 		t.Fatal(err)
 	}
 	return k

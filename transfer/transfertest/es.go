@@ -5,7 +5,9 @@ package transfertest
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +27,9 @@ type ES struct {
 	writes    int                        // index operations accepted, overwrites included
 	templates map[string]json.RawMessage
 	down      bool // every request gets 503
+	status    int  // when not 0, every request gets this status
+	maxBody   int  // when not 0, a bulk request with a larger body gets 413
+	tooLarge  int  // bulk requests answered 413
 	// item, when set, decides an item's status and error type; status 0
 	// means accept.
 	item func(index, id string, doc []byte) (status int, errType string)
@@ -66,6 +71,30 @@ func (f *ES) SetDown(down bool) {
 	f.mu.Unlock()
 }
 
+// SetStatus makes every request fail with the HTTP status code (401, 403…)
+// and an Elasticsearch-style error body; 0 serves normally again.
+func (f *ES) SetStatus(code int) {
+	f.mu.Lock()
+	f.status = code
+	f.mu.Unlock()
+}
+
+// SetMaxBody makes bulk requests whose body is over n bytes fail with 413
+// Request Entity Too Large, as Elasticsearch does beyond
+// http.max_content_length (without a JSON body); 0 removes the limit.
+func (f *ES) SetMaxBody(n int) {
+	f.mu.Lock()
+	f.maxBody = n
+	f.mu.Unlock()
+}
+
+// TooLarge is the number of bulk requests answered 413.
+func (f *ES) TooLarge() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tooLarge
+}
+
 // SetItem sets the per-item fault injector: it returns an HTTP status
 // (0: accept) and an error type for each document of a bulk request.
 func (f *ES) SetItem(fn func(index, id string, doc []byte) (int, string)) {
@@ -98,12 +127,17 @@ func (f *ES) Writes() int {
 
 func (f *ES) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	down := f.down
+	down, status := f.down, f.status
 	f.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	if down {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, `{"error":{"type":"unavailable","reason":"test outage"},"status":503}`)
+		return
+	}
+	if status != 0 {
+		w.WriteHeader(status)
+		_, _ = fmt.Fprintf(w, `{"error":{"type":"security_exception","reason":"injected status %d"},"status":%d}`, status, status)
 		return
 	}
 	switch {
@@ -134,6 +168,25 @@ func (f *ES) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *ES) bulk(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	maxBody := f.maxBody
+	f.mu.Unlock()
+	if maxBody > 0 {
+		body, err := io.ReadAll(io.LimitReader(r.Body, int64(maxBody)+1))
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if len(body) > maxBody {
+			f.mu.Lock()
+			f.tooLarge++
+			f.mu.Unlock()
+			w.Header().Del("Content-Type")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
 	sc := bufio.NewScanner(r.Body)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	type itemResult struct {
