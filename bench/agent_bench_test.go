@@ -80,7 +80,7 @@ type runResult struct {
 	run               int
 	wall              time.Duration // start → numLines records in Kafka
 	cpu               time.Duration // user + sys of the contender process
-	maxRSS            int64         // bytes
+	maxRSS            int64         // bytes: peak RSS (VmHWM) of the contender and its descendants
 	busy              string        // why the machine was not idle at start, "" if it was
 	brokerCPU         time.Duration // the broker's CPU over the run, 0 if unknown
 	otherCPU          time.Duration // CPU used by neither the contender, the broker nor the test
@@ -229,27 +229,15 @@ func TestAgentProfile(t *testing.T) {
 func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Client, c contender, data, profile string) (runResult, error) {
 	t.Helper()
 	dir := t.TempDir()
-	topic := fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(c.name, " ", "-"), time.Now().UnixNano())
-	ctx := t.Context()
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	_, err := adm.CreateTopic(cctx, 1, 1, nil, topic)
-	cancel()
+	topic, deleteTopic, err := freshTopic(t, adm, c.name)
 	if err != nil {
-		return runResult{}, fmt.Errorf("create topic %s: %w", topic, err)
+		return runResult{}, err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if _, err := adm.DeleteTopic(dctx, topic); err != nil { // frees kfake's memory, Kafka's disk
-			t.Logf("delete topic %s: %v", topic, err)
-		}
-	}()
+	defer deleteTopic()
 
 	var cmd *exec.Cmd
 	if c.format == "" {
-		args := []string{"-brokers", strings.Join(brokers, ","), "-topic", topic, "-file", data,
-			"-compression", compression, "-linger", linger,
-			"-max-buffered-records", strconv.Itoa(maxBufferedRecords), "-max-buffered-bytes", strconv.Itoa(maxBufferedBytes)}
+		args := rawproducerArgs(brokers, topic, data)
 		if profile != "" {
 			args = append(args, "-cpuprofile", profile)
 		}
@@ -265,17 +253,68 @@ func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Cli
 		}
 		cmd = exec.Command(bin, args...)
 	}
-	logPath := filepath.Join(dir, "contender.log")
-	logf, err := os.Create(logPath)
+	return measure(t, cmd, watch{
+		name: c.name, adm: adm, topic: topic, want: numLines, brokerPID: brokerPID,
+		term: c.format != "", logPath: filepath.Join(dir, "contender.log"),
+	})
+}
+
+// freshTopic creates a topic with one partition, named after the contender,
+// and returns a function that deletes it (which frees kfake's memory and
+// Kafka's disk).
+func freshTopic(t *testing.T, adm *kadm.Client, contender string) (string, func(), error) {
+	t.Helper()
+	topic := fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(contender, " ", "-"), time.Now().UnixNano())
+	ctx := t.Context()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	_, err := adm.CreateTopic(cctx, 1, 1, nil, topic)
+	cancel()
+	if err != nil {
+		return "", nil, fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	return topic, func() {
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if _, err := adm.DeleteTopic(dctx, topic); err != nil {
+			t.Logf("delete topic %s: %v", topic, err)
+		}
+	}, nil
+}
+
+// watch says how measure follows one contender run.
+type watch struct {
+	name      string
+	adm       *kadm.Client
+	topic     string
+	want      int64 // records in topic that end the run
+	brokerPID int   // 0 if unknown
+	term      bool  // SIGTERM the contender once want records are in; else it exits by itself
+	logPath   string
+	started   func() // if set, called once the contender has started
+}
+
+// measure starts cmd, polls w.topic's high watermark until it reaches w.want,
+// stops the contender and returns the wall time, the CPU of the contender
+// (and the children it waited for), its peak RSS, and the CPU of the broker
+// and of other processes over the run.
+//
+// The peak RSS is sampled from /proc at every poll, not taken from rusage:
+// a child started by os/exec shares this process's memory until it execs,
+// and Linux keeps that in the child's ru_maxrss, so rusage would report at
+// least this test's own peak RSS.
+func measure(t *testing.T, cmd *exec.Cmd, w watch) (runResult, error) {
+	t.Helper()
+	ctx := t.Context()
+	logf, err := os.Create(w.logPath)
 	if err != nil {
 		return runResult{}, err
 	}
 	defer logf.Close()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	withLog := func(err error) error { return fmt.Errorf("%w\n%s", err, tail(logPath, 30)) }
+	withLog := func(err error) error { return fmt.Errorf("%w\n%s", err, tail(w.logPath, 30)) }
 
-	before := sampleCPU(brokerPID)
+	before := sampleCPU(w.brokerPID)
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return runResult{}, err
@@ -289,6 +328,9 @@ func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Cli
 			<-done
 		}
 	}
+	if w.started != nil {
+		w.started()
+	}
 
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
@@ -299,38 +341,43 @@ func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Cli
 		exitedAt time.Time
 		wall     time.Duration
 		n        int64
+		peak     int64
 	)
 	for wall == 0 {
+		if !exited {
+			peak = max(peak, treeHWM(cmd.Process.Pid))
+		}
 		select {
 		case err := <-done:
 			if err != nil {
-				return runResult{}, withLog(fmt.Errorf("%s exited before all lines were in Kafka: %w", c.name, err))
+				return runResult{}, withLog(fmt.Errorf("%s exited before all lines were in Kafka: %w", w.name, err))
 			}
 			exited, exitedAt, done = true, time.Now(), nil
 		case <-tick.C:
 		case <-deadline.C:
 			kill()
-			return runResult{}, withLog(fmt.Errorf("only %d of %d lines in Kafka after %s", n, numLines, runTimeout))
+			return runResult{}, withLog(fmt.Errorf("only %d of %d lines in Kafka after %s", n, w.want, runTimeout))
 		case <-ctx.Done():
 			kill()
 			return runResult{}, ctx.Err()
 		}
-		if got, err := endOffsets(ctx, adm, topic); err == nil {
+		if got, err := endOffsets(ctx, w.adm, w.topic); err == nil {
 			n = got
 		}
 		switch {
-		case n >= numLines:
+		case n >= w.want:
 			wall = time.Since(start)
 		case exited && time.Since(exitedAt) > exitGrace:
-			return runResult{}, withLog(fmt.Errorf("%s exited with %d of %d lines in Kafka", c.name, n, numLines))
+			return runResult{}, withLog(fmt.Errorf("%s exited with %d of %d lines in Kafka", w.name, n, w.want))
 		}
 	}
-	if n != numLines {
-		t.Logf("WARNING: %s: %d records in %s, want %d (duplicates?)", c.name, n, topic, numLines)
+	if n != w.want {
+		t.Logf("WARNING: %s: %d records in %s, want %d (duplicates?)", w.name, n, w.topic, w.want)
 	}
 
 	if !exited {
-		if c.format != "" {
+		peak = max(peak, treeHWM(cmd.Process.Pid))
+		if w.term {
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				kill()
 				return runResult{}, err
@@ -339,14 +386,14 @@ func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Cli
 		select {
 		case err := <-done:
 			if err != nil {
-				return runResult{}, withLog(fmt.Errorf("%s exit: %w", c.name, err))
+				return runResult{}, withLog(fmt.Errorf("%s exit: %w", w.name, err))
 			}
 		case <-time.After(stopTimeout):
 			kill()
-			return runResult{}, withLog(fmt.Errorf("%s still running %s after all lines were in Kafka: killed", c.name, stopTimeout))
+			return runResult{}, withLog(fmt.Errorf("%s still running %s after all lines were in Kafka: killed", w.name, stopTimeout))
 		}
 	}
-	after := sampleCPU(brokerPID)
+	after := sampleCPU(w.brokerPID)
 	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	if !ok {
 		return runResult{}, errors.New("no rusage")
@@ -354,7 +401,7 @@ func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Cli
 	r := runResult{
 		wall:      wall,
 		cpu:       time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-		maxRSS:    ru.Maxrss << 10, // KiB on Linux
+		maxRSS:    peak,
 		brokerCPU: after.broker - before.broker,
 	}
 	r.otherCPU = max(0, after.machine-before.machine-r.cpu-r.brokerCPU-(after.self-before.self))
@@ -405,25 +452,64 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(utime+stime) * clockTick
 }
 
+// treeHWM is the sum of the peak RSS (VmHWM) of process pid and of its
+// descendants, in bytes; 0 if pid is gone.
+func treeHWM(pid int) int64 {
+	children := map[int][]int{}
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		p, err := strconv.Atoi(filepath.Base(d))
+		if err != nil {
+			continue
+		}
+		if pp := ppid(p); pp != 0 {
+			children[pp] = append(children[pp], p)
+		}
+	}
+	var sum int64
+	for todo := []int{pid}; len(todo) > 0; {
+		p := todo[len(todo)-1]
+		todo = append(todo[:len(todo)-1], children[p]...)
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+		if err != nil {
+			continue
+		}
+		for line := range strings.Lines(string(status)) {
+			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+				sum += kb << 10
+				break
+			}
+		}
+	}
+	return sum
+}
+
+// ppid is the parent pid of process pid, 0 if unknown.
+func ppid(pid int) int {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(stat[i+1:]))
+	if len(f) < 2 {
+		return 0
+	}
+	pp, _ := strconv.Atoi(f[1]) // field 4
+	return pp
+}
+
 // childPID returns the pid of a child of this process whose command line
 // contains arg, 0 if there is none.
 func childPID(arg string) int {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(filepath.Base(d))
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(d + "/stat")
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 2 || f[1] != strconv.Itoa(os.Getpid()) { // field 4, ppid
+		if err != nil || ppid(pid) != os.Getpid() {
 			continue
 		}
 		cmdline, _ := os.ReadFile(d + "/cmdline")
@@ -432,6 +518,14 @@ func childPID(arg string) int {
 		}
 	}
 	return 0
+}
+
+// rawproducerArgs are rawproducer's arguments to produce the lines of files
+// (comma-separated) to topic with the agent's producer settings.
+func rawproducerArgs(brokers []string, topic, files string) []string {
+	return []string{"-brokers", strings.Join(brokers, ","), "-topic", topic, "-file", files,
+		"-compression", compression, "-linger", linger,
+		"-max-buffered-records", strconv.Itoa(maxBufferedRecords), "-max-buffered-bytes", strconv.Itoa(maxBufferedBytes)}
 }
 
 func agentConfig(brokers []string, dir, data, topic, format string) string {
@@ -569,12 +663,16 @@ func buildBins(t *testing.T) bins {
 }
 
 // accessLog returns the path of the benchmark's input: numLines nginx
-// "combined" lines of about 200 bytes, generated once with a fixed seed and
-// cached in the system temp dir.
-func accessLog(t *testing.T) string {
+// "combined" lines of about 200 bytes (accessLogLines).
+func accessLog(t *testing.T) string { return accessLogLines(t, numLines) }
+
+// accessLogLines returns the path of a file of n nginx "combined" lines of
+// about 200 bytes, generated once with a fixed seed and cached in the system
+// temp dir (benchDir).
+func accessLogLines(t *testing.T, n int) string {
 	t.Helper()
-	dir := filepath.Join(os.TempDir(), "logcollect-bench")
-	path := filepath.Join(dir, fmt.Sprintf("access-%d-v1.log", numLines))
+	dir := benchDir()
+	path := filepath.Join(dir, fmt.Sprintf("access-%d-v1.log", n))
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
@@ -589,7 +687,7 @@ func accessLog(t *testing.T) string {
 	w := bufio.NewWriterSize(f, 1<<20)
 	g := newLineGen(1)
 	var line []byte
-	for range numLines {
+	for range n {
 		line = g.next(line[:0])
 		w.Write(line)
 	}
@@ -603,9 +701,12 @@ func accessLog(t *testing.T) string {
 		t.Fatal(err)
 	}
 	fi, _ := os.Stat(path)
-	t.Logf("generated %s: %d lines, %d bytes", path, numLines, fi.Size())
+	t.Logf("generated %s: %d lines, %d bytes", path, n, fi.Size())
 	return path
 }
+
+// benchDir is where generated inputs are cached.
+func benchDir() string { return filepath.Join(os.TempDir(), "logcollect-bench") }
 
 var (
 	methods  = []string{"GET", "GET", "GET", "GET", "GET", "GET", "POST", "POST", "PUT", "DELETE", "HEAD"}
@@ -893,7 +994,7 @@ func markdown(e env, data string, table []row, all []runResult) string {
 		e.franzGo, compression, linger, maxBufferedRecords, maxBufferedBytes>>20)
 	fmt.Fprintf(&s, "- Input: one file of %s nginx combined lines, %.1f MB (%.0f bytes/line with the newline), read from the page cache\n",
 		thousands(numLines), float64(size)/1e6, float64(size)/numLines)
-	fmt.Fprintf(&s, "- Runs: %d per case after one uncounted warm-up per broker, contenders interleaved; wall time = process start until the topic's high watermark reaches %s (polled every %s); CPU = user+sys and peak RSS from the contender's rusage\n\n",
+	fmt.Fprintf(&s, "- Runs: %d per case after one uncounted warm-up per broker, contenders interleaved; wall time = process start until the topic's high watermark reaches %s (polled every %s); CPU = user+sys from the contender's rusage; peak RSS = the contender's VmHWM, sampled at each poll\n\n",
 		runsPerCase, thousands(numLines), pollInterval)
 	fmt.Fprintf(&s, "| broker | contender | lines/s median (min–max) | CPU s | peak RSS MiB | vs ceiling |\n")
 	fmt.Fprintf(&s, "|---|---|---|---:|---:|---:|\n")

@@ -1,5 +1,8 @@
-// Package bench holds the agent throughput benchmark (agent_bench_test.go,
-// built only with -tags bench) and its helper commands: kfake (an in-memory
-// broker as its own process), rawproducer (the franz-go ceiling) and agentprof
-// (the agent code path with a CPU profile). See README.md.
+// Package bench holds the benchmark harnesses, built only with -tags bench:
+// agent throughput (agent_bench_test.go), transfer throughput
+// (transfer_bench_test.go), sysmon cost (sysmon_bench_test.go) and the
+// comparison with peer shippers (peers_*_test.go, peers/install.sh), and
+// their helper commands: kfake (an in-memory broker as its own process),
+// rawproducer (the franz-go ceiling) and agentprof (the agent code path with
+// a CPU profile). See README.md.
 package bench

@@ -1,11 +1,12 @@
 // Command rawproducer is the ceiling of the agent throughput benchmark: it
-// reads a file line by line and produces each line, as it is, as one record
-// with franz-go configured as logagent configures it (acks=all, idempotent,
-// same compression, linger and buffering limits, one fixed key so that every
-// line goes to one partition). It exits once Kafka has acknowledged every
-// record.
+// reads files line by line, one after the other, and produces each line, as
+// it is, as one record with franz-go configured as logagent configures it
+// (acks=all, idempotent, same compression, linger and buffering limits, one
+// key per file, the file's device-inode). It exits once Kafka has
+// acknowledged every record.
 //
 //	rawproducer -brokers 127.0.0.1:9092 -topic bench -file access.log
+//	rawproducer -brokers 127.0.0.1:9092 -topic bench -file a.log,b.log
 package main
 
 import (
@@ -41,7 +42,7 @@ func run(args []string) (err error) {
 	var (
 		brokers     = fs.String("brokers", "127.0.0.1:9092", "comma-separated Kafka brokers")
 		topic       = fs.String("topic", "bench", "topic to produce to")
-		path        = fs.String("file", "", "file whose lines are produced")
+		paths       = fs.String("file", "", "comma-separated files whose lines are produced, one file after the other")
 		compression = fs.String("compression", "zstd", "none|gzip|snappy|lz4|zstd")
 		linger      = fs.Duration("linger", 10*time.Millisecond, "producer linger")
 		maxRecords  = fs.Int("max-buffered-records", 10000, "records buffered in the client, not yet acknowledged")
@@ -51,7 +52,7 @@ func run(args []string) (err error) {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *path == "" {
+	if *paths == "" {
 		return errors.New("-file is required")
 	}
 	// The agent's own client options, so that both compress and batch alike;
@@ -87,22 +88,6 @@ func run(args []string) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	f, err := os.Open(*path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	// The agent keys a file's records by device-inode; so does this.
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fmt.Errorf("stat %s: no device and inode", *path)
-	}
-	key := fmt.Appendf(nil, "%d-%d", uint64(st.Dev), st.Ino) //nolint:unconvert // Dev is int32 on some platforms
-
 	cl, err := kgo.NewClient(append(opts,
 		kgo.DefaultProduceTopic(*topic),
 		kgo.MaxBufferedRecords(*maxRecords),
@@ -127,15 +112,53 @@ func run(args []string) (err error) {
 		}
 	}
 
+	var n int
+	for _, path := range strings.Split(*paths, ",") {
+		m, err := produceFile(ctx, cl, path, promise)
+		n += m
+		if err != nil {
+			return err
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if prodErr != nil {
+		return fmt.Errorf("produce: %w", prodErr)
+	}
+	fmt.Fprintf(os.Stderr, "rawproducer: %d records acknowledged\n", n)
+	return nil
+}
+
+// produceFile produces each line of the file at path as one record keyed by
+// the file's device-inode, as the agent keys them, and returns how many.
+func produceFile(ctx context.Context, cl *kgo.Client, path string, promise func(*kgo.Record, error)) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, fmt.Errorf("stat %s: no device and inode", path)
+	}
+	key := fmt.Appendf(nil, "%d-%d", uint64(st.Dev), st.Ino) //nolint:unconvert // Dev is int32 on some platforms
+
 	br := bufio.NewReaderSize(f, 1<<20)
 	var n int
 	for {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
-			return fmt.Errorf("line %d longer than the 1 MiB buffer", n+1)
+			return n, fmt.Errorf("%s: line %d longer than the 1 MiB buffer", path, n+1)
 		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return fmt.Errorf("read %s: %w", *path, err)
+			return n, fmt.Errorf("read %s: %w", path, err)
 		}
 		if len(line) > 0 && line[len(line)-1] == '\n' {
 			line = line[:len(line)-1]
@@ -149,17 +172,7 @@ func run(args []string) (err error) {
 			n++
 		}
 		if err != nil { // io.EOF
-			break
+			return n, nil
 		}
 	}
-	if err := cl.Flush(ctx); err != nil {
-		return fmt.Errorf("flush: %w", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if prodErr != nil {
-		return fmt.Errorf("produce: %w", prodErr)
-	}
-	fmt.Fprintf(os.Stderr, "rawproducer: %d records acknowledged\n", n)
-	return nil
 }
