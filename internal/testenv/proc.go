@@ -3,13 +3,15 @@ package testenv
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logcollect/logcollect/internal/servers"
 )
 
 // childStopTimeout is how long stop waits for a child to exit before it kills it.
@@ -126,15 +128,21 @@ func skipOrFail(t testing.TB, err error) {
 	t.Skip(err)
 }
 
-// cacheDir is where the fetch scripts put the servers:
-// ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}.
-func cacheDir() (string, error) {
-	if dir := os.Getenv("LOGCOLLECT_CACHE"); dir != "" {
-		return dir, nil
+// cacheDir is where the fetch scripts put the servers (servers.CacheDir).
+func cacheDir() (string, error) { return servers.CacheDir() }
+
+// freePorts returns two distinct free loopback ports. Another process could take one before
+// the server binds it, but it is unlikely.
+func freePorts(t testing.TB) (int, int) {
+	t.Helper()
+	var ports [2]int
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close() // held until both are chosen, so they differ
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(home, ".cache", "logcollect"), nil
+	return ports[0], ports[1]
 }
