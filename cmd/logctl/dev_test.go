@@ -129,6 +129,15 @@ func TestDevStack(t *testing.T) {
 	require.Equal(t, devstack.AgentIP, agents[0].IP)
 	require.Equal(t, 1, agents[0].Tasks)
 
+	// The README's quick start commands work against the stack.
+	t.Setenv("VISUAL", "true") // config edit: no change
+	for _, c := range quickStart(t) {
+		if args, ok := c.logctlArgs(); ok {
+			code, stdout, stderr := exec(t, "", args...)
+			require.Equal(t, 0, code, "%s: %s%s", c, stdout, stderr)
+		}
+	}
+
 	// A new task set with logctl makes a new file flow, without a restart.
 	appLog := filepath.Join(cfg.Dir, "app", "app.log")
 	require.NoError(t, os.MkdirAll(filepath.Dir(appLog), 0o755))

@@ -141,6 +141,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return nil, fmt.Errorf("devstack: %w", err)
 		}
 	}
+	if err := checkMode(dir, cfg.Embedded); err != nil {
+		return nil, err
+	}
 	s := &Stack{cfg: cfg}
 	defer func() {
 		if err != nil {
@@ -166,6 +169,30 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	s.stopGen, s.genDone = cancel, make(chan error, 1)
 	go func() { s.genDone <- s.gen.Run(genCtx) }()
 	return s, nil
+}
+
+// checkMode records in dir which Kafka the stack runs on, and refuses the other one: the
+// documents' ids are topic-partition-offset, so the offsets of a second Kafka would overwrite
+// the first one's documents, and the agent's offsets would skip lines the new Kafka never had.
+func checkMode(dir string, embedded bool) error {
+	mode := "kafka"
+	if embedded {
+		mode = "kfake"
+	}
+	name := filepath.Join(dir, "kafka-mode")
+	b, err := os.ReadFile(name)
+	switch {
+	case err == nil && strings.TrimSpace(string(b)) != mode:
+		return fmt.Errorf("devstack: %s holds the state of a stack on %s, not %s: use the same mode (EMBEDDED=1 or not), or remove %s", dir, strings.TrimSpace(string(b)), mode, dir)
+	case err == nil:
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("devstack: %w", err)
+	}
+	if err := os.WriteFile(name, []byte(mode+"\n"), 0o644); err != nil {
+		return fmt.Errorf("devstack: %w", err)
+	}
+	return nil
 }
 
 // startServers starts etcd, then Kafka and Elasticsearch side by side (two JVMs that mostly
