@@ -63,22 +63,38 @@ func esCount(t *testing.T, url string) int64 {
 	return c.Count
 }
 
-// The dev stack of `make run` (kfake mode, as `make run EMBEDDED=1`), driven as a user would
-// with logctl: generated lines are searchable within seconds, `logctl agents` lists the agent,
-// `logctl config set` of a new task makes a new file flow without a restart, and a restart on
-// the same dir resumes without sending a line twice or losing one.
-func TestDevStack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts Elasticsearch and builds the daemons")
-	}
-	if _, err := testenv.ElasticsearchHome(); err != nil {
+// skipWithout skips the test when a fetched server is missing, or fails it when CI=true.
+func skipWithout(t *testing.T, find func() (string, error)) {
+	t.Helper()
+	if _, err := find(); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal(err)
 		}
 		t.Skip(err)
 	}
+}
+
+// The dev stack of `make run`, on kfake (`make run EMBEDDED=1`) and on the real broker,
+// driven as a user would with logctl: generated lines are searchable within seconds, the
+// README's logctl commands work, `logctl agents` lists the agent, `logctl config set` of a new
+// task makes a new file flow without a restart, and a restart on the same dir resumes
+// without losing a line or indexing one twice.
+func TestDevStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Elasticsearch and builds the daemons")
+	}
+	skipWithout(t, testenv.ElasticsearchHome)
+	bin := buildDaemons(t)
+	t.Run("kfake", func(t *testing.T) { testDevStack(t, bin, true) })
+	t.Run("kafka", func(t *testing.T) {
+		skipWithout(t, testenv.KafkaLibs)
+		testDevStack(t, bin, false)
+	})
+}
+
+func testDevStack(t *testing.T, bin string, embedded bool) {
 	cfg := devstack.Config{
-		Dir: t.TempDir(), BinDir: buildDaemons(t), Embedded: true, Ports: devPorts(t), Rate: 100,
+		Dir: t.TempDir(), BinDir: bin, Embedded: embedded, Ports: devPorts(t), Rate: 100,
 		RotateBytes:    64 << 10, // ~3 s of lines: the test sees rotations
 		PrometheusYAML: filepath.Join("..", "..", "deploy", "prometheus", "prometheus.yml"),
 	}
