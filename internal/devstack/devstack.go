@@ -103,8 +103,8 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Stack is a running local pipeline. Stop stops it; its methods are not safe for concurrent
-// use, except Generated and Err.
+// Stack is a running local pipeline. Stop stops it. Stop must not run concurrently with the
+// other methods, which only read.
 type Stack struct {
 	cfg     Config
 	etcd    *servers.Etcd
