@@ -46,6 +46,10 @@ func dev(ctx context.Context, cmd *cobra.Command, cfg devstack.Config) error {
 	start := time.Now()
 	fmt.Fprintln(out, "starting the local stack…")
 	s, err := devstack.Start(ctx, cfg)
+	if err != nil && ctx.Err() != nil { // Ctrl-C while starting: what started is stopped
+		fmt.Fprintln(out, "interrupted: stopped.")
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}

@@ -160,7 +160,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	if cfg.Prometheus {
-		if err := s.startPrometheus(); err != nil {
+		if err := s.startPrometheus(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -217,9 +217,9 @@ func (s *Stack) startServers(ctx context.Context) error {
 		}
 	}
 	var g errgroup.Group
-	g.Go(s.es.Start)
+	g.Go(func() error { return s.es.Start(ctx) })
 	if s.kafka != nil {
-		g.Go(s.kafka.Start)
+		g.Go(func() error { return s.kafka.Start(ctx) })
 	} else {
 		s.kfake, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(p.Kafka), kfake.DataDir(s.path("kfake")),
 			kfake.AllowAutoTopicCreation(), kfake.SeedTopics(1, Topic))
@@ -317,7 +317,7 @@ func (s *Stack) startDaemons(ctx context.Context) error {
 	return nil
 }
 
-func (s *Stack) startPrometheus() error {
+func (s *Stack) startPrometheus(ctx context.Context) error {
 	p := s.cfg.Ports
 	targets := map[string][]string{}
 	for name, port := range map[string]int{"logagent": p.Logagent, "logtransfer": p.Logtransfer, "sysmon": p.Sysmon} {
@@ -330,7 +330,7 @@ func (s *Stack) startPrometheus() error {
 	if s.prom, err = servers.NewPrometheus(servers.PrometheusConfig{Dir: s.path("prometheus"), Port: p.Prometheus, Config: conf}); err != nil {
 		return err
 	}
-	return s.prom.Start()
+	return s.prom.Start(ctx)
 }
 
 // waitReady polls the daemon's /readyz until it answers 200, the daemon exits or

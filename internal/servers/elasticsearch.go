@@ -200,8 +200,8 @@ func (e *Elasticsearch) LogTail() string { return e.proc.LogTail() }
 
 // Start starts the node, again after Stop or Kill on the same ports and with the same data,
 // and waits until the cluster health is yellow or green (so the shards of existing indices
-// are assigned: their data can be read).
-func (e *Elasticsearch) Start() error {
+// are assigned: their data can be read). If ctx ends first, it kills the node.
+func (e *Elasticsearch) Start(ctx context.Context) error {
 	if e.proc.Running() {
 		return errors.New("elasticsearch: node already running")
 	}
@@ -228,8 +228,11 @@ func (e *Elasticsearch) Start() error {
 	if err != nil {
 		return err
 	}
-	if err := e.waitReady(r); err != nil {
+	if err := e.waitReady(ctx, r); err != nil {
 		_ = e.Kill()
+		if ctx.Err() != nil { // interrupted: the log says nothing about it
+			return fmt.Errorf("elasticsearch: %w", err)
+		}
 		return fmt.Errorf("elasticsearch: %w\n%s", err, e.proc.LogTail())
 	}
 	return nil
@@ -252,11 +255,11 @@ func (e *Elasticsearch) Kill() error { return e.proc.Stop(syscall.SIGKILL) }
 // its HTTP port refuses connections; then the health is red until the master is elected and
 // the shards of the existing indices are assigned (wait_for_status answers 408 meanwhile).
 // It then reads the engine's name and version from GET /.
-func (e *Elasticsearch) waitReady(r *Run) error {
+func (e *Elasticsearch) waitReady(ctx context.Context, r *Run) error {
 	deadline := time.Now().Add(esReadyTimeout)
 	var last error
 	for {
-		last = e.get("/_cluster/health?wait_for_status=yellow&timeout=1s", nil)
+		last = e.get(ctx, "/_cluster/health?wait_for_status=yellow&timeout=1s", nil)
 		if last == nil {
 			break
 		}
@@ -266,6 +269,8 @@ func (e *Elasticsearch) waitReady(r *Run) error {
 		select {
 		case <-r.Done():
 			return fmt.Errorf("node exited during startup: %v", r.Err())
+		case <-ctx.Done():
+			return fmt.Errorf("node not ready: %w", ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -275,7 +280,7 @@ func (e *Elasticsearch) waitReady(r *Run) error {
 			Distribution string `json:"distribution"` // "opensearch" there, absent in ES
 		} `json:"version"`
 	}
-	if err := e.get("/", &root); err != nil {
+	if err := e.get(ctx, "/", &root); err != nil {
 		return err
 	}
 	name := root.Version.Distribution
@@ -287,8 +292,8 @@ func (e *Elasticsearch) waitReady(r *Run) error {
 }
 
 // get GETs path and decodes the JSON answer into v (if not nil); any status but 200 is an error.
-func (e *Elasticsearch) get(path string, v any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+func (e *Elasticsearch) get(ctx context.Context, path string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.URL()+path, nil)
 	if err != nil {

@@ -187,8 +187,8 @@ func (k *Kafka) Log() string { return k.proc.Log }
 func (k *Kafka) LogTail() string { return k.proc.LogTail() }
 
 // Start starts the broker, again after Stop or Kill on the same ports and with the same
-// data, and waits until it answers.
-func (k *Kafka) Start() error {
+// data, and waits until it answers. If ctx ends first, it kills the broker.
+func (k *Kafka) Start(ctx context.Context) error {
 	if k.proc.Running() {
 		return errors.New("kafka: broker already running")
 	}
@@ -213,8 +213,11 @@ func (k *Kafka) Start() error {
 		return err
 	}
 	k.dump = dump
-	if err := k.waitReady(r); err != nil {
+	if err := k.waitReady(ctx, r); err != nil {
 		_ = k.Kill()
+		if ctx.Err() != nil { // interrupted: the log says nothing about it
+			return fmt.Errorf("kafka: %w", err)
+		}
 		return fmt.Errorf("kafka: %w\n%s", err, k.proc.LogTail())
 	}
 	return nil
@@ -249,7 +252,7 @@ func (k *Kafka) stop(sig syscall.Signal) error {
 // waitReady polls the broker with a Metadata request until it answers: its client listener
 // only starts accepting requests once the broker has registered with the controller, been
 // unfenced and loaded its logs, so then it can serve produce and fetch.
-func (k *Kafka) waitReady(r *Run) error {
+func (k *Kafka) waitReady(ctx context.Context, r *Run) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...))
 	if err != nil {
 		return err
@@ -258,8 +261,8 @@ func (k *Kafka) waitReady(r *Run) error {
 	adm := kadm.NewClient(cl)
 	deadline := time.Now().Add(kafkaReadyTimeout)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := adm.ListBrokers(ctx)
+		reqCtx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := adm.ListBrokers(reqCtx)
 		cancel()
 		switch {
 		case err == nil:
@@ -270,6 +273,8 @@ func (k *Kafka) waitReady(r *Run) error {
 		select {
 		case <-r.Done():
 			return fmt.Errorf("broker exited during startup: %v", r.Err())
+		case <-ctx.Done():
+			return fmt.Errorf("broker not ready: %w", ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -39,7 +39,7 @@ func TestKafkaResumesFromDir(t *testing.T) {
 
 	k, err := NewKafka(cfg)
 	require.NoError(t, err)
-	require.NoError(t, k.Start())
+	require.NoError(t, k.Start(ctx))
 	t.Cleanup(func() { _ = k.Kill() })
 	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...), kgo.AllowAutoTopicCreation())
 	require.NoError(t, err)
@@ -49,7 +49,7 @@ func TestKafkaResumesFromDir(t *testing.T) {
 
 	k2, err := NewKafka(cfg)
 	require.NoError(t, err)
-	require.NoError(t, k2.Start())
+	require.NoError(t, k2.Start(ctx))
 	t.Cleanup(func() { _ = k2.Stop() })
 	cl, err = kgo.NewClient(kgo.SeedBrokers(k2.Brokers()...), kgo.ConsumeTopics("resume"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))

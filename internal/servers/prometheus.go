@@ -1,6 +1,7 @@
 package servers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -97,8 +98,9 @@ func (p *Prometheus) URL() string { return "http://" + loopback(p.cfg.Port) }
 // LogTail returns the last lines of the server's log, which explain a failure.
 func (p *Prometheus) LogTail() string { return p.proc.LogTail() }
 
-// Start starts the server and waits until /-/ready answers.
-func (p *Prometheus) Start() error {
+// Start starts the server and waits until /-/ready answers. If ctx ends first, it kills the
+// server.
+func (p *Prometheus) Start(ctx context.Context) error {
 	if p.proc.Running() {
 		return errors.New("prometheus: server already running")
 	}
@@ -113,7 +115,7 @@ func (p *Prometheus) Start() error {
 	if err != nil {
 		return err
 	}
-	if err := p.waitReady(r); err != nil {
+	if err := p.waitReady(ctx, r); err != nil {
 		_ = p.proc.Stop(syscall.SIGKILL)
 		return fmt.Errorf("prometheus: %w\n%s", err, p.proc.LogTail())
 	}
@@ -125,11 +127,15 @@ func (p *Prometheus) Stop() error { return p.proc.Stop(syscall.SIGTERM) }
 
 func (p *Prometheus) path(name string) string { return filepath.Join(p.cfg.Dir, name) }
 
-func (p *Prometheus) waitReady(r *Run) error {
+func (p *Prometheus) waitReady(ctx context.Context, r *Run) error {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(prometheusReadyTimeout)
 	for {
-		resp, err := client.Get(p.URL() + "/-/ready")
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL()+"/-/ready", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
 		if err == nil {
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
@@ -144,6 +150,8 @@ func (p *Prometheus) waitReady(r *Run) error {
 		select {
 		case <-r.Done():
 			return fmt.Errorf("prometheus exited during startup: %v", r.Err())
+		case <-ctx.Done():
+			return fmt.Errorf("not ready: %w", ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -54,7 +55,7 @@ func ElasticsearchHome() (string, error) { return servers.ElasticsearchHome() }
 // and waits until the cluster health is yellow or green.
 func (e *Elasticsearch) Start() error {
 	start := time.Now()
-	if err := e.Elasticsearch.Start(); err != nil {
+	if err := e.Elasticsearch.Start(context.Background()); err != nil {
 		return err
 	}
 	e.t.Logf("%s: node %s ready in %s", e.Version(), e.URL(), time.Since(start).Round(time.Millisecond))

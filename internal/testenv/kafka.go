@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -50,7 +51,7 @@ func KafkaLibs() (string, error) { return servers.KafkaLibs() }
 // and waits until it answers.
 func (k *Kafka) Start() error {
 	start := time.Now()
-	if err := k.Kafka.Start(); err != nil {
+	if err := k.Kafka.Start(context.Background()); err != nil {
 		return err
 	}
 	k.t.Logf("kafka %s: broker %s ready in %s", servers.KafkaVersion, k.Brokers()[0], time.Since(start).Round(time.Millisecond))

@@ -57,7 +57,7 @@ func StartPrometheus(t testing.TB, config string) *Prometheus {
 		}
 	})
 	start := time.Now()
-	if err := sp.Start(); err != nil {
+	if err := sp.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("prometheus: %s ready in %s", sp.URL(), time.Since(start).Round(time.Millisecond))
