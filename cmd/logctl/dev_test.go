@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -89,6 +90,21 @@ func TestDevStack(t *testing.T) {
 	t.Run("kafka", func(t *testing.T) {
 		skipWithout(t, testenv.KafkaLibs)
 		testDevStack(t, bin, false)
+	})
+	// Ctrl-C while the JVMs start: Start returns at once and leaves nothing running.
+	t.Run("interrupted start", func(t *testing.T) {
+		skipWithout(t, testenv.KafkaLibs)
+		ports := devPorts(t)
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := devstack.Start(ctx, devstack.Config{Dir: t.TempDir(), BinDir: bin, Ports: ports})
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Less(t, time.Since(start), 20*time.Second)
+		for _, port := range []int{ports.Kafka, ports.Elasticsearch, ports.EtcdClient} {
+			_, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+			require.Error(t, err, "port %d still open", port)
+		}
 	})
 }
 
