@@ -114,6 +114,13 @@ func testDevStack(t *testing.T, bin string, embedded bool) {
 		RotateBytes:    64 << 10, // ~3 s of lines: the test sees rotations
 		PrometheusYAML: filepath.Join("..", "..", "deploy", "prometheus", "prometheus.yml"),
 	}
+	// On kfake, sysmon gets a real InfluxDB when one is installed.
+	var influx *testenv.Influx
+	if _, err := testenv.InfluxBinary(); err == nil && embedded {
+		influx = testenv.StartInflux(t)
+		require.NoError(t, influx.CreateDatabase("telegraf"))
+		cfg.InfluxURL = influx.URL()
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 
@@ -133,6 +140,15 @@ func testDevStack(t *testing.T, bin string, embedded bool) {
 	var summary strings.Builder
 	s.PrintSummary(&summary)
 	require.Contains(t, summary.String(), "LOGCTL_ES="+s.ElasticsearchURL())
+
+	require.Contains(t, summary.String(), "sysmon") // its metrics URL, or why it is not running
+	if influx != nil {
+		require.NotContains(t, summary.String(), "sysmon: not started")
+		require.Eventually(t, func() bool {
+			series, err := influx.Query("telegraf", "SELECT count(usage_user) FROM cpu")
+			return err == nil && len(series) > 0
+		}, 20*time.Second, 200*time.Millisecond, "sysmon wrote nothing to InfluxDB")
+	}
 
 	// A line the generator wrote is found by `logctl search` within seconds.
 	var first string
