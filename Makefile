@@ -14,7 +14,7 @@ LDFLAGS  := -X $(PKG)/metrics.Version=$(VERSION) -X $(PKG)/metrics.Revision=$(RE
 FUZZ_TARGETS ?= ./agent:FuzzParseTasks ./agent:FuzzJoiner ./agent:FuzzAppendJSONString ./agent:FuzzEncodeRecord ./transfer:FuzzBuildDocument
 FUZZTIME     ?= 5m
 
-.PHONY: all build test test-short lint fmt bench fuzz chaos clean
+.PHONY: all build test test-short lint fmt bench fuzz chaos run clean
 
 all: lint test build
 
@@ -70,6 +70,15 @@ chaos:
 	CHAOS_LINES=$(CHAOS_LINES) CHAOS_FAULTS=$(CHAOS_FAULTS) CHAOS_RATE=$(CHAOS_RATE) \
 	CHAOS_OUTAGE=$(CHAOS_OUTAGE) CHAOS_REPORT=$(CHAOS_REPORT) \
 	$(GO) test -count=1 -v -timeout 4h -run '^TestChaos$$' ./internal/chaos/
+
+## run: the whole pipeline locally until Ctrl-C, state in ./var (a second run resumes);
+## EMBEDDED=1 uses kfake instead of the real Kafka broker, PROMETHEUS=1 adds Prometheus,
+## INFLUX_URL=http://... gives sysmon an InfluxDB
+RUN_FLAGS := $(if $(filter 1,$(EMBEDDED)),--embedded) $(if $(filter 1,$(PROMETHEUS)),--prometheus)
+run: build
+	@$(if $(filter 1,$(EMBEDDED)),,bash internal/servers/kafka/fetch.sh >/dev/null)
+	@bash internal/servers/elasticsearch/fetch.sh >/dev/null
+	$(BIN_DIR)/logctl dev --dir var --bin $(BIN_DIR) $(RUN_FLAGS)
 
 clean:
 	rm -rf $(BIN_DIR)

@@ -645,7 +645,7 @@ func TestLoggenFeedsCollectConfig(t *testing.T) {
 // go.mod), so what `make test` proves holds for `docker compose up`.
 func TestComposeServerVersions(t *testing.T) {
 	p := loadCompose(t, nil)
-	pom, err := os.ReadFile("../internal/testenv/kafka/pom.xml")
+	pom, err := os.ReadFile("../internal/servers/kafka/pom.xml")
 	require.NoError(t, err)
 	kafka := regexp.MustCompile(`<kafka.version>([^<]+)</kafka.version>`).FindSubmatch(pom)
 	require.NotNil(t, kafka, "kafka.version in the pom")

@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g))
+	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), devCmd())
 	return root.ExecuteContext(ctx)
 }
 

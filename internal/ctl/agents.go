@@ -106,7 +106,7 @@ func scrapeAgent(ctx context.Context, a Agent, window time.Duration, hc *http.Cl
 	if err != nil {
 		return AgentMetrics{}, err
 	}
-	first, err := scrape(ctx, hc, u)
+	first, err := Scrape(ctx, hc, u)
 	if err != nil {
 		return AgentMetrics{}, err
 	}
@@ -116,7 +116,7 @@ func scrapeAgent(ctx context.Context, a Agent, window time.Duration, hc *http.Cl
 		return AgentMetrics{}, ctx.Err()
 	case <-time.After(window):
 	}
-	second, err := scrape(ctx, hc, u)
+	second, err := Scrape(ctx, hc, u)
 	if err != nil {
 		return AgentMetrics{}, err
 	}
@@ -144,9 +144,9 @@ func metricsURL(a agent.AgentInfo) (string, error) {
 	return u.String(), nil
 }
 
-// scrape GETs a Prometheus text exposition and returns the sum of each
+// Scrape GETs a Prometheus text exposition and returns the sum of each
 // counter and gauge family.
-func scrape(ctx context.Context, hc *http.Client, u string) (map[string]float64, error) {
+func Scrape(ctx context.Context, hc *http.Client, u string) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("scrape %s: %w", u, err)

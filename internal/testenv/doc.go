@@ -1,16 +1,18 @@
 // Package testenv starts real servers for tests: each on free 127.0.0.1 ports, with its data
 // in t.TempDir(), stopped by t.Cleanup, and never outliving the test binary.
 //
-// It is for tests only; nothing outside _test.go files should import it.
+// It is for tests only; nothing outside _test.go files should import it. The recipes of
+// Kafka, Elasticsearch, etcd and Prometheus live in internal/servers, which the local stack
+// (`make run`) shares; this package adds temp dirs, free ports, t.Cleanup and skipping.
 //
 // StartKafka runs a real Apache Kafka broker (single-node KRaft) as a child JVM. Its jars
-// come from Maven Central through kafka/fetch.sh; without them the tests that need the broker
-// are skipped, or fail when CI=true.
+// come from Maven Central through internal/servers/kafka/fetch.sh; without them the tests
+// that need the broker are skipped, or fail when CI=true.
 //
 // StartElasticsearch runs a real Elasticsearch 7.17 node, started in-JVM by a small launcher
-// (elasticsearch/Launcher.java) from the server jars on Maven Central, fetched and compiled by
-// elasticsearch/fetch.sh. Only the netty4 transport and mapper-extras are loaded: core
-// analyzers only, no x-pack (no data streams or ILM).
+// (internal/servers/elasticsearch/Launcher.java) from the server jars on Maven Central,
+// fetched and compiled by internal/servers/elasticsearch/fetch.sh. Only the netty4 transport
+// and mapper-extras are loaded: core analyzers only, no x-pack (no data streams or ILM).
 //
 // StartInflux runs a real InfluxDB 1.8.10 (influxd, built by influx/fetch.sh with go install)
 // on free loopback ports; without the binary the tests that need it are skipped, or fail when

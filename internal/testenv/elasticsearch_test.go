@@ -10,6 +10,8 @@ import (
 	"github.com/olivere/elastic/v7"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/logcollect/logcollect/internal/servers"
 )
 
 // esTemplate is a composable index template (7.8+) for logs-*: the fields logtransfer writes.
@@ -80,7 +82,7 @@ func TestElasticsearch(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t, leaks) })
 	begin := time.Now()
 	es := StartElasticsearch(t)
-	require.Equal(t, "elasticsearch "+esVersion, es.Version())
+	require.Equal(t, "elasticsearch "+servers.ElasticsearchVersion, es.Version())
 
 	// Its own transport (not http.DefaultTransport), so that its idle connections can be closed.
 	tr := &http.Transport{}

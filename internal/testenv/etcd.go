@@ -1,38 +1,24 @@
 package testenv
 
 import (
-	"errors"
-	"fmt"
-	"net"
-	"net/url"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+
+	"github.com/logcollect/logcollect/internal/servers"
 )
 
-// etcdReadyTimeout bounds how long StartEtcd and Start wait for the embedded
-// server to become ready (it usually takes well under a second).
-const etcdReadyTimeout = 30 * time.Second
-
-// Etcd is a single-member etcd server embedded in the test process
-// (go.etcd.io/etcd/server/v3/embed), listening on free 127.0.0.1 ports, with
-// its data in a test temp dir. Stop and Start simulate an outage: the server
-// comes back on the same ports with the same data. It is safe for concurrent
-// use.
+// Etcd is a single-member etcd server embedded in the test process (servers.Etcd), listening
+// on free 127.0.0.1 ports, with its data in a test temp dir. Stop and Start simulate an
+// outage: the server comes back on the same ports with the same data. It is safe for
+// concurrent use.
 type Etcd struct {
-	dir       string
-	clientURL url.URL
-	peerURL   url.URL
-	mu        sync.Mutex
-	srv       *embed.Etcd // nil while stopped
-	opts      EtcdOptions
+	*servers.Etcd
+	opts EtcdOptions
 }
 
 // StartEtcd starts an embedded etcd server and waits until it serves
@@ -44,49 +30,29 @@ func StartEtcd(t testing.TB) *Etcd {
 
 func startEtcd(t testing.TB, o EtcdOptions) *Etcd {
 	t.Helper()
-	e := &Etcd{dir: t.TempDir(), opts: o}
+	dir := t.TempDir()
 	var err error
 	// A free port found by listening on :0 can be taken by someone else
 	// before etcd binds it; retry with new ports a few times.
 	for attempt := 0; attempt < 5; attempt++ {
-		var cport, pport int
-		if cport, err = freePort(); err != nil {
+		cport, pport := freePorts(t)
+		var e *servers.Etcd
+		if e, err = servers.NewEtcd(servers.EtcdConfig{Dir: dir, ClientPort: cport, PeerPort: pport,
+			HTTPS: o.Certs != nil, Configure: o.apply}); err != nil {
 			break
 		}
-		if pport, err = freePort(); err != nil {
-			break
-		}
-		e.clientURL = url.URL{Scheme: o.scheme(), Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(cport))}
-		e.peerURL = url.URL{Scheme: "http", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(pport))}
 		if err = e.Start(); err == nil {
-			break
+			t.Cleanup(e.Stop)
+			return &Etcd{Etcd: e, opts: o}
 		}
 	}
-	if err != nil {
-		t.Fatalf("start embedded etcd: %v", err)
-	}
-	t.Cleanup(e.Stop)
-	return e
+	t.Fatalf("start embedded etcd: %v", err)
+	return nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// Endpoints returns the client endpoints, e.g. ["http://127.0.0.1:40123"].
-// They stay the same across Stop and Start.
-func (e *Etcd) Endpoints() []string {
-	return []string{e.clientURL.String()}
-}
-
-// Client returns a client connected to the server, closed on t's cleanup.
-// The client does not block on dial, so it can be created while the server
-// is stopped.
+// Client returns a client connected to the server, closed on t's cleanup: with the
+// server's TLS and root user when it has them (StartEtcdWithOptions). The client does not
+// block on dial, so it can be created while the server is stopped.
 func (e *Etcd) Client(t testing.TB) *clientv3.Client {
 	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{
@@ -107,59 +73,4 @@ func (e *Etcd) Client(t testing.TB) *clientv3.Client {
 	}
 	t.Cleanup(func() { _ = cli.Close() })
 	return cli
-}
-
-// Stop closes the server, as in an outage. The data dir is kept, so Start
-// brings back the same data. Stop on a stopped server does nothing.
-func (e *Etcd) Stop() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.srv == nil {
-		return
-	}
-	e.srv.Close() // blocks until the server and its listeners are closed
-	e.srv = nil
-}
-
-// Start starts the server again on the same ports and data dir and waits
-// until it is ready. Start on a running server does nothing.
-func (e *Etcd) Start() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.srv != nil {
-		return nil
-	}
-	cfg := embed.NewConfig()
-	cfg.Name = "testenv"
-	cfg.Dir = e.dir
-	cfg.LogLevel = "fatal" // it logs harmless errors on Close
-	cfg.ListenClientUrls = []url.URL{e.clientURL}
-	cfg.AdvertiseClientUrls = []url.URL{e.clientURL}
-	cfg.ListenPeerUrls = []url.URL{e.peerURL}
-	cfg.AdvertisePeerUrls = []url.URL{e.peerURL}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.InitialClusterToken = "testenv"
-	// Rebinding the same ports right after Close.
-	cfg.SocketOpts.ReuseAddress = true
-	// Single member on loopback: elect fast.
-	cfg.TickMs = 10
-	cfg.ElectionMs = 100
-	e.opts.apply(cfg)
-
-	srv, err := embed.StartEtcd(cfg)
-	if err != nil {
-		return fmt.Errorf("start embedded etcd in %s: %w", e.dir, err)
-	}
-	select {
-	case <-srv.Server.ReadyNotify():
-	case err := <-srv.Err():
-		srv.Close()
-		return fmt.Errorf("embedded etcd failed while starting: %w", err)
-	case <-time.After(etcdReadyTimeout):
-		srv.Server.Stop()
-		srv.Close()
-		return errors.New("embedded etcd not ready after " + etcdReadyTimeout.String())
-	}
-	e.srv = srv
-	return nil
 }

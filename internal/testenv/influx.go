@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logcollect/logcollect/internal/servers"
 )
 
 const (
@@ -80,7 +82,7 @@ type Influx struct {
 	dir            string // influxd.conf, influxd.log, data/
 	port, rpcPort  int
 	user, password string // admin credentials when authentication is on
-	c              child
+	c              servers.Proc
 }
 
 // StartInflux starts a fresh InfluxDB with authentication off, on free 127.0.0.1 ports with
@@ -112,8 +114,8 @@ func startInflux(t testing.TB, user, password string) *Influx {
 	}
 	dir := t.TempDir()
 	i := &Influx{t: t, bin: bin, dir: dir, user: user, password: password}
-	i.c = child{name: "influx", noun: "influxd", log: i.path("influxd.log"), tailLines: influxLogTail,
-		cleanExit: exitedWithStatus}
+	i.c = servers.Proc{Name: "influx", Noun: "influxd", Log: i.path("influxd.log"), TailLines: influxLogTail,
+		CleanExit: exitedWithStatus}
 	i.port, i.rpcPort = freePorts(t)
 	conf := fmt.Sprintf(influxConf, i.port, i.rpcPort, filepath.Join(dir, "data"), user != "")
 	if err := os.WriteFile(i.path("influxd.conf"), []byte(conf), 0o644); err != nil {
@@ -172,12 +174,12 @@ func (i *Influx) Token() string {
 // Start starts the server again after Stop or Kill, on the same ports and with the same data,
 // and waits until /ping answers 204.
 func (i *Influx) Start() error {
-	if i.c.running() {
+	if i.c.Running() {
 		return errors.New("influx: server already running")
 	}
 	cmd := exec.Command(i.bin, "run", "-config", i.path("influxd.conf"))
 	cmd.Dir = i.dir
-	r, err := i.c.start(cmd)
+	r, err := i.c.Start(cmd)
 	if err != nil {
 		return err
 	}
@@ -185,7 +187,7 @@ func (i *Influx) Start() error {
 	start := time.Now()
 	if err := i.waitReady(r); err != nil {
 		_ = i.Kill()
-		return fmt.Errorf("influx: %w\n%s", err, i.c.logTail())
+		return fmt.Errorf("influx: %w\n%s", err, i.c.LogTail())
 	}
 	i.t.Logf("influx %s: %s ready in %s", influxVersion, i.URL(), time.Since(start).Round(time.Millisecond))
 	return nil
@@ -198,16 +200,16 @@ func (i *Influx) Stop() error { return i.stop(syscall.SIGTERM) }
 // Kill kills the server (SIGKILL), as a crash would, and waits until it has exited.
 func (i *Influx) Kill() error { return i.stop(syscall.SIGKILL) }
 
-func (i *Influx) stop(sig syscall.Signal) error { return i.c.stop(sig) }
+func (i *Influx) stop(sig syscall.Signal) error { return i.c.Stop(sig) }
 
-// exitedWithStatus is influxd's cleanExit: it exits 0 after a SIGTERM (graceful shutdown) or
+// exitedWithStatus is influxd's CleanExit: it exits 0 after a SIGTERM (graceful shutdown) or
 // with the signal's status.
 func exitedWithStatus(err error) bool {
 	var exit *exec.ExitError
 	return err == nil || errors.As(err, &exit)
 }
 
-func (i *Influx) waitReady(p *childRun) error {
+func (i *Influx) waitReady(p *servers.Run) error {
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(influxReadyTimeout)
 	for {
@@ -224,8 +226,8 @@ func (i *Influx) waitReady(p *childRun) error {
 			return fmt.Errorf("not ready after %s: %w", influxReadyTimeout, err)
 		}
 		select {
-		case <-p.done:
-			return fmt.Errorf("influxd exited during startup: %v", p.err)
+		case <-p.Done():
+			return fmt.Errorf("influxd exited during startup: %v", p.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -331,7 +333,9 @@ func quoteIdent(s string) string {
 }
 
 func (i *Influx) cleanup() {
-	i.c.logFailure(i.t)
+	if i.t.Failed() {
+		i.t.Logf("influx: last lines of %s:\n%s", i.c.Log, i.c.LogTail())
+	}
 	if err := i.Stop(); err != nil {
 		i.t.Log(err)
 	}

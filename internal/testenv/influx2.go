@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logcollect/logcollect/internal/servers"
 )
 
 const (
@@ -36,7 +38,7 @@ type Influx2 struct {
 	bin  string
 	dir  string
 	port int
-	c    child
+	c    servers.Proc
 }
 
 // StartInflux2 starts a fresh InfluxDB 2.x on a free 127.0.0.1 port with its data in
@@ -54,11 +56,11 @@ func StartInflux2(t testing.TB) *Influx2 {
 	}
 	dir := t.TempDir()
 	i := &Influx2{t: t, bin: bin, dir: dir}
-	i.c = child{name: "influx2", noun: "influxd", log: filepath.Join(dir, "influxd.log"), tailLines: influxLogTail,
-		cleanExit: exitedWithStatus}
+	i.c = servers.Proc{Name: "influx2", Noun: "influxd", Log: filepath.Join(dir, "influxd.log"), TailLines: influxLogTail,
+		CleanExit: exitedWithStatus}
 	i.port, _ = freePorts(t)
 	t.Cleanup(func() {
-		i.c.logFailure(t)
+		logFailure(t, &i.c)
 		if err := i.Stop(); err != nil {
 			t.Log(err)
 		}
@@ -106,7 +108,7 @@ func (i *Influx2) Token() string { return influx2Token }
 // Start starts the server (again, after Stop) on the same port with the same data and waits
 // until GET /health answers 200.
 func (i *Influx2) Start() error {
-	if i.c.running() {
+	if i.c.Running() {
 		return errors.New("influx2: server already running")
 	}
 	cmd := exec.Command(i.bin,
@@ -117,7 +119,7 @@ func (i *Influx2) Start() error {
 		"--reporting-disabled", "--log-level", "warn")
 	cmd.Dir = i.dir
 	cmd.Env = append(os.Environ(), "INFLUXD_CONFIG_PATH="+i.dir) // no stray config file
-	r, err := i.c.start(cmd)
+	r, err := i.c.Start(cmd)
 	if err != nil {
 		return err
 	}
@@ -128,12 +130,12 @@ func (i *Influx2) Start() error {
 			break
 		}
 		if time.Since(start) > influxReadyTimeout {
-			_ = i.c.stop(syscall.SIGKILL)
-			return fmt.Errorf("influx2: not ready after %s: %w\n%s", influxReadyTimeout, err, i.c.logTail())
+			_ = i.c.Stop(syscall.SIGKILL)
+			return fmt.Errorf("influx2: not ready after %s: %w\n%s", influxReadyTimeout, err, i.c.LogTail())
 		}
 		select {
-		case <-r.done:
-			return fmt.Errorf("influx2: influxd exited during startup: %v\n%s", r.err, i.c.logTail())
+		case <-r.Done():
+			return fmt.Errorf("influx2: influxd exited during startup: %v\n%s", r.Err(), i.c.LogTail())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -142,7 +144,7 @@ func (i *Influx2) Start() error {
 }
 
 // Stop stops the server gracefully (SIGTERM) and waits until it has exited.
-func (i *Influx2) Stop() error { return i.c.stop(syscall.SIGTERM) }
+func (i *Influx2) Stop() error { return i.c.Stop(syscall.SIGTERM) }
 
 // Query runs one InfluxQL statement against the bucket (the 1.x-compatible /query, through
 // the bucket's virtual database/retention-policy mapping) and returns its series.

@@ -2,99 +2,18 @@ package testenv
 
 import (
 	"context"
-	"crypto/rand"
-	_ "embed"
-	"encoding/base64"
-	"errors"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/logcollect/logcollect/internal/servers"
 )
 
-//go:embed kafka/pom.xml
-var kafkaPOM string
-
-// kafkaVersion is pinned in kafka/pom.xml, which fetch.sh resolves.
-var kafkaVersion = regexp.MustCompile(`<kafka.version>(.+)</kafka.version>`).FindStringSubmatch(kafkaPOM)[1]
-
-const (
-	fetchHint         = "run `bash internal/testenv/kafka/fetch.sh` (needs mvn and Java 17+)"
-	kafkaReadyTimeout = 60 * time.Second
-	kafkaLogTail      = 50 // lines of the broker log shown when something fails
-)
-
-// kafkaProps is the broker's server.properties: %[1]d is the client port, %[2]d the controller
-// port, %[3]s the data dir.
-//
-// Gotchas:
-//   - `StorageTool format --standalone` refuses controller.quorum.voters: it wants
-//     controller.quorum.bootstrap.servers (a dynamic KRaft quorum).
-//   - format stores the controller's endpoint in the data dir, and clients learn the advertised
-//     one: a restart must reuse both ports.
-//   - The internal topics default to replication factor 3 (share coordinator) and 50
-//     partitions, which a single node cannot host or is slow to create.
-const kafkaProps = `process.roles=broker,controller
-node.id=1
-listeners=PLAINTEXT://127.0.0.1:%[1]d,CONTROLLER://127.0.0.1:%[2]d
-advertised.listeners=PLAINTEXT://127.0.0.1:%[1]d
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
-controller.quorum.bootstrap.servers=127.0.0.1:%[2]d
-log.dirs=%[3]s
-num.partitions=1
-auto.create.topics.enable=true
-group.initial.rebalance.delay.ms=0
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-num.network.threads=2
-num.io.threads=2
-# After a SIGKILL the controller (restarted too) keeps the dead broker's registration until its
-# session expires (default 9 s): the new broker gets DUPLICATE_BROKER_REGISTRATION until then.
-broker.heartbeat.interval.ms=500
-broker.session.timeout.ms=3000
-# The log cleaner allocates this at startup (default 128 MiB).
-log.cleaner.dedupe.buffer.size=4194304
-`
-
-// kafkaLog4j sends the broker's log4j output to stdout, which goes to the log file. The
-// config dumps (hundreds of lines per internal client) are left out.
-const kafkaLog4j = `appender.out.type=Console
-appender.out.name=out
-appender.out.layout.type=PatternLayout
-appender.out.layout.pattern=[%d] %p %m (%c)%n
-rootLogger.level=INFO
-rootLogger.appenderRef.out.ref=out
-logger.config.name=org.apache.kafka.common.config.AbstractConfig
-logger.config.level=WARN
-`
-
-// Kafka is a real single-node KRaft broker running as a child JVM.
-// Its methods are not safe for concurrent use.
+// Kafka is a real single-node KRaft broker running as a child JVM (servers.Kafka), with its
+// data in a test temp dir. Its methods are not safe for concurrent use.
 type Kafka struct {
-	t              testing.TB
-	libs           string // the jars
-	dir            string // server.properties, log4j2.properties, broker.log, data/
-	jsa            string // class-data-sharing archive shared by all brokers
-	port, ctrlPort int
-	c              child
-	dump           string         // where the running JVM writes a CDS archive at exit, "" if it does not
-	secure         map[string]int // the ports of the KafkaOptions listeners, by name
+	t testing.TB
+	*servers.Kafka
+	secure map[string]int // the ports of the KafkaOptions listeners, by name
 }
 
 // StartKafka starts a fresh broker on free 127.0.0.1 ports with its data in t.TempDir(), and
@@ -111,31 +30,22 @@ func startKafka(t testing.TB, o KafkaOptions) *Kafka {
 	if err != nil {
 		skipOrFail(t, err)
 	}
-	dir := t.TempDir()
-	k := &Kafka{t: t, libs: libs, dir: dir, jsa: filepath.Join(filepath.Dir(libs), "broker.jsa"), secure: map[string]int{}}
-	k.c = child{name: "kafka", noun: "broker", log: k.path("broker.log"), tailLines: kafkaLogTail}
-	k.port, k.ctrlPort = freePorts(t)
-	props := fmt.Sprintf(kafkaProps, k.port, k.ctrlPort, filepath.Join(dir, "data")) + o.props(t, k.port, k.ctrlPort, k.secure)
-	if err := os.WriteFile(k.path("server.properties"), []byte(props), 0o644); err != nil {
+	port, ctrlPort := freePorts(t)
+	secure := map[string]int{}
+	sk, err := servers.NewKafka(servers.KafkaConfig{Dir: t.TempDir(), Port: port, ControllerPort: ctrlPort, Libs: libs,
+		ExtraProps: o.props(t, port, ctrlPort, secure)})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(k.path("log4j2.properties"), []byte(kafkaLog4j), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	// Formatting is `kafka-storage.sh format`: once per data dir (it refuses a formatted one).
-	// The cluster ID is what `StorageTool random-uuid` prints: 16 random bytes in unpadded
-	// base64url, made here to save a JVM start. It may begin with '-', hence --cluster-id=.
-	uuid := make([]byte, 16)
-	rand.Read(uuid) // never fails
-	id := base64.RawURLEncoding.EncodeToString(uuid)
-	format := k.java(append(k.sharedArchive(), "kafka.tools.StorageTool", "format", "--standalone",
-		"--cluster-id="+id, "-c", k.path("server.properties"))...)
-	if out, err := format.CombinedOutput(); err != nil {
-		t.Fatalf("kafka: format storage: %v\n%s", err, out)
-	}
-
-	t.Cleanup(k.cleanup)
+	k := &Kafka{t: t, Kafka: sk, secure: secure}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kafka: last lines of %s:\n%s", k.Log(), k.LogTail())
+		}
+		if err := k.Stop(); err != nil {
+			t.Log(err)
+		}
+	})
 	if err := k.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -145,172 +55,16 @@ func startKafka(t testing.TB, o KafkaOptions) *Kafka {
 	return k
 }
 
-// KafkaLibs returns the directory of the broker's jars: $LOGCOLLECT_KAFKA_LIBS if set, else
-// ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}/kafka-<version>/libs, which kafka/fetch.sh fills.
-func KafkaLibs() (string, error) {
-	if dir := os.Getenv("LOGCOLLECT_KAFKA_LIBS"); dir != "" {
-		if jars, _ := filepath.Glob(filepath.Join(dir, "kafka_2.13-*.jar")); len(jars) == 0 {
-			return "", fmt.Errorf("kafka: LOGCOLLECT_KAFKA_LIBS=%s holds no kafka_2.13 jar: unset it and %s", dir, fetchHint)
-		}
-		return filepath.Abs(dir)
-	}
-	cache, err := cacheDir()
-	if err != nil {
-		return "", fmt.Errorf("kafka: locate the jars: %w", err)
-	}
-	dir := filepath.Join(cache, "kafka-"+kafkaVersion)
-	if _, err := os.Stat(filepath.Join(dir, "complete")); err != nil {
-		return "", fmt.Errorf("kafka: no Kafka %s jars in %s: %s", kafkaVersion, dir, fetchHint)
-	}
-	return filepath.Join(dir, "libs"), nil
-}
-
-// Brokers returns the broker's address, e.g. ["127.0.0.1:41234"]. It stays the same across
-// Stop and Start.
-func (k *Kafka) Brokers() []string {
-	return []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(k.port))}
-}
+// KafkaLibs returns the directory of the broker's jars (servers.KafkaLibs).
+func KafkaLibs() (string, error) { return servers.KafkaLibs() }
 
 // Start starts the broker again after Stop or Kill, on the same ports and with the same data,
 // and waits until it answers.
 func (k *Kafka) Start() error {
-	if k.c.running() {
-		return errors.New("kafka: broker already running")
-	}
-	// The JVM spends most of its startup loading and verifying classes. A class-data-sharing
-	// archive of them halves it (measured 3.4 s → 1.9 s; more on a busy machine). The first
-	// broker that finds none dumps one when it exits gracefully (that stop takes ~6 s longer).
-	flags, dump := k.sharedArchive(), ""
-	if flags == nil {
-		// A read-only cache dir only means running without an archive.
-		if f, err := os.CreateTemp(filepath.Dir(k.jsa), "broker.jsa.*"); err == nil {
-			f.Close()
-			dump = f.Name()
-			flags = []string{"-XX:ArchiveClassesAtExit=" + dump}
-		}
-	}
-	cmd := k.java(append(flags, "-Xmx512m", "kafka.Kafka", k.path("server.properties"))...)
-	r, err := k.c.start(cmd)
-	if err != nil {
-		if dump != "" {
-			os.Remove(dump)
-		}
-		return err
-	}
-	k.dump = dump
-
 	start := time.Now()
-	if err := k.waitReady(r); err != nil {
-		_ = k.Kill()
-		return fmt.Errorf("kafka: %w\n%s", err, k.c.logTail())
-	}
-	k.t.Logf("kafka %s: broker %s ready in %s", kafkaVersion, k.Brokers()[0], time.Since(start).Round(time.Millisecond))
-	return nil
-}
-
-// Stop stops the broker gracefully (SIGTERM) and waits until it has exited; after 15 s it kills
-// it and returns an error. Stopping a stopped broker does nothing.
-func (k *Kafka) Stop() error { return k.stop(syscall.SIGTERM) }
-
-// Kill kills the broker (SIGKILL), as a crash would, and waits until it has exited.
-func (k *Kafka) Kill() error { return k.stop(syscall.SIGKILL) }
-
-func (k *Kafka) stop(sig syscall.Signal) error {
-	if !k.c.running() {
-		return nil
-	}
-	// The JVM exits with 128+15 after a SIGTERM, which child.stop accepts.
-	err := k.c.stop(sig)
-	if dump := k.dump; dump != "" {
-		k.dump = ""
-		// Only a JVM that exited normally wrote a whole archive: a truncated one crashes the
-		// next JVM (SIGBUS). The rename is atomic, so concurrent brokers see all or nothing.
-		if err == nil && sig == syscall.SIGTERM {
-			_ = os.Rename(dump, k.jsa)
-		} else {
-			_ = os.Remove(dump)
-		}
-	}
-	return err
-}
-
-// waitReady polls the broker with a Metadata request until it answers: its client listener
-// only starts accepting requests once the broker has registered with the controller, been
-// unfenced and loaded its logs, so then it can serve produce and fetch.
-func (k *Kafka) waitReady(p *childRun) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...))
-	if err != nil {
+	if err := k.Kafka.Start(context.Background()); err != nil {
 		return err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	deadline := time.Now().Add(kafkaReadyTimeout)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := adm.ListBrokers(ctx)
-		cancel()
-		switch {
-		case err == nil:
-			return nil
-		case time.Now().After(deadline):
-			return fmt.Errorf("broker not ready after %s: %w", kafkaReadyTimeout, err)
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("broker exited during startup: %v", p.err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func (k *Kafka) cleanup() {
-	k.c.logFailure(k.t)
-	if err := k.Stop(); err != nil {
-		k.t.Log(err)
-	}
-}
-
-// java returns a command running a main class of the broker's jars (as the kafka-*.sh scripts
-// do) in the test's dir, so a crash's hs_err file lands there too.
-//
-// Setpgid and Pdeathsig: see child.start, which sets them for the broker too.
-func (k *Kafka) java(args ...string) *exec.Cmd {
-	// C1 only (TieredStopAtLevel=1): C2 compiler threads fight the broker's own for 2 cores
-	// during startup (measured 4.3 s → 3.4 s). The serial GC is enough for a test broker.
-	base := []string{
-		"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-Dlog4j2.configurationFile=" + k.path("log4j2.properties"),
-		"-cp", filepath.Join(k.libs, "*"),
-	}
-	cmd := exec.Command("java", append(base, args...)...)
-	cmd.Dir = k.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	return cmd
-}
-
-// sharedArchive returns the JVM flag that uses the CDS archive, or nil while there is none.
-// An archive made by another JDK is ignored with a warning in the log: delete it then.
-func (k *Kafka) sharedArchive() []string {
-	if _, err := os.Stat(k.jsa); err != nil {
-		return nil
-	}
-	return []string{"-XX:SharedArchiveFile=" + k.jsa}
-}
-
-func (k *Kafka) path(name string) string { return filepath.Join(k.dir, name) }
-
-// freePorts returns two distinct free loopback ports. Another process could take one before
-// the broker binds it, but it is unlikely.
-func freePorts(t testing.TB) (int, int) {
-	t.Helper()
-	var ports [2]int
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close() // held until both are chosen, so they differ
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	return ports[0], ports[1]
+	k.t.Logf("kafka %s: broker %s ready in %s", servers.KafkaVersion, k.Brokers()[0], time.Since(start).Round(time.Millisecond))
+	return nil
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logcollect/logcollect/internal/servers"
 )
 
 // TLSProxyOptions configure StartTLSProxy: nginx in front of an HTTP server, as deployments
@@ -31,7 +33,7 @@ type TLSProxyOptions struct {
 type TLSProxy struct {
 	URL        string // https://127.0.0.1:PORT with the valid server certificate
 	ExpiredURL string // the same, with the expired server certificate
-	c          child
+	c          servers.Proc
 }
 
 // StartTLSProxy starts nginx with a config in t.TempDir() and waits until it accepts TLS
@@ -115,27 +117,27 @@ http {
 	p := &TLSProxy{
 		URL:        fmt.Sprintf("https://127.0.0.1:%d", port),
 		ExpiredURL: fmt.Sprintf("https://127.0.0.1:%d", expiredPort),
-		c:          child{name: "nginx", noun: "server", log: filepath.Join(dir, "error.log"), tailLines: 20},
+		c:          servers.Proc{Name: "nginx", Noun: "server", Log: filepath.Join(dir, "error.log"), TailLines: 20},
 	}
 	cmd := exec.Command(bin, "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", confPath, "-g", "daemon off;")
-	r, err := p.c.start(cmd)
+	r, err := p.c.Start(cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		p.c.logFailure(t)
-		if err := p.c.stop(syscall.SIGQUIT); err != nil {
+		logFailure(t, &p.c)
+		if err := p.c.Stop(syscall.SIGQUIT); err != nil {
 			t.Log(err)
 		}
 	})
 	if err := waitTLS(r, fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
-		t.Fatalf("nginx: %v\n%s", err, p.c.logTail())
+		t.Fatalf("nginx: %v\n%s", err, p.c.LogTail())
 	}
 	return p
 }
 
 // waitTLS waits until addr accepts a TCP connection, or the process exits.
-func waitTLS(r *childRun, addr string) error {
+func waitTLS(r *servers.Run, addr string) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) // only: is it up?
@@ -146,8 +148,8 @@ func waitTLS(r *childRun, addr string) error {
 			return errors.New("not serving after 10s: " + err.Error())
 		}
 		select {
-		case <-r.done:
-			return fmt.Errorf("exited during startup: %v", r.err)
+		case <-r.Done():
+			return fmt.Errorf("exited during startup: %v", r.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

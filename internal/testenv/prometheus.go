@@ -4,58 +4,32 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
-)
 
-const (
-	prometheusReadyTimeout = 30 * time.Second
-	prometheusLogTail      = 40
-	prometheusHint         = "install Debian's prometheus package (apt-get install prometheus), as .ci/run does"
+	"github.com/logcollect/logcollect/internal/servers"
 )
 
 // Prometheus is a real Prometheus server (Debian's prometheus 2.42) running as a child
-// process with a config the test writes. Its methods are not safe for concurrent use.
-//
-// The Debian package may start its own service on :9090; this one never uses that port, and
-// never depends on that service being up or down.
+// process (servers.Prometheus) with a config the test writes. Its methods are not safe for
+// concurrent use.
 type Prometheus struct {
-	t    testing.TB
-	bin  string
-	dir  string // prometheus.yml, prometheus.log, data/
-	port int
-	c    child
+	*servers.Prometheus
 }
 
-// PrometheusBinary returns the path of the prometheus binary: $LOGCOLLECT_PROMETHEUS if
-// set, else "prometheus" on $PATH.
-func PrometheusBinary() (string, error) {
-	if bin := os.Getenv("LOGCOLLECT_PROMETHEUS"); bin != "" {
-		return bin, nil
-	}
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		return "", fmt.Errorf("prometheus: %w: %s", err, prometheusHint)
-	}
-	return bin, nil
-}
+// PrometheusBinary returns the path of the prometheus binary (servers.PrometheusBinary).
+func PrometheusBinary() (string, error) { return servers.PrometheusBinary() }
 
 // PromtoolBinary returns the path of promtool, which comes with the same package. Without it
 // the caller's test is skipped, or fails when CI=true.
 func PromtoolBinary(t testing.TB) string {
 	t.Helper()
-	bin, err := exec.LookPath("promtool")
+	bin, err := servers.PromtoolBinary()
 	if err != nil {
-		skipOrFail(t, fmt.Errorf("promtool: %w: %s", err, prometheusHint))
+		skipOrFail(t, err)
 	}
 	return bin
 }
@@ -69,70 +43,25 @@ func StartPrometheus(t testing.TB, config string) *Prometheus {
 	if err != nil {
 		skipOrFail(t, err)
 	}
-	p := &Prometheus{t: t, bin: bin, dir: t.TempDir()}
-	p.c = child{name: "prometheus", noun: "server", log: p.path("prometheus.log"), tailLines: prometheusLogTail}
-	p.port, err = freePort()
+	port, _ := freePorts(t)
+	sp, err := servers.NewPrometheus(servers.PrometheusConfig{Dir: t.TempDir(), Port: port, Config: []byte(config), Binary: bin})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p.path("prometheus.yml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		p.c.logFailure(t)
-		if err := p.c.stop(syscall.SIGTERM); err != nil {
+		if t.Failed() {
+			t.Logf("prometheus: last lines of its log:\n%s", sp.LogTail())
+		}
+		if err := sp.Stop(); err != nil {
 			t.Error(err)
 		}
 	})
-	cmd := exec.Command(p.bin,
-		"--config.file="+p.path("prometheus.yml"),
-		"--storage.tsdb.path="+p.path("data"),
-		"--web.listen-address="+net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)),
-		"--log.level=warn",
-	)
-	cmd.Dir = p.dir
-	r, err := p.c.start(cmd)
-	if err != nil {
+	start := time.Now()
+	if err := sp.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	if err := p.waitReady(r); err != nil {
-		_ = p.c.stop(syscall.SIGKILL)
-		t.Fatalf("prometheus: %v\n%s", err, p.c.logTail())
-	}
-	t.Logf("prometheus: %s ready in %s", p.URL(), time.Since(start).Round(time.Millisecond))
-	return p
-}
-
-// URL returns the server's base URL, e.g. "http://127.0.0.1:41234".
-func (p *Prometheus) URL() string {
-	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port))
-}
-
-func (p *Prometheus) path(name string) string { return filepath.Join(p.dir, name) }
-
-func (p *Prometheus) waitReady(r *childRun) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(prometheusReadyTimeout)
-	for {
-		resp, err := client.Get(p.URL() + "/-/ready")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("GET /-/ready: %s", resp.Status)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s: %w", prometheusReadyTimeout, err)
-		}
-		select {
-		case <-r.done:
-			return fmt.Errorf("prometheus exited during startup: %v", r.err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	t.Logf("prometheus: %s ready in %s", sp.URL(), time.Since(start).Round(time.Millisecond))
+	return &Prometheus{Prometheus: sp}
 }
 
 // api GETs /api/v1/<path> and decodes the "data" member into v.

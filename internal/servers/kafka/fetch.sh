@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Copies the jars of a real Kafka broker (pom.xml) from Maven Central into
-# ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}/kafka-<version>/libs, where internal/testenv
+# ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}/kafka-<version>/libs, where internal/servers
 # looks for them, and prints that directory. Idempotent: a complete copy is left alone.
 # Needs mvn and Java 17+.
 set -euo pipefail

@@ -2,7 +2,7 @@
 # Copies the jars of a real Elasticsearch node (pom.xml) from Maven Central into
 # ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}/elasticsearch-<version>/libs, compiles
 # Launcher.java against them into launcher.jar beside it, starts a node once to dump a
-# class-data-sharing archive (node.jsa), and prints that directory, where internal/testenv
+# class-data-sharing archive (node.jsa), and prints that directory, where internal/servers
 # looks for them. Idempotent: a complete copy made from the same pom.xml and Launcher.java is
 # left alone; a change to either redoes it all. Needs mvn and a JDK 17 (javac, jar).
 set -euo pipefail
@@ -10,7 +10,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 version=$(sed -n 's:.*<es.version>\(.*\)</es.version>.*:\1:p' "$here/pom.xml")
 dest="${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}/elasticsearch-$version"
-# internal/testenv computes the same stamp from its embedded copies, to spot a stale cache.
+# internal/servers computes the same stamp from its embedded copies, to spot a stale cache.
 stamp=$(cat "$here/pom.xml" "$here/Launcher.java" | sha256sum | cut -d' ' -f1)
 
 # The marker is written last, so an interrupted run is redone from scratch.

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/logcollect/logcollect/internal/devstack"
+	"github.com/logcollect/logcollect/internal/testenv"
+)
+
+// buildDaemons builds the daemons as `make build` does (-trimpath, so the packages come from
+// the same build cache) into a temp dir.
+func buildDaemons(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := osexec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-o", dir+"/",
+		"./cmd/logagent", "./cmd/logtransfer", "./cmd/sysmon")
+	cmd.Dir = filepath.Join("..", "..")
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	t.Logf("built the daemons in %s", time.Since(start).Round(time.Millisecond))
+	return dir
+}
+
+// devPorts returns free loopback ports for every part of the stack.
+func devPorts(t *testing.T) devstack.Ports {
+	t.Helper()
+	var ports [10]int
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer l.Close() // held until all are chosen, so they differ
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return devstack.Ports{
+		EtcdClient: ports[0], EtcdPeer: ports[1], Kafka: ports[2], KafkaController: ports[3],
+		Elasticsearch: ports[4], ElasticsearchTransport: ports[5],
+		Logagent: ports[6], Logtransfer: ports[7], Sysmon: ports[8], Prometheus: ports[9],
+	}
+}
+
+// esCount is the number of documents in the demo indices.
+func esCount(t *testing.T, url string) int64 {
+	t.Helper()
+	resp, err := http.Get(url + "/" + devstack.Topic + "-*/_count")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var c struct{ Count int64 }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&c))
+	return c.Count
+}
+
+// skipWithout skips the test when a fetched server is missing, or fails it when CI=true.
+func skipWithout(t *testing.T, find func() (string, error)) {
+	t.Helper()
+	if _, err := find(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
+// The dev stack of `make run`, on kfake (`make run EMBEDDED=1`) and on the real broker,
+// driven as a user would with logctl: generated lines are searchable within seconds, the
+// README's logctl commands work, `logctl agents` lists the agent, `logctl config set` of a new
+// task makes a new file flow without a restart, and a restart on the same dir resumes
+// without losing a line or indexing one twice.
+func TestDevStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Elasticsearch and builds the daemons")
+	}
+	skipWithout(t, testenv.ElasticsearchHome)
+	bin := buildDaemons(t)
+	t.Run("kfake", func(t *testing.T) { testDevStack(t, bin, true) })
+	t.Run("kafka", func(t *testing.T) {
+		skipWithout(t, testenv.KafkaLibs)
+		testDevStack(t, bin, false)
+	})
+	// Ctrl-C while the JVMs start: Start returns at once and leaves nothing running.
+	t.Run("interrupted start", func(t *testing.T) {
+		skipWithout(t, testenv.KafkaLibs)
+		ports := devPorts(t)
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		_, err := devstack.Start(ctx, devstack.Config{Dir: t.TempDir(), BinDir: bin, Ports: ports})
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Less(t, time.Since(start), 20*time.Second)
+		for _, port := range []int{ports.Kafka, ports.Elasticsearch, ports.EtcdClient} {
+			_, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+			require.Error(t, err, "port %d still open", port)
+		}
+	})
+}
+
+func testDevStack(t *testing.T, bin string, embedded bool) {
+	cfg := devstack.Config{
+		Dir: t.TempDir(), BinDir: bin, Embedded: embedded, Ports: devPorts(t), Rate: 100,
+		RotateBytes:    64 << 10, // ~3 s of lines: the test sees rotations
+		PrometheusYAML: filepath.Join("..", "..", "deploy", "prometheus", "prometheus.yml"),
+	}
+	// On kfake, sysmon gets a real InfluxDB when one is installed.
+	var influx *testenv.Influx
+	if _, err := testenv.InfluxBinary(); err == nil && embedded {
+		influx = testenv.StartInflux(t)
+		require.NoError(t, influx.CreateDatabase("telegraf"))
+		cfg.InfluxURL = influx.URL()
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+
+	start := time.Now()
+	s, err := devstack.Start(ctx, cfg)
+	require.NoError(t, err)
+	t.Logf("started in %s", time.Since(start).Round(time.Millisecond))
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			require.NoError(t, s.Stop())
+		}
+	})
+	t.Setenv("LOGCTL_ETCD", s.EtcdEndpoints()[0])
+	t.Setenv("LOGCTL_BROKERS", s.Brokers()[0])
+	t.Setenv("LOGCTL_ES", s.ElasticsearchURL())
+	var summary strings.Builder
+	s.PrintSummary(&summary)
+	require.Contains(t, summary.String(), "LOGCTL_ES="+s.ElasticsearchURL())
+
+	require.Contains(t, summary.String(), "sysmon") // its metrics URL, or why it is not running
+	if influx != nil {
+		require.NotContains(t, summary.String(), "sysmon: not started")
+		require.Eventually(t, func() bool {
+			series, err := influx.Query("telegraf", "SELECT count(usage_user) FROM cpu")
+			return err == nil && len(series) > 0
+		}, 20*time.Second, 200*time.Millisecond, "sysmon wrote nothing to InfluxDB")
+	}
+
+	// A line the generator wrote is found by `logctl search` within seconds.
+	var first string
+	require.Eventually(t, func() bool {
+		b, _ := os.ReadFile(s.DemoLog())
+		first, _, _ = strings.Cut(string(b), "\n")
+		return first != ""
+	}, 10*time.Second, 50*time.Millisecond)
+	req := regexp.MustCompile(`req=(\S+)`).FindStringSubmatch(first)[1]
+	written := time.Now()
+	require.Eventually(t, func() bool {
+		code, stdout, _ := exec(t, "", "search", "--since", "10m", `"`+req+`"`)
+		return code == 0 && strings.Contains(stdout, first)
+	}, 20*time.Second, 200*time.Millisecond, "line %q not found by logctl search", first)
+	t.Logf("generated line searchable after %s", time.Since(written).Round(time.Millisecond))
+
+	// logctl agents lists the demo agent with its one task.
+	code, stdout, stderr := exec(t, "", "agents", "-o", "json")
+	require.Equal(t, 0, code, stderr)
+	var agents []struct {
+		IP    string `json:"ip"`
+		Tasks int    `json:"tasks"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(stdout), &agents), stdout)
+	require.Len(t, agents, 1)
+	require.Equal(t, devstack.AgentIP, agents[0].IP)
+	require.Equal(t, 1, agents[0].Tasks)
+
+	// The README's quick start commands work against the stack.
+	t.Setenv("VISUAL", "true") // config edit: no change
+	for _, c := range quickStart(t) {
+		if args, ok := c.logctlArgs(); ok {
+			code, stdout, stderr := exec(t, "", args...)
+			require.Equal(t, 0, code, "%s: %s%s", c, stdout, stderr)
+		}
+	}
+
+	// A new task set with logctl makes a new file flow, without a restart.
+	appLog := filepath.Join(cfg.Dir, "app", "app.log")
+	require.NoError(t, os.MkdirAll(filepath.Dir(appLog), 0o755))
+	require.NoError(t, os.WriteFile(appLog, []byte("app started: marker-one\n"), 0o644))
+	code, stdout, _ = exec(t, "", "config", "get", devstack.AgentIP)
+	require.Equal(t, 0, code)
+	var tasks []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &tasks))
+	tasks = append(tasks, map[string]any{"path": appLog, "topic": devstack.Topic, "start_position": "beginning"})
+	newConfig, err := json.Marshal(tasks)
+	require.NoError(t, err)
+	code, _, stderr = exec(t, "", "config", "set", devstack.AgentIP, writeFile(t, "tasks.json", string(newConfig)))
+	require.Equal(t, 0, code, stderr)
+	require.Eventually(t, func() bool {
+		code, stdout, _ := exec(t, "", "search", "--since", "10m", "marker-one")
+		return code == 0 && strings.Contains(stdout, appLog+" app started: marker-one")
+	}, 20*time.Second, 200*time.Millisecond, "the new task's file is not shipped")
+
+	// Stop, then start again on the same dir: the agent resumes from its offsets, and every
+	// line of every file, before and after the restart, ends up indexed once.
+	require.NoError(t, s.Stop())
+	stopped = true
+	before := s.Generated() + 1 // the demo lines and marker-one
+	s, err = devstack.Start(ctx, cfg)
+	require.NoError(t, err)
+	stopped = false
+	f, err := os.OpenFile(appLog, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString("app restarted: marker-two\n")
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	time.Sleep(time.Second)
+	want := before + 1 + s.Generated() // at least, once what is written by now is indexed
+	require.Eventually(t, func() bool {
+		// A line the agent sent twice would be a second document: it gets a new Kafka offset,
+		// so logtransfer gives it a new id.
+		n := esCount(t, s.ElasticsearchURL())
+		require.LessOrEqual(t, n, before+1+s.Generated(), "more documents than lines")
+		return n >= want
+	}, 30*time.Second, 200*time.Millisecond, "lines written before or after the restart are not indexed")
+}

@@ -1,0 +1,456 @@
+package devstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/logcollect/logcollect/deploy"
+	"github.com/logcollect/logcollect/internal/servers"
+)
+
+const (
+	// Topic is the demo's Kafka topic; its documents go to the indices demo-YYYY.MM.DD.
+	Topic = "demo"
+	// AgentIP is the demo agent's host.ip: its collect key is /logagent/127.0.0.1/collect_config.
+	AgentIP = "127.0.0.1"
+	// DefaultInfluxURL is where Start looks for an InfluxDB when Config.InfluxURL is empty.
+	DefaultInfluxURL = "http://127.0.0.1:8086"
+
+	readyTimeout  = 60 * time.Second
+	daemonLogTail = 30
+)
+
+// Ports are the loopback ports of the stack. They are fixed, not picked at random, because
+// the Kafka data dir records its controller's port and the agent's registration its metrics
+// address: a second run on the same dir must reuse them.
+type Ports struct {
+	EtcdClient, EtcdPeer                      int
+	Kafka, KafkaController                    int
+	Elasticsearch, ElasticsearchTransport     int
+	Logagent, Logtransfer, Sysmon, Prometheus int
+}
+
+// DefaultPorts are the services' usual ports, which logctl's defaults point at, so
+// `logctl search` needs no flags. Prometheus gets 19090: Debian's package may run one on 9090.
+func DefaultPorts() Ports {
+	return Ports{
+		EtcdClient: 2379, EtcdPeer: 2380,
+		Kafka: 9092, KafkaController: 9093,
+		Elasticsearch: 9200, ElasticsearchTransport: 9300,
+		Logagent: 9101, Logtransfer: 9102, Sysmon: 9103, Prometheus: 19090,
+	}
+}
+
+// Config is what Start runs.
+type Config struct {
+	Dir    string // all state; "" means "var"
+	BinDir string // where logagent, logtransfer and sysmon are (`make build`); "" means "bin"
+	// Embedded runs kfake, franz-go's in-process Kafka, instead of the real broker: a start in
+	// seconds, its data in Dir/kfake.
+	Embedded bool
+	// Prometheus starts the prometheus binary on PATH with PrometheusYAML (normally
+	// deploy/prometheus/prometheus.yml) pointed at the daemons.
+	Prometheus     bool
+	PrometheusYAML string
+	// InfluxURL is sysmon's InfluxDB; "" means DefaultInfluxURL if one answers there, else
+	// sysmon is not started (it needs an output). InfluxBucket ("" means "telegraf/autogen")
+	// and InfluxToken are passed on.
+	InfluxURL, InfluxBucket, InfluxToken string
+	Ports                                Ports // zero means DefaultPorts()
+	Rate                                 int   // demo lines per second; 0 means 50
+	// RotateBytes is the size beyond which the demo log is rotated; 0 means 4 MiB.
+	RotateBytes int64
+}
+
+func (c *Config) setDefaults() {
+	if c.Dir == "" {
+		c.Dir = "var"
+	}
+	if c.BinDir == "" {
+		c.BinDir = "bin"
+	}
+	if c.Ports == (Ports{}) {
+		c.Ports = DefaultPorts()
+	}
+	if c.Rate <= 0 {
+		c.Rate = 50
+	}
+	if c.RotateBytes <= 0 {
+		c.RotateBytes = 4 << 20
+	}
+	if c.InfluxBucket == "" {
+		c.InfluxBucket = "telegraf/autogen"
+	}
+	if c.PrometheusYAML == "" {
+		c.PrometheusYAML = filepath.Join("deploy", "prometheus", "prometheus.yml")
+	}
+}
+
+// Stack is a running local pipeline. Stop stops it. Stop must not run concurrently with the
+// other methods, which only read.
+type Stack struct {
+	cfg     Config
+	etcd    *servers.Etcd
+	kafka   *servers.Kafka // nil when embedded
+	kfake   *kfake.Cluster // nil unless embedded
+	es      *servers.Elasticsearch
+	prom    *servers.Prometheus
+	daemons []*daemon // in start order
+	gen     *Generator
+	stopGen context.CancelFunc
+	genDone chan error // gets the generator's result
+	notes   []string   // what was left out and why, said once in the summary
+}
+
+// daemon is one of the pipeline's binaries, run as a child process.
+type daemon struct {
+	name string
+	addr string // metrics listen address
+	proc servers.Proc
+	run  *servers.Run
+}
+
+// Start starts the stack and returns once every part is ready, the demo generator writing.
+// On error what was started is stopped again. ctx bounds the start only; Stop ends the stack.
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
+	cfg.setDefaults()
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	cfg.Dir = dir
+	for _, d := range []string{"log", "config", "demo", "agent"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("devstack: %w", err)
+		}
+	}
+	if err := checkMode(dir, cfg.Embedded); err != nil {
+		return nil, err
+	}
+	s := &Stack{cfg: cfg}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.Stop())
+		}
+	}()
+	if err := s.startServers(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.putDemoConfig(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startDaemons(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.Prometheus {
+		if err := s.startPrometheus(ctx); err != nil {
+			return nil, err
+		}
+	}
+	s.gen = &Generator{Path: s.DemoLog(), Rate: cfg.Rate, Interval: 100 * time.Millisecond, MaxBytes: cfg.RotateBytes}
+	genCtx, cancel := context.WithCancel(context.Background())
+	s.stopGen, s.genDone = cancel, make(chan error, 1)
+	go func() { s.genDone <- s.gen.Run(genCtx) }()
+	return s, nil
+}
+
+// checkMode records in dir which Kafka the stack runs on, and refuses the other one: the
+// documents' ids are topic-partition-offset, so the offsets of a second Kafka would overwrite
+// the first one's documents, and the agent's offsets would skip lines the new Kafka never had.
+func checkMode(dir string, embedded bool) error {
+	mode := "kafka"
+	if embedded {
+		mode = "kfake"
+	}
+	name := filepath.Join(dir, "kafka-mode")
+	b, err := os.ReadFile(name)
+	switch {
+	case err == nil && strings.TrimSpace(string(b)) != mode:
+		return fmt.Errorf("devstack: %s holds the state of a stack on %s, not %s: use the same mode (EMBEDDED=1 or not), or remove %s", dir, strings.TrimSpace(string(b)), mode, dir)
+	case err == nil:
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("devstack: %w", err)
+	}
+	if err := os.WriteFile(name, []byte(mode+"\n"), 0o644); err != nil {
+		return fmt.Errorf("devstack: %w", err)
+	}
+	return nil
+}
+
+// startServers starts etcd, then Kafka and Elasticsearch side by side (two JVMs that mostly
+// wait on class loading).
+func (s *Stack) startServers(ctx context.Context) error {
+	p := s.cfg.Ports
+	var err error
+	if s.etcd, err = servers.NewEtcd(servers.EtcdConfig{Dir: s.path("etcd"), ClientPort: p.EtcdClient, PeerPort: p.EtcdPeer}); err != nil {
+		return err
+	}
+	if err := s.etcd.Start(); err != nil {
+		return err
+	}
+	if s.es, err = servers.NewElasticsearch(servers.ElasticsearchConfig{
+		Dir: s.path("elasticsearch"), Port: p.Elasticsearch, TransportPort: p.ElasticsearchTransport, ClusterName: "logcollect-dev",
+	}); err != nil {
+		return err
+	}
+	if !s.cfg.Embedded {
+		if s.kafka, err = servers.NewKafka(servers.KafkaConfig{Dir: s.path("kafka"), Port: p.Kafka, ControllerPort: p.KafkaController}); err != nil {
+			return err
+		}
+	}
+	var g errgroup.Group
+	g.Go(func() error { return s.es.Start(ctx) })
+	if s.kafka != nil {
+		g.Go(func() error { return s.kafka.Start(ctx) })
+	} else {
+		s.kfake, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(p.Kafka), kfake.DataDir(s.path("kfake")),
+			kfake.AllowAutoTopicCreation(), kfake.SeedTopics(1, Topic))
+		if err != nil {
+			_ = g.Wait()
+			return fmt.Errorf("kfake: %w", err)
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return s.createTopic(ctx)
+}
+
+// createTopic creates the demo topic up front, so logtransfer's consumer finds it at once
+// instead of after a metadata refresh.
+func (s *Stack) createTopic(ctx context.Context) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Brokers()...))
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, Topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("kafka: create topic %s: %w", Topic, err)
+	}
+	return nil
+}
+
+// putDemoConfig puts the demo collect config into etcd unless the key exists: a config an
+// operator changed with `logctl config set` survives a restart.
+func (s *Stack) putDemoConfig(ctx context.Context) error {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: s.etcd.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return fmt.Errorf("etcd: %w", err)
+	}
+	defer cli.Close()
+	key := CollectKey()
+	val := fmt.Sprintf(`[{"path": %q, "topic": %q, "start_position": "beginning", "fields": {"env": "dev"}}]`,
+		filepath.Join(s.path("demo"), "*.log"), Topic)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err = cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(clientv3.OpPut(key, val)).Commit()
+	if err != nil {
+		return fmt.Errorf("etcd: put %s: %w", key, err)
+	}
+	return nil
+}
+
+// CollectKey is the demo agent's collect config key in etcd.
+func CollectKey() string { return "/logagent/" + AgentIP + "/collect_config" }
+
+// startDaemons writes the daemons' configs and starts logtransfer, logagent and, with an
+// InfluxDB, sysmon; each must answer /readyz.
+func (s *Stack) startDaemons(ctx context.Context) error {
+	influx := s.cfg.InfluxURL
+	if influx == "" && pingInflux(ctx, DefaultInfluxURL) {
+		influx = DefaultInfluxURL
+	}
+	p := s.cfg.Ports
+	brokers, etcd := yamlList(s.Brokers()), yamlList(s.etcd.Endpoints())
+	type spec struct {
+		name, config string
+		port         int
+	}
+	specs := []spec{
+		{"logtransfer", fmt.Sprintf(transferYAML, brokers, Topic, yamlList([]string{s.es.URL()})), p.Logtransfer},
+		{"logagent", fmt.Sprintf(agentYAML, brokers, etcd, AgentIP, s.path("agent")), p.Logagent},
+	}
+	if influx != "" {
+		specs = append(specs, spec{"sysmon", fmt.Sprintf(sysmonYAML, influx, s.cfg.InfluxBucket, s.cfg.InfluxToken), p.Sysmon})
+	} else {
+		s.notes = append(s.notes, fmt.Sprintf("sysmon: not started: no InfluxDB at %s (give one with INFLUX_URL=...)", DefaultInfluxURL))
+	}
+	for _, sp := range specs {
+		d := &daemon{name: sp.name, addr: fmt.Sprintf("127.0.0.1:%d", sp.port)}
+		d.proc = servers.Proc{Name: sp.name, Noun: "process", Log: s.path("log", sp.name+".log"), TailLines: daemonLogTail}
+		conf := s.path("config", sp.name+".yaml")
+		if err := os.WriteFile(conf, []byte(sp.config+fmt.Sprintf(commonYAML, d.addr)), 0o644); err != nil {
+			return fmt.Errorf("devstack: %w", err)
+		}
+		run, err := d.proc.Start(exec.Command(filepath.Join(s.cfg.BinDir, sp.name), "-config", conf))
+		if err != nil {
+			return fmt.Errorf("%w (run `make build` first)", err)
+		}
+		d.run = run
+		s.daemons = append(s.daemons, d)
+		if err := waitReady(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Stack) startPrometheus(ctx context.Context) error {
+	p := s.cfg.Ports
+	targets := map[string][]string{}
+	for name, port := range map[string]int{"logagent": p.Logagent, "logtransfer": p.Logtransfer, "sysmon": p.Sysmon} {
+		targets[name] = []string{fmt.Sprintf("127.0.0.1:%d", port)}
+	}
+	conf, err := deploy.PrometheusConfig(s.cfg.PrometheusYAML, deploy.PrometheusOverrides{Targets: targets, ScrapeInterval: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("prometheus: %w", err)
+	}
+	if s.prom, err = servers.NewPrometheus(servers.PrometheusConfig{Dir: s.path("prometheus"), Port: p.Prometheus, Config: conf}); err != nil {
+		return err
+	}
+	return s.prom.Start(ctx)
+}
+
+// waitReady polls the daemon's /readyz until it answers 200, the daemon exits or
+// readyTimeout passes.
+func waitReady(ctx context.Context, d *daemon) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	hc := &http.Client{Timeout: time.Second}
+	var last error
+	for {
+		last = get(ctx, hc, "http://"+d.addr+"/readyz")
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-d.run.Done():
+			return fmt.Errorf("%s: exited while starting: %v\n%s", d.name, d.run.Err(), d.proc.LogTail())
+		case <-ctx.Done():
+			return fmt.Errorf("%s: not ready: %w (log: %s)", d.name, last, d.proc.Log)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func get(ctx context.Context, hc *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return nil
+}
+
+// pingInflux reports whether an InfluxDB answers /ping at url.
+func pingInflux(ctx context.Context, url string) bool {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return get(ctx, &http.Client{}, url+"/ping") == nil
+}
+
+// Stop stops the stack, sources first so the sinks can drain: the generator, the daemons
+// in reverse start order (logagent before logtransfer; each gets SIGTERM and is waited
+// for), then Prometheus, Elasticsearch, Kafka and etcd. It returns every error met.
+func (s *Stack) Stop() error {
+	var errs []error
+	if s.stopGen != nil {
+		s.stopGen()
+		errs = append(errs, <-s.genDone)
+		s.stopGen = nil
+	}
+	for i := len(s.daemons) - 1; i >= 0; i-- {
+		errs = append(errs, s.daemons[i].proc.Stop(syscall.SIGTERM))
+	}
+	s.daemons = nil
+	if s.prom != nil {
+		errs = append(errs, s.prom.Stop())
+	}
+	if s.es != nil {
+		errs = append(errs, s.es.Stop())
+	}
+	if s.kafka != nil {
+		errs = append(errs, s.kafka.Stop())
+	}
+	if s.kfake != nil {
+		s.kfake.Close()
+	}
+	if s.etcd != nil {
+		s.etcd.Stop()
+	}
+	return errors.Join(errs...)
+}
+
+// Brokers returns the Kafka bootstrap address.
+func (s *Stack) Brokers() []string {
+	if s.kfake != nil {
+		return s.kfake.ListenAddrs()
+	}
+	return s.kafka.Brokers()
+}
+
+// EtcdEndpoints returns etcd's client URLs.
+func (s *Stack) EtcdEndpoints() []string { return s.etcd.Endpoints() }
+
+// ElasticsearchURL returns Elasticsearch's HTTP URL.
+func (s *Stack) ElasticsearchURL() string { return s.es.URL() }
+
+// DemoLog returns the path of the file the demo generator writes.
+func (s *Stack) DemoLog() string { return s.path("demo", "access.log") }
+
+// Generated returns how many lines the demo generator has written in this run.
+func (s *Stack) Generated() int64 { return s.gen.Lines() }
+
+// MetricsAddr returns the metrics address of a running daemon ("logagent", "logtransfer",
+// "sysmon"), or "" if it is not running.
+func (s *Stack) MetricsAddr(name string) string {
+	for _, d := range s.daemons {
+		if d.name == name {
+			return d.addr
+		}
+	}
+	return ""
+}
+
+func (s *Stack) path(elem ...string) string {
+	return filepath.Join(append([]string{s.cfg.Dir}, elem...)...)
+}
+
+// yamlList is a YAML flow list of quoted strings.
+func yamlList(vals []string) string {
+	q := make([]string, len(vals))
+	for i, v := range vals {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}

@@ -1,0 +1,323 @@
+package servers
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+)
+
+var (
+	//go:embed elasticsearch/pom.xml
+	esPOM string
+	//go:embed elasticsearch/Launcher.java
+	esLauncher string
+)
+
+// ElasticsearchVersion is pinned in elasticsearch/pom.xml, which fetch.sh resolves.
+var ElasticsearchVersion = regexp.MustCompile(`<es.version>(.+)</es.version>`).FindStringSubmatch(esPOM)[1]
+
+const (
+	esFetchHint    = "run `bash internal/servers/elasticsearch/fetch.sh` (needs mvn and a JDK 17)"
+	esReadyTimeout = 90 * time.Second
+	esLogTail      = 60 // lines of the node log shown when something fails
+)
+
+// esJavaFlags are the JVM's flags. fetch.sh dumps the CDS archive with the same ones: keep
+// them in step. The JVM ignores an archive made for another class path, JDK or GC (with a
+// warning in node.log), and the node then starts ~2.5 s slower.
+//
+// Measured on 2 busy cores: ready in 1.8-3.1 s with the archive, ~5-6 s without; with C2 on
+// too (no TieredStopAtLevel) 5 s, and 10,000 docs bulk-indexed in 13.9 s instead of 4 s.
+//
+//   - C1 only (TieredStopAtLevel=1) and the serial GC, as for Kafka: C2 and G1's threads
+//     fight the node's own for 2 cores during startup.
+//   - java.locale.providers=SPI,COMPAT, as the 7.x distribution's jvm.options: SPI loads ES's
+//     IsoCalendarDataProvider (ISO weeks) from the server jar, and COMPAT the pre-CLDR locale
+//     data that ES 7's date formats were written for.
+//   - log4j's shutdown hook is off: the launcher's own hook shuts log4j down after the node
+//     has closed, so the closing lines reach node.log.
+var esJavaFlags = []string{
+	"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:+ExitOnOutOfMemoryError",
+	"-Djava.locale.providers=SPI,COMPAT", "-Dlog4j2.shutdownHookEnabled=false",
+}
+
+// esLog4j sends the node's log4j output to stdout, which goes to node.log. Without a config
+// log4j prints only errors, to the console. ES's own log4j2.properties (JSON layouts, the
+// deprecation and slow logs, rolling files) is not needed by a test node.
+const esLog4j = `appender.out.type=Console
+appender.out.name=out
+appender.out.layout.type=PatternLayout
+appender.out.layout.pattern=[%d] %p %m (%c)%n
+rootLogger.level=INFO
+rootLogger.appenderRef.out.ref=out
+`
+
+// esSettings are the node's settings (Launcher's key=value arguments): %[1]s the home dir,
+// %[2]s the data dir, %[3]d the HTTP port, %[4]d the transport port, %[5]s the cluster name.
+//
+// Gotchas:
+//   - discovery.type=single-node: the node elects itself without cluster.initial_master_nodes
+//     and never looks for others.
+//   - The disk threshold decider refuses to allocate shards when the disk is 85% full (and
+//     makes indices read-only at 95%): test machines' disks can be that full.
+//   - The real-memory parent circuit breaker (indices.breaker.total.use_real_memory) counts
+//     the heap in use, garbage included, and only tries a GC before tripping with G1. With
+//     the serial GC and a 512 MiB heap it could answer 429 circuit_breaking_exception to a
+//     big bulk request: off as a precaution (not seen here), so the breaker adds up the
+//     requests' own estimates, as in ES 6.
+//   - Index-level defaults cannot be node settings in 7.x ("node settings must not contain any
+//     index level settings"): new indices get 1 shard and 1 replica, which a single node
+//     cannot assign, so their health is yellow. Set number_of_replicas: 0 in index templates
+//     for green.
+//   - Not available (not published on Maven Central for 7.x, see elasticsearch/pom.xml):
+//     analysis-common (the core has the standard, simple, whitespace, stop and keyword
+//     analyzers and the lowercase filter; pattern, fingerprint, language analyzers and
+//     filters like asciifolding fail with "failed to find global analyzer/filter"), painless
+//     scripts, ingest processors, and all of x-pack: data streams, ILM, security, SQL.
+//     Composable index templates, match_only_text and scaled_float work.
+const esSettings = `path.home=%[1]s
+path.data=%[2]s
+http.port=%[3]d
+transport.port=%[4]d
+network.host=127.0.0.1
+discovery.type=single-node
+cluster.name=%[5]s
+cluster.routing.allocation.disk.threshold_enabled=false
+indices.breaker.total.use_real_memory=false
+action.auto_create_index=true
+`
+
+// ElasticsearchConfig says where a node keeps its state and which ports it listens on.
+type ElasticsearchConfig struct {
+	// Dir holds log4j2.properties, node.log, home/ and data/. A dir with data from an earlier
+	// run is reused: the node comes back with its indices. Required.
+	Dir string
+	// Port is the HTTP port, TransportPort the transport's, both on 127.0.0.1. Required and
+	// distinct.
+	Port, TransportPort int
+	// ClusterName names the cluster (its data dir records it); "" means "logcollect-test".
+	ClusterName string
+	// Home is what elasticsearch/fetch.sh made; "" means ElasticsearchHome().
+	Home string
+}
+
+func (c *ElasticsearchConfig) validate() error {
+	switch {
+	case c.Dir == "":
+		return errors.New("elasticsearch: no data dir")
+	case c.Port <= 0 || c.TransportPort <= 0 || c.Port == c.TransportPort:
+		return fmt.Errorf("elasticsearch: want two distinct ports, have %d and %d", c.Port, c.TransportPort)
+	}
+	if c.ClusterName == "" {
+		c.ClusterName = "logcollect-test"
+	}
+	if c.Home == "" {
+		home, err := ElasticsearchHome()
+		if err != nil {
+			return err
+		}
+		c.Home = home
+	}
+	return nil
+}
+
+// Elasticsearch is a real single Elasticsearch 7 node running in a child JVM, started from
+// the server jars on Maven Central by elasticsearch/Launcher.java. It speaks the HTTP API that
+// github.com/olivere/elastic/v7 uses (create clients with SetSniff(false): there is one node
+// and nothing to discover).
+// Its methods are not safe for concurrent use.
+type Elasticsearch struct {
+	cfg     ElasticsearchConfig
+	version string // e.g. "elasticsearch 7.17.29", from GET /
+	proc    Proc
+	httpc   *http.Client
+}
+
+// NewElasticsearch writes the node's config into cfg.Dir; Start runs it.
+func NewElasticsearch(cfg ElasticsearchConfig) (*Elasticsearch, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	e := &Elasticsearch{cfg: cfg, httpc: &http.Client{Timeout: 5 * time.Second}}
+	e.proc = Proc{Name: "elasticsearch", Noun: "node", Log: e.path("node.log"), TailLines: esLogTail}
+	for _, d := range []string{"home", "data"} {
+		if err := os.MkdirAll(e.path(d), 0o755); err != nil {
+			return nil, fmt.Errorf("elasticsearch: %w", err)
+		}
+	}
+	if err := writeFile(e.path("log4j2.properties"), esLog4j); err != nil {
+		return nil, fmt.Errorf("elasticsearch: %w", err)
+	}
+	return e, nil
+}
+
+// ElasticsearchHome returns the directory that elasticsearch/fetch.sh fills:
+// ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}/elasticsearch-<version>. It is an error if the
+// directory is incomplete or was made from another pom.xml or Launcher.java.
+func ElasticsearchHome() (string, error) {
+	cache, err := CacheDir()
+	if err != nil {
+		return "", fmt.Errorf("elasticsearch: locate the jars: %w", err)
+	}
+	dir := filepath.Join(cache, "elasticsearch-"+ElasticsearchVersion)
+	stamp, err := os.ReadFile(filepath.Join(dir, "complete"))
+	if err != nil {
+		return "", fmt.Errorf("elasticsearch: no Elasticsearch %s jars in %s: %s", ElasticsearchVersion, dir, esFetchHint)
+	}
+	// fetch.sh's stamp: sha256 of pom.xml followed by Launcher.java.
+	sum := sha256.Sum256([]byte(esPOM + esLauncher))
+	if strings.TrimSpace(string(stamp)) != hex.EncodeToString(sum[:]) {
+		return "", fmt.Errorf("elasticsearch: %s was made from another pom.xml or Launcher.java: %s", dir, esFetchHint)
+	}
+	return dir, nil
+}
+
+// URL returns the node's HTTP address, e.g. "http://127.0.0.1:9200".
+func (e *Elasticsearch) URL() string { return "http://" + loopback(e.cfg.Port) }
+
+// Version returns the engine's name and version as the node reports them once started, e.g.
+// "elasticsearch 7.17.29".
+func (e *Elasticsearch) Version() string { return e.version }
+
+// Log is the path of the node's log file.
+func (e *Elasticsearch) Log() string { return e.proc.Log }
+
+// LogTail returns the last lines of the node's log, which explain a failure.
+func (e *Elasticsearch) LogTail() string { return e.proc.LogTail() }
+
+// Start starts the node, again after Stop or Kill on the same ports and with the same data,
+// and waits until the cluster health is yellow or green (so the shards of existing indices
+// are assigned: their data can be read). If ctx ends first, it kills the node.
+func (e *Elasticsearch) Start(ctx context.Context) error {
+	if e.proc.Running() {
+		return errors.New("elasticsearch: node already running")
+	}
+
+	args := append([]string{}, esJavaFlags...)
+	if jsa := filepath.Join(e.cfg.Home, "node.jsa"); fileExists(jsa) {
+		args = append(args, "-XX:SharedArchiveFile="+jsa)
+	}
+	args = append(args,
+		"-Dlog4j2.configurationFile="+e.path("log4j2.properties"),
+		// Its tmp dir (java.io.tmpdir, which Environment uses for JNA and the like) is the
+		// node's dir, so nothing is left behind in /tmp.
+		"-Djava.io.tmpdir="+e.cfg.Dir,
+		"-cp", filepath.Join(e.cfg.Home, "libs", "*")+string(filepath.ListSeparator)+filepath.Join(e.cfg.Home, "launcher.jar"),
+		"Launcher")
+	settings := fmt.Sprintf(esSettings, e.path("home"), e.path("data"), e.cfg.Port, e.cfg.TransportPort, e.cfg.ClusterName)
+	args = append(args, strings.Split(strings.TrimSpace(settings), "\n")...) // one per line: paths may hold spaces
+
+	// Dir: a crash's hs_err file lands in the node's dir. Proc.Start sets Setpgid and
+	// Pdeathsig.
+	cmd := exec.Command("java", args...)
+	cmd.Dir = e.cfg.Dir
+	r, err := e.proc.Start(cmd)
+	if err != nil {
+		return err
+	}
+	if err := e.waitReady(ctx, r); err != nil {
+		_ = e.Kill()
+		if ctx.Err() != nil { // interrupted: the log says nothing about it
+			return fmt.Errorf("elasticsearch: %w", err)
+		}
+		return fmt.Errorf("elasticsearch: %w\n%s", err, e.proc.LogTail())
+	}
+	return nil
+}
+
+// Stop stops the node gracefully (SIGTERM: it closes its shards) and waits until it has
+// exited; after 15 s it kills it and returns an error. Stopping a stopped node does nothing.
+func (e *Elasticsearch) Stop() error {
+	err := e.proc.Stop(syscall.SIGTERM)
+	e.httpc.CloseIdleConnections()
+	return err
+}
+
+// Kill kills the node (SIGKILL), as a crash would, and waits until it has exited. Whatever
+// was acknowledged is still there after Start: the translog is fsynced per request by
+// default (index.translog.durability: request).
+func (e *Elasticsearch) Kill() error { return e.proc.Stop(syscall.SIGKILL) }
+
+// waitReady polls the cluster health until it is yellow or green. Until the node has started
+// its HTTP port refuses connections; then the health is red until the master is elected and
+// the shards of the existing indices are assigned (wait_for_status answers 408 meanwhile).
+// It then reads the engine's name and version from GET /.
+func (e *Elasticsearch) waitReady(ctx context.Context, r *Run) error {
+	deadline := time.Now().Add(esReadyTimeout)
+	var last error
+	for {
+		last = e.get(ctx, "/_cluster/health?wait_for_status=yellow&timeout=1s", nil)
+		if last == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("node not ready after %s: %w", esReadyTimeout, last)
+		}
+		select {
+		case <-r.Done():
+			return fmt.Errorf("node exited during startup: %v", r.Err())
+		case <-ctx.Done():
+			return fmt.Errorf("node not ready: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	var root struct {
+		Version struct {
+			Number       string `json:"number"`
+			Distribution string `json:"distribution"` // "opensearch" there, absent in ES
+		} `json:"version"`
+	}
+	if err := e.get(ctx, "/", &root); err != nil {
+		return err
+	}
+	name := root.Version.Distribution
+	if name == "" {
+		name = "elasticsearch"
+	}
+	e.version = name + " " + root.Version.Number
+	return nil
+}
+
+// get GETs path and decodes the JSON answer into v (if not nil); any status but 200 is an error.
+func (e *Elasticsearch) get(ctx context.Context, path string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.URL()+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := e.httpc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, body)
+	}
+	if v == nil {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("GET %s: %w", path, err)
+	}
+	return nil
+}
+
+func (e *Elasticsearch) path(name string) string { return filepath.Join(e.cfg.Dir, name) }

@@ -1,0 +1,313 @@
+package servers
+
+import (
+	"context"
+	"crypto/rand"
+	_ "embed"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+//go:embed kafka/pom.xml
+var kafkaPOM string
+
+// KafkaVersion is pinned in kafka/pom.xml, which fetch.sh resolves.
+var KafkaVersion = regexp.MustCompile(`<kafka.version>(.+)</kafka.version>`).FindStringSubmatch(kafkaPOM)[1]
+
+const (
+	kafkaFetchHint    = "run `bash internal/servers/kafka/fetch.sh` (needs mvn and Java 17+)"
+	kafkaReadyTimeout = 60 * time.Second
+	kafkaLogTail      = 50 // lines of the broker log shown when something fails
+)
+
+// kafkaProps is the broker's server.properties: %[1]d is the client port, %[2]d the controller
+// port, %[3]s the data dir.
+//
+// Gotchas:
+//   - `StorageTool format --standalone` refuses controller.quorum.voters: it wants
+//     controller.quorum.bootstrap.servers (a dynamic KRaft quorum).
+//   - format stores the controller's endpoint in the data dir, and clients learn the advertised
+//     one: a restart must reuse both ports.
+//   - The internal topics default to replication factor 3 (share coordinator) and 50
+//     partitions, which a single node cannot host or is slow to create.
+const kafkaProps = `process.roles=broker,controller
+node.id=1
+listeners=PLAINTEXT://127.0.0.1:%[1]d,CONTROLLER://127.0.0.1:%[2]d
+advertised.listeners=PLAINTEXT://127.0.0.1:%[1]d
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+controller.quorum.bootstrap.servers=127.0.0.1:%[2]d
+log.dirs=%[3]s
+num.partitions=1
+auto.create.topics.enable=true
+group.initial.rebalance.delay.ms=0
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+num.network.threads=2
+num.io.threads=2
+# After a SIGKILL the controller (restarted too) keeps the dead broker's registration until its
+# session expires (default 9 s): the new broker gets DUPLICATE_BROKER_REGISTRATION until then.
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=3000
+# The log cleaner allocates this at startup (default 128 MiB).
+log.cleaner.dedupe.buffer.size=4194304
+`
+
+// kafkaLog4j sends the broker's log4j output to stdout, which goes to the log file. The
+// config dumps (hundreds of lines per internal client) are left out.
+const kafkaLog4j = `appender.out.type=Console
+appender.out.name=out
+appender.out.layout.type=PatternLayout
+appender.out.layout.pattern=[%d] %p %m (%c)%n
+rootLogger.level=INFO
+rootLogger.appenderRef.out.ref=out
+logger.config.name=org.apache.kafka.common.config.AbstractConfig
+logger.config.level=WARN
+`
+
+// KafkaConfig says where a broker keeps its state and which ports it listens on.
+type KafkaConfig struct {
+	// Dir holds server.properties, log4j2.properties, broker.log and data/. A dir whose data/
+	// was formatted by an earlier run is reused: the broker resumes with its topics and
+	// offsets. Required.
+	Dir string
+	// Port is the client listener's, ControllerPort the KRaft controller's, both on
+	// 127.0.0.1. Required, distinct, and the same on every run with the same Dir: the
+	// formatted data records the controller's endpoint.
+	Port, ControllerPort int
+	// Libs is the directory of the broker's jars; "" means KafkaLibs().
+	Libs string
+	// ExtraProps is appended to the generated server.properties: a key given again overrides
+	// the default (Java properties keep the last), e.g. more listeners with TLS or SASL.
+	ExtraProps string
+}
+
+func (c *KafkaConfig) validate() error {
+	switch {
+	case c.Dir == "":
+		return errors.New("kafka: no data dir")
+	case c.Port <= 0 || c.ControllerPort <= 0 || c.Port == c.ControllerPort:
+		return fmt.Errorf("kafka: want two distinct ports, have %d and %d", c.Port, c.ControllerPort)
+	}
+	if c.Libs == "" {
+		libs, err := KafkaLibs()
+		if err != nil {
+			return err
+		}
+		c.Libs = libs
+	}
+	return nil
+}
+
+// Kafka is a real single-node KRaft broker running as a child JVM.
+// Its methods are not safe for concurrent use.
+type Kafka struct {
+	cfg  KafkaConfig
+	jsa  string // class-data-sharing archive shared by all brokers
+	proc Proc
+	dump string // where the running JVM writes a CDS archive at exit, "" if it does not
+}
+
+// NewKafka writes the broker's config into cfg.Dir and formats its storage unless an earlier
+// run did; Start runs it.
+func NewKafka(cfg KafkaConfig) (*Kafka, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	k := &Kafka{cfg: cfg, jsa: filepath.Join(filepath.Dir(cfg.Libs), "broker.jsa")}
+	k.proc = Proc{Name: "kafka", Noun: "broker", Log: k.path("broker.log"), TailLines: kafkaLogTail}
+	data := k.path("data")
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	if err := writeFile(k.path("server.properties"), fmt.Sprintf(kafkaProps, cfg.Port, cfg.ControllerPort, data)+cfg.ExtraProps); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	if err := writeFile(k.path("log4j2.properties"), kafkaLog4j); err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	if fileExists(filepath.Join(data, "meta.properties")) {
+		return k, nil
+	}
+
+	// Formatting is `kafka-storage.sh format`: once per data dir (it refuses a formatted one).
+	// The cluster ID is what `StorageTool random-uuid` prints: 16 random bytes in unpadded
+	// base64url, made here to save a JVM start. It may begin with '-', hence --cluster-id=.
+	uuid := make([]byte, 16)
+	rand.Read(uuid) // never fails
+	id := base64.RawURLEncoding.EncodeToString(uuid)
+	format := k.java(append(k.sharedArchive(), "kafka.tools.StorageTool", "format", "--standalone",
+		"--cluster-id="+id, "-c", k.path("server.properties"))...)
+	if out, err := format.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("kafka: format storage in %s: %w\n%s", data, err, out)
+	}
+	return k, nil
+}
+
+// KafkaLibs returns the directory of the broker's jars: $LOGCOLLECT_KAFKA_LIBS if set, else
+// ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}/kafka-<version>/libs, which kafka/fetch.sh fills.
+func KafkaLibs() (string, error) {
+	if dir := os.Getenv("LOGCOLLECT_KAFKA_LIBS"); dir != "" {
+		if jars, _ := filepath.Glob(filepath.Join(dir, "kafka_2.13-*.jar")); len(jars) == 0 {
+			return "", fmt.Errorf("kafka: LOGCOLLECT_KAFKA_LIBS=%s holds no kafka_2.13 jar: unset it and %s", dir, kafkaFetchHint)
+		}
+		return filepath.Abs(dir)
+	}
+	cache, err := CacheDir()
+	if err != nil {
+		return "", fmt.Errorf("kafka: locate the jars: %w", err)
+	}
+	dir := filepath.Join(cache, "kafka-"+KafkaVersion)
+	if _, err := os.Stat(filepath.Join(dir, "complete")); err != nil {
+		return "", fmt.Errorf("kafka: no Kafka %s jars in %s: %s", KafkaVersion, dir, kafkaFetchHint)
+	}
+	return filepath.Join(dir, "libs"), nil
+}
+
+// Brokers returns the broker's address, e.g. ["127.0.0.1:9092"].
+func (k *Kafka) Brokers() []string { return []string{loopback(k.cfg.Port)} }
+
+// Log is the path of the broker's log file.
+func (k *Kafka) Log() string { return k.proc.Log }
+
+// LogTail returns the last lines of the broker's log, which explain a failure.
+func (k *Kafka) LogTail() string { return k.proc.LogTail() }
+
+// Start starts the broker, again after Stop or Kill on the same ports and with the same
+// data, and waits until it answers. If ctx ends first, it kills the broker.
+func (k *Kafka) Start(ctx context.Context) error {
+	if k.proc.Running() {
+		return errors.New("kafka: broker already running")
+	}
+	// The JVM spends most of its startup loading and verifying classes. A class-data-sharing
+	// archive of them halves it (measured 3.4 s → 1.9 s; more on a busy machine). The first
+	// broker that finds none dumps one when it exits gracefully (that stop takes ~6 s longer).
+	flags, dump := k.sharedArchive(), ""
+	if flags == nil {
+		// A read-only cache dir only means running without an archive.
+		if f, err := os.CreateTemp(filepath.Dir(k.jsa), "broker.jsa.*"); err == nil {
+			f.Close()
+			dump = f.Name()
+			flags = []string{"-XX:ArchiveClassesAtExit=" + dump}
+		}
+	}
+	cmd := k.java(append(flags, "-Xmx512m", "kafka.Kafka", k.path("server.properties"))...)
+	r, err := k.proc.Start(cmd)
+	if err != nil {
+		if dump != "" {
+			os.Remove(dump)
+		}
+		return err
+	}
+	k.dump = dump
+	if err := k.waitReady(ctx, r); err != nil {
+		_ = k.Kill()
+		if ctx.Err() != nil { // interrupted: the log says nothing about it
+			return fmt.Errorf("kafka: %w", err)
+		}
+		return fmt.Errorf("kafka: %w\n%s", err, k.proc.LogTail())
+	}
+	return nil
+}
+
+// Stop stops the broker gracefully (SIGTERM) and waits until it has exited; after 15 s it kills
+// it and returns an error. Stopping a stopped broker does nothing.
+func (k *Kafka) Stop() error { return k.stop(syscall.SIGTERM) }
+
+// Kill kills the broker (SIGKILL), as a crash would, and waits until it has exited.
+func (k *Kafka) Kill() error { return k.stop(syscall.SIGKILL) }
+
+func (k *Kafka) stop(sig syscall.Signal) error {
+	if !k.proc.Running() {
+		return nil
+	}
+	// The JVM exits with 128+15 after a SIGTERM, which Proc.Stop accepts.
+	err := k.proc.Stop(sig)
+	if dump := k.dump; dump != "" {
+		k.dump = ""
+		// Only a JVM that exited normally wrote a whole archive: a truncated one crashes the
+		// next JVM (SIGBUS). The rename is atomic, so concurrent brokers see all or nothing.
+		if err == nil && sig == syscall.SIGTERM {
+			_ = os.Rename(dump, k.jsa)
+		} else {
+			_ = os.Remove(dump)
+		}
+	}
+	return err
+}
+
+// waitReady polls the broker with a Metadata request until it answers: its client listener
+// only starts accepting requests once the broker has registered with the controller, been
+// unfenced and loaded its logs, so then it can serve produce and fetch.
+func (k *Kafka) waitReady(ctx context.Context, r *Run) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(kafkaReadyTimeout)
+	for {
+		reqCtx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := adm.ListBrokers(reqCtx)
+		cancel()
+		switch {
+		case err == nil:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("broker not ready after %s: %w", kafkaReadyTimeout, err)
+		}
+		select {
+		case <-r.Done():
+			return fmt.Errorf("broker exited during startup: %v", r.Err())
+		case <-ctx.Done():
+			return fmt.Errorf("broker not ready: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// java returns a command running a main class of the broker's jars (as the kafka-*.sh scripts
+// do) in the broker's dir, so a crash's hs_err file lands there too.
+//
+// Setpgid and Pdeathsig: see Proc.Start, which sets them for the broker too.
+func (k *Kafka) java(args ...string) *exec.Cmd {
+	// C1 only (TieredStopAtLevel=1): C2 compiler threads fight the broker's own for 2 cores
+	// during startup (measured 4.3 s → 3.4 s). The serial GC is enough for one local broker.
+	base := []string{
+		"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+		"-Dlog4j2.configurationFile=" + k.path("log4j2.properties"),
+		"-cp", filepath.Join(k.cfg.Libs, "*"),
+	}
+	cmd := exec.Command("java", append(base, args...)...)
+	cmd.Dir = k.cfg.Dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// sharedArchive returns the JVM flag that uses the CDS archive, or nil while there is none.
+// An archive made by another JDK is ignored with a warning in the log: delete it then.
+func (k *Kafka) sharedArchive() []string {
+	if !fileExists(k.jsa) {
+		return nil
+	}
+	return []string{"-XX:SharedArchiveFile=" + k.jsa}
+}
+
+func (k *Kafka) path(name string) string { return filepath.Join(k.cfg.Dir, name) }
