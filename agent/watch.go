@@ -29,7 +29,9 @@ import (
 //     them at once and turns them into pending wakes, and the tracker is
 //     never called with mu held (a pump may be waiting for mu).
 //
-// Its methods are safe for concurrent use.
+// The tracker is process-wide, so a process has one fileWatcher (Agent.Run
+// makes it): two watching the same path would share, and split, the path's
+// events. Its methods are safe for concurrent use.
 type fileWatcher struct {
 	log   *slog.Logger
 	pumps sync.WaitGroup
