@@ -126,6 +126,13 @@ func testDevStack(t *testing.T, bin string, embedded bool) {
 
 	start := time.Now()
 	s, err := devstack.Start(ctx, cfg)
+	// A port chosen free can be taken (e.g. as another test's outgoing ephemeral port) before
+	// the JVM binds it, with the whole suite running at once: start again on new ports.
+	for attempt := 1; err != nil && strings.Contains(err.Error(), "Address already in use") && attempt < 3; attempt++ {
+		t.Logf("start again on new ports: %v", firstLine(err.Error()))
+		cfg.Dir, cfg.Ports = t.TempDir(), devPorts(t)
+		s, err = devstack.Start(ctx, cfg)
+	}
 	require.NoError(t, err)
 	t.Logf("started in %s", time.Since(start).Round(time.Millisecond))
 	stopped := false
@@ -226,4 +233,9 @@ func testDevStack(t *testing.T, bin string, embedded bool) {
 		require.LessOrEqual(t, n, before+1+s.Generated(), "more documents than lines")
 		return n >= want
 	}, 30*time.Second, 200*time.Millisecond, "lines written before or after the restart are not indexed")
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
