@@ -139,19 +139,26 @@ func startInflux(t testing.TB, user, password string) *Influx {
 // ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}/influxdb-1.8.10/bin/influxd, which
 // influx/fetch.sh builds.
 func InfluxBinary() (string, error) {
-	if bin := os.Getenv("LOGCOLLECT_INFLUXD"); bin != "" {
+	return cachedInfluxd("influx", "LOGCOLLECT_INFLUXD", influxVersion, influxFetchHint)
+}
+
+// cachedInfluxd returns $env if set, else the influxd that a fetch script built into
+// ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}/influxdb-<version>/bin; name prefixes errors,
+// which end with hint.
+func cachedInfluxd(name, env, version, hint string) (string, error) {
+	if bin := os.Getenv(env); bin != "" {
 		if _, err := os.Stat(bin); err != nil {
-			return "", fmt.Errorf("influx: LOGCOLLECT_INFLUXD: %w: unset it and %s", err, influxFetchHint)
+			return "", fmt.Errorf("%s: %s: %w: unset it and %s", name, env, err, hint)
 		}
 		return filepath.Abs(bin)
 	}
 	cache, err := cacheDir()
 	if err != nil {
-		return "", fmt.Errorf("influx: locate influxd: %w", err)
+		return "", fmt.Errorf("%s: locate influxd: %w", name, err)
 	}
-	dir := filepath.Join(cache, "influxdb-"+influxVersion)
+	dir := filepath.Join(cache, "influxdb-"+version)
 	if _, err := os.Stat(filepath.Join(dir, "complete")); err != nil {
-		return "", fmt.Errorf("influx: no InfluxDB %s in %s: %s", influxVersion, dir, influxFetchHint)
+		return "", fmt.Errorf("%s: no InfluxDB %s in %s: %s", name, version, dir, hint)
 	}
 	return filepath.Join(dir, "bin", "influxd"), nil
 }

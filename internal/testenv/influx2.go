@@ -80,21 +80,7 @@ func StartInflux2(t testing.TB) *Influx2 {
 // ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}/influxdb-2.7.12/bin/influxd, which
 // influx2/fetch.sh builds.
 func Influx2Binary() (string, error) {
-	if bin := os.Getenv("LOGCOLLECT_INFLUXD2"); bin != "" {
-		if _, err := os.Stat(bin); err != nil {
-			return "", fmt.Errorf("influx2: LOGCOLLECT_INFLUXD2: %w: unset it and %s", err, influx2FetchHint)
-		}
-		return filepath.Abs(bin)
-	}
-	cache, err := cacheDir()
-	if err != nil {
-		return "", fmt.Errorf("influx2: locate influxd: %w", err)
-	}
-	dir := filepath.Join(cache, "influxdb-"+influx2Version)
-	if _, err := os.Stat(filepath.Join(dir, "complete")); err != nil {
-		return "", fmt.Errorf("influx2: no InfluxDB %s in %s: %s", influx2Version, dir, influx2FetchHint)
-	}
-	return filepath.Join(dir, "bin", "influxd"), nil
+	return cachedInfluxd("influx2", "LOGCOLLECT_INFLUXD2", influx2Version, influx2FetchHint)
 }
 
 // URL returns the server's base URL; it stays the same across Stop and Start.
