@@ -71,6 +71,16 @@ func envList(name, def string) []string {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	root, _ := rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return root.ExecuteContext(ctx)
+}
+
+// rootCommand returns logctl's command tree, with the connection flags it sets.
+func rootCommand() (*cobra.Command, *globals) {
 	g := &globals{}
 	root := &cobra.Command{
 		Use:           "logctl",
@@ -89,12 +99,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	g.esAuth.Password, g.esAuth.APIKey = os.Getenv("LOGCTL_ES_PASSWORD"), os.Getenv("LOGCTL_ES_API_KEY")
 	pf.DurationVar(&g.timeout, "timeout", ctl.DefaultTimeout, "timeout of each request to etcd, Kafka or Elasticsearch")
 	pf.StringVar(&g.collectKey, "collect-key", ctl.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), devCmd())
-	return root.ExecuteContext(ctx)
+	return root, g
 }
 
 func addOutput(cmd *cobra.Command, g *globals) {
