@@ -174,8 +174,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 }
 
 // checkMode records in dir which Kafka the stack runs on, and refuses the other one: the
-// documents' ids are topic-partition-offset, so the offsets of a second Kafka would overwrite
-// the first one's documents, and the agent's offsets would skip lines the new Kafka never had.
+// agent's offsets would skip lines the new Kafka never had.
 func checkMode(dir string, embedded bool) error {
 	mode := "kafka"
 	if embedded {
