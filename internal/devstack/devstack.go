@@ -316,7 +316,7 @@ func (s *Stack) startDaemons(ctx context.Context) error {
 		if err := waitReady(ctx, d); err != nil {
 			if sp.optional && ctx.Err() == nil {
 				_ = d.proc.Stop(syscall.SIGTERM)
-				s.notes = append(s.notes, fmt.Sprintf("%s: not started: no InfluxDB at %s (give one with INFLUX_URL=...), and this %[1]s does not run without one (log %s)",
+				s.notes = append(s.notes, fmt.Sprintf("%[1]s: not started: no InfluxDB at %[2]s (give one with INFLUX_URL=...), and this %[1]s does not run without one (log %[3]s)",
 					sp.name, DefaultInfluxURL, s.rel(d.proc.Log)))
 				continue
 			}
