@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"debug/buildinfo"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -293,115 +292,44 @@ type watch struct {
 	started   func() // if set, called once the contender has started
 }
 
-// measure starts cmd, polls w.topic's high watermark until it reaches w.want,
-// stops the contender and returns the wall time, the CPU of the contender
-// (and the children it waited for), its peak RSS, and the CPU of the broker
-// and of other processes over the run.
-//
-// The peak RSS is sampled from /proc at every poll, not taken from rusage:
-// a child started by os/exec shares this process's memory until it execs,
-// and Linux keeps that in the child's ru_maxrss, so rusage would report at
-// least this test's own peak RSS.
+// measure starts cmd (startProc), polls w.topic's high watermark every
+// pollInterval until it reaches w.want, stops the contender and returns the
+// wall time, the CPU of the contender (and the children it waited for), its
+// peak RSS (the VmHWM of its process tree, see proc), and the CPU of the
+// broker and of other processes over the run.
 func measure(t *testing.T, cmd *exec.Cmd, w watch) (runResult, error) {
 	t.Helper()
 	ctx := t.Context()
-	logf, err := os.Create(w.logPath)
+	before := sampleCPU(w.brokerPID)
+	p, err := startProc(w.name, cmd, w.logPath, pollInterval)
 	if err != nil {
 		return runResult{}, err
 	}
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	withLog := func(err error) error { return fmt.Errorf("%w\n%s", err, tail(w.logPath, 30)) }
-
-	before := sampleCPU(w.brokerPID)
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return runResult{}, err
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	done := waited // nil once received from
-	kill := func() {
-		if done != nil {
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}
+	defer p.kill()
 	if w.started != nil {
 		w.started()
 	}
-
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	deadline := time.NewTimer(runTimeout)
-	defer deadline.Stop()
-	var (
-		exited   bool
-		exitedAt time.Time
-		wall     time.Duration
-		n        int64
-		peak     int64
-	)
-	for wall == 0 {
-		if !exited {
-			peak = max(peak, treeHWM(cmd.Process.Pid))
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				return runResult{}, withLog(fmt.Errorf("%s exited before all lines were in Kafka: %w", w.name, err))
-			}
-			exited, exitedAt, done = true, time.Now(), nil
-		case <-tick.C:
-		case <-deadline.C:
-			kill()
-			return runResult{}, withLog(fmt.Errorf("only %d of %d lines in Kafka after %s", n, w.want, runTimeout))
-		case <-ctx.Done():
-			kill()
-			return runResult{}, ctx.Err()
-		}
+	var n int64
+	wall, err := p.until(ctx, runTimeout, exitGrace, func() (bool, error) {
 		if got, err := endOffsets(ctx, w.adm, w.topic); err == nil {
 			n = got
 		}
-		switch {
-		case n >= w.want:
-			wall = time.Since(start)
-		case exited && time.Since(exitedAt) > exitGrace:
-			return runResult{}, withLog(fmt.Errorf("%s exited with %d of %d lines in Kafka", w.name, n, w.want))
-		}
+		return n >= w.want, nil
+	})
+	if err != nil {
+		return runResult{}, fmt.Errorf("%d of %d lines in Kafka: %w", n, w.want, err)
 	}
 	if n != w.want {
 		t.Logf("WARNING: %s: %d records in %s, want %d (duplicates?)", w.name, n, w.topic, w.want)
 	}
-
-	if !exited {
-		peak = max(peak, treeHWM(cmd.Process.Pid))
-		if w.term {
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				kill()
-				return runResult{}, err
-			}
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				return runResult{}, withLog(fmt.Errorf("%s exit: %w", w.name, err))
-			}
-		case <-time.After(stopTimeout):
-			kill()
-			return runResult{}, withLog(fmt.Errorf("%s still running %s after all lines were in Kafka: killed", w.name, stopTimeout))
-		}
+	if err := p.stop(w.term, stopTimeout); err != nil {
+		return runResult{}, err
 	}
 	after := sampleCPU(w.brokerPID)
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return runResult{}, errors.New("no rusage")
-	}
 	r := runResult{
 		wall:      wall,
-		cpu:       time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-		maxRSS:    peak,
+		cpu:       p.cpu,
+		maxRSS:    p.maxRSS(),
 		brokerCPU: after.broker - before.broker,
 	}
 	r.otherCPU = max(0, after.machine-before.machine-r.cpu-r.brokerCPU-(after.self-before.self))
@@ -413,10 +341,6 @@ func measure(t *testing.T, cmd *exec.Cmd, w watch) (runResult, error) {
 type cpuSample struct {
 	machine, broker, self time.Duration
 }
-
-// clockTick is USER_HZ, the unit of /proc/stat and /proc/PID/stat: 100 on
-// every Linux architecture Go supports.
-const clockTick = 10 * time.Millisecond
 
 func sampleCPU(brokerPID int) cpuSample {
 	var s cpuSample
@@ -430,94 +354,6 @@ func sampleCPU(brokerPID int) cpuSample {
 		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return s
-}
-
-// procCPU is the user+sys time of process pid (all its threads), 0 if unknown.
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:])) // f[0] is field 3, state
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseUint(f[11], 10, 64) // field 14
-	stime, _ := strconv.ParseUint(f[12], 10, 64) // field 15
-	return time.Duration(utime+stime) * clockTick
-}
-
-// treeHWM is the sum of the peak RSS (VmHWM) of process pid and of its
-// descendants, in bytes; 0 if pid is gone.
-func treeHWM(pid int) int64 {
-	children := map[int][]int{}
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		p, err := strconv.Atoi(filepath.Base(d))
-		if err != nil {
-			continue
-		}
-		if pp := ppid(p); pp != 0 {
-			children[pp] = append(children[pp], p)
-		}
-	}
-	var sum int64
-	for todo := []int{pid}; len(todo) > 0; {
-		p := todo[len(todo)-1]
-		todo = append(todo[:len(todo)-1], children[p]...)
-		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
-		if err != nil {
-			continue
-		}
-		for line := range strings.Lines(string(status)) {
-			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				sum += kb << 10
-				break
-			}
-		}
-	}
-	return sum
-}
-
-// ppid is the parent pid of process pid, 0 if unknown.
-func ppid(pid int) int {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 2 {
-		return 0
-	}
-	pp, _ := strconv.Atoi(f[1]) // field 4
-	return pp
-}
-
-// childPID returns the pid of a child of this process whose command line
-// contains arg, 0 if there is none.
-func childPID(arg string) int {
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(filepath.Base(d))
-		if err != nil || ppid(pid) != os.Getpid() {
-			continue
-		}
-		cmdline, _ := os.ReadFile(d + "/cmdline")
-		if bytes.Contains(cmdline, []byte(arg)) {
-			return pid
-		}
-	}
-	return 0
 }
 
 // rawproducerArgs are rawproducer's arguments to produce the lines of files
@@ -635,31 +471,37 @@ func startKfake(t *testing.T, bin string) ([]string, int, func()) {
 // buildBins builds logagent and the helper commands into a temporary dir.
 func buildBins(t *testing.T) bins {
 	t.Helper()
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	dir := t.TempDir()
-	b := bins{
-		logagent:    filepath.Join(dir, "logagent"),
-		rawproducer: filepath.Join(dir, "rawproducer"),
-		kfake:       filepath.Join(dir, "kfake"),
-		agentprof:   filepath.Join(dir, "agentprof"),
-	}
-	for bin, pkg := range map[string]string{
-		b.logagent:    "./cmd/logagent",
-		b.rawproducer: "./bench/rawproducer",
-		b.kfake:       "./bench/kfake",
-		b.agentprof:   "./bench/agentprof",
-	} {
+	m := buildCommands(t, "./cmd/logagent", "./bench/rawproducer", "./bench/kfake", "./bench/agentprof")
+	return bins{logagent: m["logagent"], rawproducer: m["rawproducer"], kfake: m["kfake"], agentprof: m["agentprof"]}
+}
+
+// buildCommands builds each package (a path from the module root, such as
+// ./cmd/logagent) into a temporary directory and returns the binaries by
+// the package's last path element.
+func buildCommands(t *testing.T, pkgs ...string) map[string]string {
+	t.Helper()
+	root, dir := moduleRoot(t), t.TempDir()
+	bins := map[string]string{}
+	for _, pkg := range pkgs {
+		bin := filepath.Join(dir, filepath.Base(pkg))
 		cmd := exec.Command("go", "build", "-o", bin, pkg)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 		}
+		bins[filepath.Base(pkg)] = bin
 	}
-	return b
+	return bins
+}
+
+// moduleRoot is the directory of go.mod.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(gomod)))
 }
 
 // accessLog returns the path of the benchmark's input: numLines nginx
@@ -965,6 +807,13 @@ func environment(t *testing.T, b bins) env {
 	return e
 }
 
+// header is the start of a results file: its title, the command and file
+// that wrote it, the date and the machine.
+func (e env) header(title, command, file string) string {
+	return fmt.Sprintf("# %s\n\nWritten by `%s` (%s). Figures are measured, not asserted.\n\n- Date: %s\n- Go: `%s`\n- CPU: %s, %d cores (Linux %s)\n",
+		title, command, file, e.date, e.goVersion, e.cpu, e.cores, e.kernel)
+}
+
 func depVersion(bin, module string) string {
 	info, err := buildinfo.ReadFile(bin)
 	if err != nil {
@@ -984,11 +833,7 @@ func markdown(e env, data string, table []row, all []runResult) string {
 	if fi, err := os.Stat(data); err == nil {
 		size = fi.Size()
 	}
-	fmt.Fprintf(&s, "# logagent throughput\n\n")
-	fmt.Fprintf(&s, "Written by `%s` (bench/agent_bench_test.go). Figures are measured, not asserted.\n\n", command)
-	fmt.Fprintf(&s, "- Date: %s\n", e.date)
-	fmt.Fprintf(&s, "- Go: `%s`\n", e.goVersion)
-	fmt.Fprintf(&s, "- CPU: %s, %d cores (Linux %s)\n", e.cpu, e.cores, e.kernel)
+	s.WriteString(e.header("logagent throughput", command, "bench/agent_bench_test.go"))
 	fmt.Fprintf(&s, "- Brokers: kfake %s (its own process, in memory) and Apache Kafka %s (KRaft single node, internal/testenv)\n", e.kfake, e.kafka)
 	fmt.Fprintf(&s, "- Producer: franz-go %s; acks=all, idempotent, %s, linger %s, max %d buffered records / %d MiB, one partition (one key)\n",
 		e.franzGo, compression, linger, maxBufferedRecords, maxBufferedBytes>>20)
@@ -1013,14 +858,4 @@ func markdown(e env, data string, table []row, all []runResult) string {
 			r.brokerCPU.Seconds(), r.otherCPU.Seconds(), strings.Trim(notes(r), " ()"))
 	}
 	return s.String()
-}
-
-// tail returns the last n lines of the file at path.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
