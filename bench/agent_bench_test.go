@@ -28,8 +28,8 @@ import (
 )
 
 const (
-	numLines     = 1_000_000
-	runsPerCase  = 3
+	numLines     = 1_000_000             // $BENCH_AGENT_LINES
+	runsPerCase  = 3                     // $BENCH_AGENT_RUNS
 	pollInterval = 50 * time.Millisecond // how often the end offsets are listed
 	runTimeout   = 5 * time.Minute       // one contender, start → all lines in Kafka
 	stopTimeout  = time.Minute           // SIGTERM (or exit) → exited
@@ -38,7 +38,8 @@ const (
 	// Idle check before each run: the machine is idle enough when the 1-min
 	// load average is below idleLoad, or when the CPUs were less than
 	// idleBusy busy over the last second (the load average still counts the
-	// previous run for a minute or so). We wait up to idleWait, then warn.
+	// previous run for a minute or so). We wait up to idleWait
+	// ($BENCH_IDLE_WAIT), then warn.
 	idleLoad = 1.5
 	idleBusy = 0.25
 	idleWait = 30 * time.Second
@@ -53,7 +54,7 @@ const (
 	maxBufferedRecords = 10000
 	maxBufferedBytes   = 16 << 20
 
-	resultsFile = "results/agent-throughput.md"
+	resultsFile = "agent-throughput.md"
 	command     = "go test -tags bench -run TestAgentThroughput -v -timeout 60m ./bench/"
 )
 
@@ -77,7 +78,8 @@ type bins struct {
 type runResult struct {
 	broker, contender string
 	run               int
-	wall              time.Duration // start → numLines records in Kafka
+	lines             int64         // lines shipped
+	wall              time.Duration // start → lines records in Kafka
 	cpu               time.Duration // user + sys of the contender process
 	maxRSS            int64         // bytes: peak RSS (VmHWM) of the contender and its descendants
 	busy              string        // why the machine was not idle at start, "" if it was
@@ -91,14 +93,15 @@ func (r runResult) disturbed() bool {
 	return r.otherCPU.Seconds() > otherMax*float64(runtime.NumCPU())*r.wall.Seconds()
 }
 
-func (r runResult) linesPerSec() float64 { return numLines / r.wall.Seconds() }
+func (r runResult) linesPerSec() float64 { return float64(r.lines) / r.wall.Seconds() }
 
-// TestAgentThroughput measures logagent shipping one 1,000,000-line file into
-// kfake and into a real Kafka broker, against the raw franz-go producer
-// sending the same lines. It prints the figures and writes them to
-// results/agent-throughput.md; it asserts nothing about them.
+// TestAgentThroughput measures logagent shipping one 1,000,000-line file
+// ($BENCH_AGENT_LINES) into kfake and into a real Kafka broker, against the
+// raw franz-go producer sending the same lines. It prints the figures and
+// writes them to results/agent-throughput.md; it asserts nothing about them.
 func TestAgentThroughput(t *testing.T) {
-	data := accessLog(t)
+	lines, runs := envInt(t, "BENCH_AGENT_LINES", numLines), envInt(t, "BENCH_AGENT_RUNS", runsPerCase)
+	data := accessLogLines(t, lines)
 	b := buildBins(t)
 	env := environment(t, b)
 
@@ -125,15 +128,15 @@ func TestAgentThroughput(t *testing.T) {
 
 		// One uncounted run first: connections, topic creation paths and
 		// (for the JVM) the JIT are warm for every counted run alike.
-		if _, err := runOne(t, b, brokers, pid, adm, contenders[0], data, ""); err != nil {
+		if _, err := runOne(t, b, brokers, pid, adm, contenders[0], data, lines, ""); err != nil {
 			t.Fatalf("%s: warm-up run: %v", br.name, err)
 		}
 		// Runs interleave the contenders, so that a slow spell of the
 		// machine hits all of them rather than one.
-		for run := 1; run <= runsPerCase; run++ {
+		for run := 1; run <= runs; run++ {
 			for _, c := range contenders {
 				busy := waitIdle(t)
-				r, err := runOne(t, b, brokers, pid, adm, c, data, "")
+				r, err := runOne(t, b, brokers, pid, adm, c, data, lines, "")
 				if err != nil {
 					t.Errorf("%s / %s run %d: %v", br.name, c.name, run, err)
 					continue
@@ -159,15 +162,8 @@ func TestAgentThroughput(t *testing.T) {
 	}
 	tw.Flush()
 	t.Logf("agent throughput, %d lines, %d runs each (target: logagent >= 80%% of the ceiling, peak RSS <= 64 MiB):\n%s%s",
-		numLines, runsPerCase, out.String(), disturbedSummary(all))
-
-	if err := os.MkdirAll(filepath.Dir(resultsFile), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(resultsFile, []byte(markdown(env, data, table, all)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s", resultsFile)
+		lines, runs, out.String(), disturbedSummary(all))
+	writeResult(t, resultsFile, []byte(markdown(env, data, lines, runs, table, all)))
 }
 
 // TestAgentProfile runs logagent json, logagent raw (both through agentprof)
@@ -177,13 +173,14 @@ func TestAgentThroughput(t *testing.T) {
 //
 //	go test -tags bench -run TestAgentProfile -v ./bench/
 func TestAgentProfile(t *testing.T) {
-	data := accessLog(t)
+	lines := envInt(t, "BENCH_AGENT_LINES", numLines)
+	data := accessLogLines(t, lines)
 	b := buildBins(t)
 	brokers, pid, stop := startKfake(t, b.kfake)
 	defer stop()
 	adm := newAdmin(t, brokers)
 	defer adm.Close()
-	if err := os.MkdirAll("results", 0o755); err != nil {
+	if err := os.MkdirAll(resultsDir(), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []struct {
@@ -191,16 +188,16 @@ func TestAgentProfile(t *testing.T) {
 		bin string
 		out string
 	}{
-		{contenders[1], b.agentprof, "results/logagent-json-kfake"},
-		{contenders[2], b.agentprof, "results/logagent-raw-kfake"},
-		{contenders[0], b.rawproducer, "results/rawproducer-kfake"},
+		{contenders[1], b.agentprof, resultPath("logagent-json-kfake")},
+		{contenders[2], b.agentprof, resultPath("logagent-raw-kfake")},
+		{contenders[0], b.rawproducer, resultPath("rawproducer-kfake")},
 	} {
 		prof, err := filepath.Abs(p.out + ".cpu.prof")
 		if err != nil {
 			t.Fatal(err)
 		}
 		busy := waitIdle(t)
-		r, err := runOne(t, b, brokers, pid, adm, p.c, data, prof)
+		r, err := runOne(t, b, brokers, pid, adm, p.c, data, lines, prof)
 		if err != nil {
 			t.Fatalf("%s: %v", p.c.name, err)
 		}
@@ -225,7 +222,7 @@ func TestAgentProfile(t *testing.T) {
 // runOne ships data to a fresh topic with contender c and measures it. With
 // profile set, the contender writes a CPU profile there (logagent runs as
 // agentprof then).
-func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Client, c contender, data, profile string) (runResult, error) {
+func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Client, c contender, data string, lines int, profile string) (runResult, error) {
 	t.Helper()
 	dir := t.TempDir()
 	topic, deleteTopic, err := freshTopic(t, adm, c.name)
@@ -253,7 +250,7 @@ func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Cli
 		cmd = exec.Command(bin, args...)
 	}
 	return measure(t, cmd, watch{
-		name: c.name, adm: adm, topic: topic, want: numLines, brokerPID: brokerPID,
+		name: c.name, adm: adm, topic: topic, want: int64(lines), brokerPID: brokerPID,
 		term: c.format != "", logPath: filepath.Join(dir, "contender.log"),
 	})
 }
@@ -327,6 +324,7 @@ func measure(t *testing.T, cmd *exec.Cmd, w watch) (runResult, error) {
 	}
 	after := sampleCPU(w.brokerPID)
 	r := runResult{
+		lines:     w.want,
 		wall:      wall,
 		cpu:       p.cpu,
 		maxRSS:    p.maxRSS(),
@@ -504,10 +502,6 @@ func moduleRoot(t *testing.T) string {
 	return filepath.Dir(strings.TrimSpace(string(gomod)))
 }
 
-// accessLog returns the path of the benchmark's input: numLines nginx
-// "combined" lines of about 200 bytes (accessLogLines).
-func accessLog(t *testing.T) string { return accessLogLines(t, numLines) }
-
 // accessLogLines returns the path of a file of n nginx "combined" lines of
 // about 200 bytes, generated once with a fixed seed and cached in the system
 // temp dir (benchDir).
@@ -621,7 +615,8 @@ func pick[T any](r *rand.Rand, s []T) T { return s[r.IntN(len(s))] }
 // returns "" if it is, else what it measured (and logs a warning).
 func waitIdle(t *testing.T) string {
 	t.Helper()
-	deadline := time.Now().Add(idleWait)
+	wait := envDuration(t, "BENCH_IDLE_WAIT", idleWait)
+	deadline := time.Now().Add(wait)
 	for {
 		load := loadavg1()
 		busy := cpuBusy(time.Second)
@@ -630,7 +625,7 @@ func waitIdle(t *testing.T) string {
 		}
 		if time.Now().After(deadline) {
 			note := fmt.Sprintf("load %.2f, CPUs %.0f%% busy", load, busy*100)
-			t.Logf("WARNING: machine not idle after %s (%s); running anyway", idleWait, note)
+			t.Logf("WARNING: machine not idle after %s (%s); running anyway", wait, note)
 			return note
 		}
 	}
@@ -827,7 +822,7 @@ func depVersion(bin, module string) string {
 	return "unknown"
 }
 
-func markdown(e env, data string, table []row, all []runResult) string {
+func markdown(e env, data string, lines, runs int, table []row, all []runResult) string {
 	var s strings.Builder
 	size := int64(0)
 	if fi, err := os.Stat(data); err == nil {
@@ -838,9 +833,9 @@ func markdown(e env, data string, table []row, all []runResult) string {
 	fmt.Fprintf(&s, "- Producer: franz-go %s; acks=all, idempotent, %s, linger %s, max %d buffered records / %d MiB, one partition (one key)\n",
 		e.franzGo, compression, linger, maxBufferedRecords, maxBufferedBytes>>20)
 	fmt.Fprintf(&s, "- Input: one file of %s nginx combined lines, %.1f MB (%.0f bytes/line with the newline), read from the page cache\n",
-		thousands(numLines), float64(size)/1e6, float64(size)/numLines)
+		thousands(float64(lines)), float64(size)/1e6, float64(size)/float64(lines))
 	fmt.Fprintf(&s, "- Runs: %d per case after one uncounted warm-up per broker, contenders interleaved; wall time = process start until the topic's high watermark reaches %s (polled every %s); CPU = user+sys from the contender's rusage; peak RSS = the contender's VmHWM, sampled at each poll\n\n",
-		runsPerCase, thousands(numLines), pollInterval)
+		runs, thousands(float64(lines)), pollInterval)
 	fmt.Fprintf(&s, "| broker | contender | lines/s median (min–max) | CPU s | peak RSS MiB | vs ceiling |\n")
 	fmt.Fprintf(&s, "|---|---|---|---:|---:|---:|\n")
 	for _, r := range table {
@@ -854,7 +849,7 @@ func markdown(e env, data string, table []row, all []runResult) string {
 	fmt.Fprintf(&s, "| broker | contender | run | wall s | lines/s | CPU s | CPU µs/line | peak RSS MiB | broker CPU s | other CPU s | notes |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range all {
 		fmt.Fprintf(&s, "| %s | %s | %d | %.3f | %s | %.2f | %.2f | %.1f | %.2f | %.2f | %s |\n", r.broker, r.contender, r.run,
-			r.wall.Seconds(), thousands(r.linesPerSec()), r.cpu.Seconds(), r.cpu.Seconds()*1e6/numLines, mib(r.maxRSS),
+			r.wall.Seconds(), thousands(r.linesPerSec()), r.cpu.Seconds(), r.cpu.Seconds()*1e6/float64(lines), mib(r.maxRSS),
 			r.brokerCPU.Seconds(), r.otherCPU.Seconds(), strings.Trim(notes(r), " ()"))
 	}
 	return s.String()

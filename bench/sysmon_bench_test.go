@@ -22,7 +22,7 @@ import (
 )
 
 const (
-	sysmonResultsFile = "results/sysmon.md"
+	sysmonResultsFile = "sysmon.md"
 	sysmonCommand     = "go test -tags bench -run TestSysmonCost -v -timeout 30m ./bench/"
 	telegrafVersion   = "1.37.2"
 	telegrafInstall   = `GOBIN="${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}/telegraf-1.37.2/bin" go install -tags "custom,inputs.cpu,inputs.mem,inputs.swap,inputs.system,inputs.disk,inputs.diskio,inputs.net,inputs.processes,outputs.influxdb_v2" github.com/influxdata/telegraf/cmd/telegraf@v1.37.2`
@@ -120,9 +120,7 @@ func TestSysmonCost(t *testing.T) {
 
 	md := sysmonMarkdown(t, window, runs, full, telegraf)
 	fmt.Println(md)
-	if err := os.WriteFile(sysmonResultsFile, []byte(md), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeResult(t, sysmonResultsFile, []byte(md))
 }
 
 // telegrafBinary returns $LOGCOLLECT_TELEGRAF, or the Telegraf that telegrafInstall puts in

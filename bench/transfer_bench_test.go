@@ -40,9 +40,9 @@ const (
 	benchBulkWorkers = 2
 	benchFlush       = time.Second
 
-	freshDuration = 20 * time.Second // how long lines are written in a freshness run
+	freshDuration = 20 * time.Second // how long lines are written in a freshness run; $BENCH_TRANSFER_FRESHNESS
 
-	transferResultsFile = "results/transfer-throughput.md"
+	transferResultsFile = "transfer-throughput.md"
 	transferCommand     = "go test -tags bench -run TestTransferThroughput -v -timeout 90m ./bench/"
 	transferRunTimeout  = 15 * time.Minute
 	transferPoll        = 100 * time.Millisecond // docs_indexed_total and the VmHWM of logtransfer's tree
@@ -72,6 +72,7 @@ func (r transferRun) rate() float64 { return float64(r.docs) / r.wall.Seconds() 
 func TestTransferThroughput(t *testing.T) {
 	docs := envInt(t, "BENCH_TRANSFER_DOCS", transferDocs)
 	runs := envInt(t, "BENCH_TRANSFER_RUNS", transferRuns)
+	freshFor := envDuration(t, "BENCH_TRANSFER_FRESHNESS", freshDuration)
 	b := buildTransferBins(t)
 	node := testenv.StartElasticsearch(t)
 	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false),
@@ -134,13 +135,13 @@ func TestTransferThroughput(t *testing.T) {
 	// The issue's rate, then one this Elasticsearch node keeps up with.
 	var frs []freshness
 	for i, rate := range []int{10_000, 1_000} {
-		fr, err := runFreshness(t, b, es, node.URL(), kafka.Brokers(), rate, fmt.Sprintf("fresh%d", i))
+		fr, err := runFreshness(t, b, es, node.URL(), kafka.Brokers(), rate, freshFor, fmt.Sprintf("fresh%d", i))
 		if err != nil {
 			t.Errorf("freshness at %d lines/s: %v", rate, err)
 			continue
 		}
 		t.Logf("freshness at %d lines/s for %s: p50 %.3fs p99 %.3fs (%d lines written, %.0f lines/s achieved, %d records in Kafka, %d documents)",
-			rate, freshDuration, fr.p50, fr.p99, fr.docs, fr.achieved, fr.inKafka, fr.indexed)
+			rate, freshFor, fr.p50, fr.p99, fr.docs, fr.achieved, fr.inKafka, fr.indexed)
 		frs = append(frs, fr)
 	}
 
@@ -149,25 +150,7 @@ func TestTransferThroughput(t *testing.T) {
 	}
 	md := transferMarkdown(t, node.Version(), docs, runs, all, frs)
 	t.Log("\n" + md)
-	if err := os.MkdirAll(filepath.Dir(transferResultsFile), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(transferResultsFile, []byte(md), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s", transferResultsFile)
-}
-
-func envInt(t *testing.T, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		t.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
+	writeResult(t, transferResultsFile, []byte(md))
 }
 
 type transferBins struct{ logtransfer, logagent, kfake string }
@@ -384,7 +367,8 @@ func runLoader(t *testing.T, es *elastic.Client, n int) (transferRun, error) {
 }
 
 type freshness struct {
-	rate     int     // lines/s asked for
+	rate     int // lines/s asked for
+	dur      time.Duration
 	achieved float64 // lines/s written
 	p50, p99 float64
 	docs     int // lines written
@@ -394,13 +378,13 @@ type freshness struct {
 	load     float64
 }
 
-// runFreshness writes rate lines/s to a file for freshDuration;
+// runFreshness writes rate lines/s to a file for dur;
 // logagent ships them to Kafka and logtransfer (default flush interval)
 // indexes them. The quantiles come from logtransfer_end_to_end_seconds
 // (index acknowledgement minus the @timestamp logagent gave the line when
 // it read it), interpolated within its buckets.
-func runFreshness(t *testing.T, b transferBins, es *elastic.Client, esURL string, brokers []string, rate int, topic string) (freshness, error) {
-	fr := freshness{rate: rate}
+func runFreshness(t *testing.T, b transferBins, es *elastic.Client, esURL string, brokers []string, rate int, dur time.Duration, topic string) (freshness, error) {
+	fr := freshness{rate: rate, dur: dur}
 	if err := deleteIndices(es, topic+"-*"); err != nil {
 		return fr, err
 	}
@@ -454,8 +438,8 @@ func runFreshness(t *testing.T, b transferBins, es *elastic.Client, esURL string
 	written := 0
 	for now := range tick.C {
 		el := now.Sub(begin)
-		if el > freshDuration {
-			el = freshDuration
+		if el > dur {
+			el = dur
 		}
 		due := int(float64(rate) * el.Seconds())
 		var buf []byte
@@ -467,7 +451,7 @@ func runFreshness(t *testing.T, b transferBins, es *elastic.Client, esURL string
 			tick.Stop()
 			return fr, err
 		}
-		if el >= freshDuration {
+		if el >= dur {
 			break
 		}
 	}
@@ -588,7 +572,7 @@ func transferMarkdown(t *testing.T, esVersion string, docs, runs int, all []tran
 	fmt.Fprintf(&s, "\nTarget (issue 4): logtransfer ≥ 85%% of the ceiling.\n\n")
 	fmt.Fprintf(&s, "## Freshness\n\n")
 	if len(frs) > 0 {
-		fmt.Fprintf(&s, "Lines written to a file for %s at a set rate, logagent (format json) → Apache Kafka → logtransfer (flush_interval %s) → Elasticsearch.\n\n", freshDuration, benchFlush)
+		fmt.Fprintf(&s, "Lines written to a file for %s at a set rate, logagent (format json) → Apache Kafka → logtransfer (flush_interval %s) → Elasticsearch.\n\n", frs[0].dur, benchFlush)
 		fmt.Fprintf(&s, "| lines/s asked | lines/s written | lines | records in Kafka | documents | p50 | p99 | load avg at start |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, fr := range frs {
 			fmt.Fprintf(&s, "| %s | %s | %s | %s | %s | %.3f s | %.3f s | %.1f |\n", thousands(float64(fr.rate)), thousands(fr.achieved),
