@@ -113,6 +113,11 @@ func TestPeers(t *testing.T) {
 	b := buildBins(t)
 	install := installPeers(t)
 	peers := peerContenders(b, install)
+	for _, p := range peers {
+		if p.missing != "" {
+			t.Logf("WARNING: %s does not run, its rows say so: %s", p.name, p.missing)
+		}
+	}
 	e := environment(t, b)
 
 	scenarios := []struct {
