@@ -367,9 +367,9 @@ func runLoader(t *testing.T, es *elastic.Client, n int) (transferRun, error) {
 }
 
 type freshness struct {
-	rate     int // lines/s asked for
-	dur      time.Duration
-	achieved float64 // lines/s written
+	rate     int           // lines/s asked for
+	dur      time.Duration // how long lines were written
+	achieved float64       // lines/s written
 	p50, p99 float64
 	docs     int // lines written
 	inKafka  int // records in the topic afterwards
