@@ -1,6 +1,10 @@
 # logcollect — every CI step is a target here; .ci/run calls `make lint test`.
 
 GO      ?= go
+# The Go release the project builds and tests with, taken from the Go module
+# proxy by the go command: 1.26.8's standard library has vulnerabilities
+# (govulncheck) that 1.27.3 fixes. GOTOOLCHAIN=local uses the machine's Go.
+export GOTOOLCHAIN ?= go1.27.3
 PKG     := github.com/logcollect/logcollect
 BIN_DIR := bin
 
