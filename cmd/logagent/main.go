@@ -40,33 +40,17 @@ func run(args []string) error {
 	fl.String("host.name", "host name reported (overrides host.name)", &cfg.Host.Name)
 	fl.String("log.level", "debug|info|warn|error (overrides log.level)", &cfg.Log.Level)
 	fl.String("log.format", "text|json (overrides log.format)", &cfg.Log.Format)
-	if err := fl.Parse(args); err != nil {
+	bi := metrics.DefaultBuildInfo()
+	ok, err := config.Startup[agent.Config]{
+		Version: bi.Version, Revision: bi.Revision,
+		Read: agent.ReadConfig, Validate: (*agent.Config).Validate,
+		Summary: func(c *agent.Config) string {
+			return fmt.Sprintf("%d kafka broker(s), etcd %v, %d task(s) in the file, data_dir %s",
+				len(c.Kafka.Brokers), c.Etcd.Endpoints, len(c.Tasks), c.DataDir)
+		},
+	}.Run(fl, args, &cfg, os.Stdout)
+	if !ok || err != nil {
 		return err
-	}
-	if fl.Version {
-		bi := metrics.DefaultBuildInfo()
-		fmt.Printf("logagent %s (revision %s)\n", bi.Version, bi.Revision)
-		return nil
-	}
-	if fl.ConfigPath != "" {
-		var err error
-		if cfg, err = agent.ReadConfig(fl.ConfigPath); err != nil {
-			return err
-		}
-	}
-	if err := fl.Apply(); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		if fl.ConfigPath != "" {
-			return fmt.Errorf("config %s: %w", fl.ConfigPath, err)
-		}
-		return fmt.Errorf("config: %w", err)
-	}
-	if fl.CheckConfig {
-		fmt.Printf("config ok: %d kafka broker(s), etcd %v, %d task(s) in the file, data_dir %s\n",
-			len(cfg.Kafka.Brokers), cfg.Etcd.Endpoints, len(cfg.Tasks), cfg.DataDir)
-		return nil
 	}
 
 	log := cfg.Log.NewLogger(os.Stderr)

@@ -45,33 +45,17 @@ func run(args []string) error {
 	fl.String("log.format", "text|json (overrides log.format)", &cfg.Log.Format)
 	// The token has no flag: command lines are visible to every user (ps).
 	// Use the config file with ${INFLUX_TOKEN}.
-	if err := fl.Parse(args); err != nil {
+	bi := metrics.DefaultBuildInfo()
+	ok, err := config.Startup[sysmon.FileConfig]{
+		Version: bi.Version, Revision: bi.Revision,
+		Read: sysmon.ReadConfig, Validate: (*sysmon.FileConfig).Validate,
+		Summary: func(c *sysmon.FileConfig) string {
+			return fmt.Sprintf("influx %s bucket %q, interval %s, max_buffered_points %d, metrics %s",
+				config.RedactURL(c.Influx.URL), c.Influx.Bucket, c.Interval, c.Influx.MaxBufferedPoints, c.Metrics.Listen)
+		},
+	}.Run(fl, args, &cfg, os.Stdout)
+	if !ok || err != nil {
 		return err
-	}
-	if fl.Version {
-		bi := metrics.DefaultBuildInfo()
-		fmt.Printf("sysmon %s (revision %s)\n", bi.Version, bi.Revision)
-		return nil
-	}
-	if fl.ConfigPath != "" {
-		var err error
-		if cfg, err = sysmon.ReadConfig(fl.ConfigPath); err != nil {
-			return err
-		}
-	}
-	if err := fl.Apply(); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		if fl.ConfigPath != "" {
-			return fmt.Errorf("config %s: %w", fl.ConfigPath, err)
-		}
-		return fmt.Errorf("config: %w", err)
-	}
-	if fl.CheckConfig {
-		fmt.Printf("config ok: influx %s bucket %q, interval %s, max_buffered_points %d, metrics %s\n",
-			config.RedactURL(cfg.Influx.URL), cfg.Influx.Bucket, cfg.Interval, cfg.Influx.MaxBufferedPoints, cfg.Metrics.Listen)
-		return nil
 	}
 
 	log := cfg.Log.NewLogger(os.Stderr)
