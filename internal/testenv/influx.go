@@ -217,27 +217,8 @@ func exitedWithStatus(err error) bool {
 }
 
 func (i *Influx) waitReady(p *servers.Run) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(influxReadyTimeout)
-	for {
-		resp, err := client.Get(i.URL() + "/ping")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusNoContent {
-				return nil
-			}
-			err = fmt.Errorf("GET /ping: %s", resp.Status)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s: %w", influxReadyTimeout, err)
-		}
-		select {
-		case <-p.Done():
-			return fmt.Errorf("influxd exited during startup: %v", p.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return p.WaitReady(context.Background(), "influxd", influxReadyTimeout, 50*time.Millisecond,
+		servers.HTTPStatus(http.DefaultClient, i.URL()+"/ping", http.StatusNoContent))
 }
 
 // CreateDatabase creates the database name (the bucket "name" or "name/autogen" for a v2
