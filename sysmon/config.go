@@ -31,9 +31,9 @@ type Config struct {
 // v2-compatible API: org "", bucket "db" or "db/rp", token "user:password" (or "" without
 // authentication).
 type InfluxConfig struct {
-	URL               string   `yaml:"url"`                 // required: http(s)://host:port
+	URL               string   `yaml:"url"`                 // http(s)://host:port; empty: sample without storing (see Sysmon.Run)
 	Org               string   `yaml:"org"`                 // InfluxDB 2.x organization; "" for 1.8
-	Bucket            string   `yaml:"bucket"`              // required
+	Bucket            string   `yaml:"bucket"`              // required with url
 	Token             string   `yaml:"token"`               // InfluxDB 2.x API token; "user:password" for 1.8
 	BatchSize         int      `yaml:"batch_size"`          // default 5000 points per write request
 	Timeout           Duration `yaml:"timeout"`             // default 10s per write request
@@ -142,7 +142,7 @@ func (c *FileConfig) Validate() error {
 
 // Validate sets defaults for unset fields, then checks the config. The error lists every
 // problem, each prefixed by the field's path in the YAML file, such as
-// `influx.url: required`.
+// `influx.bucket: required`. An empty influx.url is valid: see Config.Stores.
 func (c *Config) Validate() error {
 	c.setDefaults()
 	var errs config.Errors
@@ -159,7 +159,7 @@ func (c *Config) Validate() error {
 	in := &c.Influx
 	switch u, err := url.Parse(in.URL); {
 	case in.URL == "":
-		errs.Addf("influx.url", "required")
+		// No output: sysmon samples and serves its metrics, and stores nothing.
 	case err != nil:
 		errs.BadValue("influx.url", in.URL, "%v", err)
 	case u.Scheme != "http" && u.Scheme != "https":
@@ -167,7 +167,7 @@ func (c *Config) Validate() error {
 	case u.Host == "":
 		errs.BadValue("influx.url", in.URL, "missing host")
 	}
-	if in.Bucket == "" {
+	if in.URL != "" && in.Bucket == "" {
 		errs.Addf("influx.bucket", "required (InfluxDB 1.8: \"db\" or \"db/rp\")")
 	}
 	if in.BatchSize < 0 {
@@ -203,6 +203,10 @@ func (c *Config) Validate() error {
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errs.Err()
 }
+
+// Stores reports whether the config names an InfluxDB to write the samples to. Without one
+// (an empty influx.url) sysmon still samples, for its own metrics, and stores nothing.
+func (c *Config) Stores() bool { return c.Influx.URL != "" }
 
 func (c *Config) setDefaults() {
 	config.SetDefault(&c.Interval, Duration(10*time.Second))

@@ -79,7 +79,7 @@ func TestConfigErrors(t *testing.T) {
 		yaml string
 		want []string // substrings of the error
 	}{
-		{name: "empty file", yaml: "", want: []string{"influx.url: required", "influx.bucket: required"}},
+		{name: "url without bucket", yaml: "influx:\n  url: http://h:1\n", want: []string{"influx.bucket: required"}},
 		{name: "unknown key", yaml: base + "intervall: 5s\n", want: []string{"line 4: field intervall not found"}},
 		{name: "unknown nested key", yaml: base + "cpu:\n  percpu: true\n", want: []string{"line 5: field percpu not found"}},
 		{name: "bare number duration", yaml: base + "interval: 10\n", want: []string{"line 4: cannot use number 10 as a duration"}},
@@ -110,6 +110,14 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestConfigWithoutInflux(t *testing.T) {
+	c := writeLoad(t, "interval: 5s\n")
+	require.False(t, c.Stores(), "no influx.url: nothing to store the samples in")
+	require.Equal(t, Duration(5*time.Second), c.Interval)
+	c = writeLoad(t, "influx:\n  url: http://h:1\n  bucket: b\n")
+	require.True(t, c.Stores())
 }
 
 func TestExplicitEmptyListsTurnDefaultsOff(t *testing.T) {

@@ -79,7 +79,9 @@ func serve(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
 		if sm, err = sysmon.New(*cfg.Sysmon, nil, log.With("component", "sysmon"), reg); err != nil {
 			return err
 		}
-		ready.Set("influx", sm.Ping)
+		if sm.Stores() {
+			ready.Set("influx", sm.Ping)
+		}
 		log.Info("sysmon enabled", "host", sm.Host(), "influx", config.RedactURL(cfg.Sysmon.Influx.URL), "bucket", cfg.Sysmon.Influx.Bucket, "interval", cfg.Sysmon.Interval)
 	}
 	srv, err := metrics.NewServer(metrics.ServerConfig{Listen: cfg.Metrics.Listen, Ready: ready}, reg, log)

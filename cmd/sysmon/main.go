@@ -50,6 +50,9 @@ func run(args []string) error {
 		Version: bi.Version, Revision: bi.Revision,
 		Read: sysmon.ReadConfig, Validate: (*sysmon.FileConfig).Validate,
 		Summary: func(c *sysmon.FileConfig) string {
+			if !c.Stores() {
+				return fmt.Sprintf("no influx.url: samples are not stored, interval %s, metrics %s", c.Interval, c.Metrics.Listen)
+			}
 			return fmt.Sprintf("influx %s bucket %q, interval %s, max_buffered_points %d, metrics %s",
 				config.RedactURL(c.Influx.URL), c.Influx.Bucket, c.Interval, c.Influx.MaxBufferedPoints, c.Metrics.Listen)
 		},
@@ -71,7 +74,9 @@ func serve(ctx context.Context, cfg sysmon.FileConfig, log *slog.Logger) error {
 		return err
 	}
 	ready := &metrics.Readiness{}
-	ready.Set("influx", s.Ping)
+	if s.Stores() {
+		ready.Set("influx", s.Ping)
+	}
 	srv, err := metrics.NewServer(metrics.ServerConfig{Listen: cfg.Metrics.Listen, Ready: ready}, reg, log)
 	if err != nil {
 		return err
