@@ -39,6 +39,10 @@ type InfluxConfig struct {
 	Timeout           Duration `yaml:"timeout"`             // default 10s per write request
 	MaxRetryDelay     Duration `yaml:"max_retry_delay"`     // default 30s: cap of the backoff between retries
 	MaxBufferedPoints int      `yaml:"max_buffered_points"` // default 100000; beyond it the oldest are dropped
+	// TLS for an https url: the CA that signed InfluxDB's certificate (default: the system
+	// roots), an optional client certificate, and insecure_skip_verify, which must be set
+	// explicitly.
+	TLS config.TLSConfig `yaml:"tls"`
 }
 
 // CPUConfig configures the cpu measurement.
@@ -166,7 +170,10 @@ func (c *Config) Validate() error {
 		errs.BadValue("influx.url", in.URL, "scheme must be http or https")
 	case u.Host == "":
 		errs.BadValue("influx.url", in.URL, "missing host")
+	case in.TLS.Enabled && u.Scheme != "https":
+		errs.Addf("influx.tls.enabled", "set but influx.url is not https://")
 	}
+	in.TLS.Validate("influx.tls", &errs)
 	if in.URL != "" && in.Bucket == "" {
 		errs.Addf("influx.bucket", "required (InfluxDB 1.8: \"db\" or \"db/rp\")")
 	}

@@ -52,10 +52,21 @@ func New(cfg Config, stats HostStats, log *slog.Logger, reg prometheus.Registere
 		return s, nil
 	}
 	in := cfg.Influx
+	tlsCfg, err := in.TLS.Build()
+	if err != nil {
+		return nil, fmt.Errorf("influx.tls: %w", err)
+	}
 	// The client's own retries and batching are not used: WriteAPIBlocking never retries,
 	// the Writer does (see Writer).
-	client := influxdb2.NewClientWithOptions(in.URL, in.Token,
-		influxdb2.DefaultOptions().SetHTTPRequestTimeout(uint(max(1, in.Timeout.D()/time.Second))))
+	opts := influxdb2.DefaultOptions().SetHTTPRequestTimeout(uint(max(1, in.Timeout.D()/time.Second)))
+	if tlsCfg != nil {
+		opts.SetTLSConfig(tlsCfg)
+		if in.TLS.InsecureSkipVerify {
+			s.log.Warn("influx.tls.insecure_skip_verify is set: InfluxDB's certificate is not verified, so anyone on the path can read the token and the points",
+				"influx", config.RedactURL(in.URL))
+		}
+	}
+	client := influxdb2.NewClientWithOptions(in.URL, in.Token, opts)
 	s.client = client
 	s.writer = NewWriter(WriterConfig{
 		BatchSize:         in.BatchSize,
@@ -80,11 +91,15 @@ func (s *Sysmon) Ping(ctx context.Context) error {
 		return errNoInflux
 	}
 	ok, err := s.client.Ping(ctx)
-	if err != nil {
-		return err
+	if err == nil && !ok {
+		err = errors.New("ping failed")
 	}
-	if !ok {
-		return errors.New("influx: ping failed")
+	if err != nil {
+		msg := fmt.Sprintf("influx %s: %v", config.RedactURL(s.cfg.Influx.URL), err)
+		if hint := tlsHint(err); hint != "" {
+			msg += " (" + hint + ")"
+		}
+		return errors.New(msg)
 	}
 	return nil
 }
