@@ -3,7 +3,6 @@ package sysmon
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -110,14 +109,7 @@ var DefaultIgnoreDevices = []string{"loop*", "ram*"}
 // decodes it strictly (an unknown key is an error with its line number), then validates it
 // (see FileConfig.Validate).
 func LoadConfig(path string) (FileConfig, error) {
-	c, err := ReadConfig(path)
-	if err != nil {
-		return FileConfig{}, err
-	}
-	if err := c.Validate(); err != nil {
-		return FileConfig{}, fmt.Errorf("config %s: %w", path, err)
-	}
-	return c, nil
+	return config.LoadValidated(path, ReadConfig, (*FileConfig).Validate)
 }
 
 // ReadConfig is LoadConfig without Validate, for callers that override fields (from flags)
@@ -161,7 +153,7 @@ func (c *Config) Validate() error {
 	}
 
 	in := &c.Influx
-	switch u, err := url.Parse(in.URL); {
+	switch u, err := config.ParseURL(in.URL); {
 	case in.URL == "":
 		// No output: sysmon samples and serves its metrics, and stores nothing.
 	case err != nil:

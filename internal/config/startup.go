@@ -21,7 +21,7 @@ type Startup[C any] struct {
 // overrides point to. It returns run=true when the binary should go on to
 // serve with *cfg, and false after -version or -check-config, having printed
 // their answer to stdout. A validation error is prefixed "config <path>: ",
-// or "config: " without a file.
+// or "config: " without a file; it never shows a value read by ${file:}.
 func (s Startup[C]) Run(fl *Flags, args []string, cfg *C, stdout io.Writer) (run bool, err error) {
 	if err := fl.Parse(args); err != nil {
 		return false, err
@@ -40,15 +40,42 @@ func (s Startup[C]) Run(fl *Flags, args []string, cfg *C, stdout io.Writer) (run
 	if err := fl.Apply(); err != nil {
 		return false, err
 	}
-	if err := s.Validate(cfg); err != nil {
-		if fl.ConfigPath != "" {
-			return false, fmt.Errorf("config %s: %w", fl.ConfigPath, err)
-		}
-		return false, fmt.Errorf("config: %w", err)
+	if err := validate(fl.ConfigPath, cfg, s.Validate); err != nil {
+		return false, err
 	}
 	if fl.CheckConfig {
 		_, err := fmt.Fprintln(stdout, "config ok: "+s.Summary(cfg))
 		return false, err
 	}
 	return true, nil
+}
+
+// LoadValidated reads the config file at path with read and validates it, for
+// a binary's LoadConfig. A validation error is prefixed "config <path>: " and
+// never shows a value read by ${file:}.
+func LoadValidated[C any](path string, read func(string) (C, error), validateFn func(*C) error) (C, error) {
+	c, err := read(path)
+	if err != nil {
+		var zero C
+		return zero, err
+	}
+	if err := validate(path, &c, validateFn); err != nil {
+		var zero C
+		return zero, err
+	}
+	return c, nil
+}
+
+// validate runs validateFn on cfg, read from the file at path ("" for none),
+// and words its error.
+func validate[C any](path string, cfg *C, validateFn func(*C) error) error {
+	err := WithoutFileSecrets(validateFn(cfg))
+	switch {
+	case err == nil:
+		return nil
+	case path != "":
+		return fmt.Errorf("config %s: %w", path, err)
+	default:
+		return fmt.Errorf("config: %w", err)
+	}
 }
