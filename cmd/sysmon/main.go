@@ -37,7 +37,7 @@ func run(args []string) error {
 		return nil
 	})
 	fl.String("host", "host tag (overrides host)", &cfg.Host)
-	fl.String("influx.url", "InfluxDB URL (overrides influx.url)", &cfg.Influx.URL)
+	fl.String("influx.url", "InfluxDB URL (overrides influx.url); without one, samples are not stored", &cfg.Influx.URL)
 	fl.String("influx.org", "InfluxDB 2.x organization (overrides influx.org)", &cfg.Influx.Org)
 	fl.String("influx.bucket", "bucket, or db/rp for InfluxDB 1.8 (overrides influx.bucket)", &cfg.Influx.Bucket)
 	fl.String("metrics.listen", "metrics address (overrides metrics.listen)", &cfg.Metrics.Listen)
