@@ -94,14 +94,13 @@ func (s *Sysmon) Ping(ctx context.Context) error {
 	if err == nil && !ok {
 		err = errors.New("ping failed")
 	}
-	if err != nil {
-		msg := fmt.Sprintf("influx %s: %v", config.RedactURL(s.cfg.Influx.URL), err)
-		if hint := tlsHint(err); hint != "" {
-			msg += " (" + hint + ")"
-		}
-		return errors.New(msg)
+	if err == nil {
+		return nil
 	}
-	return nil
+	if hint := tlsHint(err); hint != "" {
+		return fmt.Errorf("influx %s: %w (%s)", config.RedactURL(s.cfg.Influx.URL), err, hint)
+	}
+	return fmt.Errorf("influx %s: %w", config.RedactURL(s.cfg.Influx.URL), err)
 }
 
 // Run samples at every multiple of the interval until ctx is done, handing the points to

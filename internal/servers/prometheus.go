@@ -127,6 +127,6 @@ func (p *Prometheus) Stop() error { return p.proc.Stop(syscall.SIGTERM) }
 func (p *Prometheus) path(name string) string { return filepath.Join(p.cfg.Dir, name) }
 
 func (p *Prometheus) waitReady(ctx context.Context, r *Run) error {
-	return r.WaitReady(ctx, "prometheus", prometheusReadyTimeout, 50*time.Millisecond,
+	return r.WaitReady(ctx, "server", prometheusReadyTimeout, 50*time.Millisecond,
 		HTTPStatus(http.DefaultClient, p.URL()+"/-/ready", http.StatusOK))
 }

@@ -138,7 +138,7 @@ http {
 
 // waitTLS waits until addr completes a TLS handshake, or the process exits.
 func waitTLS(r *servers.Run, addr string) error {
-	return r.WaitReady(context.Background(), "nginx", 10*time.Second, 50*time.Millisecond, func(ctx context.Context) error {
+	return r.WaitReady(context.Background(), "server", 10*time.Second, 50*time.Millisecond, func(ctx context.Context) error {
 		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Second}, Config: &tls.Config{InsecureSkipVerify: true}} // only: is it up?
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
