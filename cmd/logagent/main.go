@@ -35,11 +35,9 @@ func run(args []string) error {
 	fl.List("etcd.endpoints", "etcd endpoints (overrides etcd.endpoints)", &cfg.Etcd.Endpoints)
 	fl.String("etcd.collect-key", "etcd key of the collect config (overrides etcd.collect_key)", &cfg.Etcd.CollectKey)
 	fl.String("data-dir", "offset registry and config cache directory (overrides data_dir)", &cfg.DataDir)
-	fl.String("metrics.listen", "metrics address (overrides metrics.listen)", &cfg.Metrics.Listen)
+	fl.MetricsAndLog(&cfg.Metrics.Listen, &cfg.Log)
 	fl.String("host.ip", "IP reported and used in etcd keys (overrides host.ip)", &cfg.Host.IP)
 	fl.String("host.name", "host name reported (overrides host.name)", &cfg.Host.Name)
-	fl.String("log.level", "debug|info|warn|error (overrides log.level)", &cfg.Log.Level)
-	fl.String("log.format", "text|json (overrides log.format)", &cfg.Log.Format)
 	bi := metrics.DefaultBuildInfo()
 	ok, err := config.Startup[agent.Config]{
 		Version: bi.Version, Revision: bi.Revision,

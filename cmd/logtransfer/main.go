@@ -33,9 +33,7 @@ func run(args []string) error {
 	fl.List("kafka.topics", "topics (overrides kafka.topics)", &cfg.Kafka.Topics)
 	fl.List("etcd.endpoints", "etcd endpoints for the topics key (overrides etcd.endpoints)", &cfg.Etcd.Endpoints)
 	fl.List("elasticsearch.urls", "Elasticsearch URLs (overrides elasticsearch.urls)", &cfg.Elasticsearch.URLs)
-	fl.String("metrics.listen", "metrics address (overrides metrics.listen)", &cfg.Metrics.Listen)
-	fl.String("log.level", "debug|info|warn|error (overrides log.level)", &cfg.Log.Level)
-	fl.String("log.format", "text|json (overrides log.format)", &cfg.Log.Format)
+	fl.MetricsAndLog(&cfg.Metrics.Listen, &cfg.Log)
 	bi := metrics.DefaultBuildInfo()
 	ok, err := config.Startup[transfer.Config]{
 		Version: bi.Version, Revision: bi.Revision,

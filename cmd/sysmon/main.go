@@ -40,9 +40,7 @@ func run(args []string) error {
 	fl.String("influx.url", "InfluxDB URL (overrides influx.url); without one, samples are not stored", &cfg.Influx.URL)
 	fl.String("influx.org", "InfluxDB 2.x organization (overrides influx.org)", &cfg.Influx.Org)
 	fl.String("influx.bucket", "bucket, or db/rp for InfluxDB 1.8 (overrides influx.bucket)", &cfg.Influx.Bucket)
-	fl.String("metrics.listen", "metrics address (overrides metrics.listen)", &cfg.Metrics.Listen)
-	fl.String("log.level", "debug|info|warn|error (overrides log.level)", &cfg.Log.Level)
-	fl.String("log.format", "text|json (overrides log.format)", &cfg.Log.Format)
+	fl.MetricsAndLog(&cfg.Metrics.Listen, &cfg.Log)
 	// The token has no flag: command lines are visible to every user (ps).
 	// Use the config file with ${INFLUX_TOKEN}.
 	bi := metrics.DefaultBuildInfo()
