@@ -79,8 +79,11 @@ func serve(ctx context.Context, cfg sysmon.FileConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("sysmon starting", "version", metrics.DefaultBuildInfo().Version, "host", s.Host(),
-		"influx", config.RedactURL(cfg.Influx.URL), "bucket", cfg.Influx.Bucket, "interval", cfg.Interval, "metrics", srv.Addr().String())
+	attrs := []any{"version", metrics.DefaultBuildInfo().Version, "host", s.Host(), "interval", cfg.Interval, "metrics", srv.Addr().String()}
+	if s.Stores() { // else Run says that nothing is stored
+		attrs = append(attrs, "influx", config.RedactURL(cfg.Influx.URL), "bucket", cfg.Influx.Bucket)
+	}
+	log.Info("sysmon starting", attrs...)
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(ctx) })
