@@ -26,8 +26,6 @@ func (e *Errors) BadValue(field string, value any, format string, args ...any) {
 	*e = append(*e, fmt.Errorf("%s %v: %s", field, ShowValue(field, value), fmt.Sprintf(format, args...)))
 }
 
-func quote(s string) string { return strconv.Quote(s) }
-
 // NonNegative adds `field -1s: must be >= 0` when d is negative.
 func (e *Errors) NonNegative(field string, d Duration) {
 	if d < 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -106,7 +107,7 @@ func ShowValue(path string, value any) any {
 	case IsSecretField(path) || (ok && holdsFileSecret(s)):
 		return hiddenValue
 	case ok:
-		return quote(RedactURL(s))
+		return strconv.Quote(RedactURL(s))
 	}
 	return value
 }
