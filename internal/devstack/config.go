@@ -39,7 +39,7 @@ influx:
 `
 
 // sysmonMetricsOnlyYAML is sysmon without an InfluxDB output: it samples and serves its
-// metrics only. It needs a sysmon whose influx.url is optional.
+// metrics only.
 const sysmonMetricsOnlyYAML = `interval: 5s
 `
 

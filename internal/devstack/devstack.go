@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -117,7 +116,6 @@ type Stack struct {
 	gen     *Generator
 	stopGen context.CancelFunc
 	genDone chan error // gets the generator's result
-	notes   []string   // what was left out and why, said once in the summary
 }
 
 // daemon is one of the pipeline's binaries, run as a child process.
@@ -286,15 +284,10 @@ func (s *Stack) startDaemons(ctx context.Context) error {
 		name, config string
 		port         int
 		note         string
-		optional     bool // a failed start is a note, not an error
 	}
-	sysmon := spec{name: "sysmon", port: p.Sysmon, note: influxNote}
+	sysmon := spec{name: "sysmon", port: p.Sysmon, note: influxNote, config: sysmonMetricsOnlyYAML}
 	if influx != "" {
 		sysmon.config = fmt.Sprintf(sysmonYAML, influx, s.cfg.InfluxBucket, s.cfg.InfluxToken)
-	} else {
-		// Metrics-only mode: no influx section at all. A sysmon that still requires
-		// influx.url exits at once; the stack then goes on without it (optional).
-		sysmon.config, sysmon.optional = sysmonMetricsOnlyYAML, true
 	}
 	specs := []spec{
 		{name: "logtransfer", config: fmt.Sprintf(transferYAML, brokers, Topic, yamlList([]string{s.es.URL()})), port: p.Logtransfer},
@@ -314,12 +307,6 @@ func (s *Stack) startDaemons(ctx context.Context) error {
 		}
 		d.run = run
 		if err := waitReady(ctx, d); err != nil {
-			if sp.optional && ctx.Err() == nil {
-				_ = d.proc.Stop(syscall.SIGTERM)
-				s.notes = append(s.notes, fmt.Sprintf("%[1]s: not started: no InfluxDB at %[2]s (give one with INFLUX_URL=...), and this %[1]s does not run without one (log %[3]s)",
-					sp.name, DefaultInfluxURL, s.rel(d.proc.Log)))
-				continue
-			}
 			_ = d.proc.Stop(syscall.SIGTERM)
 			return err
 		}
@@ -360,47 +347,17 @@ func (s *Stack) startPrometheus(ctx context.Context) error {
 // waitReady polls the daemon's /readyz until it answers 200, the daemon exits or
 // readyTimeout passes.
 func waitReady(ctx context.Context, d *daemon) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	hc := &http.Client{Timeout: time.Second}
-	var last error
-	for {
-		last = get(ctx, hc, "http://"+d.addr+"/readyz")
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-d.run.Done():
-			return fmt.Errorf("%s: exited while starting: %v\n%s", d.name, d.run.Err(), d.proc.LogTail())
-		case <-ctx.Done():
-			return fmt.Errorf("%s: not ready: %w (log: %s)", d.name, last, d.proc.Log)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-func get(ctx context.Context, hc *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	err := d.run.WaitReady(ctx, d.name, readyTimeout, 100*time.Millisecond,
+		servers.HTTPStatus(&http.Client{}, "http://"+d.addr+"/readyz", http.StatusOK))
 	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
+		return fmt.Errorf("%w (log %s)\n%s", err, d.proc.Log, d.proc.LogTail())
 	}
 	return nil
 }
 
 // pingInflux reports whether an InfluxDB answers /ping at url.
 func pingInflux(ctx context.Context, url string) bool {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	return get(ctx, &http.Client{}, url+"/ping") == nil
+	return servers.HTTPStatus(&http.Client{}, url+"/ping", http.StatusNoContent)(ctx) == nil
 }
 
 // Stop stops the stack, sources first so the sinks can drain: the generator, the daemons

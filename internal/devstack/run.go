@@ -36,9 +36,6 @@ func (s *Stack) PrintSummary(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "demo logs\t%s\ttopic %s, collect key %s\n", s.rel(s.path("demo", "*.log")), Topic, CollectKey())
 	tw.Flush()
-	for _, n := range s.notes {
-		fmt.Fprintln(w, n)
-	}
 	env := ""
 	if s.cfg.Ports != DefaultPorts() {
 		env = fmt.Sprintf("LOGCTL_ETCD=%s LOGCTL_BROKERS=%s LOGCTL_ES=%s ",
