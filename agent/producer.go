@@ -325,7 +325,8 @@ type inflight struct {
 	tm  *taskMetrics
 	e   *entry
 	gen uint64
-	end int64 // file offset committed once Kafka acknowledges the record
+	end int64       // file offset committed once Kafka acknowledges the record
+	blk *arenaBlock // the block in holds, recycled once all its records are done
 }
 
 // send waits for room in the in-flight limits (or ctx), then produces in.rec.
@@ -370,20 +371,32 @@ func (s *shipper) acked(r *kgo.Record, err error) {
 		in.tm.bytesSent.Add(float64(len(r.Value)))
 		in.tm.latency.Observe(s.clock.since(r.Timestamp).Seconds())
 	}
-	// The arena block that holds in lives on until all its records are
-	// acknowledged; it need not keep this record's bytes alive meanwhile.
 	r.Key, r.Value, r.Context = nil, nil, nil
+	// Last: once its block is recycled, in may be handed out again.
+	in.blk.done()
 }
 
 // arena hands out inflights and record value buffers in blocks, so shipping
-// a backlog costs a few allocations per block of lines instead of three per
-// line. Blocks grow from arenaMinBlock while a read pass goes on, and reset
-// drops them when it ends, so an idle file holds no block: a trickle of
-// lines gets small blocks, a backlog large ones.
+// a backlog costs no allocation per line. Blocks grow from arenaMinBlock
+// while a read pass goes on, and reset drops them when it ends, so an idle
+// file holds no block: a trickle of lines gets small blocks, a backlog large
+// ones. A full-size block goes back to a pool once the arena has moved on
+// and Kafka has acknowledged (or failed) all its records, so a backlog reuses
+// the same few blocks instead of allocating (and the GC scanning) one per
+// 256 lines.
 type arena struct {
-	recs  []inflight
-	buf   []byte
-	block int // records in the next block
+	blk   *arenaBlock // the current block, nil before the first
+	recs  []inflight  // its free inflights
+	buf   []byte      // its value buffer: used up to len, free after
+	block int         // records in the next block
+}
+
+// arenaBlock is one block's memory. refs counts its inflights handed out
+// and not yet done, plus one while it is an arena's current block.
+type arenaBlock struct {
+	recs []inflight
+	buf  []byte
+	refs atomic.Int32
 }
 
 const (
@@ -392,27 +405,70 @@ const (
 	arenaBufPer   = 512 // value bytes reserved per record of a block
 )
 
-func (a *arena) reset() { *a = arena{} }
+var arenaPool = sync.Pool{New: func() any {
+	return &arenaBlock{recs: make([]inflight, arenaMaxBlock), buf: make([]byte, arenaMaxBlock*arenaBufPer)}
+}}
+
+// done drops one reference to b, and recycles b when it was the last. A nil
+// b (an inflight not from an arena) is left alone.
+func (b *arenaBlock) done() {
+	if b == nil || b.refs.Add(-1) != 0 {
+		return
+	}
+	if len(b.recs) == arenaMaxBlock {
+		clear(b.recs) // drop what the records pointed to
+		arenaPool.Put(b)
+	}
+}
+
+func (a *arena) reset() {
+	if a.blk != nil {
+		a.blk.done()
+	}
+	*a = arena{}
+}
+
+// grow moves to a new block with room for a value of need bytes.
+func (a *arena) grow(need int) {
+	if a.blk != nil {
+		a.blk.done()
+	}
+	a.block = min(max(a.block*2, arenaMinBlock), arenaMaxBlock)
+	var b *arenaBlock
+	if a.block == arenaMaxBlock && need <= arenaMaxBlock*arenaBufPer {
+		b = arenaPool.Get().(*arenaBlock)
+	} else {
+		b = &arenaBlock{recs: make([]inflight, a.block), buf: make([]byte, max(a.block*arenaBufPer, need))}
+	}
+	b.refs.Store(1)
+	a.blk, a.recs, a.buf = b, b.recs, b.buf[:0]
+}
 
 // next returns a zeroed inflight.
 func (a *arena) next() *inflight {
 	if len(a.recs) == 0 {
-		a.block = min(max(a.block*2, arenaMinBlock), arenaMaxBlock)
-		a.recs = make([]inflight, a.block)
+		a.grow(0)
 	}
 	in := &a.recs[0]
 	a.recs = a.recs[1:]
+	*in = inflight{blk: a.blk}
+	a.blk.refs.Add(1)
 	return in
 }
 
 // value returns an empty buffer with room for about need bytes. After
-// appending to it, the caller passes the result to used.
+// appending to it, the caller passes the result to used. It also makes sure
+// that the next call to next takes an inflight from the same block, which
+// holds the value's bytes for as long as the inflight is in use.
 func (a *arena) value(need int) []byte {
 	if need > arenaMaxBlock*arenaBufPer/4 {
+		if len(a.recs) == 0 {
+			a.grow(0)
+		}
 		return make([]byte, 0, need) // a huge line gets its own buffer
 	}
-	if cap(a.buf)-len(a.buf) < need {
-		a.buf = make([]byte, 0, max(a.block*arenaBufPer, need))
+	if len(a.recs) == 0 || cap(a.buf)-len(a.buf) < need {
+		a.grow(need)
 	}
 	return a.buf[len(a.buf):]
 }
