@@ -391,8 +391,10 @@ type arena struct {
 	block int         // records in the next block
 }
 
-// arenaBlock is one block's memory. refs counts its inflights handed out
-// and not yet done, plus one while it is an arena's current block.
+// arenaBlock is one block's memory. refs counts its inflights not yet done,
+// the arena's free ones included, plus one while it is an arena's current
+// block: next hands one out without touching refs, and the arena drops the
+// free ones and its own when it moves on.
 type arenaBlock struct {
 	recs []inflight
 	buf  []byte
@@ -409,10 +411,12 @@ var arenaPool = sync.Pool{New: func() any {
 	return &arenaBlock{recs: make([]inflight, arenaMaxBlock), buf: make([]byte, arenaMaxBlock*arenaBufPer)}
 }}
 
-// done drops one reference to b, and recycles b when it was the last. A nil
-// b (an inflight not from an arena) is left alone.
-func (b *arenaBlock) done() {
-	if b == nil || b.refs.Add(-1) != 0 {
+// done drops one reference to b (an inflight's), and recycles b when it was
+// the last. A nil b (an inflight not from an arena) is left alone.
+func (b *arenaBlock) done() { b.drop(1) }
+
+func (b *arenaBlock) drop(n int32) {
+	if b == nil || b.refs.Add(-n) != 0 {
 		return
 	}
 	if len(b.recs) == arenaMaxBlock {
@@ -422,17 +426,20 @@ func (b *arenaBlock) done() {
 }
 
 func (a *arena) reset() {
-	if a.blk != nil {
-		a.blk.done()
-	}
+	a.leave()
 	*a = arena{}
+}
+
+// leave drops the arena's references to its current block.
+func (a *arena) leave() {
+	if a.blk != nil {
+		a.blk.drop(int32(len(a.recs)) + 1)
+	}
 }
 
 // grow moves to a new block with room for a value of need bytes.
 func (a *arena) grow(need int) {
-	if a.blk != nil {
-		a.blk.done()
-	}
+	a.leave()
 	a.block = min(max(a.block*2, arenaMinBlock), arenaMaxBlock)
 	var b *arenaBlock
 	if a.block == arenaMaxBlock && need <= arenaMaxBlock*arenaBufPer {
@@ -440,7 +447,7 @@ func (a *arena) grow(need int) {
 	} else {
 		b = &arenaBlock{recs: make([]inflight, a.block), buf: make([]byte, max(a.block*arenaBufPer, need))}
 	}
-	b.refs.Store(1)
+	b.refs.Store(int32(len(b.recs)) + 1)
 	a.blk, a.recs, a.buf = b, b.recs, b.buf[:0]
 }
 
@@ -452,7 +459,6 @@ func (a *arena) next() *inflight {
 	in := &a.recs[0]
 	a.recs = a.recs[1:]
 	*in = inflight{blk: a.blk}
-	a.blk.refs.Add(1)
 	return in
 }
 
