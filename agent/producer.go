@@ -322,11 +322,15 @@ func newShipper(prod Producer, lim *limiter, log *slog.Logger) *shipper {
 type inflight struct {
 	context.Context
 	rec kgo.Record
+	hdr [1]kgo.RecordHeader // rec.Headers: the event id
 	tm  *taskMetrics
 	e   *entry
 	gen uint64
 	end int64       // file offset committed once Kafka acknowledges the record
 	blk *arenaBlock // the block in holds, recycled once all its records are done
+	// prev is the arena's previous block when in started a new one: the
+	// record's bytes may be in it. nil otherwise.
+	prev *arenaBlock
 }
 
 // send waits for room in the in-flight limits (or ctx), then produces in.rec.
@@ -372,8 +376,11 @@ func (s *shipper) acked(r *kgo.Record, err error) {
 		in.tm.latency.Observe(s.clock.since(r.Timestamp).Seconds())
 	}
 	r.Key, r.Value, r.Context = nil, nil, nil
-	// Last: once its block is recycled, in may be handed out again.
-	in.blk.done()
+	in.hdr[0].Value = nil
+	// Last: once its blocks are recycled, in may be handed out again.
+	blk, prev := in.blk, in.prev
+	prev.done()
+	blk.done()
 }
 
 // arena hands out inflights and record value buffers in blocks, so shipping
@@ -384,10 +391,16 @@ func (s *shipper) acked(r *kgo.Record, err error) {
 // and Kafka has acknowledged (or failed) all its records, so a backlog reuses
 // the same few blocks instead of allocating (and the GC scanning) one per
 // 256 lines.
+//
+// Blocks change only in next, so the bytes of a record (taken with value and
+// used before or after its inflight, in any order) are in the block of its
+// inflight or, when next started a new block, in the one before, which the
+// inflight then also holds (inflight.prev).
 type arena struct {
 	blk   *arenaBlock // the current block, nil before the first
 	recs  []inflight  // its free inflights
 	buf   []byte      // its value buffer: used up to len, free after
+	full  bool        // the buffer ran short: the next inflight starts a new block
 	block int         // records in the next block
 }
 
@@ -437,44 +450,46 @@ func (a *arena) leave() {
 	}
 }
 
-// grow moves to a new block with room for a value of need bytes.
-func (a *arena) grow(need int) {
+// grow moves to a new block.
+func (a *arena) grow() {
 	a.leave()
 	a.block = min(max(a.block*2, arenaMinBlock), arenaMaxBlock)
 	var b *arenaBlock
-	if a.block == arenaMaxBlock && need <= arenaMaxBlock*arenaBufPer {
+	if a.block == arenaMaxBlock {
 		b = arenaPool.Get().(*arenaBlock)
 	} else {
-		b = &arenaBlock{recs: make([]inflight, a.block), buf: make([]byte, max(a.block*arenaBufPer, need))}
+		b = &arenaBlock{recs: make([]inflight, a.block), buf: make([]byte, a.block*arenaBufPer)}
 	}
 	b.refs.Store(int32(len(b.recs)) + 1)
-	a.blk, a.recs, a.buf = b, b.recs, b.buf[:0]
+	a.blk, a.recs, a.buf, a.full = b, b.recs, b.buf[:0], false
 }
 
 // next returns a zeroed inflight.
 func (a *arena) next() *inflight {
-	if len(a.recs) == 0 {
-		a.grow(0)
+	var prev *arenaBlock
+	if len(a.recs) == 0 || a.full {
+		if prev = a.blk; prev != nil {
+			prev.refs.Add(1) // the inflight's: its bytes may be there
+		}
+		a.grow()
 	}
 	in := &a.recs[0]
 	a.recs = a.recs[1:]
-	*in = inflight{blk: a.blk}
+	*in = inflight{blk: a.blk, prev: prev}
 	return in
 }
 
 // value returns an empty buffer with room for about need bytes. After
-// appending to it, the caller passes the result to used. It also makes sure
-// that the next call to next takes an inflight from the same block, which
-// holds the value's bytes for as long as the inflight is in use.
+// appending to it, the caller passes the result to used. When the block's
+// buffer is short, the bytes come from the heap and the next inflight starts
+// a new block.
 func (a *arena) value(need int) []byte {
-	if need > arenaMaxBlock*arenaBufPer/4 {
-		if len(a.recs) == 0 {
-			a.grow(0)
-		}
-		return make([]byte, 0, need) // a huge line gets its own buffer
+	if a.blk == nil {
+		a.grow()
 	}
-	if len(a.recs) == 0 || cap(a.buf)-len(a.buf) < need {
-		a.grow(need)
+	if cap(a.buf)-len(a.buf) < need {
+		a.full = true
+		return make([]byte, 0, need)
 	}
 	return a.buf[len(a.buf):]
 }
