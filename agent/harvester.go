@@ -63,6 +63,9 @@ type harvester struct {
 	pathJSON []byte // path as a JSON string, for the encoder
 	readTime []byte // read time of the current batch of lines, formatted
 	arena    arena  // inflights and record values of the current read pass
+
+	// readAt is readTime as a time: the records' Kafka timestamp.
+	readAt time.Time
 }
 
 func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
@@ -174,7 +177,8 @@ func (h *harvester) readAvailable(ctx context.Context) (int, error) {
 	defer h.arena.reset()
 	tm := h.task.tm
 	n := 0
-	h.readTime = appendTime(h.readTime[:0], time.Now())
+	h.readAt = time.Now()
+	h.readTime = appendTime(h.readTime[:0], h.readAt)
 	for {
 		line, end, truncated, err := h.lr.next()
 		if errors.Is(err, io.EOF) {
@@ -195,7 +199,8 @@ func (h *harvester) readAvailable(ctx context.Context) (int, error) {
 			if h.e.isFailed(h.gen) {
 				return n, nil
 			}
-			h.readTime = appendTime(h.readTime[:0], time.Now())
+			h.readAt = time.Now()
+			h.readTime = appendTime(h.readTime[:0], h.readAt)
 		}
 	}
 }
@@ -214,6 +219,7 @@ func (h *harvester) add(line []byte, end int64, truncated bool) error {
 }
 
 func (h *harvester) flush() error {
+	h.readAt = time.Now() // a multiline event flushed by its timeout is sent now
 	h.joiner.Flush(h.emit)
 	return h.err
 }
@@ -310,7 +316,7 @@ func (h *harvester) emit(ev Event) {
 		val = t.enc.encode(val[:0], ev, h.pathJSON, h.readTime, start)
 	}
 	in := h.arena.next()
-	in.rec = kgo.Record{Topic: t.task.Topic, Key: h.key, Value: h.arena.used(val)}
+	in.rec = kgo.Record{Topic: t.task.Topic, Key: h.key, Value: h.arena.used(val), Timestamp: h.readAt}
 	id := h.arena.used(strconv.AppendInt(append(h.arena.value(len(h.idPrefix)+20), h.idPrefix...), start, 10))
 	in.hdr[0] = kgo.RecordHeader{Key: IDHeader, Value: id}
 	in.rec.Headers = in.hdr[:]

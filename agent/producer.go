@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -80,7 +81,13 @@ func ProducerOpts(cfg KafkaConfig, log *slog.Logger) ([]kgo.Opt, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, kgo.ProducerBatchCompression(codec))
+	if isZstd(cfg.Compression) {
+		// The agent's own zstd compressor (compress.go) replaces
+		// franz-go's; the other codecs are franz-go's.
+		opts = append(opts, kgo.WithCompressor(newZstdCompressor()))
+	} else {
+		opts = append(opts, kgo.ProducerBatchCompression(codec))
+	}
 	tlsCfg, err := cfg.TLS.Build()
 	if err != nil {
 		return nil, fmt.Errorf("kafka.tls: %w", err)
@@ -112,6 +119,11 @@ func (h quietHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h quietHandler) WithGroup(name string) slog.Handler {
 	return quietHandler{h.Handler.WithGroup(name)}
+}
+
+func isZstd(name string) bool {
+	name = strings.ToLower(name)
+	return name == "" || name == "zstd"
 }
 
 func compressionCodec(name string) (kgo.CompressionCodec, error) {
@@ -148,58 +160,117 @@ func saslMechanism(c SASLConfig) sasl.Mechanism {
 // acknowledged. Harvesters wait in acquire (backpressure) and can be
 // cancelled while waiting, which a blocking kgo Produce cannot offer without
 // failing already buffered records.
+//
+// It runs twice per line, on the harvester and on the promise goroutine, so
+// while there is room it costs one atomic add each way; the mutex is only
+// taken to wait and to wake waiters.
 type limiter struct {
 	maxRecords, maxBytes int64
 
-	mu      sync.Mutex
-	records int64
-	bytes   int64
-	wake    chan struct{} // closed and replaced when a waiter may proceed
-	waiting bool
+	// state packs the records (high 24 bits) and bytes (low 40 bits) in
+	// flight, so that one atomic add reserves or releases both.
+	state atomic.Uint64
+	armed atomic.Bool // an acquire waits (or is about to) on wake
+
+	mu   sync.Mutex
+	wake chan struct{} // closed and replaced when a waiter may proceed
 }
+
+const (
+	limiterBytesBits = 40
+	limiterBytesMask = 1<<limiterBytesBits - 1
+	limiterRecord    = 1 << limiterBytesBits
+	// limiterMaxRecords and limiterMaxBytes are what state can count;
+	// newLimiter caps the limits below them (with room for one record of
+	// any size above the byte limit).
+	limiterMaxRecords = 1<<(64-limiterBytesBits) - 2
+	limiterMaxBytes   = 1 << (limiterBytesBits - 2)
+)
 
 func newLimiter(maxRecords, maxBytes int) *limiter {
-	return &limiter{maxRecords: int64(maxRecords), maxBytes: int64(maxBytes), wake: make(chan struct{})}
+	return &limiter{
+		maxRecords: min(int64(maxRecords), limiterMaxRecords),
+		maxBytes:   min(int64(maxBytes), limiterMaxBytes),
+		wake:       make(chan struct{}),
+	}
 }
 
-// acquire reserves room for one record of n bytes. A record larger than the
-// byte limit is let through when nothing else is in flight.
-func (l *limiter) acquire(ctx context.Context, n int) error {
+func unpackLimiter(s uint64) (records, bytes int64) {
+	return int64(s >> limiterBytesBits), int64(s & limiterBytesMask)
+}
+
+// tryAcquire reserves room for one record of n bytes if there is room. A
+// record larger than the byte limit is let through when nothing else is in
+// flight.
+func (l *limiter) tryAcquire(n int64) bool {
 	for {
-		l.mu.Lock()
-		if l.records == 0 || (l.records < l.maxRecords && l.bytes+int64(n) <= l.maxBytes) {
-			l.records++
-			l.bytes += int64(n)
-			l.mu.Unlock()
-			return nil
+		s := l.state.Load()
+		records, bytes := unpackLimiter(s)
+		if records != 0 && (records >= l.maxRecords || bytes+n > l.maxBytes) {
+			return false
 		}
-		l.waiting = true
+		if l.state.CompareAndSwap(s, s+limiterRecord+uint64(n)) {
+			return true
+		}
+	}
+}
+
+// acquire reserves room for one record of n bytes, waiting until there is
+// some or ctx is done.
+func (l *limiter) acquire(ctx context.Context, n int) error {
+	_, err := l.acquireWaited(ctx, n)
+	return err
+}
+
+// acquireWaited is acquire that also reports whether it had to wait.
+func (l *limiter) acquireWaited(ctx context.Context, n int) (waited bool, err error) {
+	if int64(n) > limiterMaxBytes {
+		n = limiterMaxBytes // counted as the largest record state can hold
+	}
+	if l.tryAcquire(int64(n)) {
+		return false, nil
+	}
+	return true, l.wait(ctx, int64(n))
+}
+
+func (l *limiter) wait(ctx context.Context, n int64) error {
+	for {
+		// Arm the wake-up before checking again: a release that frees
+		// room after this check sees armed and closes w (or a later
+		// channel, once w is closed).
+		l.mu.Lock()
+		l.armed.Store(true)
 		w := l.wake
 		l.mu.Unlock()
+		if l.tryAcquire(n) {
+			return nil
+		}
 		select {
 		case <-w:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		if l.tryAcquire(n) {
+			return nil
+		}
 	}
 }
 
 func (l *limiter) release(n int) {
-	l.mu.Lock()
-	l.records--
-	l.bytes -= int64(n)
-	if l.waiting {
+	if int64(n) > limiterMaxBytes {
+		n = limiterMaxBytes
+	}
+	l.state.Add(-(limiterRecord + uint64(n)))
+	if l.armed.Load() && l.armed.CompareAndSwap(true, false) {
+		l.mu.Lock()
 		close(l.wake)
 		l.wake = make(chan struct{})
-		l.waiting = false
+		l.mu.Unlock()
 	}
-	l.mu.Unlock()
 }
 
 func (l *limiter) buffered() (records, bytes int64) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.records, l.bytes
+	return unpackLimiter(l.state.Load())
 }
 
 // shipper hands records to the producer within the in-flight limits and
@@ -209,6 +280,33 @@ type shipper struct {
 	lim     *limiter
 	log     *slog.Logger
 	promise func(*kgo.Record, error) // s.acked, bound once: a method value per record would allocate
+	clock   ackClock
+}
+
+// ackClock measures produce latencies without reading the clock for every
+// acknowledgement (time.Now costs up to 200 ns on some virtual machines, as
+// much as the rest of acked). Promises come in runs, one per produced batch:
+// the clock is read for every ackClockStride-th record, and for any record
+// stamped after the last reading (the first of a run after a pause); the
+// records between get the last reading. Latencies are in the histogram's
+// buckets of 0.5 ms and more, and the timestamps themselves are truncated to
+// the millisecond by the client.
+type ackClock struct {
+	n    atomic.Uint32
+	last atomic.Int64 // Unix nanoseconds of the last reading
+}
+
+const ackClockStride = 16
+
+// since is time.Since(t), give or take the time since the last reading.
+func (c *ackClock) since(t time.Time) time.Duration {
+	ts := t.UnixNano()
+	if last := c.last.Load(); ts <= last && c.n.Add(1)%ackClockStride != 0 {
+		return time.Duration(last - ts)
+	}
+	now := time.Now().UnixNano()
+	c.last.Store(now)
+	return time.Duration(now - ts)
 }
 
 func newShipper(prod Producer, lim *limiter, log *slog.Logger) *shipper {
@@ -228,7 +326,11 @@ type inflight struct {
 	tm  *taskMetrics
 	e   *entry
 	gen uint64
-	end int64 // file offset committed once Kafka acknowledges the record
+	end int64       // file offset committed once Kafka acknowledges the record
+	blk *arenaBlock // the block in holds, recycled once all its records are done
+	// prev is the arena's previous block when in started a new one: the
+	// record's bytes may be in it. nil otherwise.
+	prev *arenaBlock
 }
 
 // send waits for room in the in-flight limits (or ctx), then produces in.rec.
@@ -239,9 +341,19 @@ type inflight struct {
 // Records are produced with a context that is never cancelled: cancelling a
 // buffered record fails every record buffered for its partition, including
 // other files'. A stopped task's records are still delivered and committed.
+//
+// The record's timestamp (its Kafka CreateTime, and where the produce latency
+// is measured from) is the read time the harvester set, which is at most one
+// read chunk old; after a wait for room it is the end of the wait. Unset, the
+// client sets it (to time.Now, which costs as much as a tenth of a line's
+// work on some virtual machines).
 func (s *shipper) send(ctx context.Context, in *inflight) error {
-	if err := s.lim.acquire(ctx, len(in.rec.Value)); err != nil {
+	waited, err := s.lim.acquireWaited(ctx, len(in.rec.Value))
+	if err != nil {
 		return err
+	}
+	if waited {
+		in.rec.Timestamp = time.Now()
 	}
 	in.Context = context.Background()
 	in.rec.Context = in
@@ -261,23 +373,45 @@ func (s *shipper) acked(r *kgo.Record, err error) {
 		in.e.ack(in.gen, in.end)
 		in.tm.recordsSent.Inc()
 		in.tm.bytesSent.Add(float64(len(r.Value)))
-		in.tm.latency.Observe(time.Since(r.Timestamp).Seconds())
+		in.tm.latency.Observe(s.clock.since(r.Timestamp).Seconds())
 	}
-	// The arena block that holds in lives on until all its records are
-	// acknowledged; it need not keep this record's bytes alive meanwhile.
 	r.Key, r.Value, r.Context = nil, nil, nil
 	in.hdr[0].Value = nil
+	// Last: once its blocks are recycled, in may be handed out again.
+	blk, prev := in.blk, in.prev
+	prev.done()
+	blk.done()
 }
 
 // arena hands out inflights and record value buffers in blocks, so shipping
-// a backlog costs a few allocations per block of lines instead of three per
-// line. Blocks grow from arenaMinBlock while a read pass goes on, and reset
-// drops them when it ends, so an idle file holds no block: a trickle of
-// lines gets small blocks, a backlog large ones.
+// a backlog costs no allocation per line. Blocks grow from arenaMinBlock
+// while a read pass goes on, and reset drops them when it ends, so an idle
+// file holds no block: a trickle of lines gets small blocks, a backlog large
+// ones. A full-size block goes back to a pool once the arena has moved on
+// and Kafka has acknowledged (or failed) all its records, so a backlog reuses
+// the same few blocks instead of allocating (and the GC scanning) one per
+// 256 lines.
+//
+// Blocks change only in next, so the bytes of a record (taken with value and
+// used before or after its inflight, in any order) are in the block of its
+// inflight or, when next started a new block, in the one before, which the
+// inflight then also holds (inflight.prev).
 type arena struct {
-	recs  []inflight
-	buf   []byte
-	block int // records in the next block
+	blk   *arenaBlock // the current block, nil before the first
+	recs  []inflight  // its free inflights
+	buf   []byte      // its value buffer: used up to len, free after
+	full  bool        // the buffer ran short: the next inflight starts a new block
+	block int         // records in the next block
+}
+
+// arenaBlock is one block's memory. refs counts its inflights not yet done,
+// the arena's free ones included, plus one while it is an arena's current
+// block: next hands one out without touching refs, and the arena drops the
+// free ones and its own when it moves on.
+type arenaBlock struct {
+	recs []inflight
+	buf  []byte
+	refs atomic.Int32
 }
 
 const (
@@ -286,27 +420,76 @@ const (
 	arenaBufPer   = 512 // value bytes reserved per record of a block
 )
 
-func (a *arena) reset() { *a = arena{} }
+var arenaPool = sync.Pool{New: func() any {
+	return &arenaBlock{recs: make([]inflight, arenaMaxBlock), buf: make([]byte, arenaMaxBlock*arenaBufPer)}
+}}
+
+// done drops one reference to b (an inflight's), and recycles b when it was
+// the last. A nil b (an inflight not from an arena) is left alone.
+func (b *arenaBlock) done() { b.drop(1) }
+
+func (b *arenaBlock) drop(n int32) {
+	if b == nil || b.refs.Add(-n) != 0 {
+		return
+	}
+	if len(b.recs) == arenaMaxBlock {
+		clear(b.recs) // drop what the records pointed to
+		arenaPool.Put(b)
+	}
+}
+
+func (a *arena) reset() {
+	a.leave()
+	*a = arena{}
+}
+
+// leave drops the arena's references to its current block.
+func (a *arena) leave() {
+	if a.blk != nil {
+		a.blk.drop(int32(len(a.recs)) + 1)
+	}
+}
+
+// grow moves to a new block.
+func (a *arena) grow() {
+	a.leave()
+	a.block = min(max(a.block*2, arenaMinBlock), arenaMaxBlock)
+	var b *arenaBlock
+	if a.block == arenaMaxBlock {
+		b = arenaPool.Get().(*arenaBlock)
+	} else {
+		b = &arenaBlock{recs: make([]inflight, a.block), buf: make([]byte, a.block*arenaBufPer)}
+	}
+	b.refs.Store(int32(len(b.recs)) + 1)
+	a.blk, a.recs, a.buf, a.full = b, b.recs, b.buf[:0], false
+}
 
 // next returns a zeroed inflight.
 func (a *arena) next() *inflight {
-	if len(a.recs) == 0 {
-		a.block = min(max(a.block*2, arenaMinBlock), arenaMaxBlock)
-		a.recs = make([]inflight, a.block)
+	var prev *arenaBlock
+	if len(a.recs) == 0 || a.full {
+		if prev = a.blk; prev != nil {
+			prev.refs.Add(1) // the inflight's: its bytes may be there
+		}
+		a.grow()
 	}
 	in := &a.recs[0]
 	a.recs = a.recs[1:]
+	*in = inflight{blk: a.blk, prev: prev}
 	return in
 }
 
 // value returns an empty buffer with room for about need bytes. After
-// appending to it, the caller passes the result to used.
+// appending to it, the caller passes the result to used. When the block's
+// buffer is short, the bytes come from the heap and the next inflight starts
+// a new block.
 func (a *arena) value(need int) []byte {
-	if need > arenaMaxBlock*arenaBufPer/4 {
-		return make([]byte, 0, need) // a huge line gets its own buffer
+	if a.blk == nil {
+		a.grow()
 	}
 	if cap(a.buf)-len(a.buf) < need {
-		a.buf = make([]byte, 0, max(a.block*arenaBufPer, need))
+		a.full = true
+		return make([]byte, 0, need)
 	}
 	return a.buf[len(a.buf):]
 }
