@@ -51,7 +51,10 @@ type scenario struct {
 	// at most this many faults (0: CHAOS_FAULTS): a server outage lasts, so fewer of them
 	maxFaults int
 	rotate    bool // rotate the files while writing
+	proxy     bool // logtransfer reaches Elasticsearch through an esProxy
 	fault     func(ctx context.Context, p *pipeline, sz size, i int) error
+	// check, if set, runs once every line is indexed, before the daemons are stopped
+	check func(t *testing.T, p *pipeline)
 }
 
 // result is a scenario's row in the report.
@@ -64,6 +67,7 @@ type result struct {
 	indexDupLines           int // lines indexed more than once (sent again by the agent)
 	rssAgent, rssTransfer   int64
 	recovery, total         time.Duration
+	notes                   []string
 }
 
 func TestChaos(t *testing.T) {
@@ -113,6 +117,11 @@ func scenarios() []scenario {
 			sleep(ctx, 2*sz.outage)
 			return p.srv.es.Start()
 		}},
+		{name: "es-throttled", maxFaults: 3, proxy: true, check: checkThrottled,
+			what: "a proxy answers logtransfer's bulk requests with 429, 503 (Elasticsearch's and a load balancer's) and 200s with item-level 429s for twice the outage, then passes through",
+			fault: func(ctx context.Context, p *pipeline, sz size, _ int) error {
+				return p.throttleES(ctx, 2*sz.outage)
+			}},
 		{name: "etcd-down", maxFaults: 3, what: "etcd stopped; logagent killed and restarted meanwhile (cached config); etcd back", fault: func(ctx context.Context, p *pipeline, sz size, _ int) error {
 			p.srv.etcd.Stop()
 			sleep(ctx, sz.outage/2)
@@ -188,9 +197,46 @@ func breakRegistry(ctx context.Context, p *pipeline, _ size, _ int) error {
 	return nil
 }
 
+// throttleES switches the proxy's faults on for d, watching logtransfer's es_up and RSS
+// meanwhile.
+func (p *pipeline) throttleES(ctx context.Context, d time.Duration) error {
+	p.proxy.set(true)
+	defer p.proxy.set(false)
+	end := time.Now().Add(d)
+	for time.Now().Before(end) && ctx.Err() == nil {
+		if metric(p.transferAddr, "logtransfer_es_up") == 0 {
+			p.esDownSeen++
+		}
+		p.noteRSS("logtransfer", p.transfer)
+		sleep(ctx, 100*time.Millisecond)
+	}
+	return nil
+}
+
+// checkThrottled checks that logtransfer's metrics showed the faults of the proxy: errors by
+// reason, es_up 0 while bulk requests failed, 1 again now.
+func checkThrottled(t *testing.T, p *pipeline) {
+	const name = "logtransfer_index_errors_total"
+	byReason := map[string]float64{}
+	for _, reason := range []string{"es_rejected_execution_exception", "cluster_block_exception", "status_503"} {
+		byReason[reason] = metricSum(p.transferAddr, name, `reason="`+reason+`"`)
+	}
+	all := metricSum(p.transferAddr, name)
+	upNow := metric(p.transferAddr, "logtransfer_es_up")
+	p.notes = append(p.notes, "proxy: "+p.proxy.summary(),
+		fmt.Sprintf("logtransfer: %s %v (all reasons: %v); es_up seen 0 in %d samples (every 100 ms) while faulting, %v at the end",
+			name, byReason, all, p.esDownSeen, upNow))
+	for reason, v := range byReason {
+		require.Positive(t, v, "%s{reason=%q}", name, reason)
+	}
+	require.Positive(t, p.esDownSeen, "logtransfer_es_up never 0 while bulk requests failed")
+	require.Equal(t, 1.0, upNow, "logtransfer_es_up after the faults")
+	require.Positive(t, p.proxy.items429.Load(), "no item-level 429 answered")
+}
+
 func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	start := time.Now()
-	p := newPipeline(t, srv, sc.name)
+	p := newPipeline(t, srv, sc.name, sc.proxy)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	kr, stopReader, err := p.readKafka(ctx)
@@ -222,37 +268,43 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 		faults += n
 	}
 
-	// Done when Kafka has every line and the index every Kafka record.
+	// Done when Kafka has every line and the index a document for every document id of the
+	// Kafka records (one per line, unless a line was sent again under another id).
 	deadline := time.Now().Add(5*time.Minute + time.Duration(sz.lines/1000)*time.Second)
 	progress := time.Now()
 	for {
-		total, distinct := kr.counts()
+		total, distinct, ids := kr.counts()
 		docs := p.esCount()
-		if distinct == sz.lines && docs == total {
+		if distinct == sz.lines && docs == ids {
 			break
 		}
 		if time.Since(progress) >= 5*time.Second {
 			progress = time.Now()
-			t.Logf("%s after the last fault: %d of %d lines in Kafka (%d records), %d documents",
-				time.Since(lastFault).Round(time.Second), distinct, sz.lines, total, docs)
+			t.Logf("%s after the last fault: %d of %d lines in Kafka (%d records, %d document ids), %d documents",
+				time.Since(lastFault).Round(time.Second), distinct, sz.lines, total, ids, docs)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %d of %d lines in Kafka (%d records, last fetch error: %v), %d documents",
-				time.Since(lastFault).Round(time.Second), distinct, sz.lines, total, kr.lastErr(), docs)
+			t.Fatalf("after %s: %d of %d lines in Kafka (%d records, %d document ids, last fetch error: %v), %d documents",
+				time.Since(lastFault).Round(time.Second), distinct, sz.lines, total, ids, kr.lastErr(), docs)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	recovery := time.Since(lastFault)
 	time.Sleep(time.Second) // anything late would show now
 	p.requireAlive()
+	if sc.check != nil {
+		sc.check(t, p)
+	}
 	p.stop()
 	stopReader()
 
 	res := result{name: sc.name, what: sc.what, written: sz.lines, faults: faults, recovery: recovery,
-		rssAgent: p.maxRSS["logagent"], rssTransfer: p.maxRSS["logtransfer"]}
-	res.kafkaRecords, _ = kr.counts()
+		rssAgent: p.maxRSS["logagent"], rssTransfer: p.maxRSS["logtransfer"], notes: p.notes}
+	var ids int
+	res.kafkaRecords, _, ids = kr.counts()
 	res.kafkaDups = res.kafkaRecords - sz.lines
 	require.Empty(t, kr.bad, "records in Kafka that are not our lines")
+	require.Empty(t, kr.idClash, "document ids given to two different lines (one of them would be lost)")
 	checkOrder(t, kr)
 
 	docs, err := p.esDocs()
@@ -260,10 +312,14 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	res.indexDocs = len(docs)
 	perSeq := make(map[int]int, sz.lines)
 	perRec := make(map[string]int, len(docs))
+	dupLines := map[int][]string{} // seq → ids, for the lines indexed more than once
 	for _, d := range docs {
 		seq, _, _, ok := parseLine(d.Message)
 		require.True(t, ok, "indexed message is not a line written: %q", d.Message)
 		perSeq[seq]++
+		if perSeq[seq] > 1 && len(dupLines) < 5 {
+			dupLines[seq] = append(dupLines[seq], d.ID)
+		}
 		perRec[fmt.Sprintf("%s/%d/%d", d.Kafka.Topic, d.Kafka.Partition, d.Kafka.Offset)]++
 	}
 	res.found = len(perSeq)
@@ -281,10 +337,14 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	}
 	require.Empty(t, missing, "lines written and not indexed")
 	require.Zero(t, res.indexDupRecs, "Kafka records indexed more than once")
-	require.Equal(t, res.kafkaRecords, res.indexDocs, "one document per Kafka record")
+	require.Equal(t, ids, res.indexDocs, "one document per document id in Kafka")
+	require.Zero(t, res.indexDupLines, "lines indexed more than once (a line sent again got another document id); some: %v", dupLines)
 	res.total = time.Since(start)
 	t.Logf("%s: %d lines, %d faults, %d Kafka records (%d duplicates), %d documents, recovery %s",
 		sc.name, sz.lines, faults, res.kafkaRecords, res.kafkaDups, res.indexDocs, recovery.Round(time.Millisecond))
+	for _, n := range res.notes {
+		t.Logf("%s: %s", sc.name, n)
+	}
 	return res
 }
 
@@ -470,6 +530,9 @@ func formatReport(sz size, rs []result) string {
 	b.WriteString("\nScenarios:\n")
 	for _, r := range rs {
 		fmt.Fprintf(&b, "- %s: %s\n", r.name, r.what)
+		for _, n := range r.notes {
+			fmt.Fprintf(&b, "  - %s\n", n)
+		}
 	}
 	return b.String()
 }
