@@ -383,6 +383,7 @@ type kafkaReader struct {
 	seqSeen map[int]bool
 	ids     map[string]int // document id the record gets (see docID) → seq
 	idClash []string       // ids given to two different lines
+	withID  int            // records with an idHeader
 	err     error          // last fetch error
 }
 
@@ -423,6 +424,9 @@ func (p *pipeline) readKafka(ctx context.Context) (*kafkaReader, func(), error) 
 				}
 				kr.seqSeen[seq] = true
 				id := docID(r)
+				if hasHeader(r, idHeader) {
+					kr.withID++
+				}
 				if prev, ok := kr.ids[id]; ok && prev != seq {
 					kr.idClash = append(kr.idClash, fmt.Sprintf("%s: seq %d and %d", id, prev, seq))
 				}
@@ -445,6 +449,15 @@ func (kr *kafkaReader) counts() (total, distinct, ids int) {
 // idHeader is the record header in which logagent puts a line's event id, which logtransfer
 // uses as the document id (agent.IDHeader).
 const idHeader = "logcollect.id"
+
+func hasHeader(r *kgo.Record, key string) bool {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return true
+		}
+	}
+	return false
+}
 
 // docID is the document id logtransfer gives a record: the event id of the idHeader header,
 // else the record's position (as transfer's docID).
