@@ -60,7 +60,7 @@ func (p *recordingProducer) waitFor(t *testing.T, path, msg string) shipped {
 			}
 		}
 		return false
-	}, 20*time.Second, 10*time.Millisecond, "%s: %.40q not shipped", path, msg)
+	}, time.Minute, 10*time.Millisecond, "%s: %.40q not shipped", path, msg)
 	return found
 }
 

@@ -13,6 +13,12 @@
 // their first bytes, not by path, so rotation by rename is followed and a
 // reused inode is not mistaken for the old file.
 //
+// Lines sent twice are not indexed twice. Each event carries an id in the
+// record header IDHeader: the epoch the registry gave the file's content (a
+// random value, new for a new file and after a truncation, saved before the
+// first line is sent) and the event's start offset. A line read again from a
+// committed offset gets the id it had; logtransfer uses it as the document id.
+//
 // Bounded memory. Lines read but not yet acked are capped by
 // kafka.max_buffered_records and kafka.max_buffered_bytes. When the cap is
 // reached (Kafka slow or down) the agent stops reading: lines wait in the

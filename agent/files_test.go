@@ -25,6 +25,7 @@ type fakeProducer struct {
 	hold     bool
 	held     []func()
 	acked    []string // messages, in ack order
+	ids      []string // their IDHeader values
 }
 
 func (f *fakeProducer) Produce(_ context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
@@ -46,6 +47,13 @@ func (f *fakeProducer) ack(r *kgo.Record, promise func(*kgo.Record, error)) {
 	var d struct{ Message string }
 	_ = json.Unmarshal(r.Value, &d)
 	f.acked = append(f.acked, d.Message)
+	id := ""
+	for _, h := range r.Headers {
+		if h.Key == IDHeader {
+			id = string(h.Value)
+		}
+	}
+	f.ids = append(f.ids, id)
 	promise(r, nil)
 }
 
@@ -63,6 +71,12 @@ func (f *fakeProducer) messages() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.acked...)
+}
+
+func (f *fakeProducer) eventIDs() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.ids...)
 }
 
 func (f *fakeProducer) waitFor(t *testing.T, n int) []string {

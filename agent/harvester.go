@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -57,6 +58,7 @@ type harvester struct {
 	lineEnd  int64 // end offset of the last line read
 	prevEnd  int64 // end offset of the last emitted event: the next event's start
 	key      []byte
+	idPrefix []byte // "{epoch}-": an event's id is this plus its start offset
 	err      error  // first shipping error, set by emit
 	pathJSON []byte // path as a JSON string, for the encoder
 	readTime []byte // read time of the current batch of lines, formatted
@@ -79,6 +81,7 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 	h.lineEnd, h.prevEnd = h.start, h.start
 	h.key = []byte(h.e.ID.String())
 	h.pathJSON = appendJSONString(nil, []byte(h.path))
+	h.persistEpoch()
 
 	changed, unwatch, err := t.watcher.watch(h.path)
 	if err == nil {
@@ -262,6 +265,8 @@ func (h *harvester) truncated(size int64) error {
 		return fmt.Errorf("seek %s: %w", h.path, err)
 	}
 	h.gen = h.e.begin(0)
+	h.task.reg.renew(h.e)
+	h.persistEpoch()
 	// The file's first bytes are new: fingerprint them now, before the next
 	// truncation could replace them (a fingerprint taken later could
 	// describe newer content than what is being read, and hide that
@@ -274,6 +279,17 @@ func (h *harvester) truncated(size int64) error {
 	h.lr = newLineReader(h.f, 0, h.task.task.MaxLineBytes)
 	h.lineEnd, h.prevEnd = 0, 0
 	return nil
+}
+
+// persistEpoch takes the file's current epoch for the ids of the events to
+// come and makes sure it is on disk first, so that lines re-sent after a
+// crash get the ids they had. If the registry cannot be written, lines are
+// shipped anyway: a crash could then duplicate them, not lose them.
+func (h *harvester) persistEpoch() {
+	h.idPrefix = append(append(h.idPrefix[:0], h.e.currentEpoch()...), '-')
+	if err := h.task.reg.persist(h.e); err != nil {
+		h.log.Warn("cannot save the offset registry before reading; lines re-sent after a crash would get new ids", "err", err)
+	}
 }
 
 // emit encodes an event and hands it to Kafka. It waits while the in-flight
@@ -295,6 +311,9 @@ func (h *harvester) emit(ev Event) {
 	}
 	in := h.arena.next()
 	in.rec = kgo.Record{Topic: t.task.Topic, Key: h.key, Value: h.arena.used(val)}
+	id := h.arena.used(strconv.AppendInt(append(h.arena.value(len(h.idPrefix)+20), h.idPrefix...), start, 10))
+	in.hdr[0] = kgo.RecordHeader{Key: IDHeader, Value: id}
+	in.rec.Headers = in.hdr[:]
 	in.tm, in.e, in.gen, in.end = t.tm, h.e, h.gen, ev.Offset
 	h.err = t.ship.send(h.ctx, in)
 }

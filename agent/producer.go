@@ -224,6 +224,7 @@ func newShipper(prod Producer, lim *limiter, log *slog.Logger) *shipper {
 type inflight struct {
 	context.Context
 	rec kgo.Record
+	hdr [1]kgo.RecordHeader // rec.Headers: the event id
 	tm  *taskMetrics
 	e   *entry
 	gen uint64
@@ -265,6 +266,7 @@ func (s *shipper) acked(r *kgo.Record, err error) {
 	// The arena block that holds in lives on until all its records are
 	// acknowledged; it need not keep this record's bytes alive meanwhile.
 	r.Key, r.Value, r.Context = nil, nil, nil
+	in.hdr[0].Value = nil
 }
 
 // arena hands out inflights and record value buffers in blocks, so shipping

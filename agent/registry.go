@@ -2,6 +2,8 @@ package agent
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +67,9 @@ type entry struct {
 	gen      uint64
 	failed   bool      // a record of generation gen failed: do not advance
 	lastSeen time.Time // last time a scan found the file
+	epoch    string    // this file's content since it was found or last truncated (see renew)
+
+	epochSeq atomic.Uint64 // Registry.seq when epoch was set: Save has persisted it once savedSeq reaches it
 
 	read atomic.Int64 // end offset of the last line handed to the producer
 	size atomic.Int64 // file size at the last look, for lag
@@ -137,6 +142,7 @@ type registryEntry struct {
 	FPLen    int       `json:"fp_len"`
 	FP       string    `json:"fp"`
 	LastSeen time.Time `json:"last_seen"`
+	Epoch    string    `json:"epoch,omitempty"`
 }
 
 // Registry remembers, per file identity, the offset of the last line Kafka
@@ -150,6 +156,9 @@ type Registry struct {
 	mu      sync.Mutex
 	entries map[fileID]*entry
 	tasks   map[string]bool
+
+	seq      atomic.Uint64 // bumped for every new epoch
+	savedSeq atomic.Uint64 // every epoch up to this seq is on disk
 }
 
 // OpenRegistry loads dir/registry.json, or starts empty if it does not exist.
@@ -183,8 +192,11 @@ func OpenRegistry(dir string) (*Registry, error) {
 		if _, err := fmt.Sscanf(fe.FP, "%x", &fp); err != nil && fe.FPLen > 0 {
 			return nil, fmt.Errorf("registry %q: file %s: bad fingerprint %q", r.path, fe.Path, fe.FP)
 		}
-		e := &entry{ID: fe.ID, Task: fe.Task, path: fe.Path, fpLen: fe.FPLen, fp: fp, acked: fe.Offset, lastSeen: fe.LastSeen}
+		e := &entry{ID: fe.ID, Task: fe.Task, path: fe.Path, fpLen: fe.FPLen, fp: fp, acked: fe.Offset, lastSeen: fe.LastSeen, epoch: fe.Epoch}
 		e.read.Store(fe.Offset)
+		if e.epoch == "" { // written by a version without event ids
+			r.renew(e)
+		}
 		r.entries[fe.ID] = e
 	}
 	return r, nil
@@ -239,10 +251,56 @@ func (r *Registry) prune(now time.Time, age time.Duration) int {
 	return n
 }
 
+// epochBytes is the size of an epoch's random value: 96 bits make two files
+// sharing one negligible even across many hosts and years.
+const epochBytes = 12
+
+// renew gives e a new epoch: the first part of the ids of its events (see
+// eventID). An epoch names one content of one file: a file gets one when it
+// is found, and a new one when it is truncated, because its offsets then
+// start again at 0 for different lines. Call persist before the first event
+// of the new epoch is sent.
+func (r *Registry) renew(e *entry) {
+	var b [epochBytes]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	e.mu.Lock()
+	e.epoch = base64.RawURLEncoding.EncodeToString(b[:])
+	e.mu.Unlock()
+	e.epochSeq.Store(r.seq.Add(1))
+}
+
+// persist returns once e's epoch is on disk, saving the registry if no save
+// has covered it yet (saves are shared: many new files cost one write). An
+// epoch lost in a crash would give the re-sent lines new ids, which would
+// duplicate them in the index.
+func (r *Registry) persist(e *entry) error {
+	if e.epochSeq.Load() <= r.savedSeq.Load() {
+		return nil
+	}
+	r.saveMu.Lock()
+	defer r.saveMu.Unlock()
+	if e.epochSeq.Load() <= r.savedSeq.Load() { // a save while we waited covered it
+		return nil
+	}
+	return r.save()
+}
+
+func (e *entry) currentEpoch() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.epoch
+}
+
 // Save writes the registry atomically.
 func (r *Registry) Save() error {
 	r.saveMu.Lock()
 	defer r.saveMu.Unlock()
+	return r.save()
+}
+
+func (r *Registry) save() error {
+	// Every epoch numbered up to seq is set before the snapshot below.
+	seq := r.seq.Load()
 	rf := registryFile{Version: 1}
 	r.mu.Lock()
 	for t := range r.tasks {
@@ -252,7 +310,7 @@ func (r *Registry) Save() error {
 		e.mu.Lock()
 		rf.Files = append(rf.Files, registryEntry{
 			ID: e.ID, Path: e.path, Task: e.Task, Offset: e.acked,
-			FPLen: e.fpLen, FP: fmt.Sprintf("%x", e.fp), LastSeen: e.lastSeen,
+			FPLen: e.fpLen, FP: fmt.Sprintf("%x", e.fp), LastSeen: e.lastSeen, Epoch: e.epoch,
 		})
 		e.mu.Unlock()
 	}
@@ -263,13 +321,15 @@ func (r *Registry) Save() error {
 	if err != nil {
 		return err
 	}
-	if bytes.Equal(data, r.lastSaved) {
-		return nil
+	if !bytes.Equal(data, r.lastSaved) {
+		if err := writeFileAtomic(r.path, data); err != nil {
+			return err
+		}
+		r.lastSaved = data
 	}
-	if err := writeFileAtomic(r.path, data); err != nil {
-		return err
+	if seq > r.savedSeq.Load() { // only save moves it, under saveMu
+		r.savedSeq.Store(seq)
 	}
-	r.lastSaved = data
 	return nil
 }
 

@@ -264,6 +264,7 @@ func (t *taskRunner) startOffset(f *os.File, p string, id fileID, now time.Time)
 			t.log.Info("file shrank below its committed offset (truncated); reading from the start", "path", p, "offset", start, "size", size)
 			t.tm.filesTruncated.Inc()
 			start = 0
+			t.reg.renew(e)
 		case size == start:
 			return 0, nil, false
 		}
@@ -275,6 +276,7 @@ func (t *taskRunner) startOffset(f *os.File, p string, id fileID, now time.Time)
 			start = size
 		}
 		e = &entry{ID: id, Task: t.task.Path, acked: start}
+		t.reg.renew(e)
 		t.reg.put(e)
 	}
 	e.update(p, fpLen, fp, now)

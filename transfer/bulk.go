@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -410,6 +411,9 @@ func (t *Transfer) sendDLQ(ctx context.Context, docs []document, reasons []*elas
 			kgo.RecordHeader{Key: "error.type", Value: []byte(typ)},
 			kgo.RecordHeader{Key: "error.reason", Value: []byte(reason)},
 			kgo.RecordHeader{Key: "source.id", Value: []byte(d.id)},
+			kgo.RecordHeader{Key: "source.topic", Value: []byte(r.Topic)},
+			kgo.RecordHeader{Key: "source.partition", Value: strconv.AppendInt(nil, int64(r.Partition), 10)},
+			kgo.RecordHeader{Key: "source.offset", Value: strconv.AppendInt(nil, r.Offset, 10)},
 		)
 		recs[i] = &kgo.Record{
 			Topic:     strings.ReplaceAll(t.cfg.DLQ.Topic, "{topic}", r.Topic),
@@ -447,18 +451,11 @@ func (t *Transfer) sendDLQ(ctx context.Context, docs []document, reasons []*elas
 	}
 }
 
-// docTopic is the source topic of a DLQ record, from its source.id header.
+// docTopic is the source topic of a DLQ record, from its source.topic header.
 func docTopic(r *kgo.Record) string {
 	for _, h := range r.Headers {
-		if h.Key == "source.id" {
-			id := string(h.Value)
-			// {topic}-{partition}-{offset}
-			for range 2 {
-				if i := strings.LastIndexByte(id, '-'); i >= 0 {
-					id = id[:i]
-				}
-			}
-			return id
+		if h.Key == "source.topic" {
+			return string(h.Value)
 		}
 	}
 	return r.Topic

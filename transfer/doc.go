@@ -7,14 +7,16 @@
 // [Transfer.Run] polls a batch (kgo.BlockRebalanceOnPoll: no rebalance while
 // a batch is held), turns each record into a document (the agent's JSON
 // record plus "kafka":{topic,partition,offset}; a non-JSON value becomes
-// {"message", "@timestamp"}), with the id {topic}-{partition}-{offset} and the
+// {"message", "@timestamp"}), with the agent's event id (record header
+// logcollect.id) or else {topic}-{partition}-{offset} as its id, and the
 // index from the index template and the document's @timestamp. It cuts the
 // batch into bulk requests (bulk.actions, bulk.bytes), sends them with
 // bulk.workers at once, and classifies each item: accepted → acknowledged;
 // 429, 5xx or no connection → sent again (the failed subset only) after an
 // exponential backoff with jitter, fetching paused meanwhile; any other 4xx
 // (mapping conflict…) → the record is produced to the DLQ topic with headers
-// error.type, error.reason and source.id, then acknowledged. An ackTracker
+// error.type, error.reason, source.id (the document id), source.topic,
+// source.partition and source.offset, then acknowledged. An ackTracker
 // finds per partition the highest offset below which every record is
 // acknowledged; only that is committed (CommitRecords), and nothing is
 // committed after partitions were lost. Then rebalances are allowed and the
@@ -29,5 +31,7 @@
 // shutdown_timeout, commits, leaves the group and returns.
 //
 // A redelivery — after kill -9, a failed commit or a rebalance — indexes the
-// same ids again: the index holds each record once.
+// same ids again, and so does a line logagent sent twice (after its own
+// crash, under a new Kafka offset but with the same event id): the index
+// holds each line once.
 package transfer

@@ -5,21 +5,42 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/agent"
 )
 
 // document is one record turned into an Elasticsearch document.
 type document struct {
 	rec   *kgo.Record
 	index string
-	id    string    // {topic}-{partition}-{offset}: a redelivery overwrites
+	id    string    // see docID: a redelivery overwrites
 	ts    time.Time // @timestamp, or the Kafka timestamp
 	body  []byte    // one line of JSON
 }
 
-// docID is the deterministic document id of a record.
+// maxIDBytes is Elasticsearch's limit on a document id.
+const maxIDBytes = 512
+
+// docID is the deterministic document id of a record: the event id the agent
+// put in the agent.IDHeader header, which stays the same when the agent
+// re-sends a line after a crash (the record then has a new Kafka offset), or
+// else {topic}-{partition}-{offset}, which stays the same when Kafka
+// redelivers a record. Either way a second delivery overwrites the document
+// instead of adding one. A header value Elasticsearch would refuse as an id
+// (empty, too long, not UTF-8) is ignored.
 func docID(r *kgo.Record) string {
+	for i := range r.Headers {
+		h := &r.Headers[i]
+		if h.Key == agent.IDHeader {
+			if len(h.Value) > 0 && len(h.Value) <= maxIDBytes && utf8.Valid(h.Value) {
+				return string(h.Value)
+			}
+			break
+		}
+	}
 	return r.Topic + "-" + strconv.Itoa(int(r.Partition)) + "-" + strconv.FormatInt(r.Offset, 10)
 }
 

@@ -2,11 +2,14 @@ package transfer
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/agent"
 )
 
 func TestIndexNamer(t *testing.T) {
@@ -124,6 +127,31 @@ func TestBuildDocument(t *testing.T) {
 			require.Equal(t, "Web-3-17", d.id)
 			require.True(t, tt.wantTS.Equal(d.ts), "ts %s, want %s", d.ts, tt.wantTS)
 			require.Same(t, r, d.rec)
+		})
+	}
+}
+
+func TestDocID(t *testing.T) {
+	id := func(v string) []kgo.RecordHeader { return []kgo.RecordHeader{{Key: agent.IDHeader, Value: []byte(v)}} }
+	tests := []struct {
+		name    string
+		headers []kgo.RecordHeader
+		want    string
+	}{
+		{"no header: the Kafka position", nil, "web-3-17"},
+		{"the agent's event id", id("NOJRZwCwSaCREkjW-1852"), "NOJRZwCwSaCREkjW-1852"},
+		{"among other headers", append([]kgo.RecordHeader{{Key: "trace", Value: []byte("x")}}, id("e-0")...), "e-0"},
+		{"empty", id(""), "web-3-17"},
+		{"longer than Elasticsearch accepts", id(strings.Repeat("x", 513)), "web-3-17"},
+		{"512 bytes", id(strings.Repeat("x", 512)), strings.Repeat("x", 512)},
+		{"not UTF-8", id("a\xffb"), "web-3-17"},
+	}
+	namer, err := parseIndexTemplate("{topic}")
+	require.NoError(t, err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &kgo.Record{Topic: "web", Partition: 3, Offset: 17, Value: []byte(`{"message":"m"}`), Headers: tt.headers}
+			require.Equal(t, tt.want, buildDocument(r, namer).id)
 		})
 	}
 }

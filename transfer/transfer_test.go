@@ -241,6 +241,8 @@ func TestTransferEndToEnd(t *testing.T) {
 	require.Equal(t, "mapper_parsing_exception", headers["error.type"])
 	require.Contains(t, headers["error.reason"], "injected")
 	require.Regexp(t, `^web-\d-\d+$`, headers["source.id"])
+	require.Equal(t, "web", headers["source.topic"])
+	require.Equal(t, headers["source.id"], "web-"+headers["source.partition"]+"-"+headers["source.offset"])
 
 	require.Equal(t, float64(n), r.metric(t, "logtransfer_records_consumed_total"))
 	require.Equal(t, float64(n-1), r.metric(t, "logtransfer_docs_indexed_total"))
@@ -322,7 +324,7 @@ func TestTransferRetriesOnlyFailedItems(t *testing.T) {
 	cfg.Bulk.Actions, cfg.Bulk.Workers = 300, 3 // concurrent bulk requests, retried independently
 	produceAgentRecords(t, brokers, "retry", 0, 5000, nil)
 	r := startTransfer(t, cfg)
-	waitCount(t, es, 5000, 10*time.Second)
+	waitCount(t, es, 5000, 30*time.Second)
 	require.Equal(t, 5000, es.Writes(), "no accepted document was sent twice")
 	requireAllCommitted(t, brokers, cfg.Kafka.Group, "retry")
 	require.Positive(t, testutil.ToFloat64(r.tr.m.IndexErrors.WithLabelValues("retry", "es_rejected_execution_exception")))
@@ -414,4 +416,37 @@ func waitMembers(t *testing.T, brokers []string, group string, n int) {
 		}
 		return true
 	}, 20*time.Second, 20*time.Millisecond, "%d members with partitions", n)
+}
+
+// TestTransferAgentResendOverwrites: logagent re-sends lines after a crash as
+// new Kafka records (new offsets) with the same event ids; the index keeps
+// one document per line.
+func TestTransferAgentResendOverwrites(t *testing.T) {
+	brokers := startKfake(t, 3)
+	es := transfertest.NewES(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.AllowAutoTopicCreation())
+	require.NoError(t, err)
+	defer cl.Close()
+	const n = 300
+	var recs []*kgo.Record
+	for sent := range 2 { // the second time from line 100: the re-send
+		for i := sent * 100; i < n; i++ {
+			recs = append(recs, &kgo.Record{
+				Topic: "web", Key: []byte("1-2"),
+				Value:   fmt.Appendf(nil, `{"message":"line %d"}`, i),
+				Headers: []kgo.RecordHeader{{Key: agent.IDHeader, Value: fmt.Appendf(nil, "AAAAAAAAAAAAAAAA-%d", i*10)}},
+			})
+		}
+	}
+	require.NoError(t, cl.ProduceSync(context.Background(), recs...).FirstErr())
+	cfg := testConfig(brokers, es.URL(), "web")
+	r := startTransfer(t, cfg)
+	require.Eventually(t, func() bool { return r.metric(t, "logtransfer_docs_indexed_total") == float64(len(recs)) },
+		30*time.Second, 10*time.Millisecond)
+	require.Equal(t, n, es.Count(), "one document per line")
+	found := false
+	for key := range es.Docs() {
+		found = found || strings.HasSuffix(key, "/AAAAAAAAAAAAAAAA-2990")
+	}
+	require.True(t, found, "documents are stored under the event id")
 }
