@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/logcollect/logcollect/agent"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
@@ -338,15 +339,12 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	require.Empty(t, missing, "lines written and not indexed")
 	require.Zero(t, res.indexDupRecs, "Kafka records indexed more than once")
 	require.Equal(t, ids, res.indexDocs, "one document per document id in Kafka")
-	// Until logagent sends event ids, a line it sends again is a new document.
-	if kr.withID > 0 {
-		require.Zero(t, res.indexDupLines, "lines indexed more than once (a line sent again got another document id); some: %v", dupLines)
-	} else {
-		t.Logf("%s: no record carries %s: lines sent again are indexed again", sc.name, idHeader)
-	}
+	require.Equal(t, res.kafkaRecords, kr.withID, "records with a %s header", agent.IDHeader)
+	require.Zero(t, res.indexDupLines, "lines indexed more than once (a line sent again got another document id); some: %v", dupLines)
 	res.total = time.Since(start)
-	t.Logf("%s: %d lines, %d faults, %d Kafka records (%d duplicates), %d documents, recovery %s",
-		sc.name, sz.lines, faults, res.kafkaRecords, res.kafkaDups, res.indexDocs, recovery.Round(time.Millisecond))
+	t.Logf("%s: %d lines, %d found, %d faults, %d Kafka records (%d duplicates), %d documents (%d lines more than once), max RSS logagent %.1f MiB, logtransfer %.1f MiB, recovery %s, total %s",
+		sc.name, sz.lines, res.found, faults, res.kafkaRecords, res.kafkaDups, res.indexDocs, res.indexDupLines,
+		float64(res.rssAgent)/1024, float64(res.rssTransfer)/1024, recovery.Round(time.Millisecond), res.total.Round(time.Second))
 	for _, n := range res.notes {
 		t.Logf("%s: %s", sc.name, n)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/logcollect/logcollect/agent"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
@@ -383,7 +384,7 @@ type kafkaReader struct {
 	seqSeen map[int]bool
 	ids     map[string]int // document id the record gets (see docID) → seq
 	idClash []string       // ids given to two different lines
-	withID  int            // records with an idHeader
+	withID  int            // records with an agent.IDHeader
 	err     error          // last fetch error
 }
 
@@ -424,7 +425,7 @@ func (p *pipeline) readKafka(ctx context.Context) (*kafkaReader, func(), error) 
 				}
 				kr.seqSeen[seq] = true
 				id := docID(r)
-				if hasHeader(r, idHeader) {
+				if hasHeader(r, agent.IDHeader) {
 					kr.withID++
 				}
 				if prev, ok := kr.ids[id]; ok && prev != seq {
@@ -446,10 +447,6 @@ func (kr *kafkaReader) counts() (total, distinct, ids int) {
 	return kr.total, len(kr.seqSeen), len(kr.ids)
 }
 
-// idHeader is the record header in which logagent puts a line's event id, which logtransfer
-// uses as the document id (agent.IDHeader).
-const idHeader = "logcollect.id"
-
 func hasHeader(r *kgo.Record, key string) bool {
 	for _, h := range r.Headers {
 		if h.Key == key {
@@ -459,11 +456,11 @@ func hasHeader(r *kgo.Record, key string) bool {
 	return false
 }
 
-// docID is the document id logtransfer gives a record: the event id of the idHeader header,
+// docID is the document id logtransfer gives a record: the event id of the agent.IDHeader header,
 // else the record's position (as transfer's docID).
 func docID(r *kgo.Record) string {
 	for _, h := range r.Headers {
-		if h.Key == idHeader && len(h.Value) > 0 && len(h.Value) <= 512 && utf8.Valid(h.Value) {
+		if h.Key == agent.IDHeader && len(h.Value) > 0 && len(h.Value) <= 512 && utf8.Valid(h.Value) {
 			return string(h.Value)
 		}
 	}
