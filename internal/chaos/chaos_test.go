@@ -306,7 +306,7 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	res.kafkaDups = res.kafkaRecords - sz.lines
 	require.Empty(t, kr.bad, "records in Kafka that are not our lines")
 	require.Empty(t, kr.idClash, "document ids given to two different lines (one of them would be lost)")
-	checkOrder(t, kr)
+	checkOrder(t, kr, w.generation)
 
 	docs, err := p.esDocs()
 	require.NoError(t, err)
@@ -386,18 +386,20 @@ func strike(ctx context.Context, p *pipeline, sz size, sc scenario, writing <-ch
 // checkOrder checks that each file's lines are in order in Kafka: within a record key (one
 // file identity, so one partition), offset order never skips ahead of a line not yet sent.
 // A line may come again (sent again after a fault), an earlier one too, but never a line
-// beyond the next new one.
-func checkOrder(t *testing.T, kr *kafkaReader) {
+// beyond the next new one. The key is the file's device and inode, which a file created after
+// a rotation may reuse (the previous rotated file was just deleted): generation(file, n) tells
+// the files that held a writer's file's lines apart.
+func checkOrder(t *testing.T, kr *kafkaReader, generation func(file, n int) int) {
 	kr.mu.Lock()
 	defer kr.mu.Unlock()
 	type fileKey struct {
-		key  string
-		file int
+		key       string
+		file, gen int
 	}
 	for topic, recs := range kr.recs {
 		next := map[fileKey]int{} // first n of a key: whatever the first line read was
 		for _, r := range recs {
-			k := fileKey{r.key, r.file}
+			k := fileKey{r.key, r.file, generation(r.file, r.n)}
 			want, ok := next[k]
 			if !ok {
 				next[k] = r.n + 1
@@ -420,6 +422,21 @@ type writer struct {
 	rotateEvery int
 	n           [numFiles]int // lines written per file
 	rotations   [numFiles]int
+	// newFile[i]: the first n written to each new file at path i after a rename (the
+	// writer's goroutine appends, generation reads once the writer is done)
+	newFile [numFiles][]int
+}
+
+// generation is how many times the path of file had been renamed away and created again when
+// its line n was written (0 for files rotated by copytruncate: the same file).
+func (w *writer) generation(file, n int) int {
+	g := 0
+	for _, first := range w.newFile[file] {
+		if n >= first {
+			g++
+		}
+	}
+	return g
 }
 
 func (w *writer) write(ctx context.Context, total, rate int) error {
@@ -486,6 +503,7 @@ func (w *writer) rotate(ctx context.Context, i int, f *os.File) (*os.File, error
 		if err := os.Rename(path, fmt.Sprintf("%s.%d", path, k)); err != nil {
 			return nil, fmt.Errorf("rotate: %w", err)
 		}
+		w.newFile[i] = append(w.newFile[i], w.n[i])
 		return os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_APPEND|os.O_WRONLY, 0o644)
 	}
 	// copytruncate loses, by its nature, what the agent has not read when the file is cut
