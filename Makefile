@@ -1,6 +1,10 @@
 # logcollect — every CI step is a target here; .ci/run calls `make lint test`.
 
 GO      ?= go
+# The Go release the project builds and tests with, taken from the Go module
+# proxy by the go command: 1.26.8's standard library has vulnerabilities
+# (govulncheck) that 1.27.3 fixes. GOTOOLCHAIN=local uses the machine's Go.
+export GOTOOLCHAIN ?= go1.27.3
 PKG     := github.com/logcollect/logcollect
 BIN_DIR := bin
 
@@ -15,7 +19,7 @@ LDFLAGS  := -X $(PKG)/metrics.Version=$(VERSION) -X $(PKG)/metrics.Revision=$(RE
 FUZZ_TARGETS ?= ./agent:FuzzParseTasks ./agent:FuzzJoiner ./agent:FuzzAppendJSONString ./agent:FuzzEncodeRecord ./transfer:FuzzBuildDocument
 FUZZTIME     ?= 5m
 
-.PHONY: all build test test-short lint fmt bench fuzz chaos run clean
+.PHONY: all build test test-short lint fmt bench microbench bench-smoke fuzz chaos run clean
 
 all: lint test build
 
@@ -49,6 +53,26 @@ BENCH_RUN ?= .
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) test -tags bench -run '$(BENCH_RUN)' -v -timeout 90m ./bench/
+
+## microbench: the Go micro-benchmarks only, MICROBENCH_COUNT times each for benchstat
+## (make microbench > new.txt; benchstat old.txt new.txt); MICROBENCH selects them
+MICROBENCH       ?= .
+MICROBENCH_COUNT ?= 6
+MICROBENCH_PKGS  ?= ./...
+microbench:
+	$(GO) test -run '^$$' -bench '$(MICROBENCH)' -benchmem -count $(MICROBENCH_COUNT) $(MICROBENCH_PKGS)
+
+## bench-smoke: every micro-benchmark once and every harness at a small size, to check
+## that they work; results go to BENCH_SMOKE_DIR, not bench/results or BENCHMARKS.md
+BENCH_SMOKE_DIR ?= $(or $(TMPDIR),/tmp)/logcollect-bench-smoke
+bench-smoke:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./...
+	BENCH_RESULTS_DIR='$(BENCH_SMOKE_DIR)' BENCH_IDLE_WAIT=0s \
+	BENCH_AGENT_LINES=20000 BENCH_AGENT_RUNS=1 \
+	BENCH_TRANSFER_DOCS=5000 BENCH_TRANSFER_RUNS=1 BENCH_TRANSFER_FRESHNESS=3s \
+	SYSMON_BENCH_WINDOW=5s \
+	LOGCOLLECT_PEERS_LINES=20000 LOGCOLLECT_PEERS_RUNS=1 LOGCOLLECT_PEERS_LIVE_RATE=1000 LOGCOLLECT_PEERS_LIVE_SECONDS=3 \
+	$(GO) test -tags bench -run '$(BENCH_RUN)' -count=1 -v -timeout 60m ./bench/
 
 ## fuzz: run each FUZZ_TARGETS entry for FUZZTIME
 fuzz:

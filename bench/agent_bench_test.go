@@ -7,8 +7,8 @@ import (
 	"bytes"
 	"context"
 	"debug/buildinfo"
-	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -29,8 +29,8 @@ import (
 )
 
 const (
-	numLines     = 1_000_000
-	runsPerCase  = 3
+	numLines     = 1_000_000             // $BENCH_AGENT_LINES
+	runsPerCase  = 3                     // $BENCH_AGENT_RUNS
 	pollInterval = 50 * time.Millisecond // how often the end offsets are listed
 	runTimeout   = 5 * time.Minute       // one contender, start → all lines in Kafka
 	stopTimeout  = time.Minute           // SIGTERM (or exit) → exited
@@ -39,7 +39,8 @@ const (
 	// Idle check before each run: the machine is idle enough when the 1-min
 	// load average is below idleLoad, or when the CPUs were less than
 	// idleBusy busy over the last second (the load average still counts the
-	// previous run for a minute or so). We wait up to idleWait, then warn.
+	// previous run for a minute or so). We wait up to idleWait
+	// ($BENCH_IDLE_WAIT), then warn.
 	idleLoad = 1.5
 	idleBusy = 0.25
 	idleWait = 30 * time.Second
@@ -54,7 +55,7 @@ const (
 	maxBufferedRecords = 10000
 	maxBufferedBytes   = 16 << 20
 
-	resultsFile = "results/agent-throughput.md"
+	resultsFile = "agent-throughput.md"
 	command     = "go test -tags bench -run TestAgentThroughput -v -timeout 60m ./bench/"
 )
 
@@ -78,7 +79,8 @@ type bins struct {
 type runResult struct {
 	broker, contender string
 	run               int
-	wall              time.Duration // start → numLines records in Kafka
+	lines             int64         // lines shipped
+	wall              time.Duration // start → lines records in Kafka
 	cpu               time.Duration // user + sys of the contender process
 	maxRSS            int64         // bytes: peak RSS (VmHWM) of the contender and its descendants
 	busy              string        // why the machine was not idle at start, "" if it was
@@ -92,18 +94,20 @@ func (r runResult) disturbed() bool {
 	return r.otherCPU.Seconds() > otherMax*float64(runtime.NumCPU())*r.wall.Seconds()
 }
 
-func (r runResult) linesPerSec() float64 { return numLines / r.wall.Seconds() }
+func (r runResult) linesPerSec() float64 { return float64(r.lines) / r.wall.Seconds() }
 
-// TestAgentThroughput measures logagent shipping one 1,000,000-line file into
-// kfake and into a real Kafka broker, against the raw franz-go producer
-// sending the same lines. It prints the figures and writes them to
-// results/agent-throughput.md; it asserts nothing about them.
+// TestAgentThroughput measures logagent shipping one 1,000,000-line file
+// ($BENCH_AGENT_LINES) into kfake and into a real Kafka broker, against the
+// raw franz-go producer sending the same lines. It prints the figures and
+// writes them to results/agent-throughput.md; it asserts nothing about them.
 func TestAgentThroughput(t *testing.T) {
-	data := accessLog(t)
+	lines, runs := envInt(t, "BENCH_AGENT_LINES", numLines), envInt(t, "BENCH_AGENT_RUNS", runsPerCase)
+	data := accessLogLines(t, lines)
 	b := buildBins(t)
 	env := environment(t, b)
 
 	var all []runResult
+	notRun := map[string]string{} // broker → why it was left out
 	for _, br := range []struct {
 		name  string
 		start func(t *testing.T) (brokers []string, pid int, stop func())
@@ -118,6 +122,11 @@ func TestAgentThroughput(t *testing.T) {
 			}
 		}},
 	} {
+		if _, err := testenv.KafkaLibs(); br.name == "kafka" && err != nil {
+			notRun[br.name] = err.Error()
+			t.Logf("WARNING: %s not run, the results say so: %v", br.name, err)
+			continue
+		}
 		brokers, pid, stop := br.start(t)
 		if pid == 0 {
 			t.Logf("WARNING: %s: broker process not found; its CPU counts as other processes'", br.name)
@@ -126,15 +135,15 @@ func TestAgentThroughput(t *testing.T) {
 
 		// One uncounted run first: connections, topic creation paths and
 		// (for the JVM) the JIT are warm for every counted run alike.
-		if _, err := runOne(t, b, brokers, pid, adm, contenders[0], data, ""); err != nil {
+		if _, err := runOne(t, b, brokers, pid, adm, contenders[0], data, lines, ""); err != nil {
 			t.Fatalf("%s: warm-up run: %v", br.name, err)
 		}
 		// Runs interleave the contenders, so that a slow spell of the
 		// machine hits all of them rather than one.
-		for run := 1; run <= runsPerCase; run++ {
+		for run := 1; run <= runs; run++ {
 			for _, c := range contenders {
 				busy := waitIdle(t)
-				r, err := runOne(t, b, brokers, pid, adm, c, data, "")
+				r, err := runOne(t, b, brokers, pid, adm, c, data, lines, "")
 				if err != nil {
 					t.Errorf("%s / %s run %d: %v", br.name, c.name, run, err)
 					continue
@@ -160,15 +169,8 @@ func TestAgentThroughput(t *testing.T) {
 	}
 	tw.Flush()
 	t.Logf("agent throughput, %d lines, %d runs each (target: logagent >= 80%% of the ceiling, peak RSS <= 64 MiB):\n%s%s",
-		numLines, runsPerCase, out.String(), disturbedSummary(all))
-
-	if err := os.MkdirAll(filepath.Dir(resultsFile), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(resultsFile, []byte(markdown(env, data, table, all)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s", resultsFile)
+		lines, runs, out.String(), disturbedSummary(all))
+	writeResult(t, resultsFile, []byte(markdown(env, data, lines, runs, table, all, notRun)))
 }
 
 // TestAgentProfile runs logagent json, logagent raw (both through agentprof)
@@ -178,13 +180,14 @@ func TestAgentThroughput(t *testing.T) {
 //
 //	go test -tags bench -run TestAgentProfile -v ./bench/
 func TestAgentProfile(t *testing.T) {
-	data := accessLog(t)
+	lines := envInt(t, "BENCH_AGENT_LINES", numLines)
+	data := accessLogLines(t, lines)
 	b := buildBins(t)
 	brokers, pid, stop := startKfake(t, b.kfake)
 	defer stop()
 	adm := newAdmin(t, brokers)
 	defer adm.Close()
-	if err := os.MkdirAll("results", 0o755); err != nil {
+	if err := os.MkdirAll(resultsDir(), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []struct {
@@ -192,16 +195,16 @@ func TestAgentProfile(t *testing.T) {
 		bin string
 		out string
 	}{
-		{contenders[1], b.agentprof, "results/logagent-json-kfake"},
-		{contenders[2], b.agentprof, "results/logagent-raw-kfake"},
-		{contenders[0], b.rawproducer, "results/rawproducer-kfake"},
+		{contenders[1], b.agentprof, resultPath("logagent-json-kfake")},
+		{contenders[2], b.agentprof, resultPath("logagent-raw-kfake")},
+		{contenders[0], b.rawproducer, resultPath("rawproducer-kfake")},
 	} {
 		prof, err := filepath.Abs(p.out + ".cpu.prof")
 		if err != nil {
 			t.Fatal(err)
 		}
 		busy := waitIdle(t)
-		r, err := runOne(t, b, brokers, pid, adm, p.c, data, prof)
+		r, err := runOne(t, b, brokers, pid, adm, p.c, data, lines, prof)
 		if err != nil {
 			t.Fatalf("%s: %v", p.c.name, err)
 		}
@@ -226,7 +229,7 @@ func TestAgentProfile(t *testing.T) {
 // runOne ships data to a fresh topic with contender c and measures it. With
 // profile set, the contender writes a CPU profile there (logagent runs as
 // agentprof then).
-func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Client, c contender, data, profile string) (runResult, error) {
+func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Client, c contender, data string, lines int, profile string) (runResult, error) {
 	t.Helper()
 	dir := t.TempDir()
 	topic, deleteTopic, err := freshTopic(t, adm, c.name)
@@ -254,7 +257,7 @@ func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Cli
 		cmd = exec.Command(bin, args...)
 	}
 	return measure(t, cmd, watch{
-		name: c.name, adm: adm, topic: topic, want: numLines, brokerPID: brokerPID,
+		name: c.name, adm: adm, topic: topic, want: int64(lines), brokerPID: brokerPID,
 		term: c.format != "", logPath: filepath.Join(dir, "contender.log"),
 	})
 }
@@ -293,115 +296,45 @@ type watch struct {
 	started   func() // if set, called once the contender has started
 }
 
-// measure starts cmd, polls w.topic's high watermark until it reaches w.want,
-// stops the contender and returns the wall time, the CPU of the contender
-// (and the children it waited for), its peak RSS, and the CPU of the broker
-// and of other processes over the run.
-//
-// The peak RSS is sampled from /proc at every poll, not taken from rusage:
-// a child started by os/exec shares this process's memory until it execs,
-// and Linux keeps that in the child's ru_maxrss, so rusage would report at
-// least this test's own peak RSS.
+// measure starts cmd (startProc), polls w.topic's high watermark every
+// pollInterval until it reaches w.want, stops the contender and returns the
+// wall time, the CPU of the contender (and the children it waited for), its
+// peak RSS (the VmHWM of its process tree, see proc), and the CPU of the
+// broker and of other processes over the run.
 func measure(t *testing.T, cmd *exec.Cmd, w watch) (runResult, error) {
 	t.Helper()
 	ctx := t.Context()
-	logf, err := os.Create(w.logPath)
+	before := sampleCPU(w.brokerPID)
+	p, err := startProc(w.name, cmd, w.logPath, pollInterval)
 	if err != nil {
 		return runResult{}, err
 	}
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	withLog := func(err error) error { return fmt.Errorf("%w\n%s", err, tail(w.logPath, 30)) }
-
-	before := sampleCPU(w.brokerPID)
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return runResult{}, err
-	}
-	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait() }()
-	done := waited // nil once received from
-	kill := func() {
-		if done != nil {
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	}
+	defer p.kill()
 	if w.started != nil {
 		w.started()
 	}
-
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
-	deadline := time.NewTimer(runTimeout)
-	defer deadline.Stop()
-	var (
-		exited   bool
-		exitedAt time.Time
-		wall     time.Duration
-		n        int64
-		peak     int64
-	)
-	for wall == 0 {
-		if !exited {
-			peak = max(peak, treeHWM(cmd.Process.Pid))
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				return runResult{}, withLog(fmt.Errorf("%s exited before all lines were in Kafka: %w", w.name, err))
-			}
-			exited, exitedAt, done = true, time.Now(), nil
-		case <-tick.C:
-		case <-deadline.C:
-			kill()
-			return runResult{}, withLog(fmt.Errorf("only %d of %d lines in Kafka after %s", n, w.want, runTimeout))
-		case <-ctx.Done():
-			kill()
-			return runResult{}, ctx.Err()
-		}
+	var n int64
+	wall, err := p.until(ctx, runTimeout, exitGrace, func() (bool, error) {
 		if got, err := endOffsets(ctx, w.adm, w.topic); err == nil {
 			n = got
 		}
-		switch {
-		case n >= w.want:
-			wall = time.Since(start)
-		case exited && time.Since(exitedAt) > exitGrace:
-			return runResult{}, withLog(fmt.Errorf("%s exited with %d of %d lines in Kafka", w.name, n, w.want))
-		}
+		return n >= w.want, nil
+	})
+	if err != nil {
+		return runResult{}, fmt.Errorf("%d of %d lines in Kafka: %w", n, w.want, err)
 	}
 	if n != w.want {
 		t.Logf("WARNING: %s: %d records in %s, want %d (duplicates?)", w.name, n, w.topic, w.want)
 	}
-
-	if !exited {
-		peak = max(peak, treeHWM(cmd.Process.Pid))
-		if w.term {
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				kill()
-				return runResult{}, err
-			}
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				return runResult{}, withLog(fmt.Errorf("%s exit: %w", w.name, err))
-			}
-		case <-time.After(stopTimeout):
-			kill()
-			return runResult{}, withLog(fmt.Errorf("%s still running %s after all lines were in Kafka: killed", w.name, stopTimeout))
-		}
+	if err := p.stop(w.term, stopTimeout); err != nil {
+		return runResult{}, err
 	}
 	after := sampleCPU(w.brokerPID)
-	ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return runResult{}, errors.New("no rusage")
-	}
 	r := runResult{
+		lines:     w.want,
 		wall:      wall,
-		cpu:       time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-		maxRSS:    peak,
+		cpu:       p.cpu,
+		maxRSS:    p.maxRSS(),
 		brokerCPU: after.broker - before.broker,
 	}
 	r.otherCPU = max(0, after.machine-before.machine-r.cpu-r.brokerCPU-(after.self-before.self))
@@ -413,10 +346,6 @@ func measure(t *testing.T, cmd *exec.Cmd, w watch) (runResult, error) {
 type cpuSample struct {
 	machine, broker, self time.Duration
 }
-
-// clockTick is USER_HZ, the unit of /proc/stat and /proc/PID/stat: 100 on
-// every Linux architecture Go supports.
-const clockTick = 10 * time.Millisecond
 
 func sampleCPU(brokerPID int) cpuSample {
 	var s cpuSample
@@ -430,94 +359,6 @@ func sampleCPU(brokerPID int) cpuSample {
 		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return s
-}
-
-// procCPU is the user+sys time of process pid (all its threads), 0 if unknown.
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:])) // f[0] is field 3, state
-	if len(f) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseUint(f[11], 10, 64) // field 14
-	stime, _ := strconv.ParseUint(f[12], 10, 64) // field 15
-	return time.Duration(utime+stime) * clockTick
-}
-
-// treeHWM is the sum of the peak RSS (VmHWM) of process pid and of its
-// descendants, in bytes; 0 if pid is gone.
-func treeHWM(pid int) int64 {
-	children := map[int][]int{}
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		p, err := strconv.Atoi(filepath.Base(d))
-		if err != nil {
-			continue
-		}
-		if pp := ppid(p); pp != 0 {
-			children[pp] = append(children[pp], p)
-		}
-	}
-	var sum int64
-	for todo := []int{pid}; len(todo) > 0; {
-		p := todo[len(todo)-1]
-		todo = append(todo[:len(todo)-1], children[p]...)
-		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
-		if err != nil {
-			continue
-		}
-		for line := range strings.Lines(string(status)) {
-			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-				sum += kb << 10
-				break
-			}
-		}
-	}
-	return sum
-}
-
-// ppid is the parent pid of process pid, 0 if unknown.
-func ppid(pid int) int {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(stat[i+1:]))
-	if len(f) < 2 {
-		return 0
-	}
-	pp, _ := strconv.Atoi(f[1]) // field 4
-	return pp
-}
-
-// childPID returns the pid of a child of this process whose command line
-// contains arg, 0 if there is none.
-func childPID(arg string) int {
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(filepath.Base(d))
-		if err != nil || ppid(pid) != os.Getpid() {
-			continue
-		}
-		cmdline, _ := os.ReadFile(d + "/cmdline")
-		if bytes.Contains(cmdline, []byte(arg)) {
-			return pid
-		}
-	}
-	return 0
 }
 
 // rawproducerArgs are rawproducer's arguments to produce the lines of files
@@ -635,36 +476,38 @@ func startKfake(t *testing.T, bin string) ([]string, int, func()) {
 // buildBins builds logagent and the helper commands into a temporary dir.
 func buildBins(t *testing.T) bins {
 	t.Helper()
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	dir := t.TempDir()
-	b := bins{
-		logagent:    filepath.Join(dir, "logagent"),
-		rawproducer: filepath.Join(dir, "rawproducer"),
-		kfake:       filepath.Join(dir, "kfake"),
-		agentprof:   filepath.Join(dir, "agentprof"),
-	}
-	for bin, pkg := range map[string]string{
-		b.logagent:    "./cmd/logagent",
-		b.rawproducer: "./bench/rawproducer",
-		b.kfake:       "./bench/kfake",
-		b.agentprof:   "./bench/agentprof",
-	} {
+	m := buildCommands(t, "./cmd/logagent", "./bench/rawproducer", "./bench/kfake", "./bench/agentprof")
+	return bins{logagent: m["logagent"], rawproducer: m["rawproducer"], kfake: m["kfake"], agentprof: m["agentprof"]}
+}
+
+// buildCommands builds each package (a path from the module root, such as
+// ./cmd/logagent) into a temporary directory and returns the binaries by
+// the package's last path element.
+func buildCommands(t *testing.T, pkgs ...string) map[string]string {
+	t.Helper()
+	root, dir := moduleRoot(t), t.TempDir()
+	bins := map[string]string{}
+	for _, pkg := range pkgs {
+		bin := filepath.Join(dir, filepath.Base(pkg))
 		cmd := exec.Command("go", "build", "-o", bin, pkg)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
 		}
+		bins[filepath.Base(pkg)] = bin
 	}
-	return b
+	return bins
 }
 
-// accessLog returns the path of the benchmark's input: numLines nginx
-// "combined" lines of about 200 bytes (accessLogLines).
-func accessLog(t *testing.T) string { return accessLogLines(t, numLines) }
+// moduleRoot is the directory of go.mod.
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	gomod, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(gomod)))
+}
 
 // accessLogLines returns the path of a file of n nginx "combined" lines of
 // about 200 bytes, generated once with a fixed seed and cached in the system
@@ -779,7 +622,8 @@ func pick[T any](r *rand.Rand, s []T) T { return s[r.IntN(len(s))] }
 // returns "" if it is, else what it measured (and logs a warning).
 func waitIdle(t *testing.T) string {
 	t.Helper()
-	deadline := time.Now().Add(idleWait)
+	wait := envDuration(t, "BENCH_IDLE_WAIT", idleWait)
+	deadline := time.Now().Add(wait)
 	for {
 		load := loadavg1()
 		busy := cpuBusy(time.Second)
@@ -788,7 +632,7 @@ func waitIdle(t *testing.T) string {
 		}
 		if time.Now().After(deadline) {
 			note := fmt.Sprintf("load %.2f, CPUs %.0f%% busy", load, busy*100)
-			t.Logf("WARNING: machine not idle after %s (%s); running anyway", idleWait, note)
+			t.Logf("WARNING: machine not idle after %s (%s); running anyway", wait, note)
 			return note
 		}
 	}
@@ -965,6 +809,13 @@ func environment(t *testing.T, b bins) env {
 	return e
 }
 
+// header is the start of a results file: its title, the command and file
+// that wrote it, the date and the machine.
+func (e env) header(title, command, file string) string {
+	return fmt.Sprintf("# %s\n\nWritten by `%s` (%s). Figures are measured, not asserted.\n\n- Date: %s\n- Go: `%s`\n- CPU: %s, %d cores (Linux %s)\n",
+		title, command, file, e.date, e.goVersion, e.cpu, e.cores, e.kernel)
+}
+
 func depVersion(bin, module string) string {
 	info, err := buildinfo.ReadFile(bin)
 	if err != nil {
@@ -978,29 +829,28 @@ func depVersion(bin, module string) string {
 	return "unknown"
 }
 
-func markdown(e env, data string, table []row, all []runResult) string {
+func markdown(e env, data string, lines, runs int, table []row, all []runResult, notRun map[string]string) string {
 	var s strings.Builder
 	size := int64(0)
 	if fi, err := os.Stat(data); err == nil {
 		size = fi.Size()
 	}
-	fmt.Fprintf(&s, "# logagent throughput\n\n")
-	fmt.Fprintf(&s, "Written by `%s` (bench/agent_bench_test.go). Figures are measured, not asserted.\n\n", command)
-	fmt.Fprintf(&s, "- Date: %s\n", e.date)
-	fmt.Fprintf(&s, "- Go: `%s`\n", e.goVersion)
-	fmt.Fprintf(&s, "- CPU: %s, %d cores (Linux %s)\n", e.cpu, e.cores, e.kernel)
+	s.WriteString(e.header("logagent throughput", command, "bench/agent_bench_test.go"))
 	fmt.Fprintf(&s, "- Brokers: kfake %s (its own process, in memory) and Apache Kafka %s (KRaft single node, internal/testenv)\n", e.kfake, e.kafka)
 	fmt.Fprintf(&s, "- Producer: franz-go %s; acks=all, idempotent, %s, linger %s, max %d buffered records / %d MiB, one partition (one key)\n",
 		e.franzGo, compression, linger, maxBufferedRecords, maxBufferedBytes>>20)
 	fmt.Fprintf(&s, "- Input: one file of %s nginx combined lines, %.1f MB (%.0f bytes/line with the newline), read from the page cache\n",
-		thousands(numLines), float64(size)/1e6, float64(size)/numLines)
+		thousands(float64(lines)), float64(size)/1e6, float64(size)/float64(lines))
 	fmt.Fprintf(&s, "- Runs: %d per case after one uncounted warm-up per broker, contenders interleaved; wall time = process start until the topic's high watermark reaches %s (polled every %s); CPU = user+sys from the contender's rusage; peak RSS = the contender's VmHWM, sampled at each poll\n\n",
-		runsPerCase, thousands(numLines), pollInterval)
+		runs, thousands(float64(lines)), pollInterval)
 	fmt.Fprintf(&s, "| broker | contender | lines/s median (min–max) | CPU s | peak RSS MiB | vs ceiling |\n")
 	fmt.Fprintf(&s, "|---|---|---|---:|---:|---:|\n")
 	for _, r := range table {
 		fmt.Fprintf(&s, "| %s | %s | %s (%s–%s) | %.2f | %.1f | %s |\n", r.broker, r.contender,
 			thousands(r.rate), thousands(r.rateMin), thousands(r.rateMax), r.cpu, r.rss, r.ratioText())
+	}
+	for _, br := range slices.Sorted(maps.Keys(notRun)) {
+		fmt.Fprintf(&s, "\n**%s: not run: %s**\n", br, notRun[br])
 	}
 	fmt.Fprintf(&s, "\nTarget (issue): logagent ≥ 80%% of the rawproducer ceiling on the same broker, peak RSS ≤ 64 MiB.\n")
 	fmt.Fprintf(&s, "%s\n", disturbedSummary(all))
@@ -1009,18 +859,8 @@ func markdown(e env, data string, table []row, all []runResult) string {
 	fmt.Fprintf(&s, "| broker | contender | run | wall s | lines/s | CPU s | CPU µs/line | peak RSS MiB | broker CPU s | other CPU s | notes |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range all {
 		fmt.Fprintf(&s, "| %s | %s | %d | %.3f | %s | %.2f | %.2f | %.1f | %.2f | %.2f | %s |\n", r.broker, r.contender, r.run,
-			r.wall.Seconds(), thousands(r.linesPerSec()), r.cpu.Seconds(), r.cpu.Seconds()*1e6/numLines, mib(r.maxRSS),
+			r.wall.Seconds(), thousands(r.linesPerSec()), r.cpu.Seconds(), r.cpu.Seconds()*1e6/float64(lines), mib(r.maxRSS),
 			r.brokerCPU.Seconds(), r.otherCPU.Seconds(), strings.Trim(notes(r), " ()"))
 	}
 	return s.String()
-}
-
-// tail returns the last n lines of the file at path.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

@@ -79,11 +79,7 @@ func peersMarkdown(e env, params peersParams, data string, peers []peer, in peer
 	if *peersBroker != "" {
 		broker = "the Kafka at " + *peersBroker + " (-broker), a fresh topic for each run"
 	}
-	fmt.Fprintf(&s, "# logagent and its peers\n\n")
-	fmt.Fprintf(&s, "Written by `%s` (bench/peers_bench_test.go). Figures are measured, not asserted.\n\n", peersCommand)
-	fmt.Fprintf(&s, "- Date: %s\n", e.date)
-	fmt.Fprintf(&s, "- Go: `%s`\n", e.goVersion)
-	fmt.Fprintf(&s, "- CPU: %s, %d cores (Linux %s)\n", e.cpu, e.cores, e.kernel)
+	s.WriteString(e.header("logagent and its peers", peersCommand, "bench/peers_bench_test.go"))
 	fmt.Fprintf(&s, "- Broker: %s; topics of one partition\n", broker)
 	fmt.Fprintf(&s, "- Input: %s nginx combined lines, %.1f MB (%.0f bytes/line with the newline), read from the page cache: one file (backfill), or the same lines in %d files of %s (10 files); live: %s lines/s appended to one file for %d s (%s lines), each line ending in its write time\n",
 		thousands(float64(params.lines)), float64(size)/1e6, float64(size)/float64(params.lines), peerParts,

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,7 +15,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,7 +22,7 @@ import (
 )
 
 const (
-	sysmonResultsFile = "results/sysmon.md"
+	sysmonResultsFile = "sysmon.md"
 	sysmonCommand     = "go test -tags bench -run TestSysmonCost -v -timeout 30m ./bench/"
 	telegrafVersion   = "1.37.2"
 	telegrafInstall   = `GOBIN="${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}/telegraf-1.37.2/bin" go install -tags "custom,inputs.cpu,inputs.mem,inputs.swap,inputs.system,inputs.disk,inputs.diskio,inputs.net,inputs.processes,outputs.influxdb_v2" github.com/influxdata/telegraf/cmd/telegraf@v1.37.2`
@@ -74,12 +72,7 @@ func TestSysmonCost(t *testing.T) {
 	dir := t.TempDir()
 	bin := os.Getenv("SYSMON_BENCH_BIN") // to measure another build of sysmon
 	if bin == "" {
-		bin = filepath.Join(dir, "sysmon")
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/sysmon")
-		cmd.Dir = moduleRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build ./cmd/sysmon: %v\n%s", err, out)
-		}
+		bin = buildCommands(t, "./cmd/sysmon")["sysmon"]
 	}
 	telegraf, telegrafErr := telegrafBinary()
 	if telegrafErr != nil {
@@ -114,7 +107,7 @@ func TestSysmonCost(t *testing.T) {
 		}
 		t.Logf("%s: %d samples, CPU %s (%s/sample, %.3f%% of a core at 10 s), RSS steady %.1f MiB, peak %.1f MiB, other CPU %s",
 			r.name, r.samples, r.cpu, r.perSample().Round(time.Microsecond), r.pctCoreAt10s(),
-			toMiB(r.rssSteady), toMiB(r.peak), r.other)
+			mib(r.rssSteady), mib(r.peak), r.other)
 		runs = append(runs, r)
 	}
 
@@ -123,22 +116,11 @@ func TestSysmonCost(t *testing.T) {
 		t.Fatalf("sysmon full buffer: %v", err)
 	}
 	t.Logf("sysmon, 100k buffer full: RSS %.1f MiB, peak %.1f MiB, %d points dropped (overflow) while held",
-		toMiB(full.rss), toMiB(full.peak), full.dropped)
+		mib(full.rss), mib(full.peak), full.dropped)
 
 	md := sysmonMarkdown(t, window, runs, full, telegraf)
 	fmt.Println(md)
-	if err := os.WriteFile(sysmonResultsFile, []byte(md), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	return filepath.Dir(strings.TrimSpace(string(gomod)))
+	writeResult(t, sysmonResultsFile, []byte(md))
 }
 
 // telegrafBinary returns $LOGCOLLECT_TELEGRAF, or the Telegraf that telegrafInstall puts in
@@ -160,16 +142,6 @@ func telegrafBinary() (string, error) {
 		return "", fmt.Errorf("no telegraf binary: %w", err)
 	}
 	return bin, nil
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // sysmonConfig is the config of the sysmon runs: its defaults (cpu-total only, Telegraf's
@@ -221,76 +193,17 @@ func telegrafConfig(interval time.Duration, url, host string) string {
 `, interval, url, host)
 }
 
-// startCostProc starts bin with args, its output in dir/name.log; the returned stop sends
-// SIGTERM and waits (also registered with t.Cleanup).
-func startCostProc(t *testing.T, dir, name, bin string, args ...string) (*exec.Cmd, func() error, error) {
+// startCostProc starts a contender (startProc, sampling its memory every
+// second) with its output in dir/name.log, and kills it at the end of the
+// test if it still runs.
+func startCostProc(t *testing.T, dir, name, bin string, args ...string) (*proc, error) {
 	t.Helper()
-	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	p, err := startProc(name, exec.Command(bin, args...), filepath.Join(dir, name+".log"), costInterval)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return nil, nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait(); logf.Close() }()
-	stopped := false
-	var waitErr error
-	stop := func() error {
-		if stopped {
-			return waitErr
-		}
-		stopped = true
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case waitErr = <-done:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			waitErr = fmt.Errorf("%s did not stop within 30 s", name)
-			<-done
-		}
-		if waitErr != nil {
-			log, _ := os.ReadFile(filepath.Join(dir, name+".log"))
-			waitErr = fmt.Errorf("%s: %w\n%s", name, waitErr, tailBytes(log, 2000))
-		}
-		return waitErr
-	}
-	t.Cleanup(func() { _ = stop() })
-	return cmd, stop, nil
-}
-
-func tailBytes(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}
-
-// procMem returns VmRSS and VmHWM (peak RSS) of pid in bytes.
-func procMem(pid int) (rss, hwm int64) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		switch k {
-		case "VmRSS":
-			rss = kb << 10
-		case "VmHWM":
-			hwm = kb << 10
-		}
-	}
-	return rss, hwm
+	t.Cleanup(p.kill)
+	return p, nil
 }
 
 // samplesIn counts host's processes points (one per sample) with times in [from, to).
@@ -308,14 +221,15 @@ func samplesIn(i *testenv.Influx, host string, from, to time.Time) (int, error) 
 
 // measureCost measures pid over the window (after the warm-up) and returns the run with
 // the samples that host wrote to InfluxDB in it (waiting one flush for the last ones).
-func measureCost(t *testing.T, name, host string, pid, influxPID int, influx *testenv.Influx, window time.Duration) (costRun, error) {
+func measureCost(t *testing.T, name, host string, p *proc, influxPID int, influx *testenv.Influx, window time.Duration) (costRun, error) {
 	time.Sleep(costWarmup)
 	from := time.Now().Truncate(costInterval).Add(costInterval)
 	time.Sleep(time.Until(from) - costInterval/2) // start measuring mid-interval
-	c0, m0, i0, s0 := procCPU(pid), sampleCPU(influxPID), procCPU(influxPID), sampleCPU(0).self
+	c0, m0, i0, s0 := p.cpuNow(), sampleCPU(influxPID), procCPU(influxPID), sampleCPU(0).self
 	time.Sleep(window)
-	c1, m1, i1, s1 := procCPU(pid), sampleCPU(influxPID), procCPU(influxPID), sampleCPU(0).self
-	rss, hwm := procMem(pid)
+	c1, m1, i1, s1 := p.cpuNow(), sampleCPU(influxPID), procCPU(influxPID), sampleCPU(0).self
+	rss, _ := p.memNow()
+	hwm := p.maxRSS()
 	to := from.Add(window)
 	time.Sleep(3 * costInterval) // the last samples are flushed
 	n, err := samplesIn(influx, host, from, to)
@@ -332,15 +246,15 @@ func measureCost(t *testing.T, name, host string, pid, influxPID int, influx *te
 
 func runSysmonCost(t *testing.T, bin, dir string, influx *testenv.Influx, influxPID int, window time.Duration) (costRun, error) {
 	conf := filepath.Join(dir, "sysmon-cost.yaml")
-	if err := os.WriteFile(conf, []byte(sysmonConfig(costInterval, influx.URL(), "sysmon-bench", freeAddr(t), "")), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(sysmonConfig(costInterval, influx.URL(), "sysmon-bench", testenv.FreeAddr(t), "")), 0o644); err != nil {
 		return costRun{}, err
 	}
-	cmd, stop, err := startCostProc(t, dir, "sysmon-cost", bin, "-config", conf)
+	p, err := startCostProc(t, dir, "sysmon-cost", bin, "-config", conf)
 	if err != nil {
 		return costRun{}, err
 	}
-	r, err := measureCost(t, "sysmon", "sysmon-bench", cmd.Process.Pid, influxPID, influx, window)
-	if serr := stop(); err == nil {
+	r, err := measureCost(t, "sysmon", "sysmon-bench", p, influxPID, influx, window)
+	if serr := p.stop(true, 30*time.Second); err == nil {
 		err = serr
 	}
 	return r, err
@@ -351,12 +265,12 @@ func runTelegrafCost(t *testing.T, bin, dir string, influx *testenv.Influx, infl
 	if err := os.WriteFile(conf, []byte(telegrafConfig(costInterval, influx.URL(), "telegraf-bench")), 0o644); err != nil {
 		return costRun{}, err
 	}
-	cmd, stop, err := startCostProc(t, dir, "telegraf", bin, "--config", conf)
+	p, err := startCostProc(t, dir, "telegraf", bin, "--config", conf)
 	if err != nil {
 		return costRun{}, err
 	}
-	r, err := measureCost(t, "telegraf "+telegrafVersion, "telegraf-bench", cmd.Process.Pid, influxPID, influx, window)
-	if serr := stop(); err == nil {
+	r, err := measureCost(t, "telegraf "+telegrafVersion, "telegraf-bench", p, influxPID, influx, window)
+	if serr := p.stop(true, 30*time.Second); err == nil {
 		err = serr
 	}
 	return r, err
@@ -374,8 +288,8 @@ type fullRun struct {
 // (interval 1ms, every file system, device and interface, per-CPU) until its default
 // 100k-point buffer is full and overflowing, holds it there for fullHold and reads its RSS.
 func runSysmonFull(t *testing.T, bin, dir string) (fullRun, error) {
-	dead := freeAddr(t) // nothing listens there: connection refused
-	metricsAddr := freeAddr(t)
+	dead := testenv.FreeAddr(t) // nothing listens there: connection refused
+	metricsAddr := testenv.FreeAddr(t)
 	extra := `cpu:
   per_cpu: true
 disk:
@@ -389,11 +303,11 @@ net:
 	if err := os.WriteFile(conf, []byte(sysmonConfig(time.Millisecond, "http://"+dead, "sysmon-full", metricsAddr, extra)), 0o644); err != nil {
 		return fullRun{}, err
 	}
-	cmd, stop, err := startCostProc(t, dir, "sysmon-full", bin, "-config", conf)
+	p, err := startCostProc(t, dir, "sysmon-full", bin, "-config", conf)
 	if err != nil {
 		return fullRun{}, err
 	}
-	defer stop()
+	defer p.kill()
 	start := time.Now()
 	var r fullRun
 	for {
@@ -417,7 +331,8 @@ net:
 		return r, fmt.Errorf("buffered %v points, want 100000", m["sysmon_buffered_points"])
 	}
 	r.dropped = int64(m[`sysmon_points_dropped_total{reason="overflow"}`])
-	r.rss, r.peak = procMem(cmd.Process.Pid)
+	r.rss, _ = p.memNow()
+	r.peak = p.maxRSS()
 	return r, nil
 }
 
@@ -454,24 +369,7 @@ func scrape(addr string) (map[string]float64, error) {
 
 func sysmonMarkdown(t *testing.T, window time.Duration, runs []costRun, full fullRun, telegraf string) string {
 	var s bytes.Buffer
-	goVersion, cpu, kernel := "unknown", "unknown", "unknown"
-	if out, err := exec.Command("go", "version").Output(); err == nil {
-		goVersion = strings.TrimSpace(string(out))
-	}
-	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(info)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if out, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		kernel = strings.TrimSpace(string(out))
-	}
-	fmt.Fprintf(&s, "# sysmon cost\n\nWritten by `%s` (bench/sysmon_bench_test.go). Figures are measured, not asserted.\n\n", sysmonCommand)
-	fmt.Fprintf(&s, "- Date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&s, "- Go: `%s`\n- CPU: %s, %d cores (Linux %s)\n", goVersion, cpu, runtime.NumCPU(), kernel)
+	s.WriteString(environment(t, bins{}).header("sysmon cost", sysmonCommand, "bench/sysmon_bench_test.go"))
 	fmt.Fprintf(&s, "- InfluxDB 1.8.10 (internal/testenv), both writing through its v2 API to database `telegraf`\n")
 	if telegraf == "" {
 		fmt.Fprintf(&s, "- Telegraf: not installed, skipped (install: `%s`)\n", telegrafInstall)
@@ -489,15 +387,13 @@ func sysmonMarkdown(t *testing.T, window time.Duration, runs []costRun, full ful
 			note = strings.TrimPrefix(note+"; measured under contention", "; ")
 		}
 		fmt.Fprintf(&s, "| %s | %d | %.2f | %.2f | %.3f | %.1f | %.1f | %.1f | %s |\n", r.name, r.samples, r.cpu.Seconds(),
-			float64(r.perSample().Microseconds())/1000, r.pctCoreAt10s(), toMiB(r.rssSteady), toMiB(r.peak), r.other.Seconds(), note)
+			float64(r.perSample().Microseconds())/1000, r.pctCoreAt10s(), mib(r.rssSteady), mib(r.peak), r.other.Seconds(), note)
 	}
 	fmt.Fprintf(&s, "\nTarget (issue 5): ≤ 0.5%% of one core at a 10 s interval, RSS ≤ 30 MiB.\n\n")
 	fmt.Fprintf(&s, "## sysmon with its buffer full\n\n")
 	fmt.Fprintf(&s, "InfluxDB unreachable (connection refused); sysmon sampling every 1ms with every file system, block device, interface and CPU (%.1f points per sample) until its default 100,000-point buffer was full (%s), then %s more while the oldest points were dropped (%d dropped). Buffered points are kept S2-compressed in 64 KiB chunks.\n\n",
 		full.pointsPerSmpl, full.fill.Round(time.Second), fullHold, full.dropped)
 	fmt.Fprintf(&s, "| state | RSS MiB | peak RSS MiB |\n|---|---:|---:|\n")
-	fmt.Fprintf(&s, "| 100k points buffered | %.1f | %.1f |\n", toMiB(full.rss), toMiB(full.peak))
+	fmt.Fprintf(&s, "| 100k points buffered | %.1f | %.1f |\n", mib(full.rss), mib(full.peak))
 	return s.String()
 }
-
-func toMiB(b int64) float64 { return float64(b) / (1 << 20) }

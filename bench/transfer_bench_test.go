@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -41,11 +40,12 @@ const (
 	benchBulkWorkers = 2
 	benchFlush       = time.Second
 
-	freshDuration = 20 * time.Second // how long lines are written in a freshness run
+	freshDuration = 20 * time.Second // how long lines are written in a freshness run; $BENCH_TRANSFER_FRESHNESS
 
-	transferResultsFile = "results/transfer-throughput.md"
+	transferResultsFile = "transfer-throughput.md"
 	transferCommand     = "go test -tags bench -run TestTransferThroughput -v -timeout 90m ./bench/"
 	transferRunTimeout  = 15 * time.Minute
+	transferPoll        = 100 * time.Millisecond // docs_indexed_total and the VmHWM of logtransfer's tree
 )
 
 type transferRun struct {
@@ -72,6 +72,7 @@ func (r transferRun) rate() float64 { return float64(r.docs) / r.wall.Seconds() 
 func TestTransferThroughput(t *testing.T) {
 	docs := envInt(t, "BENCH_TRANSFER_DOCS", transferDocs)
 	runs := envInt(t, "BENCH_TRANSFER_RUNS", transferRuns)
+	freshFor := envDuration(t, "BENCH_TRANSFER_FRESHNESS", freshDuration)
 	b := buildTransferBins(t)
 	node := testenv.StartElasticsearch(t)
 	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false),
@@ -134,13 +135,13 @@ func TestTransferThroughput(t *testing.T) {
 	// The issue's rate, then one this Elasticsearch node keeps up with.
 	var frs []freshness
 	for i, rate := range []int{10_000, 1_000} {
-		fr, err := runFreshness(t, b, es, node.URL(), kafka.Brokers(), rate, fmt.Sprintf("fresh%d", i))
+		fr, err := runFreshness(t, b, es, node.URL(), kafka.Brokers(), rate, freshFor, fmt.Sprintf("fresh%d", i))
 		if err != nil {
 			t.Errorf("freshness at %d lines/s: %v", rate, err)
 			continue
 		}
 		t.Logf("freshness at %d lines/s for %s: p50 %.3fs p99 %.3fs (%d lines written, %.0f lines/s achieved, %d records in Kafka, %d documents)",
-			rate, freshDuration, fr.p50, fr.p99, fr.docs, fr.achieved, fr.inKafka, fr.indexed)
+			rate, freshFor, fr.p50, fr.p99, fr.docs, fr.achieved, fr.inKafka, fr.indexed)
 		frs = append(frs, fr)
 	}
 
@@ -149,50 +150,15 @@ func TestTransferThroughput(t *testing.T) {
 	}
 	md := transferMarkdown(t, node.Version(), docs, runs, all, frs)
 	t.Log("\n" + md)
-	if err := os.MkdirAll(filepath.Dir(transferResultsFile), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(transferResultsFile, []byte(md), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("wrote %s", transferResultsFile)
-}
-
-func envInt(t *testing.T, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		t.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
+	writeResult(t, transferResultsFile, []byte(md))
 }
 
 type transferBins struct{ logtransfer, logagent, kfake string }
 
 func buildTransferBins(t *testing.T) transferBins {
 	t.Helper()
-	gomod, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
-	}
-	root := filepath.Dir(strings.TrimSpace(string(gomod)))
-	dir := t.TempDir()
-	b := transferBins{
-		logtransfer: filepath.Join(dir, "logtransfer"),
-		logagent:    filepath.Join(dir, "logagent"),
-		kfake:       filepath.Join(dir, "kfake"),
-	}
-	for bin, pkg := range map[string]string{b.logtransfer: "./cmd/logtransfer", b.logagent: "./cmd/logagent", b.kfake: "./bench/kfake"} {
-		cmd := exec.Command("go", "build", "-o", bin, pkg)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-		}
-	}
-	return b
+	m := buildCommands(t, "./cmd/logtransfer", "./cmd/logagent", "./bench/kfake")
+	return transferBins{logtransfer: m["logtransfer"], logagent: m["logagent"], kfake: m["kfake"]}
 }
 
 // agentRecord appends the i-th benchmark record: the agent's JSON envelope
@@ -313,25 +279,23 @@ func runTransfer(t *testing.T, b transferBins, es *elastic.Client, esURL string,
 	if err := os.WriteFile(config, []byte(transferConfig(brokers, esURL, topic, group, metrics, benchFlush)), 0o644); err != nil {
 		return r, err
 	}
-	proc, err := startProc(dir, b.logtransfer, "-config", config)
+	proc, err := startProc("logtransfer", exec.Command(b.logtransfer, "-config", config), filepath.Join(dir, "logtransfer.log"), transferPoll)
 	if err != nil {
 		return r, err
 	}
 	defer proc.kill()
-	start := time.Now()
-	deadline := start.Add(transferRunTimeout)
-	for testenv.Metric(metrics, "logtransfer_docs_indexed_total") < float64(n) {
-		if time.Now().After(deadline) || proc.exited() {
-			return r, fmt.Errorf("logtransfer indexed %.0f of %d documents in %s\n%s", testenv.Metric(metrics, "logtransfer_docs_indexed_total"),
-				n, time.Since(start).Round(time.Second), tail(proc.log, 30))
-		}
-		time.Sleep(100 * time.Millisecond)
+	var indexed float64
+	r.wall, err = proc.until(t.Context(), transferRunTimeout, 0, func() (bool, error) {
+		indexed = testenv.Metric(metrics, "logtransfer_docs_indexed_total")
+		return indexed >= float64(n), nil
+	})
+	if err != nil {
+		return r, fmt.Errorf("logtransfer indexed %.0f of %d documents: %w", indexed, n, err)
 	}
-	r.wall = time.Since(start)
-	if err := proc.stop(time.Minute); err != nil {
+	if err := proc.stop(true, time.Minute); err != nil {
 		return r, err
 	}
-	r.cpu, r.maxRSS = proc.cpu, proc.maxRSS
+	r.cpu, r.maxRSS = proc.cpu, proc.maxRSS()
 	got, err := countDocs(es, topic+"-*")
 	if err != nil {
 		return r, err
@@ -403,8 +367,9 @@ func runLoader(t *testing.T, es *elastic.Client, n int) (transferRun, error) {
 }
 
 type freshness struct {
-	rate     int     // lines/s asked for
-	achieved float64 // lines/s written
+	rate     int           // lines/s asked for
+	dur      time.Duration // how long lines were written
+	achieved float64       // lines/s written
 	p50, p99 float64
 	docs     int // lines written
 	inKafka  int // records in the topic afterwards
@@ -413,13 +378,13 @@ type freshness struct {
 	load     float64
 }
 
-// runFreshness writes rate lines/s to a file for freshDuration;
+// runFreshness writes rate lines/s to a file for dur;
 // logagent ships them to Kafka and logtransfer (default flush interval)
 // indexes them. The quantiles come from logtransfer_end_to_end_seconds
 // (index acknowledgement minus the @timestamp logagent gave the line when
 // it read it), interpolated within its buckets.
-func runFreshness(t *testing.T, b transferBins, es *elastic.Client, esURL string, brokers []string, rate int, topic string) (freshness, error) {
-	fr := freshness{rate: rate}
+func runFreshness(t *testing.T, b transferBins, es *elastic.Client, esURL string, brokers []string, rate int, dur time.Duration, topic string) (freshness, error) {
+	fr := freshness{rate: rate, dur: dur}
 	if err := deleteIndices(es, topic+"-*"); err != nil {
 		return fr, err
 	}
@@ -451,12 +416,12 @@ func runFreshness(t *testing.T, b transferBins, es *elastic.Client, esURL string
 	if err := os.WriteFile(acfg, []byte(agentConfig(brokers, dir, logFile, topic, "json")), 0o644); err != nil {
 		return fr, err
 	}
-	tp, err := startProc(filepath.Join(dir, "t"), b.logtransfer, "-config", tconfig)
+	tp, err := startProc("logtransfer", exec.Command(b.logtransfer, "-config", tconfig), filepath.Join(dir, "t", "logtransfer.log"), transferPoll)
 	if err != nil {
 		return fr, err
 	}
 	defer tp.kill()
-	ap, err := startProc(filepath.Join(dir, "a"), b.logagent, "-config", acfg)
+	ap, err := startProc("logagent", exec.Command(b.logagent, "-config", acfg), filepath.Join(dir, "a", "logagent.log"), transferPoll)
 	if err != nil {
 		return fr, err
 	}
@@ -473,8 +438,8 @@ func runFreshness(t *testing.T, b transferBins, es *elastic.Client, esURL string
 	written := 0
 	for now := range tick.C {
 		el := now.Sub(begin)
-		if el > freshDuration {
-			el = freshDuration
+		if el > dur {
+			el = dur
 		}
 		due := int(float64(rate) * el.Seconds())
 		var buf []byte
@@ -486,7 +451,7 @@ func runFreshness(t *testing.T, b transferBins, es *elastic.Client, esURL string
 			tick.Stop()
 			return fr, err
 		}
-		if el >= freshDuration {
+		if el >= dur {
 			break
 		}
 	}
@@ -518,8 +483,8 @@ func runFreshness(t *testing.T, b transferBins, es *elastic.Client, esURL string
 	if fr.indexed, err = countDocs(es, topic+"-*"); err != nil {
 		return fr, err
 	}
-	_ = ap.stop(time.Minute)
-	_ = tp.stop(time.Minute)
+	_ = ap.stop(true, time.Minute)
+	_ = tp.stop(true, time.Minute)
 	return fr, deleteIndices(es, topic+"-*")
 }
 
@@ -569,83 +534,15 @@ func histogramQuantiles(addr, name string, q1, q2 float64) (float64, float64, st
 	return quantile(q1), quantile(q2), strings.Join(desc, ", "), nil
 }
 
-// benchProc is a command under measurement, its output in a log file.
-type benchProc struct {
-	cmd         *exec.Cmd
-	log         string
-	done        chan struct{}
-	once        sync.Once
-	cpu         time.Duration
-	maxRSS      int64
-	exitedEarly atomic.Bool
-}
-
-func startProc(dir, bin string, args ...string) (*benchProc, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	p := &benchProc{log: filepath.Join(dir, filepath.Base(bin)+".log"), done: make(chan struct{})}
-	lf, err := os.Create(p.log)
-	if err != nil {
-		return nil, err
-	}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Stdout, p.cmd.Stderr = lf, lf
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := p.cmd.Start(); err != nil {
-		lf.Close()
-		return nil, err
-	}
-	go func() {
-		_ = p.cmd.Wait()
-		lf.Close()
-		if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			p.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-			p.maxRSS = ru.Maxrss * 1024
-		}
-		p.exitedEarly.Store(true)
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *benchProc) exited() bool { return p.exitedEarly.Load() }
-
-// stop sends SIGTERM and waits up to timeout for the exit.
-func (p *benchProc) stop(timeout time.Duration) error {
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		if !p.cmd.ProcessState.Success() {
-			return fmt.Errorf("%s: %s\n%s", p.cmd.Path, p.cmd.ProcessState, tail(p.log, 20))
-		}
-		return nil
-	case <-time.After(timeout):
-		p.kill()
-		return fmt.Errorf("%s still running %s after SIGTERM", p.cmd.Path, timeout)
-	}
-}
-
-func (p *benchProc) kill() {
-	p.once.Do(func() {
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	})
-}
-
 func transferMarkdown(t *testing.T, esVersion string, docs, runs int, all []transferRun, frs []freshness) string {
 	var s strings.Builder
 	e := environment(t, bins{})
-	fmt.Fprintf(&s, "# logtransfer throughput\n\n")
-	fmt.Fprintf(&s, "Written by `%s` (bench/transfer_bench_test.go). Figures are measured, not asserted.\n\n", transferCommand)
-	fmt.Fprintf(&s, "- Date: %s\n", e.date)
-	fmt.Fprintf(&s, "- Go: `%s`\n", e.goVersion)
-	fmt.Fprintf(&s, "- CPU: %s, %d cores (Linux %s)\n", e.cpu, e.cores, e.kernel)
+	s.WriteString(e.header("logtransfer throughput", transferCommand, "bench/transfer_bench_test.go"))
 	fmt.Fprintf(&s, "- Search engine: %s (internal/testenv: one node, -Xmx512m, C1 JIT only, serial GC), index template from logtransfer with 1 shard, 0 replicas\n", esVersion)
 	fmt.Fprintf(&s, "- Brokers: kfake (bench/kfake, its own process, in memory) and Apache Kafka %s (KRaft single node); %d partitions, %s agent-style JSON records (logagent's envelope around an nginx line, ~%d bytes) preloaded, zstd\n",
 		e.kafka, transferPartitions, thousands(float64(docs)), recordSize())
 	fmt.Fprintf(&s, "- Bulk settings for both contenders: %d actions, %d MiB, %d concurrent requests, flush %s\n", benchBulkActions, benchBulkBytes>>20, benchBulkWorkers, benchFlush)
-	fmt.Fprintf(&s, "- logtransfer: wall time = process start (group join included) until `logtransfer_docs_indexed_total` reaches %s (polled every 100 ms); then SIGTERM and a check that `_count` is %s. CPU = user+sys and peak RSS from its rusage.\n",
+	fmt.Fprintf(&s, "- logtransfer: wall time = process start (group join included) until `logtransfer_docs_indexed_total` reaches %s (polled every 100 ms); then SIGTERM and a check that `_count` is %s. CPU = user+sys from its rusage; peak RSS = its VmHWM, sampled every 100 ms.\n",
 		thousands(float64(docs)), thousands(float64(docs)))
 	fmt.Fprintf(&s, "- Ceiling: olivere `BulkProcessor` in the test process, sending the documents logtransfer makes of the same records (record + `kafka` field, same ids) from memory; wall time = first Add until Close returns (every request answered). Its CPU is the whole test process's (includes the test's own polling; only indicative).\n")
 	fmt.Fprintf(&s, "- Runs: %d, contenders interleaved, after one uncounted logtransfer warm-up; the indices are deleted before every run.\n\n", runs)
@@ -675,7 +572,7 @@ func transferMarkdown(t *testing.T, esVersion string, docs, runs int, all []tran
 	fmt.Fprintf(&s, "\nTarget (issue 4): logtransfer ≥ 85%% of the ceiling.\n\n")
 	fmt.Fprintf(&s, "## Freshness\n\n")
 	if len(frs) > 0 {
-		fmt.Fprintf(&s, "Lines written to a file for %s at a set rate, logagent (format json) → Apache Kafka → logtransfer (flush_interval %s) → Elasticsearch.\n\n", freshDuration, benchFlush)
+		fmt.Fprintf(&s, "Lines written to a file for %s at a set rate, logagent (format json) → Apache Kafka → logtransfer (flush_interval %s) → Elasticsearch.\n\n", frs[0].dur, benchFlush)
 		fmt.Fprintf(&s, "| lines/s asked | lines/s written | lines | records in Kafka | documents | p50 | p99 | load avg at start |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, fr := range frs {
 			fmt.Fprintf(&s, "| %s | %s | %s | %s | %s | %.3f s | %.3f s | %.1f |\n", thousands(float64(fr.rate)), thousands(fr.achieved),

@@ -22,8 +22,9 @@ func devCmd() *cobra.Command {
 		Long: `Run the whole pipeline on this machine: embedded etcd, a real Kafka broker (or kfake with
 --embedded), Elasticsearch, a generator of nginx lines in <dir>/demo, and the logagent,
 logtransfer and sysmon binaries from --bin (make build). All state is in --dir: a second run
-resumes. sysmon runs only with an InfluxDB (--influx, $INFLUX_URL, or one answering on
-127.0.0.1:8086). Needs the fetched servers: make run fetches them.`,
+resumes. sysmon always runs; it writes to InfluxDB when one is given (--influx, $INFLUX_URL)
+or answers on 127.0.0.1:8086, and otherwise serves its metrics only. Needs the fetched
+servers: make run fetches them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return dev(cmd.Context(), cmd, cfg)

@@ -149,8 +149,17 @@ func testDevStack(t *testing.T, bin string, embedded bool) {
 	require.Contains(t, summary.String(), "LOGCTL_ES="+s.ElasticsearchURL())
 
 	require.Contains(t, summary.String(), "sysmon") // its metrics URL, or why it is not running
+	if addr := s.MetricsAddr("sysmon"); addr != "" {
+		// sysmon runs in every case, and the summary says where its points go.
+		require.Regexp(t, `sysmon +http://`+regexp.QuoteMeta(addr)+`/metrics +log \S+, (writes to InfluxDB|metrics only: no InfluxDB)`, summary.String())
+	} else {
+		// Only a sysmon that cannot run without InfluxDB (before its metrics-only mode).
+		require.Nil(t, influx)
+		require.Contains(t, summary.String(), "sysmon: not started: no InfluxDB")
+	}
 	if influx != nil {
 		require.NotContains(t, summary.String(), "sysmon: not started")
+		require.Contains(t, summary.String(), "writes to InfluxDB "+influx.URL()+" (INFLUX_URL)")
 		require.Eventually(t, func() bool {
 			series, err := influx.Query("telegraf", "SELECT count(usage_user) FROM cpu")
 			return err == nil && len(series) > 0

@@ -46,6 +46,8 @@ func logctl(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 type globals struct {
 	etcd, brokers, es []string
 	esAuth            ctl.ElasticsearchAuth
+	etcdAuth          ctl.EtcdAuth
+	kafkaAuth         ctl.KafkaAuth
 	timeout           time.Duration
 	collectKey        string
 	output            string
@@ -71,6 +73,16 @@ func envList(name, def string) []string {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	root, _ := rootCommand()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return root.ExecuteContext(ctx)
+}
+
+// rootCommand returns logctl's command tree, with the connection flags it sets.
+func rootCommand() (*cobra.Command, *globals) {
 	g := &globals{}
 	root := &cobra.Command{
 		Use:           "logctl",
@@ -87,14 +99,22 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	pf.StringVar(&g.esAuth.Username, "es-user", os.Getenv("LOGCTL_ES_USER"), "Elasticsearch user, with the password in env LOGCTL_ES_PASSWORD (env LOGCTL_ES_USER)")
 	// Secrets only from the environment: a flag would show in ps.
 	g.esAuth.Password, g.esAuth.APIKey = os.Getenv("LOGCTL_ES_PASSWORD"), os.Getenv("LOGCTL_ES_API_KEY")
+	pf.StringVar(&g.etcdAuth.CAFile, "etcd-ca-file", os.Getenv("LOGCTL_ETCD_CA_FILE"), "PEM CA bundle for etcd; turns TLS on, as do https:// endpoints (env LOGCTL_ETCD_CA_FILE)")
+	pf.StringVar(&g.etcdAuth.CertFile, "etcd-cert-file", os.Getenv("LOGCTL_ETCD_CERT_FILE"), "PEM client certificate for etcd, with --etcd-key-file (env LOGCTL_ETCD_CERT_FILE)")
+	pf.StringVar(&g.etcdAuth.KeyFile, "etcd-key-file", os.Getenv("LOGCTL_ETCD_KEY_FILE"), "PEM client key for etcd (env LOGCTL_ETCD_KEY_FILE)")
+	pf.StringVar(&g.etcdAuth.Username, "etcd-user", os.Getenv("LOGCTL_ETCD_USER"), "etcd user, with the password in env LOGCTL_ETCD_PASSWORD (env LOGCTL_ETCD_USER)")
+	g.etcdAuth.Password = os.Getenv("LOGCTL_ETCD_PASSWORD")
+	pf.BoolVar(&g.kafkaAuth.TLS, "kafka-tls", os.Getenv("LOGCTL_KAFKA_TLS") == "true", "TLS to Kafka with the system roots; implied by --kafka-ca-file and --kafka-cert-file (env LOGCTL_KAFKA_TLS=true)")
+	pf.StringVar(&g.kafkaAuth.CAFile, "kafka-ca-file", os.Getenv("LOGCTL_KAFKA_CA_FILE"), "PEM CA bundle for Kafka (env LOGCTL_KAFKA_CA_FILE)")
+	pf.StringVar(&g.kafkaAuth.CertFile, "kafka-cert-file", os.Getenv("LOGCTL_KAFKA_CERT_FILE"), "PEM client certificate for Kafka, with --kafka-key-file (env LOGCTL_KAFKA_CERT_FILE)")
+	pf.StringVar(&g.kafkaAuth.KeyFile, "kafka-key-file", os.Getenv("LOGCTL_KAFKA_KEY_FILE"), "PEM client key for Kafka (env LOGCTL_KAFKA_KEY_FILE)")
+	pf.StringVar(&g.kafkaAuth.SASLMechanism, "kafka-sasl", os.Getenv("LOGCTL_KAFKA_SASL"), "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (env LOGCTL_KAFKA_SASL)")
+	pf.StringVar(&g.kafkaAuth.Username, "kafka-user", os.Getenv("LOGCTL_KAFKA_USER"), "Kafka SASL user, with the password in env LOGCTL_KAFKA_PASSWORD (env LOGCTL_KAFKA_USER)")
+	g.kafkaAuth.Password = os.Getenv("LOGCTL_KAFKA_PASSWORD")
 	pf.DurationVar(&g.timeout, "timeout", ctl.DefaultTimeout, "timeout of each request to etcd, Kafka or Elasticsearch")
 	pf.StringVar(&g.collectKey, "collect-key", ctl.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
-	root.SetArgs(args)
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), devCmd())
-	return root.ExecuteContext(ctx)
+	return root, g
 }
 
 func addOutput(cmd *cobra.Command, g *globals) {
@@ -102,7 +122,7 @@ func addOutput(cmd *cobra.Command, g *globals) {
 }
 
 func (g *globals) store() (*ctl.ConfigStore, func(), error) {
-	cli, err := ctl.NewEtcdClient(g.etcd, g.timeout)
+	cli, err := ctl.NewSecureEtcdClient(g.etcd, g.timeout, g.etcdAuth)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -275,7 +295,7 @@ func agentsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cli, err := ctl.NewEtcdClient(g.etcd, g.timeout)
+			cli, err := ctl.NewSecureEtcdClient(g.etcd, g.timeout, g.etcdAuth)
 			if err != nil {
 				return err
 			}
@@ -359,7 +379,7 @@ func lagCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			adm, err := ctl.NewKafkaAdmin(g.brokers, g.timeout)
+			adm, err := ctl.NewSecureKafkaAdmin(g.brokers, g.timeout, g.kafkaAuth)
 			if err != nil {
 				return err
 			}

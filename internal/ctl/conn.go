@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -29,22 +30,98 @@ const (
 // probeTimeout bounds the TCP probe made to explain a failed request.
 const probeTimeout = time.Second
 
+// EtcdAuth are the TLS and credentials for etcd.
+type EtcdAuth struct {
+	CAFile             string // PEM CA bundle; empty: the system roots
+	CertFile, KeyFile  string // PEM client certificate and key (mTLS)
+	Username, Password string // etcd authentication
+}
+
 // NewEtcdClient returns an etcd client for endpoints (host:port or
 // http(s)://host:port), built like the agent's. It does not connect: the
 // first request does, bounded by its context.
 func NewEtcdClient(endpoints []string, timeout time.Duration) (*clientv3.Client, error) {
-	return agent.NewEtcdClient(agent.EtcdConfig{Endpoints: endpoints, DialTimeout: agent.Duration(timeout)})
+	return NewSecureEtcdClient(endpoints, timeout, EtcdAuth{})
+}
+
+// NewSecureEtcdClient is NewEtcdClient with TLS and credentials: the
+// agent's etcd client (agent.NewEtcdClient), checked by the agent's rules.
+// TLS is on with a CA or a client certificate, or https:// endpoints.
+func NewSecureEtcdClient(endpoints []string, timeout time.Duration, auth EtcdAuth) (*clientv3.Client, error) {
+	cfg := agent.EtcdConfig{
+		Endpoints: endpoints, DialTimeout: agent.Duration(timeout),
+		Username: auth.Username, Password: auth.Password,
+		TLS: config.TLSConfig{CAFile: auth.CAFile, CertFile: auth.CertFile, KeyFile: auth.KeyFile},
+	}
+	cfg.TLS.Enabled = auth.CAFile != "" || auth.CertFile != "" || auth.KeyFile != "" || hasScheme(endpoints, "https")
+	var errs config.Errors
+	cfg.ValidateClient(&errs)
+	if err := errs.Err(); err != nil {
+		return nil, fmt.Errorf("etcd %s: %w", strings.Join(endpoints, ","), err)
+	}
+	cli, err := agent.NewEtcdClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("etcd %s: %w", strings.Join(endpoints, ","), err)
+	}
+	return cli, nil
+}
+
+// KafkaAuth are the TLS and SASL settings for Kafka.
+type KafkaAuth struct {
+	TLS                bool   // TLS with the system roots; implied by the files below
+	CAFile             string // PEM CA bundle; empty: the system roots
+	CertFile, KeyFile  string // PEM client certificate and key (mTLS)
+	SASLMechanism      string // "" (off) | PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512
+	Username, Password string // SASL credentials
 }
 
 // NewKafkaAdmin returns a Kafka admin client for brokers (host:port). It
 // does not connect: the first request does, bounded by its context. Close
 // it with Close.
 func NewKafkaAdmin(brokers []string, timeout time.Duration) (*kadm.Client, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DialTimeout(timeout), kgo.ClientID("logctl"))
+	return NewSecureKafkaAdmin(brokers, timeout, KafkaAuth{})
+}
+
+// NewSecureKafkaAdmin is NewKafkaAdmin with TLS and SASL. The client options
+// are the agent's (agent.ProducerOpts: seed brokers, TLS dialer, SASL
+// mechanism), checked by the agent's rules; the admin client produces
+// nothing, so their producer settings do not matter.
+func NewSecureKafkaAdmin(brokers []string, timeout time.Duration, auth KafkaAuth) (*kadm.Client, error) {
+	cfg := agent.KafkaConfig{
+		Brokers: brokers, Compression: "none",
+		TLS: config.TLSConfig{
+			Enabled: auth.TLS || auth.CAFile != "" || auth.CertFile != "" || auth.KeyFile != "",
+			CAFile:  auth.CAFile, CertFile: auth.CertFile, KeyFile: auth.KeyFile,
+		},
+		SASL: agent.SASLConfig{Mechanism: strings.ToUpper(auth.SASLMechanism), Username: auth.Username, Password: auth.Password},
+	}
+	where := "kafka " + strings.Join(brokers, ",")
+	var errs config.Errors
+	cfg.Validate(&errs)
+	if err := errs.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	opts, err := agent.ProducerOpts(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
+	// Later options win: logctl's own client id and dial timeout.
+	opts = append(opts, kgo.DialTimeout(timeout), kgo.ClientID("logctl"))
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client for %v: %w", brokers, err)
 	}
 	return kadm.NewClient(cl), nil
+}
+
+// hasScheme reports whether one of the addresses is a URL with that scheme.
+func hasScheme(addrs []string, scheme string) bool {
+	for _, a := range addrs {
+		if strings.HasPrefix(strings.ToLower(a), scheme+"://") {
+			return true
+		}
+	}
+	return false
 }
 
 // NewElasticsearchClient returns a client for the nodes at urls, without

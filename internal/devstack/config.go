@@ -38,6 +38,11 @@ influx:
   token: %[3]q
 `
 
+// sysmonMetricsOnlyYAML is sysmon without an InfluxDB output: it samples and serves its
+// metrics only. It needs a sysmon whose influx.url is optional.
+const sysmonMetricsOnlyYAML = `interval: 5s
+`
+
 // commonYAML: %[1]s the metrics listen address.
 const commonYAML = `metrics:
   listen: %[1]q

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/logcollect/logcollect/deploy"
+	"github.com/logcollect/logcollect/internal/config"
 	"github.com/logcollect/logcollect/internal/servers"
 )
 
@@ -70,8 +71,8 @@ type Config struct {
 	Prometheus     bool
 	PrometheusYAML string
 	// InfluxURL is sysmon's InfluxDB; "" means DefaultInfluxURL if one answers there, else
-	// sysmon is not started (it needs an output). InfluxBucket ("" means "telegraf/autogen")
-	// and InfluxToken are passed on.
+	// sysmon runs without an InfluxDB output (its metrics only). InfluxBucket ("" means
+	// "telegraf/autogen") and InfluxToken are passed on.
 	InfluxURL, InfluxBucket, InfluxToken string
 	Ports                                Ports // zero means DefaultPorts()
 	Rate                                 int   // demo lines per second; 0 means 50
@@ -123,6 +124,7 @@ type Stack struct {
 type daemon struct {
 	name string
 	addr string // metrics listen address
+	note string // what the summary says besides its log, "" for nothing
 	proc servers.Proc
 	run  *servers.Run
 }
@@ -172,8 +174,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 }
 
 // checkMode records in dir which Kafka the stack runs on, and refuses the other one: the
-// documents' ids are topic-partition-offset, so the offsets of a second Kafka would overwrite
-// the first one's documents, and the agent's offsets would skip lines the new Kafka never had.
+// agent's offsets would skip lines the new Kafka never had.
 func checkMode(dir string, embedded bool) error {
 	mode := "kafka"
 	if embedded {
@@ -275,30 +276,33 @@ func (s *Stack) putDemoConfig(ctx context.Context) error {
 // CollectKey is the demo agent's collect config key in etcd.
 func CollectKey() string { return "/logagent/" + AgentIP + "/collect_config" }
 
-// startDaemons writes the daemons' configs and starts logtransfer, logagent and, with an
-// InfluxDB, sysmon; each must answer /readyz.
+// startDaemons writes the daemons' configs and starts logtransfer, logagent and sysmon; each
+// must answer /readyz.
 func (s *Stack) startDaemons(ctx context.Context) error {
-	influx := s.cfg.InfluxURL
-	if influx == "" && pingInflux(ctx, DefaultInfluxURL) {
-		influx = DefaultInfluxURL
-	}
+	influx, influxNote := s.influx(ctx)
 	p := s.cfg.Ports
 	brokers, etcd := yamlList(s.Brokers()), yamlList(s.etcd.Endpoints())
 	type spec struct {
 		name, config string
 		port         int
+		note         string
+		optional     bool // a failed start is a note, not an error
+	}
+	sysmon := spec{name: "sysmon", port: p.Sysmon, note: influxNote}
+	if influx != "" {
+		sysmon.config = fmt.Sprintf(sysmonYAML, influx, s.cfg.InfluxBucket, s.cfg.InfluxToken)
+	} else {
+		// Metrics-only mode: no influx section at all. A sysmon that still requires
+		// influx.url exits at once; the stack then goes on without it (optional).
+		sysmon.config, sysmon.optional = sysmonMetricsOnlyYAML, true
 	}
 	specs := []spec{
-		{"logtransfer", fmt.Sprintf(transferYAML, brokers, Topic, yamlList([]string{s.es.URL()})), p.Logtransfer},
-		{"logagent", fmt.Sprintf(agentYAML, brokers, etcd, AgentIP, s.path("agent")), p.Logagent},
-	}
-	if influx != "" {
-		specs = append(specs, spec{"sysmon", fmt.Sprintf(sysmonYAML, influx, s.cfg.InfluxBucket, s.cfg.InfluxToken), p.Sysmon})
-	} else {
-		s.notes = append(s.notes, fmt.Sprintf("sysmon: not started: no InfluxDB at %s (give one with INFLUX_URL=...)", DefaultInfluxURL))
+		{name: "logtransfer", config: fmt.Sprintf(transferYAML, brokers, Topic, yamlList([]string{s.es.URL()})), port: p.Logtransfer},
+		{name: "logagent", config: fmt.Sprintf(agentYAML, brokers, etcd, AgentIP, s.path("agent")), port: p.Logagent},
+		sysmon,
 	}
 	for _, sp := range specs {
-		d := &daemon{name: sp.name, addr: fmt.Sprintf("127.0.0.1:%d", sp.port)}
+		d := &daemon{name: sp.name, addr: fmt.Sprintf("127.0.0.1:%d", sp.port), note: sp.note}
 		d.proc = servers.Proc{Name: sp.name, Noun: "process", Log: s.path("log", sp.name+".log"), TailLines: daemonLogTail}
 		conf := s.path("config", sp.name+".yaml")
 		if err := os.WriteFile(conf, []byte(sp.config+fmt.Sprintf(commonYAML, d.addr)), 0o644); err != nil {
@@ -309,12 +313,32 @@ func (s *Stack) startDaemons(ctx context.Context) error {
 			return fmt.Errorf("%w (run `make build` first)", err)
 		}
 		d.run = run
-		s.daemons = append(s.daemons, d)
 		if err := waitReady(ctx, d); err != nil {
+			if sp.optional && ctx.Err() == nil {
+				_ = d.proc.Stop(syscall.SIGTERM)
+				s.notes = append(s.notes, fmt.Sprintf("%[1]s: not started: no InfluxDB at %[2]s (give one with INFLUX_URL=...), and this %[1]s does not run without one (log %[3]s)",
+					sp.name, DefaultInfluxURL, s.rel(d.proc.Log)))
+				continue
+			}
+			_ = d.proc.Stop(syscall.SIGTERM)
 			return err
 		}
+		s.daemons = append(s.daemons, d)
 	}
 	return nil
+}
+
+// influx returns sysmon's InfluxDB URL, "" for none, and what the summary says about it:
+// Config.InfluxURL when given, else DefaultInfluxURL when an InfluxDB answers its /ping.
+func (s *Stack) influx(ctx context.Context) (url, note string) {
+	switch {
+	case s.cfg.InfluxURL != "":
+		return s.cfg.InfluxURL, "writes to InfluxDB " + config.RedactURL(s.cfg.InfluxURL) + " (INFLUX_URL)"
+	case pingInflux(ctx, DefaultInfluxURL):
+		return DefaultInfluxURL, "writes to InfluxDB " + DefaultInfluxURL + " (found there)"
+	default:
+		return "", "metrics only: no InfluxDB at " + DefaultInfluxURL + " (give one with INFLUX_URL=...)"
+	}
 }
 
 func (s *Stack) startPrometheus(ctx context.Context) error {

@@ -25,7 +25,11 @@ func (s *Stack) PrintSummary(w io.Writer) {
 	fmt.Fprintf(tw, "kafka\t%s\t%s\n", strings.Join(s.Brokers(), ","), kafka)
 	fmt.Fprintf(tw, "elasticsearch\t%s\t%s, indices %s-YYYY.MM.DD\n", s.es.URL(), s.es.Version(), Topic)
 	for _, d := range s.daemons {
-		fmt.Fprintf(tw, "%s\thttp://%s/metrics\tlog %s\n", d.name, d.addr, s.rel(d.proc.Log))
+		note := "log " + s.rel(d.proc.Log)
+		if d.note != "" {
+			note += ", " + d.note
+		}
+		fmt.Fprintf(tw, "%s\thttp://%s/metrics\t%s\n", d.name, d.addr, note)
 	}
 	if s.prom != nil {
 		fmt.Fprintf(tw, "prometheus\t%s\tdeploy/prometheus/prometheus.yml\n", s.prom.URL())
