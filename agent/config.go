@@ -3,7 +3,6 @@ package agent
 import (
 	"fmt"
 	"net"
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -96,14 +95,7 @@ const defaultCollectKey = "/logagent/{ip}/collect_config"
 // config.ExpandEnv) and decodes it strictly (an unknown key is an error with
 // its line number), then validates it (see Config.Validate).
 func LoadConfig(path string) (Config, error) {
-	c, err := ReadConfig(path)
-	if err != nil {
-		return Config{}, err
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("config %s: %w", path, err)
-	}
-	return c, nil
+	return config.LoadValidated(path, ReadConfig, (*Config).Validate)
 }
 
 // ReadConfig is LoadConfig without Validate: no defaults are set and nothing
@@ -263,9 +255,9 @@ func checkEndpoint(ep string) error {
 	if !strings.Contains(ep, "://") {
 		return config.CheckHostPort(ep, false)
 	}
-	u, err := url.Parse(ep)
+	u, err := config.ParseURL(ep)
 	if err != nil {
-		return fmt.Errorf("invalid URL: %w", err)
+		return err
 	}
 	switch u.Scheme {
 	case "http", "https":

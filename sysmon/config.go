@@ -3,7 +3,6 @@ package sysmon
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -31,14 +30,18 @@ type Config struct {
 // v2-compatible API: org "", bucket "db" or "db/rp", token "user:password" (or "" without
 // authentication).
 type InfluxConfig struct {
-	URL               string   `yaml:"url"`                 // required: http(s)://host:port
+	URL               string   `yaml:"url"`                 // http(s)://host:port; empty: sample without storing (see Sysmon.Run)
 	Org               string   `yaml:"org"`                 // InfluxDB 2.x organization; "" for 1.8
-	Bucket            string   `yaml:"bucket"`              // required
+	Bucket            string   `yaml:"bucket"`              // required with url
 	Token             string   `yaml:"token"`               // InfluxDB 2.x API token; "user:password" for 1.8
 	BatchSize         int      `yaml:"batch_size"`          // default 5000 points per write request
 	Timeout           Duration `yaml:"timeout"`             // default 10s per write request
 	MaxRetryDelay     Duration `yaml:"max_retry_delay"`     // default 30s: cap of the backoff between retries
 	MaxBufferedPoints int      `yaml:"max_buffered_points"` // default 100000; beyond it the oldest are dropped
+	// TLS for an https url: the CA that signed InfluxDB's certificate (default: the system
+	// roots), an optional client certificate, and insecure_skip_verify, which must be set
+	// explicitly.
+	TLS config.TLSConfig `yaml:"tls"`
 }
 
 // CPUConfig configures the cpu measurement.
@@ -106,14 +109,7 @@ var DefaultIgnoreDevices = []string{"loop*", "ram*"}
 // decodes it strictly (an unknown key is an error with its line number), then validates it
 // (see FileConfig.Validate).
 func LoadConfig(path string) (FileConfig, error) {
-	c, err := ReadConfig(path)
-	if err != nil {
-		return FileConfig{}, err
-	}
-	if err := c.Validate(); err != nil {
-		return FileConfig{}, fmt.Errorf("config %s: %w", path, err)
-	}
-	return c, nil
+	return config.LoadValidated(path, ReadConfig, (*FileConfig).Validate)
 }
 
 // ReadConfig is LoadConfig without Validate, for callers that override fields (from flags)
@@ -142,7 +138,7 @@ func (c *FileConfig) Validate() error {
 
 // Validate sets defaults for unset fields, then checks the config. The error lists every
 // problem, each prefixed by the field's path in the YAML file, such as
-// `influx.url: required`.
+// `influx.bucket: required`. An empty influx.url is valid: see Config.Stores.
 func (c *Config) Validate() error {
 	c.setDefaults()
 	var errs config.Errors
@@ -157,17 +153,20 @@ func (c *Config) Validate() error {
 	}
 
 	in := &c.Influx
-	switch u, err := url.Parse(in.URL); {
+	switch u, err := config.ParseURL(in.URL); {
 	case in.URL == "":
-		errs.Addf("influx.url", "required")
+		// No output: sysmon samples and serves its metrics, and stores nothing.
 	case err != nil:
 		errs.BadValue("influx.url", in.URL, "%v", err)
 	case u.Scheme != "http" && u.Scheme != "https":
 		errs.BadValue("influx.url", in.URL, "scheme must be http or https")
 	case u.Host == "":
 		errs.BadValue("influx.url", in.URL, "missing host")
+	case in.TLS.Enabled && u.Scheme != "https":
+		errs.Addf("influx.tls.enabled", "set but influx.url is not https://")
 	}
-	if in.Bucket == "" {
+	in.TLS.Validate("influx.tls", &errs)
+	if in.URL != "" && in.Bucket == "" {
 		errs.Addf("influx.bucket", "required (InfluxDB 1.8: \"db\" or \"db/rp\")")
 	}
 	if in.BatchSize < 0 {
@@ -203,6 +202,10 @@ func (c *Config) Validate() error {
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errs.Err()
 }
+
+// Stores reports whether the config names an InfluxDB to write the samples to. Without one
+// (an empty influx.url) sysmon still samples, for its own metrics, and stores nothing.
+func (c *Config) Stores() bool { return c.Influx.URL != "" }
 
 func (c *Config) setDefaults() {
 	config.SetDefault(&c.Interval, Duration(10*time.Second))

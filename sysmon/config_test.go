@@ -79,7 +79,7 @@ func TestConfigErrors(t *testing.T) {
 		yaml string
 		want []string // substrings of the error
 	}{
-		{name: "empty file", yaml: "", want: []string{"influx.url: required", "influx.bucket: required"}},
+		{name: "url without bucket", yaml: "influx:\n  url: http://h:1\n", want: []string{"influx.bucket: required"}},
 		{name: "unknown key", yaml: base + "intervall: 5s\n", want: []string{"line 4: field intervall not found"}},
 		{name: "unknown nested key", yaml: base + "cpu:\n  percpu: true\n", want: []string{"line 5: field percpu not found"}},
 		{name: "bare number duration", yaml: base + "interval: 10\n", want: []string{"line 4: cannot use number 10 as a duration"}},
@@ -87,6 +87,9 @@ func TestConfigErrors(t *testing.T) {
 		{name: "ftp url", yaml: "influx:\n  url: ftp://h:1\n  bucket: b\n", want: []string{`influx.url "ftp://h:1": scheme must be http or https`}},
 		{name: "negative buffer", yaml: "influx:\n  url: http://h:1\n  bucket: b\n  max_buffered_points: -1\n", want: []string{"influx.max_buffered_points -1: must be > 0"}},
 		{name: "negative batch", yaml: "influx:\n  url: http://h:1\n  bucket: b\n  batch_size: -5\n", want: []string{"influx.batch_size -5: must be > 0"}},
+		{name: "tls on an http url", yaml: base + "  tls:\n    enabled: true\n", want: []string{"influx.tls.enabled: set but influx.url is not https://"}},
+		{name: "tls option without enabled", yaml: "influx:\n  url: https://h:1\n  bucket: b\n  tls:\n    ca_file: ca.pem\n", want: []string{"influx.tls.ca_file: set but influx.tls.enabled is false"}},
+		{name: "tls cert without key", yaml: "influx:\n  url: https://h:1\n  bucket: b\n  tls:\n    enabled: true\n    cert_file: c.pem\n", want: []string{"influx.tls.cert_file: cert_file and key_file must be set together"}},
 		{name: "tiny interval", yaml: base + "interval: 1us\n", want: []string{"interval 1µs: must be >= 1ms"}},
 		{name: "bad glob", yaml: base + "net:\n  interfaces: [\"eth[\"]\n", want: []string{`net.interfaces[0] "eth[": not a valid glob pattern`}},
 		{name: "host tag in tags", yaml: base + "tags:\n  host: x\n", want: []string{`tags "host": tag key must not be empty or host`}},
@@ -110,6 +113,14 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestConfigWithoutInflux(t *testing.T) {
+	c := writeLoad(t, "interval: 5s\n")
+	require.False(t, c.Stores(), "no influx.url: nothing to store the samples in")
+	require.Equal(t, Duration(5*time.Second), c.Interval)
+	c = writeLoad(t, "influx:\n  url: http://h:1\n  bucket: b\n")
+	require.True(t, c.Stores())
 }
 
 func TestExplicitEmptyListsTurnDefaultsOff(t *testing.T) {

@@ -16,6 +16,16 @@
 //
 // The standalone binary is cmd/sysmon (config: [FileConfig], testdata/sysmon.yaml).
 //
+// # InfluxDB
+//
+// Without influx.url sysmon samples all the same, for its own metrics, and stores
+// nothing: Run says so once at startup, and there is no writer, no influx readiness check
+// and no sysmon_influx_up (so no InfluxDB-down alert). An https:// url is verified with
+// the system roots, or with influx.tls (a CA file, an optional client certificate;
+// insecure_skip_verify must be set explicitly and is logged); a certificate error names
+// the endpoint and what to check. The token is best given as ${INFLUX_TOKEN} or
+// ${file:PATH}; it has no flag and is never logged or shown.
+//
 // # Schema
 //
 // Every point has the tag host (the host name, or host: from the config) and the extra
@@ -73,5 +83,5 @@
 // sysmon_samples_total, sysmon_sample_duration_seconds, sysmon_input_errors_total{input},
 // sysmon_points_written_total, sysmon_write_errors_total,
 // sysmon_points_dropped_total{reason=overflow|rejected|shutdown}, sysmon_buffered_points,
-// sysmon_influx_up; see [NewMetrics].
+// sysmon_influx_up (only with influx.url); see [NewMetrics].
 package sysmon

@@ -2,6 +2,7 @@ package sysmon
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -328,6 +329,25 @@ func (e *WriteError) Error() string {
 
 func (e *WriteError) Unwrap() error { return e.Err }
 
+// tlsHint returns what to check for a certificate error from InfluxDB's endpoint, "" for
+// other errors. They are retryable: the CA file may be fixed, or InfluxDB's certificate.
+func tlsHint(err error) string {
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+	)
+	switch {
+	case errors.As(err, &unknown):
+		return "InfluxDB's certificate is not signed by a CA in influx.tls.ca_file (or the system roots without one)"
+	case errors.As(err, &hostname):
+		return "InfluxDB's certificate does not name the host of influx.url; set influx.tls.server_name to a name it holds"
+	case errors.As(err, &invalid):
+		return "InfluxDB's certificate is not valid (expired or not yet valid?)"
+	}
+	return ""
+}
+
 var partialDropped = regexp.MustCompile(`dropped=(\d+)`)
 
 // classify sorts a LineWriter error: unreachable, timeouts, 5xx and 429 are retryable;
@@ -336,7 +356,8 @@ func classify(err error, bucket string) *WriteError {
 	e := &WriteError{Err: err, Retryable: true}
 	var herr *influxhttp.Error
 	if !errors.As(err, &herr) || herr.StatusCode == 0 {
-		return e // connection refused, DNS, timeout, ...
+		e.hint = tlsHint(err)
+		return e // connection refused, DNS, timeout, a certificate InfluxDB's CA did not sign...
 	}
 	e.Status = herr.StatusCode
 	e.RetryAfter = time.Duration(herr.RetryAfter) * time.Second

@@ -21,8 +21,8 @@ type Sysmon struct {
 	log       *slog.Logger
 	m         *Metrics
 	collector *Collector
-	writer    *Writer
-	client    influxdb2.Client
+	writer    *Writer          // nil without InfluxDB (cfg.Stores() false)
+	client    influxdb2.Client // nil without InfluxDB
 }
 
 // New validates cfg (setting its defaults), resolves the host name when cfg.Host is empty,
@@ -46,12 +46,29 @@ func New(cfg Config, stats HostStats, log *slog.Logger, reg prometheus.Registere
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := NewMetrics(reg)
+	s := &Sysmon{cfg: cfg, log: log.With("component", "sysmon"), m: m, collector: NewCollector(cfg, stats)}
+	if !cfg.Stores() {
+		reg.Unregister(m.InfluxUp) // no InfluxDB: no "InfluxDB down" alert
+		return s, nil
+	}
 	in := cfg.Influx
+	tlsCfg, err := in.TLS.Build()
+	if err != nil {
+		return nil, fmt.Errorf("influx.tls: %w", err)
+	}
 	// The client's own retries and batching are not used: WriteAPIBlocking never retries,
 	// the Writer does (see Writer).
-	client := influxdb2.NewClientWithOptions(in.URL, in.Token,
-		influxdb2.DefaultOptions().SetHTTPRequestTimeout(uint(max(1, in.Timeout.D()/time.Second))))
-	w := NewWriter(WriterConfig{
+	opts := influxdb2.DefaultOptions().SetHTTPRequestTimeout(uint(max(1, in.Timeout.D()/time.Second)))
+	if tlsCfg != nil {
+		opts.SetTLSConfig(tlsCfg)
+		if in.TLS.InsecureSkipVerify {
+			s.log.Warn("influx.tls.insecure_skip_verify is set: InfluxDB's certificate is not verified, so anyone on the path can read the token and the points",
+				"influx", config.RedactURL(in.URL))
+		}
+	}
+	client := influxdb2.NewClientWithOptions(in.URL, in.Token, opts)
+	s.client = client
+	s.writer = NewWriter(WriterConfig{
 		BatchSize:         in.BatchSize,
 		Timeout:           in.Timeout.D(),
 		MaxRetryDelay:     in.MaxRetryDelay.D(),
@@ -59,31 +76,46 @@ func New(cfg Config, stats HostStats, log *slog.Logger, reg prometheus.Registere
 		ShutdownTimeout:   cfg.ShutdownTimeout.D(),
 		Bucket:            in.Bucket,
 	}, client.WriteAPIBlocking(in.Org, in.Bucket), log, m)
-	return &Sysmon{
-		cfg: cfg, log: log.With("component", "sysmon"), m: m,
-		collector: NewCollector(cfg, stats), writer: w, client: client,
-	}, nil
+	return s, nil
 }
 
 // Host is the host tag of the points.
 func (s *Sysmon) Host() string { return s.cfg.Host }
 
-// Ping checks that InfluxDB answers (/ping); for a readiness check.
+// Stores reports whether the samples are written to InfluxDB; see Config.Stores.
+func (s *Sysmon) Stores() bool { return s.writer != nil }
+
+// Ping checks that InfluxDB answers (/ping); for a readiness check, only when Stores.
 func (s *Sysmon) Ping(ctx context.Context) error {
+	if s.client == nil {
+		return errNoInflux
+	}
 	ok, err := s.client.Ping(ctx)
-	if err != nil {
-		return err
+	if err == nil && !ok {
+		err = errors.New("ping failed")
 	}
-	if !ok {
-		return errors.New("influx: ping failed")
+	if err == nil {
+		return nil
 	}
-	return nil
+	if hint := tlsHint(err); hint != "" {
+		return fmt.Errorf("influx %s: %w (%s)", config.RedactURL(s.cfg.Influx.URL), err, hint)
+	}
+	return fmt.Errorf("influx %s: %w", config.RedactURL(s.cfg.Influx.URL), err)
 }
 
 // Run samples at every multiple of the interval until ctx is done, handing the points to
 // the writer without waiting for InfluxDB. Then it stops sampling, lets the writer flush
 // for up to cfg.ShutdownTimeout, closes the client and returns nil.
+//
+// Without InfluxDB (an empty influx.url) it logs that once, then samples for its metrics
+// and discards the points.
 func (s *Sysmon) Run(ctx context.Context) error {
+	if s.writer == nil {
+		s.log.Warn("no InfluxDB output configured (influx.url is empty): samples are taken and counted in /metrics but not stored; set influx.url (or -influx.url) to store them",
+			"host", s.cfg.Host, "interval", s.cfg.Interval)
+		s.sampleLoop(ctx)
+		return nil
+	}
 	defer s.client.Close()
 	wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWriter()
@@ -154,5 +186,9 @@ func (s *Sysmon) sample(t time.Time, lastErr map[string]string) {
 			s.log.Info("input recovered", "input", in)
 		}
 	}
-	s.writer.Add(points)
+	if s.writer != nil {
+		s.writer.Add(points)
+	}
 }
+
+var errNoInflux = errors.New("no InfluxDB configured (influx.url is empty)")

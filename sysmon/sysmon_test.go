@@ -81,6 +81,34 @@ func TestRunKeepsSamplingWhenInfluxRejects(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	_, err := New(Config{}, &fakeStats{}, nil, prometheus.NewRegistry())
-	require.ErrorContains(t, err, "influx.url: required")
+	_, err := New(Config{Influx: InfluxConfig{URL: "http://h:1"}}, &fakeStats{}, nil, prometheus.NewRegistry())
+	require.ErrorContains(t, err, "influx.bucket: required")
+}
+
+// TestRunWithoutInflux: without influx.url sysmon samples for its own metrics, says once
+// that the samples are not stored, and has no InfluxDB metric or readiness to fail.
+func TestRunWithoutInflux(t *testing.T) {
+	var logs syncBuffer
+	reg := prometheus.NewRegistry()
+	s, err := New(Config{Interval: Duration(20 * time.Millisecond), Host: "h"}, &fakeStats{}, slog.New(slog.NewTextHandler(&logs, nil)), reg)
+	require.NoError(t, err)
+	require.False(t, s.Stores())
+	require.ErrorContains(t, s.Ping(context.Background()), "no InfluxDB configured (influx.url is empty)")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	require.Eventually(t, func() bool { return testutil.ToFloat64(s.m.Samples) >= 3 }, 5*time.Second, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+
+	require.Equal(t, 1, strings.Count(logs.String(), "no InfluxDB output configured (influx.url is empty): samples are taken and counted in /metrics but not stored; set influx.url"), logs.String())
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	var names []string
+	for _, f := range families {
+		names = append(names, f.GetName())
+	}
+	require.Contains(t, names, "sysmon_samples_total")
+	require.NotContains(t, names, "sysmon_influx_up", "no InfluxDB: no InfluxDB-down alert")
 }

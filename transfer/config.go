@@ -107,14 +107,7 @@ type MetricsConfig struct {
 // LoadConfig reads the YAML config file at path, decodes it strictly (an
 // unknown key is an error with its line number) and validates it.
 func LoadConfig(path string) (Config, error) {
-	c, err := ReadConfig(path)
-	if err != nil {
-		return Config{}, err
-	}
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("config %s: %w", path, err)
-	}
-	return c, nil
+	return config.LoadValidated(path, ReadConfig, (*Config).Validate)
 }
 
 // ReadConfig is LoadConfig without Validate, for callers that override
@@ -137,6 +130,11 @@ func (c *Config) Validate() error {
 	add := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
 	}
+	// bad reports a bad value as `field: "value": message`, showing the value as
+	// config.ShowValue does: never a secret or a URL's password.
+	bad := func(field string, value any, format string, args ...any) {
+		add(field, "%v: %s", config.ShowValue(field, value), fmt.Sprintf(format, args...))
+	}
 
 	k := &c.Kafka
 	// The broker list, TLS, SASL and the etcd client are checked by the
@@ -147,7 +145,7 @@ func (c *Config) Validate() error {
 	c.Etcd.agentConfig().ValidateClient(&shared)
 	errs = append(errs, shared...)
 	if !slices.Contains([]string{"earliest", "latest"}, k.StartOffset) {
-		add("kafka.start_offset", "%q: must be earliest or latest", k.StartOffset)
+		bad("kafka.start_offset", k.StartOffset, "must be earliest or latest")
 	}
 	if k.SessionTimeout < 0 {
 		add("kafka.session_timeout", "%s: must be > 0", k.SessionTimeout)
@@ -160,11 +158,11 @@ func (c *Config) Validate() error {
 		add("etcd.endpoints", "topics from etcd cannot be combined with kafka.topic_regex")
 	}
 	if !strings.HasPrefix(c.Etcd.TopicsKey, "/") {
-		add("etcd.topics_key", "%q: must start with /", c.Etcd.TopicsKey)
+		bad("etcd.topics_key", c.Etcd.TopicsKey, "must start with /")
 	}
 	for i, t := range k.Topics {
 		if !validTopic(t) {
-			add(fmt.Sprintf("kafka.topics[%d]", i), "%q: not a valid topic name", t)
+			bad(fmt.Sprintf("kafka.topics[%d]", i), t, "not a valid topic name")
 		}
 	}
 	if k.TopicRegex != "" {
@@ -180,7 +178,7 @@ func (c *Config) Validate() error {
 	for i, u := range e.URLs {
 		pu, err := url.Parse(u)
 		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-			add(fmt.Sprintf("elasticsearch.urls[%d]", i), "%q: must be http(s)://host:port", u)
+			bad(fmt.Sprintf("elasticsearch.urls[%d]", i), u, "must be http(s)://host:port")
 		}
 	}
 	if e.Password != "" && e.Username == "" {
@@ -194,7 +192,7 @@ func (c *Config) Validate() error {
 	}
 
 	if _, err := parseIndexTemplate(c.Index); err != nil {
-		add("index", "%q: %v", c.Index, err)
+		bad("index", c.Index, "%v", err)
 	}
 	if c.Bulk.Actions < 0 {
 		add("bulk.actions", "%d: must be > 0", c.Bulk.Actions)
@@ -215,9 +213,9 @@ func (c *Config) Validate() error {
 		add("bulk.retry_max_backoff", "%s: must be >= bulk.retry_backoff", c.Bulk.RetryMaxBackoff)
 	}
 	if p := placeholder.FindString(strings.ReplaceAll(c.DLQ.Topic, "{topic}", "")); p != "" {
-		add("dlq.topic", "%q: unknown placeholder %s, want {topic}", c.DLQ.Topic, p)
+		bad("dlq.topic", c.DLQ.Topic, "unknown placeholder %s, want {topic}", p)
 	} else if !validTopic(strings.ReplaceAll(c.DLQ.Topic, "{topic}", "t")) {
-		add("dlq.topic", "%q: not a valid topic name", c.DLQ.Topic)
+		bad("dlq.topic", c.DLQ.Topic, "not a valid topic name")
 	}
 	if c.Template.Shards < 0 {
 		add("template.shards", "%d: must be > 0", c.Template.Shards)
@@ -226,13 +224,13 @@ func (c *Config) Validate() error {
 		add("template.replicas", "%d: must be >= 0", *c.Template.Replicas)
 	}
 	if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
-		add("metrics.listen", "%q: must be host:port", c.Metrics.Listen)
+		bad("metrics.listen", c.Metrics.Listen, "must be host:port")
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
-		add("log.level", "%q: must be debug, info, warn or error", c.Log.Level)
+		bad("log.level", c.Log.Level, "must be debug, info, warn or error")
 	}
 	if c.Log.Format != "text" && c.Log.Format != "json" {
-		add("log.format", "%q: must be text or json", c.Log.Format)
+		bad("log.format", c.Log.Format, "must be text or json")
 	}
 	if c.ShutdownTimeout < 0 {
 		add("shutdown_timeout", "%s: must be > 0", c.ShutdownTimeout)

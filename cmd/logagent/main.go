@@ -35,38 +35,20 @@ func run(args []string) error {
 	fl.List("etcd.endpoints", "etcd endpoints (overrides etcd.endpoints)", &cfg.Etcd.Endpoints)
 	fl.String("etcd.collect-key", "etcd key of the collect config (overrides etcd.collect_key)", &cfg.Etcd.CollectKey)
 	fl.String("data-dir", "offset registry and config cache directory (overrides data_dir)", &cfg.DataDir)
-	fl.String("metrics.listen", "metrics address (overrides metrics.listen)", &cfg.Metrics.Listen)
+	fl.MetricsAndLog(&cfg.Metrics.Listen, &cfg.Log)
 	fl.String("host.ip", "IP reported and used in etcd keys (overrides host.ip)", &cfg.Host.IP)
 	fl.String("host.name", "host name reported (overrides host.name)", &cfg.Host.Name)
-	fl.String("log.level", "debug|info|warn|error (overrides log.level)", &cfg.Log.Level)
-	fl.String("log.format", "text|json (overrides log.format)", &cfg.Log.Format)
-	if err := fl.Parse(args); err != nil {
+	bi := metrics.DefaultBuildInfo()
+	ok, err := config.Startup[agent.Config]{
+		Version: bi.Version, Revision: bi.Revision,
+		Read: agent.ReadConfig, Validate: (*agent.Config).Validate,
+		Summary: func(c *agent.Config) string {
+			return fmt.Sprintf("%d kafka broker(s), etcd %v, %d task(s) in the file, data_dir %s",
+				len(c.Kafka.Brokers), c.Etcd.Endpoints, len(c.Tasks), c.DataDir)
+		},
+	}.Run(fl, args, &cfg, os.Stdout)
+	if !ok || err != nil {
 		return err
-	}
-	if fl.Version {
-		bi := metrics.DefaultBuildInfo()
-		fmt.Printf("logagent %s (revision %s)\n", bi.Version, bi.Revision)
-		return nil
-	}
-	if fl.ConfigPath != "" {
-		var err error
-		if cfg, err = agent.ReadConfig(fl.ConfigPath); err != nil {
-			return err
-		}
-	}
-	if err := fl.Apply(); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		if fl.ConfigPath != "" {
-			return fmt.Errorf("config %s: %w", fl.ConfigPath, err)
-		}
-		return fmt.Errorf("config: %w", err)
-	}
-	if fl.CheckConfig {
-		fmt.Printf("config ok: %d kafka broker(s), etcd %v, %d task(s) in the file, data_dir %s\n",
-			len(cfg.Kafka.Brokers), cfg.Etcd.Endpoints, len(cfg.Tasks), cfg.DataDir)
-		return nil
 	}
 
 	log := cfg.Log.NewLogger(os.Stderr)
@@ -95,7 +77,9 @@ func serve(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
 		if sm, err = sysmon.New(*cfg.Sysmon, nil, log.With("component", "sysmon"), reg); err != nil {
 			return err
 		}
-		ready.Set("influx", sm.Ping)
+		if sm.Stores() {
+			ready.Set("influx", sm.Ping)
+		}
 		log.Info("sysmon enabled", "host", sm.Host(), "influx", config.RedactURL(cfg.Sysmon.Influx.URL), "bucket", cfg.Sysmon.Influx.Bucket, "interval", cfg.Sysmon.Interval)
 	}
 	srv, err := metrics.NewServer(metrics.ServerConfig{Listen: cfg.Metrics.Listen, Ready: ready}, reg, log)

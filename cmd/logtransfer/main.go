@@ -33,36 +33,18 @@ func run(args []string) error {
 	fl.List("kafka.topics", "topics (overrides kafka.topics)", &cfg.Kafka.Topics)
 	fl.List("etcd.endpoints", "etcd endpoints for the topics key (overrides etcd.endpoints)", &cfg.Etcd.Endpoints)
 	fl.List("elasticsearch.urls", "Elasticsearch URLs (overrides elasticsearch.urls)", &cfg.Elasticsearch.URLs)
-	fl.String("metrics.listen", "metrics address (overrides metrics.listen)", &cfg.Metrics.Listen)
-	fl.String("log.level", "debug|info|warn|error (overrides log.level)", &cfg.Log.Level)
-	fl.String("log.format", "text|json (overrides log.format)", &cfg.Log.Format)
-	if err := fl.Parse(args); err != nil {
+	fl.MetricsAndLog(&cfg.Metrics.Listen, &cfg.Log)
+	bi := metrics.DefaultBuildInfo()
+	ok, err := config.Startup[transfer.Config]{
+		Version: bi.Version, Revision: bi.Revision,
+		Read: transfer.ReadConfig, Validate: (*transfer.Config).Validate,
+		Summary: func(c *transfer.Config) string {
+			return fmt.Sprintf("%d kafka broker(s), group %s, topics %v, topic_regex %q, etcd %v, elasticsearch %v, index %s",
+				len(c.Kafka.Brokers), c.Kafka.Group, c.Kafka.Topics, c.Kafka.TopicRegex, c.Etcd.Endpoints, config.RedactURLs(c.Elasticsearch.URLs), c.Index)
+		},
+	}.Run(fl, args, &cfg, os.Stdout)
+	if !ok || err != nil {
 		return err
-	}
-	if fl.Version {
-		bi := metrics.DefaultBuildInfo()
-		fmt.Printf("logtransfer %s (revision %s)\n", bi.Version, bi.Revision)
-		return nil
-	}
-	if fl.ConfigPath != "" {
-		var err error
-		if cfg, err = transfer.ReadConfig(fl.ConfigPath); err != nil {
-			return err
-		}
-	}
-	if err := fl.Apply(); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		if fl.ConfigPath != "" {
-			return fmt.Errorf("config %s: %w", fl.ConfigPath, err)
-		}
-		return fmt.Errorf("config: %w", err)
-	}
-	if fl.CheckConfig {
-		fmt.Printf("config ok: %d kafka broker(s), group %s, topics %v, topic_regex %q, etcd %v, elasticsearch %v, index %s\n",
-			len(cfg.Kafka.Brokers), cfg.Kafka.Group, cfg.Kafka.Topics, cfg.Kafka.TopicRegex, cfg.Etcd.Endpoints, config.RedactURLs(cfg.Elasticsearch.URLs), cfg.Index)
-		return nil
 	}
 
 	log := cfg.Log.NewLogger(os.Stderr)

@@ -37,41 +37,26 @@ func run(args []string) error {
 		return nil
 	})
 	fl.String("host", "host tag (overrides host)", &cfg.Host)
-	fl.String("influx.url", "InfluxDB URL (overrides influx.url)", &cfg.Influx.URL)
+	fl.String("influx.url", "InfluxDB URL (overrides influx.url); without one, samples are not stored", &cfg.Influx.URL)
 	fl.String("influx.org", "InfluxDB 2.x organization (overrides influx.org)", &cfg.Influx.Org)
 	fl.String("influx.bucket", "bucket, or db/rp for InfluxDB 1.8 (overrides influx.bucket)", &cfg.Influx.Bucket)
-	fl.String("metrics.listen", "metrics address (overrides metrics.listen)", &cfg.Metrics.Listen)
-	fl.String("log.level", "debug|info|warn|error (overrides log.level)", &cfg.Log.Level)
-	fl.String("log.format", "text|json (overrides log.format)", &cfg.Log.Format)
+	fl.MetricsAndLog(&cfg.Metrics.Listen, &cfg.Log)
 	// The token has no flag: command lines are visible to every user (ps).
 	// Use the config file with ${INFLUX_TOKEN}.
-	if err := fl.Parse(args); err != nil {
+	bi := metrics.DefaultBuildInfo()
+	ok, err := config.Startup[sysmon.FileConfig]{
+		Version: bi.Version, Revision: bi.Revision,
+		Read: sysmon.ReadConfig, Validate: (*sysmon.FileConfig).Validate,
+		Summary: func(c *sysmon.FileConfig) string {
+			if !c.Stores() {
+				return fmt.Sprintf("no influx.url: samples are not stored, interval %s, metrics %s", c.Interval, c.Metrics.Listen)
+			}
+			return fmt.Sprintf("influx %s bucket %q, interval %s, max_buffered_points %d, metrics %s",
+				config.RedactURL(c.Influx.URL), c.Influx.Bucket, c.Interval, c.Influx.MaxBufferedPoints, c.Metrics.Listen)
+		},
+	}.Run(fl, args, &cfg, os.Stdout)
+	if !ok || err != nil {
 		return err
-	}
-	if fl.Version {
-		bi := metrics.DefaultBuildInfo()
-		fmt.Printf("sysmon %s (revision %s)\n", bi.Version, bi.Revision)
-		return nil
-	}
-	if fl.ConfigPath != "" {
-		var err error
-		if cfg, err = sysmon.ReadConfig(fl.ConfigPath); err != nil {
-			return err
-		}
-	}
-	if err := fl.Apply(); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		if fl.ConfigPath != "" {
-			return fmt.Errorf("config %s: %w", fl.ConfigPath, err)
-		}
-		return fmt.Errorf("config: %w", err)
-	}
-	if fl.CheckConfig {
-		fmt.Printf("config ok: influx %s bucket %q, interval %s, max_buffered_points %d, metrics %s\n",
-			config.RedactURL(cfg.Influx.URL), cfg.Influx.Bucket, cfg.Interval, cfg.Influx.MaxBufferedPoints, cfg.Metrics.Listen)
-		return nil
 	}
 
 	log := cfg.Log.NewLogger(os.Stderr)
@@ -87,13 +72,18 @@ func serve(ctx context.Context, cfg sysmon.FileConfig, log *slog.Logger) error {
 		return err
 	}
 	ready := &metrics.Readiness{}
-	ready.Set("influx", s.Ping)
+	if s.Stores() {
+		ready.Set("influx", s.Ping)
+	}
 	srv, err := metrics.NewServer(metrics.ServerConfig{Listen: cfg.Metrics.Listen, Ready: ready}, reg, log)
 	if err != nil {
 		return err
 	}
-	log.Info("sysmon starting", "version", metrics.DefaultBuildInfo().Version, "host", s.Host(),
-		"influx", config.RedactURL(cfg.Influx.URL), "bucket", cfg.Influx.Bucket, "interval", cfg.Interval, "metrics", srv.Addr().String())
+	attrs := []any{"version", metrics.DefaultBuildInfo().Version, "host", s.Host(), "interval", cfg.Interval, "metrics", srv.Addr().String()}
+	if s.Stores() { // else Run says that nothing is stored
+		attrs = append(attrs, "influx", config.RedactURL(cfg.Influx.URL), "bucket", cfg.Influx.Bucket)
+	}
+	log.Info("sysmon starting", attrs...)
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(ctx) })

@@ -55,7 +55,9 @@ func TestCheckConfig(t *testing.T) {
 			want: `config ok: influx http://127.0.0.1:8086 bucket "db2", interval 1m0s, max_buffered_points 100000, metrics :0`},
 		{name: "flags alone", args: []string{"-influx.url", "http://influx:8086", "-influx.bucket", "telegraf"},
 			want: `config ok: influx http://influx:8086 bucket "telegraf", interval 10s`},
-		{name: "nothing", args: nil, wantErr: "config: influx.bucket: required"},
+		{name: "nothing: sample without storing", args: nil,
+			want: "config ok: no influx.url: samples are not stored, interval 10s, metrics 127.0.0.1:9103"},
+		{name: "url without bucket", args: []string{"-influx.url", "http://influx:8086"}, wantErr: "config: influx.bucket: required"},
 		{name: "bad flag value names the field", args: []string{"-config", sample, "-log.level", "loud"},
 			wantErr: `log.level "loud": must be debug, info, warn or error`},
 		{name: "bad interval flag", args: []string{"-config", sample, "-interval", "10"}, wantErr: "-interval: time: missing unit"},
@@ -156,6 +158,29 @@ func TestEndToEnd(t *testing.T) {
 	p.stop()
 	require.Contains(t, p.Log(), "sysmon stopped")
 	require.Positive(t, countProcesses(t, i, "telegraf"))
+}
+
+// TestWithoutInflux: without influx.url sysmon samples, serves its own metrics, says once
+// at startup that nothing is stored, is ready without an influx check and stops cleanly.
+func TestWithoutInflux(t *testing.T) {
+	p := startSysmon(t, `""`, `""`, "")
+	require.Eventually(t, func() bool { return p.scrape()["sysmon_samples_total"] >= 2 }, 15*time.Second, 100*time.Millisecond)
+	m := p.scrape()
+	require.NotContains(t, m, "sysmon_influx_up")
+	require.Zero(t, m["sysmon_points_written_total"])
+
+	resp, err := http.Get("http://" + p.metrics + "/readyz")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	require.NotContains(t, string(body), "influx")
+
+	p.stop()
+	log := p.Log()
+	require.Equal(t, 1, strings.Count(log, "no InfluxDB output configured (influx.url is empty)"), log)
+	require.Contains(t, log, "set influx.url (or -influx.url) to store them")
+	require.Contains(t, log, "sysmon stopped")
 }
 
 // TestSIGTERMFlushes: points buffered during an outage are written by the shutdown flush

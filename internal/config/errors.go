@@ -18,12 +18,12 @@ func (e *Errors) Addf(field, format string, args ...any) {
 }
 
 // BadValue adds an error about a field's value: `field "value": message`.
-// A string value is quoted; others are printed with %v.
+// The value is shown as ShowValue shows it: a string quoted, a URL without
+// its password, and a secret not at all: `kafka.sasl.password (secret value
+// not shown): message`. Others are printed with %v. The message itself must
+// not hold the value.
 func (e *Errors) BadValue(field string, value any, format string, args ...any) {
-	if s, ok := value.(string); ok {
-		value = strconv.Quote(s)
-	}
-	*e = append(*e, fmt.Errorf("%s %v: %s", field, value, fmt.Sprintf(format, args...)))
+	*e = append(*e, fmt.Errorf("%s %v: %s", field, ShowValue(field, value), fmt.Sprintf(format, args...)))
 }
 
 // NonNegative adds `field -1s: must be >= 0` when d is negative.

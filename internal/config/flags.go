@@ -49,6 +49,14 @@ func (f *Flags) List(name, usage string, dst *[]string) {
 	f.Override(name, usage+" (comma-separated)", func(v string) error { *dst = strings.Split(v, ","); return nil })
 }
 
+// MetricsAndLog adds the flags every daemon has: -metrics.listen overriding
+// *listen, -log.level and -log.format overriding log.
+func (f *Flags) MetricsAndLog(listen *string, log *LogConfig) {
+	f.String("metrics.listen", "metrics address (overrides metrics.listen)", listen)
+	f.String("log.level", "debug|info|warn|error (overrides log.level)", &log.Level)
+	f.String("log.format", "text|json (overrides log.format)", &log.Format)
+}
+
 // Parse parses the command line arguments.
 func (f *Flags) Parse(args []string) error { return f.fs.Parse(args) }
 

@@ -40,3 +40,13 @@ func TestFlags(t *testing.T) {
 	require.NoError(t, f2.Parse([]string{"-n", "2"}))
 	require.ErrorContains(t, f2.Apply(), "-n")
 }
+
+func TestFlagsMetricsAndLog(t *testing.T) {
+	listen, log := "from-file:1", LogConfig{Level: "info", Format: "text"}
+	f := NewFlags("test")
+	f.MetricsAndLog(&listen, &log)
+	require.NoError(t, f.Parse([]string{"-metrics.listen", ":9", "-log.format", "json"}))
+	require.NoError(t, f.Apply())
+	require.Equal(t, ":9", listen)
+	require.Equal(t, LogConfig{Level: "info", Format: "json"}, log)
+}

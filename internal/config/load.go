@@ -29,7 +29,8 @@ func Load(path string, v any) error {
 
 // Decode expands the environment in data (lookup reads it, see ExpandEnv)
 // and decodes the result into v strictly: an unknown key is an error, and so
-// is a second YAML document. An empty document leaves v unchanged.
+// is a second YAML document. An empty document leaves v unchanged. Errors
+// never show a value read by ${file:} (see WithoutFileSecrets).
 func Decode(data []byte, lookup func(string) (string, bool), v any) error {
 	data, err := ExpandEnv(data, lookup)
 	if err != nil {
@@ -38,7 +39,7 @@ func Decode(data []byte, lookup func(string) (string, bool), v any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return err
+		return WithoutFileSecrets(err) // a type error quotes the value
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -135,5 +136,6 @@ func readSecretFile(path string) (string, error) {
 	if strings.ContainsAny(v, "\r\n") {
 		return "", fmt.Errorf("${file:%s}: the file holds more than one line", path)
 	}
+	addFileSecret(v)
 	return v, nil
 }

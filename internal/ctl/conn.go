@@ -168,7 +168,7 @@ func NewSecureElasticsearchClient(urls []string, timeout time.Duration, auth Ela
 	}
 	es, err := elastic.NewClient(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("elasticsearch client for %v: %w", urls, err)
+		return nil, fmt.Errorf("elasticsearch client for %v: %w", config.RedactURLs(urls), err)
 	}
 	return es, nil
 }
@@ -190,7 +190,7 @@ func connError(service string, addrs []string, op string, err error) error {
 			probeErr = err
 		}
 	}
-	where := service + " " + strings.Join(addrs, ",")
+	where := service + " " + strings.Join(config.RedactURLs(addrs), ",")
 	if probeErr != nil {
 		return fmt.Errorf("%s: cannot connect (%v): %s: %w", where, probeErr, op, err)
 	}

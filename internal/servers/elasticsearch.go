@@ -256,23 +256,11 @@ func (e *Elasticsearch) Kill() error { return e.proc.Stop(syscall.SIGKILL) }
 // the shards of the existing indices are assigned (wait_for_status answers 408 meanwhile).
 // It then reads the engine's name and version from GET /.
 func (e *Elasticsearch) waitReady(ctx context.Context, r *Run) error {
-	deadline := time.Now().Add(esReadyTimeout)
-	var last error
-	for {
-		last = e.get(ctx, "/_cluster/health?wait_for_status=yellow&timeout=1s", nil)
-		if last == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("node not ready after %s: %w", esReadyTimeout, last)
-		}
-		select {
-		case <-r.Done():
-			return fmt.Errorf("node exited during startup: %v", r.Err())
-		case <-ctx.Done():
-			return fmt.Errorf("node not ready: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
+	err := r.WaitReady(ctx, "node", esReadyTimeout, 100*time.Millisecond, func(ctx context.Context) error {
+		return e.get(ctx, "/_cluster/health?wait_for_status=yellow&timeout=1s", nil)
+	})
+	if err != nil {
+		return err
 	}
 	var root struct {
 		Version struct {

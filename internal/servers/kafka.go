@@ -262,25 +262,12 @@ func (k *Kafka) waitReady(ctx context.Context, r *Run) error {
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	deadline := time.Now().Add(kafkaReadyTimeout)
-	for {
-		reqCtx, cancel := context.WithTimeout(ctx, time.Second)
-		_, err := adm.ListBrokers(reqCtx)
-		cancel()
-		switch {
-		case err == nil:
-			return nil
-		case time.Now().After(deadline):
-			return fmt.Errorf("broker not ready after %s: %w", kafkaReadyTimeout, err)
-		}
-		select {
-		case <-r.Done():
-			return fmt.Errorf("broker exited during startup: %v", r.Err())
-		case <-ctx.Done():
-			return fmt.Errorf("broker not ready: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return r.WaitReady(ctx, "broker", kafkaReadyTimeout, 100*time.Millisecond, func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := adm.ListBrokers(ctx)
+		return err
+	})
 }
 
 // java returns a command running a main class of the broker's jars (as the kafka-*.sh scripts

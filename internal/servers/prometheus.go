@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -128,31 +127,6 @@ func (p *Prometheus) Stop() error { return p.proc.Stop(syscall.SIGTERM) }
 func (p *Prometheus) path(name string) string { return filepath.Join(p.cfg.Dir, name) }
 
 func (p *Prometheus) waitReady(ctx context.Context, r *Run) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(prometheusReadyTimeout)
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL()+"/-/ready", nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("GET /-/ready: %s", resp.Status)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s: %w", prometheusReadyTimeout, err)
-		}
-		select {
-		case <-r.Done():
-			return fmt.Errorf("prometheus exited during startup: %v", r.Err())
-		case <-ctx.Done():
-			return fmt.Errorf("not ready: %w", ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return r.WaitReady(ctx, "server", prometheusReadyTimeout, 50*time.Millisecond,
+		HTTPStatus(http.DefaultClient, p.URL()+"/-/ready", http.StatusOK))
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logcollect/logcollect/internal/config"
 	"github.com/logcollect/logcollect/internal/servers"
 )
 
@@ -29,7 +30,8 @@ const (
 )
 
 // influxConf is influxd's config: %[1]d is the HTTP port, %[2]d the RPC (backup/restore)
-// port, %[3]s the data dir, %[4]t whether authentication is on.
+// port, %[3]s the data dir, %[4]t whether authentication is on, %[5]t whether the HTTP API
+// is served over TLS (HTTPS only), with the certificate %[6]q and key %[7]q.
 //
 // Gotchas:
 //   - The top-level bind-address (RPC, default 127.0.0.1:8088) must move too, or a second
@@ -57,6 +59,9 @@ bind-address = "127.0.0.1:%[2]d"
   enabled = true
   bind-address = "127.0.0.1:%[1]d"
   auth-enabled = %[4]t
+  https-enabled = %[5]t
+  https-certificate = %[6]q
+  https-private-key = %[7]q
   log-enabled = true
   suppress-write-log = true
   flux-enabled = false
@@ -82,6 +87,8 @@ type Influx struct {
 	dir            string // influxd.conf, influxd.log, data/
 	port, rpcPort  int
 	user, password string // admin credentials when authentication is on
+	tls            bool   // HTTPS only
+	httpc          *http.Client
 	c              servers.Proc
 }
 
@@ -90,7 +97,7 @@ type Influx struct {
 // binary (see InfluxBinary) the test is skipped, or fails when CI=true.
 func StartInflux(t testing.TB) *Influx {
 	t.Helper()
-	return startInflux(t, "", "")
+	return startInflux(t, "", "", nil)
 }
 
 // StartInfluxWithAuth is StartInflux with authentication on and an admin user, which the
@@ -100,10 +107,18 @@ func StartInfluxWithAuth(t testing.TB, user, password string) *Influx {
 	if user == "" {
 		t.Fatal("influx: empty admin user name")
 	}
-	return startInflux(t, user, password)
+	return startInflux(t, user, password, nil)
 }
 
-func startInflux(t testing.TB, user, password string) *Influx {
+// StartInfluxTLS is StartInfluxWithAuth serving HTTPS only, with certs' server certificate
+// (for 127.0.0.1 and localhost, signed by certs.CA); URL is then https://. The helpers trust
+// certs.CA. An empty user leaves authentication off.
+func StartInfluxTLS(t testing.TB, certs *Certs, user, password string) *Influx {
+	t.Helper()
+	return startInflux(t, user, password, certs)
+}
+
+func startInflux(t testing.TB, user, password string, certs *Certs) *Influx {
 	t.Helper()
 	bin, err := InfluxBinary()
 	if err != nil {
@@ -113,11 +128,20 @@ func startInflux(t testing.TB, user, password string) *Influx {
 		t.Skip(err)
 	}
 	dir := t.TempDir()
-	i := &Influx{t: t, bin: bin, dir: dir, user: user, password: password}
+	i := &Influx{t: t, bin: bin, dir: dir, user: user, password: password, httpc: http.DefaultClient}
+	var certFile, keyFile string
+	if certs != nil {
+		tlsCfg, err := config.TLSConfig{Enabled: true, CAFile: certs.CA}.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		i.tls, certFile, keyFile = true, certs.ServerCert, certs.ServerKey
+		i.httpc = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg}}
+	}
 	i.c = servers.Proc{Name: "influx", Noun: "influxd", Log: i.path("influxd.log"), TailLines: influxLogTail,
 		CleanExit: exitedWithStatus}
 	i.port, i.rpcPort = freePorts(t)
-	conf := fmt.Sprintf(influxConf, i.port, i.rpcPort, filepath.Join(dir, "data"), user != "")
+	conf := fmt.Sprintf(influxConf, i.port, i.rpcPort, filepath.Join(dir, "data"), user != "", i.tls, certFile, keyFile)
 	if err := os.WriteFile(i.path("influxd.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -163,10 +187,14 @@ func cachedInfluxd(name, env, version, hint string) (string, error) {
 	return filepath.Join(dir, "bin", "influxd"), nil
 }
 
-// URL returns the server's base URL, e.g. "http://127.0.0.1:41234". It stays the same across
-// Stop and Start.
+// URL returns the server's base URL, e.g. "http://127.0.0.1:41234" ("https://" with TLS). It
+// stays the same across Stop and Start.
 func (i *Influx) URL() string {
-	return "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(i.port))
+	scheme := "http://"
+	if i.tls {
+		scheme = "https://"
+	}
+	return scheme + net.JoinHostPort("127.0.0.1", strconv.Itoa(i.port))
 }
 
 // Token returns the token a v2 client needs: "user:password" with authentication on, ""
@@ -217,27 +245,8 @@ func exitedWithStatus(err error) bool {
 }
 
 func (i *Influx) waitReady(p *servers.Run) error {
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(influxReadyTimeout)
-	for {
-		resp, err := client.Get(i.URL() + "/ping")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusNoContent {
-				return nil
-			}
-			err = fmt.Errorf("GET /ping: %s", resp.Status)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s: %w", influxReadyTimeout, err)
-		}
-		select {
-		case <-p.Done():
-			return fmt.Errorf("influxd exited during startup: %v", p.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return p.WaitReady(context.Background(), "influxd", influxReadyTimeout, 50*time.Millisecond,
+		servers.HTTPStatus(i.httpc, i.URL()+"/ping", http.StatusNoContent))
 }
 
 // CreateDatabase creates the database name (the bucket "name" or "name/autogen" for a v2
@@ -300,7 +309,7 @@ func (i *Influx) query(db, q, method string) ([]Series, error) {
 	if i.user != "" && !strings.HasPrefix(q, "CREATE USER") {
 		req.SetBasicAuth(i.user, i.password)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := i.httpc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("influx: query %q: %w", q, err)
 	}

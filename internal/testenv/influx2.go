@@ -110,20 +110,13 @@ func (i *Influx2) Start() error {
 		return err
 	}
 	start := time.Now()
-	for {
+	err = r.WaitReady(context.Background(), "influxd", influxReadyTimeout, 50*time.Millisecond, func(context.Context) error {
 		_, err := i.do(http.MethodGet, "/health", "", nil, http.StatusOK)
-		if err == nil {
-			break
-		}
-		if time.Since(start) > influxReadyTimeout {
-			_ = i.c.Stop(syscall.SIGKILL)
-			return fmt.Errorf("influx2: not ready after %s: %w\n%s", influxReadyTimeout, err, i.c.LogTail())
-		}
-		select {
-		case <-r.Done():
-			return fmt.Errorf("influx2: influxd exited during startup: %v\n%s", r.Err(), i.c.LogTail())
-		case <-time.After(50 * time.Millisecond):
-		}
+		return err
+	})
+	if err != nil {
+		_ = i.c.Stop(syscall.SIGKILL)
+		return fmt.Errorf("influx2: %w\n%s", err, i.c.LogTail())
 	}
 	i.t.Logf("influx %s: %s ready in %s", influx2Version, i.URL(), time.Since(start).Round(time.Millisecond))
 	return nil

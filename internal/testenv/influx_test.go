@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,4 +96,21 @@ func TestInfluxWithAuth(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, series, 1)
 	require.Len(t, series[0].Values, 1)
+}
+
+func TestInfluxTLS(t *testing.T) {
+	certs := NewCerts(t)
+	i := StartInfluxTLS(t, certs, "admin", "pw")
+	require.True(t, strings.HasPrefix(i.URL(), "https://127.0.0.1:"), i.URL())
+	require.NoError(t, i.CreateDatabase("db"))
+	_, err := i.Query("db", "SHOW MEASUREMENTS")
+	require.NoError(t, err)
+
+	_, err = http.Get(i.URL() + "/ping")
+	require.ErrorContains(t, err, "certificate signed by unknown authority", "the system roots do not trust the test CA")
+	resp, err := http.Get("http://" + strings.TrimPrefix(i.URL(), "https://") + "/ping")
+	if err == nil {
+		resp.Body.Close()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, "plain HTTP is not served")
+	}
 }

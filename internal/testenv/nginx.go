@@ -1,9 +1,9 @@
 package testenv
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -136,21 +136,14 @@ http {
 	return p
 }
 
-// waitTLS waits until addr accepts a TCP connection, or the process exits.
+// waitTLS waits until addr completes a TLS handshake, or the process exits.
 func waitTLS(r *servers.Run, addr string) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) // only: is it up?
-		if err == nil {
-			return conn.Close()
+	return r.WaitReady(context.Background(), "server", 10*time.Second, 50*time.Millisecond, func(ctx context.Context) error {
+		d := tls.Dialer{NetDialer: &net.Dialer{Timeout: time.Second}, Config: &tls.Config{InsecureSkipVerify: true}} // only: is it up?
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			return errors.New("not serving after 10s: " + err.Error())
-		}
-		select {
-		case <-r.Done():
-			return fmt.Errorf("exited during startup: %v", r.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+		return conn.Close()
+	})
 }
