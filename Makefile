@@ -84,7 +84,8 @@ fuzz:
 	done
 
 ## chaos: the chaos suite at full size (RELIABILITY.md): CHAOS_LINES lines per scenario,
-## CHAOS_FAULTS faults (servers down: 3 outages of CHAOS_OUTAGE, Elasticsearch twice as long);
+## CHAOS_FAULTS faults (servers down: 3 outages of CHAOS_OUTAGE; Elasticsearch down, and answering
+## 429/503 through a proxy, twice as long);
 ## the table goes to CHAOS_REPORT. `make test` runs a short version.
 CHAOS_LINES  ?= 1000000
 CHAOS_FAULTS ?= 20

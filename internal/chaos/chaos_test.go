@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/logcollect/logcollect/agent"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
@@ -51,7 +52,10 @@ type scenario struct {
 	// at most this many faults (0: CHAOS_FAULTS): a server outage lasts, so fewer of them
 	maxFaults int
 	rotate    bool // rotate the files while writing
+	proxy     bool // logtransfer reaches Elasticsearch through an esProxy
 	fault     func(ctx context.Context, p *pipeline, sz size, i int) error
+	// check, if set, runs once every line is indexed, before the daemons are stopped
+	check func(t *testing.T, p *pipeline)
 }
 
 // result is a scenario's row in the report.
@@ -64,6 +68,7 @@ type result struct {
 	indexDupLines           int // lines indexed more than once (sent again by the agent)
 	rssAgent, rssTransfer   int64
 	recovery, total         time.Duration
+	notes                   []string
 }
 
 func TestChaos(t *testing.T) {
@@ -113,6 +118,11 @@ func scenarios() []scenario {
 			sleep(ctx, 2*sz.outage)
 			return p.srv.es.Start()
 		}},
+		{name: "es-throttled", maxFaults: 3, proxy: true, check: checkThrottled,
+			what: "a proxy answers logtransfer's bulk requests with 429, 503 (Elasticsearch's and a load balancer's) and 200s with item-level 429s for twice the outage, then passes through",
+			fault: func(ctx context.Context, p *pipeline, sz size, _ int) error {
+				return p.throttleES(ctx, 2*sz.outage)
+			}},
 		{name: "etcd-down", maxFaults: 3, what: "etcd stopped; logagent killed and restarted meanwhile (cached config); etcd back", fault: func(ctx context.Context, p *pipeline, sz size, _ int) error {
 			p.srv.etcd.Stop()
 			sleep(ctx, sz.outage/2)
@@ -188,9 +198,46 @@ func breakRegistry(ctx context.Context, p *pipeline, _ size, _ int) error {
 	return nil
 }
 
+// throttleES switches the proxy's faults on for d, watching logtransfer's es_up and RSS
+// meanwhile.
+func (p *pipeline) throttleES(ctx context.Context, d time.Duration) error {
+	p.proxy.set(true)
+	defer p.proxy.set(false)
+	end := time.Now().Add(d)
+	for time.Now().Before(end) && ctx.Err() == nil {
+		if metric(p.transferAddr, "logtransfer_es_up") == 0 {
+			p.esDownSeen++
+		}
+		p.noteRSS("logtransfer", p.transfer)
+		sleep(ctx, 100*time.Millisecond)
+	}
+	return nil
+}
+
+// checkThrottled checks that logtransfer's metrics showed the faults of the proxy: errors by
+// reason, es_up 0 while bulk requests failed, 1 again now.
+func checkThrottled(t *testing.T, p *pipeline) {
+	const name = "logtransfer_index_errors_total"
+	byReason := map[string]float64{}
+	for _, reason := range []string{"es_rejected_execution_exception", "cluster_block_exception", "status_503"} {
+		byReason[reason] = metricSum(p.transferAddr, name, `reason="`+reason+`"`)
+	}
+	all := metricSum(p.transferAddr, name)
+	upNow := metric(p.transferAddr, "logtransfer_es_up")
+	p.notes = append(p.notes, "proxy: "+p.proxy.summary(),
+		fmt.Sprintf("logtransfer: %s %v (all reasons: %v); es_up seen 0 in %d samples (every 100 ms) while faulting, %v at the end",
+			name, byReason, all, p.esDownSeen, upNow))
+	for reason, v := range byReason {
+		require.Positive(t, v, "%s{reason=%q}", name, reason)
+	}
+	require.Positive(t, p.esDownSeen, "logtransfer_es_up never 0 while bulk requests failed")
+	require.Equal(t, 1.0, upNow, "logtransfer_es_up after the faults")
+	require.Positive(t, p.proxy.items429.Load(), "no item-level 429 answered")
+}
+
 func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	start := time.Now()
-	p := newPipeline(t, srv, sc.name)
+	p := newPipeline(t, srv, sc.name, sc.proxy)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	kr, stopReader, err := p.readKafka(ctx)
@@ -222,48 +269,58 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 		faults += n
 	}
 
-	// Done when Kafka has every line and the index every Kafka record.
+	// Done when Kafka has every line and the index a document for every document id of the
+	// Kafka records (one per line, unless a line was sent again under another id).
 	deadline := time.Now().Add(5*time.Minute + time.Duration(sz.lines/1000)*time.Second)
 	progress := time.Now()
 	for {
-		total, distinct := kr.counts()
+		total, distinct, ids := kr.counts()
 		docs := p.esCount()
-		if distinct == sz.lines && docs == total {
+		if distinct == sz.lines && docs == ids {
 			break
 		}
 		if time.Since(progress) >= 5*time.Second {
 			progress = time.Now()
-			t.Logf("%s after the last fault: %d of %d lines in Kafka (%d records), %d documents",
-				time.Since(lastFault).Round(time.Second), distinct, sz.lines, total, docs)
+			t.Logf("%s after the last fault: %d of %d lines in Kafka (%d records, %d document ids), %d documents",
+				time.Since(lastFault).Round(time.Second), distinct, sz.lines, total, ids, docs)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %d of %d lines in Kafka (%d records, last fetch error: %v), %d documents",
-				time.Since(lastFault).Round(time.Second), distinct, sz.lines, total, kr.lastErr(), docs)
+			t.Fatalf("after %s: %d of %d lines in Kafka (%d records, %d document ids, last fetch error: %v), %d documents",
+				time.Since(lastFault).Round(time.Second), distinct, sz.lines, total, ids, kr.lastErr(), docs)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	recovery := time.Since(lastFault)
 	time.Sleep(time.Second) // anything late would show now
 	p.requireAlive()
+	if sc.check != nil {
+		sc.check(t, p)
+	}
 	p.stop()
 	stopReader()
 
 	res := result{name: sc.name, what: sc.what, written: sz.lines, faults: faults, recovery: recovery,
-		rssAgent: p.maxRSS["logagent"], rssTransfer: p.maxRSS["logtransfer"]}
-	res.kafkaRecords, _ = kr.counts()
+		rssAgent: p.maxRSS["logagent"], rssTransfer: p.maxRSS["logtransfer"], notes: p.notes}
+	var ids int
+	res.kafkaRecords, _, ids = kr.counts()
 	res.kafkaDups = res.kafkaRecords - sz.lines
 	require.Empty(t, kr.bad, "records in Kafka that are not our lines")
-	checkOrder(t, kr)
+	require.Empty(t, kr.idClash, "document ids given to two different lines (one of them would be lost)")
+	checkOrder(t, kr, w.generation)
 
 	docs, err := p.esDocs()
 	require.NoError(t, err)
 	res.indexDocs = len(docs)
 	perSeq := make(map[int]int, sz.lines)
 	perRec := make(map[string]int, len(docs))
+	dupLines := map[int][]string{} // seq → ids, for the lines indexed more than once
 	for _, d := range docs {
 		seq, _, _, ok := parseLine(d.Message)
 		require.True(t, ok, "indexed message is not a line written: %q", d.Message)
 		perSeq[seq]++
+		if perSeq[seq] > 1 && len(dupLines) < 5 {
+			dupLines[seq] = append(dupLines[seq], d.ID)
+		}
 		perRec[fmt.Sprintf("%s/%d/%d", d.Kafka.Topic, d.Kafka.Partition, d.Kafka.Offset)]++
 	}
 	res.found = len(perSeq)
@@ -281,10 +338,16 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	}
 	require.Empty(t, missing, "lines written and not indexed")
 	require.Zero(t, res.indexDupRecs, "Kafka records indexed more than once")
-	require.Equal(t, res.kafkaRecords, res.indexDocs, "one document per Kafka record")
+	require.Equal(t, ids, res.indexDocs, "one document per document id in Kafka")
+	require.Equal(t, res.kafkaRecords, kr.withID, "records with a %s header", agent.IDHeader)
+	require.Zero(t, res.indexDupLines, "lines indexed more than once (a line sent again got another document id); some: %v", dupLines)
 	res.total = time.Since(start)
-	t.Logf("%s: %d lines, %d faults, %d Kafka records (%d duplicates), %d documents, recovery %s",
-		sc.name, sz.lines, faults, res.kafkaRecords, res.kafkaDups, res.indexDocs, recovery.Round(time.Millisecond))
+	t.Logf("%s: %d lines, %d found, %d faults, %d Kafka records (%d duplicates), %d documents (%d lines more than once), max RSS logagent %.1f MiB, logtransfer %.1f MiB, recovery %s, total %s",
+		sc.name, sz.lines, res.found, faults, res.kafkaRecords, res.kafkaDups, res.indexDocs, res.indexDupLines,
+		float64(res.rssAgent)/1024, float64(res.rssTransfer)/1024, recovery.Round(time.Millisecond), res.total.Round(time.Second))
+	for _, n := range res.notes {
+		t.Logf("%s: %s", sc.name, n)
+	}
 	return res
 }
 
@@ -323,18 +386,20 @@ func strike(ctx context.Context, p *pipeline, sz size, sc scenario, writing <-ch
 // checkOrder checks that each file's lines are in order in Kafka: within a record key (one
 // file identity, so one partition), offset order never skips ahead of a line not yet sent.
 // A line may come again (sent again after a fault), an earlier one too, but never a line
-// beyond the next new one.
-func checkOrder(t *testing.T, kr *kafkaReader) {
+// beyond the next new one. The key is the file's device and inode, which a file created after
+// a rotation may reuse (the previous rotated file was just deleted): generation(file, n) tells
+// the files that held a writer's file's lines apart.
+func checkOrder(t *testing.T, kr *kafkaReader, generation func(file, n int) int) {
 	kr.mu.Lock()
 	defer kr.mu.Unlock()
 	type fileKey struct {
-		key  string
-		file int
+		key       string
+		file, gen int
 	}
 	for topic, recs := range kr.recs {
 		next := map[fileKey]int{} // first n of a key: whatever the first line read was
 		for _, r := range recs {
-			k := fileKey{r.key, r.file}
+			k := fileKey{r.key, r.file, generation(r.file, r.n)}
 			want, ok := next[k]
 			if !ok {
 				next[k] = r.n + 1
@@ -357,6 +422,21 @@ type writer struct {
 	rotateEvery int
 	n           [numFiles]int // lines written per file
 	rotations   [numFiles]int
+	// newFile[i]: the first n written to each new file at path i after a rename (the
+	// writer's goroutine appends, generation reads once the writer is done)
+	newFile [numFiles][]int
+}
+
+// generation is how many times the path of file had been renamed away and created again when
+// its line n was written (0 for files rotated by copytruncate: the same file).
+func (w *writer) generation(file, n int) int {
+	g := 0
+	for _, first := range w.newFile[file] {
+		if n >= first {
+			g++
+		}
+	}
+	return g
 }
 
 func (w *writer) write(ctx context.Context, total, rate int) error {
@@ -423,6 +503,7 @@ func (w *writer) rotate(ctx context.Context, i int, f *os.File) (*os.File, error
 		if err := os.Rename(path, fmt.Sprintf("%s.%d", path, k)); err != nil {
 			return nil, fmt.Errorf("rotate: %w", err)
 		}
+		w.newFile[i] = append(w.newFile[i], w.n[i])
 		return os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_APPEND|os.O_WRONLY, 0o644)
 	}
 	// copytruncate loses, by its nature, what the agent has not read when the file is cut
@@ -470,6 +551,9 @@ func formatReport(sz size, rs []result) string {
 	b.WriteString("\nScenarios:\n")
 	for _, r := range rs {
 		fmt.Fprintf(&b, "- %s: %s\n", r.name, r.what)
+		for _, n := range r.notes {
+			fmt.Fprintf(&b, "  - %s\n", n)
+		}
 	}
 	return b.String()
 }

@@ -17,12 +17,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/logcollect/logcollect/agent"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
@@ -56,6 +58,10 @@ type pipeline struct {
 	agent    *testenv.Self
 	transfer *testenv.Self
 	maxRSS   map[string]int64 // KiB, by binary
+
+	proxy      *esProxy // between logtransfer and Elasticsearch, when the scenario has one
+	esDownSeen int      // samples of logtransfer_es_up at 0 while the proxy faulted
+	notes      []string // for the report
 }
 
 func (p *pipeline) topics() []string { return []string{p.name + "-a", p.name + "-b"} }
@@ -83,9 +89,15 @@ func (p *pipeline) putConfig(ctx context.Context, value string) error {
 	return nil
 }
 
-// newPipeline creates the topics, files and configs of a scenario and starts both daemons.
-func newPipeline(t *testing.T, srv *servers, name string) *pipeline {
+// newPipeline creates the topics, files and configs of a scenario and starts both daemons;
+// with proxy, logtransfer reaches Elasticsearch through a fault-injecting proxy.
+func newPipeline(t *testing.T, srv *servers, name string, proxy bool) *pipeline {
 	p := &pipeline{t: t, srv: srv, etcd: srv.etcd.Client(t), name: name, dir: t.TempDir(), maxRSS: map[string]int64{}}
+	esURL := srv.es.URL()
+	if proxy {
+		p.proxy = startESProxy(t, esURL)
+		esURL = p.proxy.URL()
+	}
 	for _, sub := range []string{"a", "b"} {
 		require.NoError(t, os.Mkdir(filepath.Join(p.dir, sub), 0o755))
 	}
@@ -137,7 +149,7 @@ bulk:
 metrics:
   listen: %s
 shutdown_timeout: 20s
-`, strings.Join(srv.kafka.Brokers(), ","), strings.Join(p.topics(), ","), name, srv.es.URL(), p.transferAddr), 0o644))
+`, strings.Join(srv.kafka.Brokers(), ","), strings.Join(p.topics(), ","), name, esURL, p.transferAddr), 0o644))
 	p.startAgent()
 	p.startTransfer()
 	return p
@@ -226,6 +238,34 @@ func metric(addr, series string) float64 {
 	return -1
 }
 
+// metricSum is the sum of the series of metric name, at addr, whose labels contain every
+// one of labels (as exposed: `reason="x"`), or -1 when /metrics cannot be read.
+func metricSum(addr, name string, labels ...string) float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sum := 0.0
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		l := sc.Text()
+		rest, ok := strings.CutPrefix(l, name)
+		if !ok || (rest[0] != '{' && rest[0] != ' ') {
+			continue
+		}
+		sp := strings.LastIndexByte(rest, ' ')
+		all := true
+		for _, lb := range labels {
+			all = all && strings.Contains(rest[:sp], lb)
+		}
+		if f, err := strconv.ParseFloat(rest[sp+1:], 64); err == nil && all {
+			sum += f
+		}
+	}
+	return sum
+}
+
 // line is the text of the line with global sequence number seq, the n-th line of file f.
 func line(seq, f, n int) string {
 	return fmt.Sprintf("chaos seq=%08d file=%d n=%08d GET /item/%d HTTP/1.1 200 512 padding-to-a-typical-log-line-length", seq, f, n, seq)
@@ -247,6 +287,7 @@ func parseLine(s string) (seq, f, n int, ok bool) {
 
 // esDoc is what the checks read of an indexed document.
 type esDoc struct {
+	ID      string `json:"-"`
 	Message string `json:"message"`
 	Kafka   struct {
 		Topic     string `json:"topic"`
@@ -303,7 +344,8 @@ func (p *pipeline) esDocs() ([]esDoc, error) {
 		ScrollID string `json:"_scroll_id"`
 		Hits     struct {
 			Hits []struct {
-				Source esDoc `json:"_source"`
+				ID     string `json:"_id"`
+				Source esDoc  `json:"_source"`
 			} `json:"hits"`
 		} `json:"hits"`
 	}
@@ -314,6 +356,7 @@ func (p *pipeline) esDocs() ([]esDoc, error) {
 	}, &pg)
 	for err == nil && len(pg.Hits.Hits) > 0 {
 		for _, h := range pg.Hits.Hits {
+			h.Source.ID = h.ID
 			out = append(out, h.Source)
 		}
 		id := pg.ScrollID
@@ -339,7 +382,10 @@ type kafkaReader struct {
 	total   int
 	bad     []string // records whose message is not one of ours
 	seqSeen map[int]bool
-	err     error // last fetch error
+	ids     map[string]int // document id the record gets (see docID) → seq
+	idClash []string       // ids given to two different lines
+	withID  int            // records with an agent.IDHeader
+	err     error          // last fetch error
 }
 
 func (kr *kafkaReader) lastErr() error {
@@ -354,7 +400,7 @@ func (p *pipeline) readKafka(ctx context.Context) (*kafkaReader, func(), error) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("kafka consumer: %w", err)
 	}
-	kr := &kafkaReader{recs: map[string][]kafkaRecord{}, seqSeen: map[int]bool{}}
+	kr := &kafkaReader{recs: map[string][]kafkaRecord{}, seqSeen: map[int]bool{}, ids: map[string]int{}}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -378,6 +424,14 @@ func (p *pipeline) readKafka(ctx context.Context) (*kafkaReader, func(), error) 
 					return
 				}
 				kr.seqSeen[seq] = true
+				id := docID(r)
+				if hasHeader(r, agent.IDHeader) {
+					kr.withID++
+				}
+				if prev, ok := kr.ids[id]; ok && prev != seq {
+					kr.idClash = append(kr.idClash, fmt.Sprintf("%s: seq %d and %d", id, prev, seq))
+				}
+				kr.ids[id] = seq
 				kr.recs[r.Topic] = append(kr.recs[r.Topic], kafkaRecord{key: string(r.Key), partition: r.Partition, offset: r.Offset, seq: seq, file: f, n: n})
 			})
 		}
@@ -385,8 +439,30 @@ func (p *pipeline) readKafka(ctx context.Context) (*kafkaReader, func(), error) 
 	return kr, func() { cancel(); <-done; cl.Close() }, nil
 }
 
-func (kr *kafkaReader) counts() (total, distinct int) {
+// counts returns the records read, the distinct lines among them and the distinct document
+// ids they get.
+func (kr *kafkaReader) counts() (total, distinct, ids int) {
 	kr.mu.Lock()
 	defer kr.mu.Unlock()
-	return kr.total, len(kr.seqSeen)
+	return kr.total, len(kr.seqSeen), len(kr.ids)
+}
+
+func hasHeader(r *kgo.Record, key string) bool {
+	for _, h := range r.Headers {
+		if h.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+// docID is the document id logtransfer gives a record: the event id of the agent.IDHeader header,
+// else the record's position (as transfer's docID).
+func docID(r *kgo.Record) string {
+	for _, h := range r.Headers {
+		if h.Key == agent.IDHeader && len(h.Value) > 0 && len(h.Value) <= 512 && utf8.Valid(h.Value) {
+			return string(h.Value)
+		}
+	}
+	return r.Topic + "-" + strconv.Itoa(int(r.Partition)) + "-" + strconv.FormatInt(r.Offset, 10)
 }
