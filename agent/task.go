@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -77,7 +78,7 @@ func ParseTasks(data []byte) ([]Task, error) {
 		dec := json.NewDecoder(bytes.NewReader(raw))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&tasks[i]); err != nil {
-			return nil, taskError(i, tasks[i].Path, jsonFieldError(err))
+			return nil, taskError(i, tasks[i].Path, jsonFieldError(err, raw))
 		}
 	}
 	return ValidateTasks(tasks)
@@ -269,17 +270,56 @@ func lineColumn(data []byte, offset int64) (line, col int) {
 	return bytes.Count(before, []byte("\n")) + 1, p - bytes.LastIndexByte(before, '\n')
 }
 
+// badDurationField returns the dotted path of the first field of type t (a
+// struct, in raw) that holds a Duration raw does not decode into, or "".
+func badDurationField(raw []byte, t reflect.Type, prefix string) string {
+	if t == durationType {
+		if json.Unmarshal(raw, new(Duration)) != nil {
+			return prefix
+		}
+		return ""
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var fields map[string]json.RawMessage
+	if t.Kind() != reflect.Struct || json.Unmarshal(raw, &fields) != nil {
+		return ""
+	}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		v, ok := fields[name]
+		if name == "" || name == "-" || !ok {
+			continue
+		}
+		path := name
+		if prefix != "" {
+			path = prefix + "." + name
+		}
+		if p := badDurationField(v, f.Type, path); p != "" {
+			return p
+		}
+	}
+	return ""
+}
+
 // durationType is the type a *json.UnmarshalTypeError names for a bad
 // Duration.
 var durationType = reflect.TypeFor[Duration]()
 
-// jsonFieldError rewrites a type error of one task with the path of the
-// field, for example `multiline.timeout: cannot use number 5 as a duration
-// string such as "10s"`.
-func jsonFieldError(err error) error {
+// jsonFieldError rewrites a type error of one task (raw) with the path of
+// the field, for example `multiline.timeout: cannot use number 5 as a
+// duration string such as "10s"`.
+func jsonFieldError(err error, raw []byte) error {
 	var typ *json.UnmarshalTypeError
 	if !errors.As(err, &typ) {
 		return err
+	}
+	if typ.Field == "" && typ.Type == durationType {
+		// Go 1.27's encoding/json leaves Field empty for an error of an
+		// UnmarshalJSON method: find the field again.
+		typ.Field = badDurationField(raw, reflect.TypeFor[Task](), "")
 	}
 	want := typ.Type.String()
 	switch typ.Type {

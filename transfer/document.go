@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -77,7 +78,9 @@ func buildDocument(r *kgo.Record, namer *indexNamer) document {
 		}
 	} else {
 		b := []byte(`{"message":`)
-		msg, _ := json.Marshal(string(r.Value)) // invalid UTF-8 becomes U+FFFD
+		// Invalid UTF-8 becomes U+FFFD here, not in json.Marshal: Go 1.27's
+		// writes it as the character where 1.26 wrote \ufffd.
+		msg, _ := json.Marshal(strings.ToValidUTF8(string(r.Value), "\uFFFD"))
 		b = append(b, msg...)
 		b = append(b, `,"@timestamp":"`...)
 		b = r.Timestamp.UTC().AppendFormat(b, time.RFC3339Nano)

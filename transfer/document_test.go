@@ -112,7 +112,7 @@ func TestBuildDocument(t *testing.T) {
 		{
 			name:      "invalid UTF-8 in a raw line",
 			value:     "a\xffb",
-			wantBody:  `{"message":"a\ufffdb","@timestamp":"2026-01-02T03:04:05.0000006Z","kafka":{"topic":"Web","partition":3,"offset":17}}`,
+			wantBody:  `{"message":"a�b","@timestamp":"2026-01-02T03:04:05.0000006Z","kafka":{"topic":"Web","partition":3,"offset":17}}`,
 			wantIndex: "web-2026.01.02",
 			wantTS:    kts,
 		},
