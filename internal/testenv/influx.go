@@ -85,9 +85,10 @@ type Influx struct {
 	t              testing.TB
 	bin            string
 	dir            string // influxd.conf, influxd.log, data/
-	port, rpcPort  int
+	port           int    // HTTP: the same across Stop and Start
 	user, password string // admin credentials when authentication is on
 	tls            bool   // HTTPS only
+	cert, key      string // the server's certificate and key files, with tls
 	httpc          *http.Client
 	c              servers.Proc
 }
@@ -129,22 +130,21 @@ func startInflux(t testing.TB, user, password string, certs *Certs) *Influx {
 	}
 	dir := t.TempDir()
 	i := &Influx{t: t, bin: bin, dir: dir, user: user, password: password, httpc: http.DefaultClient}
-	var certFile, keyFile string
 	if certs != nil {
 		tlsCfg, err := config.TLSConfig{Enabled: true, CAFile: certs.CA}.Build()
 		if err != nil {
 			t.Fatal(err)
 		}
-		i.tls, certFile, keyFile = true, certs.ServerCert, certs.ServerKey
+		i.tls, i.cert, i.key = true, certs.ServerCert, certs.ServerKey
 		i.httpc = &http.Client{Transport: &http.Transport{TLSClientConfig: tlsCfg}}
 	}
 	i.c = servers.Proc{Name: "influx", Noun: "influxd", Log: i.path("influxd.log"), TailLines: influxLogTail,
 		CleanExit: exitedWithStatus}
-	i.port, i.rpcPort = freePorts(t)
-	conf := fmt.Sprintf(influxConf, i.port, i.rpcPort, filepath.Join(dir, "data"), user != "", i.tls, certFile, keyFile)
-	if err := os.WriteFile(i.path("influxd.conf"), []byte(conf), 0o644); err != nil {
+	port, err := freePort()
+	if err != nil {
 		t.Fatal(err)
 	}
+	i.port = port
 	t.Cleanup(i.cleanup)
 	if err := i.Start(); err != nil {
 		t.Fatal(err)
@@ -211,6 +211,16 @@ func (i *Influx) Token() string {
 func (i *Influx) Start() error {
 	if i.c.Running() {
 		return errors.New("influx: server already running")
+	}
+	rpc, err := freePort()
+	if err != nil {
+		return fmt.Errorf("influx: %w", err)
+	}
+	// The RPC port is chosen again at every start: nothing connects to it, and another test
+	// may have taken it while the server was stopped.
+	conf := fmt.Appendf(nil, influxConf, i.port, rpc, filepath.Join(i.dir, "data"), i.user != "", i.tls, i.cert, i.key)
+	if err := os.WriteFile(i.path("influxd.conf"), conf, 0o644); err != nil {
+		return fmt.Errorf("influx: %w", err)
 	}
 	cmd := exec.Command(i.bin, "run", "-config", i.path("influxd.conf"))
 	cmd.Dir = i.dir
