@@ -3,136 +3,21 @@ package dashboards
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
-	"github.com/logcollect/logcollect/agent"
-	"github.com/logcollect/logcollect/metrics"
-	"github.com/logcollect/logcollect/sysmon"
-	"github.com/logcollect/logcollect/transfer"
+	"github.com/logcollect/logcollect/internal/metricsref"
 )
 
-// exportedMetric is a metric a binary registers.
-type exportedMetric struct {
-	typ    string   // counter, gauge, histogram, summary, untyped
-	labels []string // variable label names
-}
-
-// recorder is a prometheus.Registerer that keeps what is registered, so the
-// test sees every metric a package defines, including vectors that have no
-// series yet (which a Gather would not show).
-type recorder struct{ collectors []prometheus.Collector }
-
-func (r *recorder) Register(c prometheus.Collector) error {
-	r.collectors = append(r.collectors, c)
-	return nil
-}
-
-func (r *recorder) MustRegister(cs ...prometheus.Collector) {
-	r.collectors = append(r.collectors, cs...)
-}
-
-func (r *recorder) Unregister(prometheus.Collector) bool { return false }
-
-// descNameAndLabels reads the name and variable labels of a Desc from its
-// String form, "Desc{fqName: "x", help: "...", ..., variableLabels: {a,b}}";
-// client_golang has no accessor for them.
-func descNameAndLabels(d *prometheus.Desc) (string, []string, error) {
-	s := d.String()
-	rest, ok := strings.CutPrefix(s, "Desc{fqName: ")
-	if !ok {
-		return "", nil, fmt.Errorf("unexpected Desc format %q", s)
-	}
-	quoted, err := strconv.QuotedPrefix(rest)
-	if err != nil {
-		return "", nil, fmt.Errorf("desc %q: %w", s, err)
-	}
-	name, _ := strconv.Unquote(quoted)
-	i := strings.LastIndex(s, "variableLabels: {")
-	if i < 0 || !strings.HasSuffix(s, "}}") {
-		return "", nil, fmt.Errorf("desc %q: no variableLabels", s)
-	}
-	var labels []string
-	if inner := s[i+len("variableLabels: {") : len(s)-2]; inner != "" {
-		for _, l := range strings.Split(inner, ",") {
-			l = strings.TrimSuffix(strings.TrimPrefix(l, "c("), ")") // constrained label
-			labels = append(labels, l)
-		}
-	}
-	return name, labels, nil
-}
-
-func collectorType(c prometheus.Collector) (string, error) {
-	switch v := c.(type) {
-	case *prometheus.CounterVec:
-		return "counter", nil
-	case *prometheus.GaugeVec:
-		return "gauge", nil
-	case *prometheus.HistogramVec:
-		return "histogram", nil
-	case *prometheus.SummaryVec:
-		return "summary", nil
-	case prometheus.Metric:
-		var m dto.Metric
-		if err := v.Write(&m); err != nil {
-			return "", err
-		}
-		switch {
-		case m.Counter != nil:
-			return "counter", nil
-		case m.Gauge != nil:
-			return "gauge", nil
-		case m.Histogram != nil:
-			return "histogram", nil
-		case m.Summary != nil:
-			return "summary", nil
-		}
-	}
-	return "", fmt.Errorf("collector %T: unknown metric type", c)
-}
-
-// exportedMetrics builds the metrics of logagent, logtransfer and sysmon the
-// way the binaries do and returns them by name, with the shared registry's
-// logcollect_build_info and Go/process collectors, and Prometheus's own
-// per-target `up`.
-func exportedMetrics(t *testing.T) map[string]exportedMetric {
+// exportedMetrics returns every metric the binaries export (metricsref.All)
+// and Prometheus's own per-target `up`.
+func exportedMetrics(t *testing.T) map[string]metricsref.Metric {
 	t.Helper()
-	out := map[string]exportedMetric{
-		"up": {typ: "gauge"}, // written by Prometheus for every target
-	}
-	rec := &recorder{}
-	agent.NewMetrics(rec)
-	transfer.NewMetrics(rec)
-	sysmon.NewMetrics(rec)
-	for _, c := range rec.collectors {
-		typ, err := collectorType(c)
-		require.NoError(t, err)
-		ch := make(chan *prometheus.Desc, 16)
-		c.Describe(ch)
-		close(ch)
-		for d := range ch {
-			name, labels, err := descNameAndLabels(d)
-			require.NoError(t, err)
-			require.NotContains(t, out, name, "%s registered twice", name)
-			out[name] = exportedMetric{typ: typ, labels: labels}
-		}
-	}
-	mfs, err := metrics.NewRegistry(metrics.DefaultBuildInfo()).Gather()
+	out, err := metricsref.All()
 	require.NoError(t, err)
-	for _, mf := range mfs {
-		var labels []string
-		if len(mf.GetMetric()) > 0 {
-			for _, lp := range mf.GetMetric()[0].GetLabel() {
-				labels = append(labels, lp.GetName())
-			}
-		}
-		out[mf.GetName()] = exportedMetric{typ: strings.ToLower(mf.GetType().String()), labels: labels}
-	}
+	out["up"] = metricsref.Metric{Type: "gauge"} // written by Prometheus for every target
 	return out
 }
 
@@ -143,11 +28,11 @@ var targetLabels = []string{"job", "instance"}
 // histogram or summary, whose base name has no series), or as the _bucket
 // series of a histogram or the _sum/_count series of a histogram or summary.
 // Every label the selector matches on must exist on the metric.
-func checkMetricUse(exported map[string]exportedMetric, u MetricUse) error {
+func checkMetricUse(exported map[string]metricsref.Metric, u MetricUse) error {
 	name, labels := u.Metric, slices.Clone(targetLabels)
 	m, ok := exported[name]
-	if ok && (m.typ == "histogram" || m.typ == "summary") {
-		return fmt.Errorf("%s: %s is a %s; query %s_bucket, _sum or _count", u.Where, name, m.typ, name)
+	if ok && (m.Type == "histogram" || m.Type == "summary") {
+		return fmt.Errorf("%s: %s is a %s; query %s_bucket, _sum or _count", u.Where, name, m.Type, name)
 	}
 	if !ok {
 		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
@@ -158,7 +43,7 @@ func checkMetricUse(exported map[string]exportedMetric, u MetricUse) error {
 			bm, found := exported[base]
 			switch {
 			case !found:
-			case bm.typ == "histogram" || (bm.typ == "summary" && suffix != "_bucket"):
+			case bm.Type == "histogram" || (bm.Type == "summary" && suffix != "_bucket"):
 				m, ok = bm, true
 				if suffix == "_bucket" {
 					labels = append(labels, "le")
@@ -169,7 +54,7 @@ func checkMetricUse(exported map[string]exportedMetric, u MetricUse) error {
 	if !ok {
 		return fmt.Errorf("%s: metric %s is not exported by logagent, logtransfer or sysmon", u.Where, name)
 	}
-	labels = append(labels, m.labels...)
+	labels = append(labels, m.Labels...)
 	for _, l := range u.Labels {
 		if !slices.Contains(labels, l) {
 			return fmt.Errorf("%s: %s has no label %q (it has %v)", u.Where, name, l, labels)
@@ -200,8 +85,8 @@ func TestExportedMetricsRead(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m, ok := exported[tt.name]
 			require.True(t, ok)
-			require.Equal(t, tt.typ, m.typ)
-			require.ElementsMatch(t, tt.labels, m.labels)
+			require.Equal(t, tt.typ, m.Type)
+			require.ElementsMatch(t, tt.labels, m.Labels)
 		})
 	}
 }
@@ -298,7 +183,7 @@ func TestTopicFilterWhereThereIsATopic(t *testing.T) {
 		require.NoError(t, err)
 		for _, u := range uses {
 			base := strings.TrimSuffix(u.Metric, "_bucket")
-			if slices.Contains(exported[base].labels, "topic") {
+			if slices.Contains(exported[base].Labels, "topic") {
 				require.Contains(t, u.Labels, "topic", "%s: %s has a topic label but ignores $topic", q, u.Metric)
 			}
 		}

@@ -7,18 +7,15 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 
 	"github.com/logcollect/logcollect/agent"
 	"github.com/logcollect/logcollect/dashboards"
-	"github.com/logcollect/logcollect/metrics"
+	"github.com/logcollect/logcollect/internal/metricsref"
 	"github.com/logcollect/logcollect/sysmon"
 	"github.com/logcollect/logcollect/transfer"
 )
@@ -214,94 +211,17 @@ func assert(t *testing.T, ok bool, format string, args ...any) bool {
 	return ok
 }
 
-// exportedMetric is a metric a binary registers: its type and variable labels.
-type exportedMetric struct {
-	typ    string
-	labels []string
-}
-
-// recorder is a prometheus.Registerer keeping what is registered, so vectors without series
-// yet are seen too (a Gather would miss them).
-type recorder struct{ collectors []prometheus.Collector }
-
-func (r *recorder) Register(c prometheus.Collector) error {
-	r.collectors = append(r.collectors, c)
-	return nil
-}
-func (r *recorder) MustRegister(cs ...prometheus.Collector) {
-	r.collectors = append(r.collectors, cs...)
-}
-func (r *recorder) Unregister(prometheus.Collector) bool { return false }
-
-var descRE = regexp.MustCompile(`^Desc\{fqName: ("(?:[^"\\]|\\.)*"),.*variableLabels: \{([^}]*)\}\}$`)
-
-// exportedMetrics returns the metrics of logagent, logtransfer and sysmon, built the way
-// the binaries build them, and those of the shared registry (metrics.NewRegistry), by name.
-// The Go and process collectors' go_* and process_* are left out: the README names them as
-// families.
-func exportedMetrics(t *testing.T) map[string]exportedMetric {
+// exportedMetrics returns the metrics of logagent, logtransfer and sysmon and those of the
+// shared registry (metricsref.All), by name. The Go and process collectors' go_* and
+// process_* are left out: the README names them as families.
+func exportedMetrics(t *testing.T) map[string]metricsref.Metric {
 	t.Helper()
-	out := map[string]exportedMetric{}
-	rec := &recorder{}
-	agent.NewMetrics(rec)
-	transfer.NewMetrics(rec)
-	sysmon.NewMetrics(rec)
-	for _, c := range rec.collectors {
-		typ := ""
-		switch v := c.(type) {
-		case *prometheus.CounterVec:
-			typ = "counter"
-		case *prometheus.GaugeVec:
-			typ = "gauge"
-		case *prometheus.HistogramVec:
-			typ = "histogram"
-		case *prometheus.SummaryVec:
-			typ = "summary"
-		case prometheus.Metric:
-			var m dto.Metric
-			require.NoError(t, v.Write(&m))
-			switch {
-			case m.Counter != nil:
-				typ = "counter"
-			case m.Gauge != nil:
-				typ = "gauge"
-			case m.Histogram != nil:
-				typ = "histogram"
-			case m.Summary != nil:
-				typ = "summary"
-			}
-		}
-		require.NotEmpty(t, typ, "collector %T: unknown type", c)
-		ch := make(chan *prometheus.Desc, 16)
-		c.Describe(ch)
-		close(ch)
-		for d := range ch {
-			m := descRE.FindStringSubmatch(d.String())
-			require.NotNil(t, m, "unexpected Desc format %q", d.String())
-			name, err := strconv.Unquote(m[1])
-			require.NoError(t, err)
-			var labels []string
-			if m[2] != "" {
-				for _, l := range strings.Split(m[2], ",") {
-					labels = append(labels, strings.TrimSuffix(strings.TrimPrefix(l, "c("), ")"))
-				}
-			}
-			out[name] = exportedMetric{typ: typ, labels: labels}
-		}
-	}
-	mfs, err := metrics.NewRegistry(metrics.DefaultBuildInfo()).Gather()
+	out, err := metricsref.All()
 	require.NoError(t, err)
-	for _, mf := range mfs {
-		if strings.HasPrefix(mf.GetName(), "go_") || strings.HasPrefix(mf.GetName(), "process_") {
-			continue
+	for name := range out {
+		if strings.HasPrefix(name, "go_") || strings.HasPrefix(name, "process_") {
+			delete(out, name)
 		}
-		var labels []string
-		if len(mf.GetMetric()) > 0 {
-			for _, lp := range mf.GetMetric()[0].GetLabel() {
-				labels = append(labels, lp.GetName())
-			}
-		}
-		out[mf.GetName()] = exportedMetric{typ: strings.ToLower(mf.GetType().String()), labels: labels}
 	}
 	require.Contains(t, out, "logagent_lines_read_total")
 	require.Contains(t, out, "logtransfer_docs_indexed_total")
@@ -329,18 +249,18 @@ func TestReadmeMetricsReference(t *testing.T) {
 	for _, name := range names {
 		m := exported[name]
 		cells, ok := rows[name]
-		if !assert(t, ok, "README.md, metrics reference: no row for %s (%s)", name, m.typ) {
+		if !assert(t, ok, "README.md, metrics reference: no row for %s (%s)", name, m.Type) {
 			continue
 		}
 		if !assert(t, len(cells) >= 4, "README.md, metrics reference: %s: want | name | type | labels | meaning |", name) {
 			continue
 		}
-		assert(t, cells[1] == m.typ, "README.md, metrics reference: %s is a %s, not %q", name, m.typ, cells[1])
+		assert(t, cells[1] == m.Type, "README.md, metrics reference: %s is a %s, not %q", name, m.Type, cells[1])
 		var documented []string
 		for _, l := range regexp.MustCompile("`([a-z_]+)`").FindAllStringSubmatch(cells[2], -1) {
 			documented = append(documented, l[1])
 		}
-		want := slices.Sorted(slices.Values(m.labels))
+		want := slices.Sorted(slices.Values(m.Labels))
 		slices.Sort(documented)
 		assert(t, slices.Equal(want, documented), "README.md, metrics reference: %s has the labels %v, the README says %v", name, want, documented)
 		assert(t, cells[3] != "", "README.md, metrics reference: %s has no meaning", name)
