@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -177,18 +176,10 @@ func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()
 	b := backoff{min: t.cfg.Bulk.RetryBackoff.D(), max: t.cfg.Bulk.RetryMaxBackoff.D()}
 	pending := docs
 	for len(pending) > 0 {
-		es := t.es.Load()
-		svc := es.Bulk()
-		for _, d := range pending {
-			svc.Add(elastic.NewBulkIndexRequest().Index(d.index).Id(d.id).Doc(json.RawMessage(d.body)))
-		}
 		start := time.Now()
-		resp, err := svc.Do(ctx)
+		items, err := bulk(ctx, t.es.Load(), pending)
 		t.m.BulkDuration.Observe(time.Since(start).Seconds())
 		t.m.BulkSize.Observe(float64(len(pending)))
-		if err == nil && len(resp.Items) != len(pending) {
-			err = fmt.Errorf("bulk response has %d items for %d documents", len(resp.Items), len(pending))
-		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return acked
@@ -219,31 +210,26 @@ func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()
 		t.setAuthFailing(false, nil)
 		var retry, reject []document
 		var reasons []*elastic.ErrorDetails
+		firstRetry := ""
 		now := time.Now()
-		for i, item := range resp.Items {
+		for i, item := range items {
 			d := pending[i]
-			res := item["index"]
-			if res == nil {
-				for _, r := range item {
-					res = r
-				}
-			}
-			status := 0
-			if res != nil {
-				status = res.Status
-			}
-			switch classify(status) {
+			switch classify(item.Status) {
 			case outcomeOK:
 				acked = append(acked, d.rec)
 				t.indexed.get(d.rec.Topic).Inc()
 				t.m.EndToEnd.Observe(now.Sub(d.ts).Seconds())
 			case outcomeRetry:
-				t.m.IndexErrors.WithLabelValues(d.rec.Topic, errorType(res)).Inc()
+				typ := errorType(item)
+				t.m.IndexErrors.WithLabelValues(d.rec.Topic, typ).Inc()
+				if len(retry) == 0 {
+					firstRetry = typ
+				}
 				retry = append(retry, d)
 			case outcomeReject:
-				t.m.IndexErrors.WithLabelValues(d.rec.Topic, errorType(res)).Inc()
+				t.m.IndexErrors.WithLabelValues(d.rec.Topic, errorType(item)).Inc()
 				reject = append(reject, d)
-				reasons = append(reasons, res.Error)
+				reasons = append(reasons, item.Error)
 			}
 		}
 		if len(reject) > 0 {
@@ -258,7 +244,7 @@ func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()
 		if len(retry) > 0 {
 			pause()
 			wait := b.next()
-			t.logRetry(b.n, "elasticsearch did not take every document; retrying those", "docs", len(retry), "retry_in", wait.Round(time.Millisecond).String(), "reason", errorType(firstItem(resp, retry)))
+			t.logRetry(b.n, "elasticsearch did not take every document; retrying those", "docs", len(retry), "retry_in", wait.Round(time.Millisecond).String(), "reason", firstRetry)
 			if !sleep(ctx, wait) {
 				return acked
 			}
@@ -281,26 +267,15 @@ func (t *Transfer) logRetry(attempt int, msg string, args ...any) {
 	t.log.Log(context.Background(), level, msg, args...)
 }
 
-func firstItem(resp *elastic.BulkResponse, retry []document) *elastic.BulkResponseItem {
-	for _, item := range resp.Items {
-		for _, r := range item {
-			if r != nil && r.Id == retry[0].id {
-				return r
-			}
-		}
-	}
-	return nil
-}
-
 // errorType is the Elasticsearch error type of an item, a bounded label.
-func errorType(r *elastic.BulkResponseItem) string {
-	if r == nil || r.Error == nil || r.Error.Type == "" {
-		if r != nil {
-			return fmt.Sprintf("status_%d", r.Status)
-		}
+func errorType(it bulkItem) string {
+	switch {
+	case it.Error != nil && it.Error.Type != "":
+		return it.Error.Type
+	case it.Status == 0:
 		return "unknown"
 	}
-	return r.Error.Type
+	return fmt.Sprintf("status_%d", it.Status)
 }
 
 // splitTooLarge handles a bulk request Elasticsearch refused with 413
@@ -312,7 +287,7 @@ func errorType(r *elastic.BulkResponseItem) string {
 func (t *Transfer) splitTooLarge(ctx context.Context, docs []document, pause func()) []*kgo.Record {
 	size := 0
 	for _, d := range docs {
-		size += len(d.body) + len(d.index) + len(d.id) + 48
+		size += d.bulkSize()
 	}
 	if len(docs) == 1 {
 		d := docs[0]

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/olivere/elastic/v7"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -88,11 +87,9 @@ func BenchmarkBuildDocument(b *testing.B) {
 
 // BenchmarkBulkBody is what logtransfer does with a batch of N agent
 // records before the HTTP request: a document per record, the batch split
-// by bulk.actions and bulk.bytes (defaults), each chunk's index requests
-// added to an olivere BulkService, and the NDJSON body built as
-// BulkService.Do builds it (every request's Source lines, each followed by
-// a newline). ns/op and B/op are per batch, B/s counts the record bytes,
-// and ns/doc is per record.
+// by bulk.actions and bulk.bytes (defaults), and each chunk's NDJSON body.
+// ns/op and B/op are per batch, B/s counts the record bytes, and ns/doc is
+// per record.
 func BenchmarkBulkBody(b *testing.B) {
 	namer := benchNamer(b)
 	for _, n := range []int{100, 5000} {
@@ -104,8 +101,6 @@ func BenchmarkBulkBody(b *testing.B) {
 				size += len(recs[i].Value)
 			}
 			docs := make([]document, n)
-			var reqs []elastic.BulkableRequest
-			var body strings.Builder
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -113,24 +108,8 @@ func BenchmarkBulkBody(b *testing.B) {
 					docs[i] = buildDocument(r, namer)
 				}
 				for _, chunk := range splitDocs(docs, bulkActions, bulkBytes) {
-					svc := elastic.NewBulkService(nil)
-					reqs = reqs[:0]
-					for _, d := range chunk {
-						req := elastic.NewBulkIndexRequest().Index(d.index).Id(d.id).Doc(json.RawMessage(d.body))
-						svc.Add(req)
-						reqs = append(reqs, req)
-					}
-					body.Reset()
-					body.Grow(int(svc.EstimatedSizeInBytes()))
-					for _, req := range reqs {
-						lines, err := req.Source()
-						if err != nil {
-							b.Fatal(err)
-						}
-						for _, l := range lines {
-							body.WriteString(l)
-							body.WriteByte('\n')
-						}
+					if body := bulkBody(chunk); len(body) == 0 {
+						b.Fatal("empty body")
 					}
 				}
 			}

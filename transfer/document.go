@@ -53,16 +53,13 @@ func docID(r *kgo.Record) string {
 // @timestamp is missing or not RFC 3339).
 func buildDocument(r *kgo.Record, namer *indexNamer) document {
 	d := document{rec: r, id: docID(r), ts: r.Timestamp}
-	var head struct {
-		Timestamp json.RawMessage `json:"@timestamp"`
-		Kafka     json.RawMessage `json:"kafka"`
-	}
 	v := bytes.TrimSpace(r.Value)
-	if len(v) > 0 && v[0] == '{' && json.Unmarshal(v, &head) == nil {
-		if ts, ok := parseTimestamp(head.Timestamp); ok {
-			d.ts = ts
+	if len(v) > 0 && v[0] == '{' && json.Valid(v) {
+		ts, hasKafka := topLevel(v)
+		if t, ok := parseTimestamp(ts); ok {
+			d.ts = t
 		}
-		if head.Kafka != nil {
+		if hasKafka {
 			// The record has its own "kafka" field: ours replaces it (a
 			// JSON object with a duplicate key is rejected by Elasticsearch).
 			d.body = replaceKafkaField(v, r)
@@ -91,13 +88,107 @@ func buildDocument(r *kgo.Record, namer *indexNamer) document {
 	return d
 }
 
-func parseTimestamp(raw json.RawMessage) (time.Time, bool) {
+// parseTimestamp parses a JSON string holding an RFC 3339 time.
+func parseTimestamp(raw []byte) (time.Time, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return time.Time{}, false
+	}
 	var s string
-	if len(raw) == 0 || json.Unmarshal(raw, &s) != nil {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		s = string(raw[1 : len(raw)-1])
+	} else if json.Unmarshal(raw, &s) != nil {
 		return time.Time{}, false
 	}
 	ts, err := time.Parse(time.RFC3339Nano, s)
 	return ts, err == nil
+}
+
+// topLevel scans the valid JSON object obj for the members logtransfer
+// reads: the raw value of "@timestamp" (nil when absent) and whether there
+// is a "kafka" member. It stands in for json.Unmarshal into a struct, which
+// costs twice the CPU and allocates, on every record. Keys are matched
+// exactly, as Elasticsearch does (encoding/json would also match "Kafka").
+func topLevel(obj []byte) (ts []byte, hasKafka bool) {
+	i := 1
+	for {
+		i = skipSpace(obj, i)
+		if i >= len(obj) || obj[i] != '"' {
+			return ts, hasKafka // '}'
+		}
+		k := i
+		i = skipString(obj, i)
+		key := obj[k:i]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var s string
+			if json.Unmarshal(key, &s) == nil {
+				key = []byte(strconv.Quote(s))
+			}
+		}
+		i = skipSpace(obj, i) + 1 // ':'
+		i = skipSpace(obj, i)
+		v := i
+		i = skipValue(obj, i)
+		switch string(key) {
+		case `"@timestamp"`:
+			ts = obj[v:i]
+		case `"kafka"`:
+			hasKafka = true
+		}
+		i = skipSpace(obj, i)
+		if i < len(obj) && obj[i] == ',' {
+			i++
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the JSON string that starts at b[i].
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
+}
+
+// skipValue returns the index after the valid JSON value that starts at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	return i
 }
 
 // appendKafkaField adds "kafka":{…} to the JSON object obj (trimmed).
@@ -110,8 +201,7 @@ func appendKafkaField(obj []byte, r *kgo.Record) []byte {
 		b = append(b, ',')
 	}
 	b = append(b, `"kafka":{"topic":`...)
-	t, _ := json.Marshal(r.Topic)
-	b = append(b, t...)
+	b = appendJSONString(b, r.Topic)
 	b = append(b, `,"partition":`...)
 	b = strconv.AppendInt(b, int64(r.Partition), 10)
 	b = append(b, `,"offset":`...)

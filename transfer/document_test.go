@@ -174,7 +174,7 @@ func TestSplitDocs(t *testing.T) {
 	mk := func(sizes ...int) []document {
 		var ds []document
 		for _, s := range sizes {
-			ds = append(ds, document{body: make([]byte, s-48)}) // 48: action line overhead
+			ds = append(ds, document{body: make([]byte, s-actionOverhead)})
 		}
 		return ds
 	}
@@ -200,6 +200,31 @@ func TestSplitDocs(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			require.Equal(t, tt.want, lens(splitDocs(mk(tt.sizes...), tt.actions, tt.bytes)))
 		})
+	}
+}
+
+func TestBulkBody(t *testing.T) {
+	docs := []document{
+		{index: "logs-2026.11.25", id: "AbC-12", body: []byte(`{"message":"a"}`)},
+		{index: "logs", id: `q"u\o`, body: []byte(`{"message":"b"}`)},
+		{index: "logs", id: "tab\tnew\nline\u00e9", body: []byte(`{}`)},
+	}
+	want := `{"index":{"_index":"logs-2026.11.25","_id":"AbC-12"}}` + "\n" + `{"message":"a"}` + "\n" +
+		`{"index":{"_index":"logs","_id":"q\"u\\o"}}` + "\n" + `{"message":"b"}` + "\n" +
+		`{"index":{"_index":"logs","_id":"tab\tnew\nlineé"}}` + "\n" + `{}` + "\n"
+	body := bulkBody(docs)
+	require.Equal(t, want, body)
+	require.Equal(t, docs[0].bulkSize(), len(`{"index":{"_index":"logs-2026.11.25","_id":"AbC-12"}}`+"\n"+`{"message":"a"}`+"\n"))
+	lines := strings.Split(strings.TrimSuffix(body, "\n"), "\n")
+	require.Len(t, lines, 2*len(docs))
+	for i, d := range docs {
+		var action map[string]struct {
+			Index string `json:"_index"`
+			ID    string `json:"_id"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(lines[2*i]), &action))
+		require.Equal(t, d.index, action["index"].Index)
+		require.Equal(t, d.id, action["index"].ID)
 	}
 }
 

@@ -15,6 +15,8 @@ func FuzzBuildDocument(f *testing.F) {
 	for _, s := range []string{
 		`{"@timestamp":"2026-05-06T07:08:09.123Z","message":"GET /","host":{"name":"h"}}`,
 		"plain line", "", "{}", " { } ", "[1]", `{"kafka":1}`, "{\n\"a\":\n1}", "a\xffb", `{"a":"\u2028"}`,
+		`{"\u0040timestamp":"2026-05-06T07:08:09Z","Kafka":{"a":[1,"}"]},"b":"\"kafka\""}`,
+		`{"@timestamp":"2026-05-06T07:08:09Z","@timestamp":"x","kafka":null}`, ` {"@timestamp" : "2026-05-06T07:08:09\u002e5Z" } `,
 	} {
 		f.Add([]byte(s))
 	}
@@ -43,6 +45,26 @@ func FuzzBuildDocument(f *testing.F) {
 		}
 		if d.id != "t-1-2" || d.index == "" {
 			t.Fatalf("id %q index %q", d.id, d.index)
+		}
+		// topLevel reads what encoding/json reads into a map: the last
+		// "@timestamp" and "kafka" members, keys matched exactly.
+		var m map[string]json.RawMessage
+		if json.Unmarshal(v, &m) != nil || m == nil {
+			return
+		}
+		want := r.Timestamp
+		var s string
+		if json.Unmarshal(m["@timestamp"], &s) == nil {
+			if ts, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				want = ts
+			}
+		}
+		if !d.ts.Equal(want) {
+			t.Fatalf("timestamp %v, want %v, in %q", d.ts, want, v)
+		}
+		_, kafka := m["kafka"]
+		if _, got := topLevel(bytes.TrimSpace(v)); got != kafka {
+			t.Fatalf("topLevel found kafka %v, want %v, in %q", got, kafka, v)
 		}
 	})
 }

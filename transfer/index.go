@@ -69,17 +69,18 @@ func parseIndexTemplate(s string) (*indexNamer, error) {
 
 // name returns the index for a document of topic with timestamp ts.
 func (n *indexNamer) name(topic string, ts time.Time) string {
-	var b strings.Builder
+	var buf [128]byte
+	b := buf[:0]
 	ts = ts.UTC()
 	for _, p := range n.parts {
 		switch {
 		case p.topic:
-			b.WriteString(strings.ToLower(topic))
+			b = append(b, strings.ToLower(topic)...)
 		case p.layout != "":
-			b.WriteString(ts.Format(p.layout))
+			b = ts.AppendFormat(b, p.layout)
 		default:
-			b.WriteString(p.literal)
+			b = append(b, p.literal...)
 		}
 	}
-	return b.String()
+	return string(b)
 }

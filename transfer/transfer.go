@@ -367,7 +367,7 @@ func splitDocs(docs []document, actions, bytes int) [][]document {
 	var out [][]document
 	start, size := 0, 0
 	for i, d := range docs {
-		n := len(d.body) + len(d.index) + len(d.id) + 48 // action line
+		n := d.bulkSize()
 		if i > start && (i-start >= actions || size+n > bytes) {
 			out = append(out, docs[start:i])
 			start, size = i, 0
