@@ -19,8 +19,15 @@
 // source.partition and source.offset, then acknowledged. An ackTracker
 // finds per partition the highest offset below which every record is
 // acknowledged; only that is committed (CommitRecords), and nothing is
-// committed after partitions were lost. Then rebalances are allowed and the
-// next batch is polled.
+// committed after partitions were lost. The next batch is polled and its
+// documents built while one is indexed (at most two are held; batches are
+// indexed in turn, so each partition keeps its order up to the bulk
+// request); rebalances are allowed when none is held, at least every 3 s.
+//
+// Bulk bodies are written directly (bulkreq.go), not through olivere's
+// BulkService, and Elasticsearch answers only each item's status and error:
+// the transfer shares the machine with the node, and every CPU second it
+// saves is one the node indexes with.
 //
 // # Lifecycle
 //

@@ -36,9 +36,11 @@ var lagInterval = 10 * time.Second
 // Records are handled in batches: poll (rebalances are blocked while a
 // batch is held, kgo.BlockRebalanceOnPoll), index with bulk.workers
 // concurrent bulk requests, retry what Elasticsearch could not take (fetching
-// paused meanwhile), send rejected records to the DLQ, commit, allow
-// rebalances, poll again. Nothing is ever committed for partitions this
-// member no longer owns.
+// paused meanwhile), send rejected records to the DLQ, commit. The next
+// batch is polled while one is indexed, and batches are indexed one after
+// the other, which keeps each partition's order up to the bulk request.
+// Rebalances are allowed when no batch is held. Nothing is ever committed
+// for partitions this member no longer owns.
 type Transfer struct {
 	cfg Config
 	log *slog.Logger
@@ -222,29 +224,77 @@ func (t *Transfer) Run(ctx context.Context) error {
 	})
 	defer stop()
 
-	for ctx.Err() == nil {
-		t.kcl.AllowRebalance()
-		recs := t.collect(ctx)
-		if len(recs) == 0 {
-			continue
-		}
-		if !t.process(hard, recs) {
+	// The next batch is polled and its documents built while the one
+	// before is indexed, so that Elasticsearch does not wait for logtransfer
+	// between batches; at most two batches are held. Rebalances are allowed
+	// only when none is (see kgo.OnPartitionsRevoked above), which a steady
+	// stream gets every rebalanceEvery.
+	var (
+		inflight    chan bool // process's result for the batch being indexed; nil when none
+		lastAllowed time.Time
+	)
+	finish := func() bool {
+		ok := <-inflight
+		inflight = nil
+		if !ok {
 			t.log.Warn("shutdown timeout: records not indexed stay uncommitted and will be consumed again",
 				"shutdown_timeout", t.cfg.ShutdownTimeout.String())
+		}
+		return ok
+	}
+	for ctx.Err() == nil {
+		if inflight != nil && time.Since(lastAllowed) >= rebalanceEvery && !finish() {
 			break
 		}
+		if inflight == nil {
+			t.kcl.AllowRebalance()
+			lastAllowed = time.Now()
+		}
+		// With a batch in flight, the wait for a first record is bounded:
+		// an idle stream must not keep a rebalance waiting.
+		var firstWait time.Duration
+		if inflight != nil {
+			firstWait = t.cfg.Bulk.FlushInterval.D()
+		}
+		b := t.collect(ctx, firstWait)
+		if inflight != nil && !finish() {
+			break
+		}
+		if len(b.recs) == 0 {
+			continue
+		}
+		done := make(chan bool, 1)
+		inflight = done
+		go func() { done <- t.process(hard, b) }()
+	}
+	if inflight != nil {
+		finish()
 	}
 	t.kcl.AllowRebalance()
 	t.log.Info("stopped consuming; leaving the group")
 	return nil
 }
 
+// rebalanceEvery is how long a steady stream of batches may keep
+// rebalances waiting: then Run lets the batch in hand finish before it polls.
+const rebalanceEvery = 3 * time.Second
+
+// batch is what collect polled: the records, their documents, and the
+// partitions-lost generation before the poll.
+type batch struct {
+	recs []*kgo.Record
+	docs []document
+	gen  uint64
+}
+
 // collect polls until it has bulk.actions × bulk.workers records or as many
 // bytes, or bulk.flush_interval has passed since the first record, or ctx is
-// done.
-func (t *Transfer) collect(ctx context.Context) []*kgo.Record {
+// done, and builds their documents. When firstWait is not 0, it gives up
+// waiting for a first record after that long.
+func (t *Transfer) collect(ctx context.Context, firstWait time.Duration) batch {
 	maxRecs := t.cfg.Bulk.Actions * t.cfg.Bulk.Workers
 	maxBytes := t.cfg.Bulk.Bytes * t.cfg.Bulk.Workers
+	gen := t.lost.Load()
 	var (
 		recs     []*kgo.Record
 		size     int
@@ -252,13 +302,16 @@ func (t *Transfer) collect(ctx context.Context) []*kgo.Record {
 	)
 	for len(recs) < maxRecs && size < maxBytes {
 		pctx, cancel := ctx, context.CancelFunc(func() {})
-		if len(recs) > 0 {
+		switch {
+		case len(recs) > 0:
 			pctx, cancel = context.WithDeadline(ctx, deadline)
+		case firstWait > 0:
+			pctx, cancel = context.WithTimeout(ctx, firstWait)
 		}
 		fetches := t.kcl.PollRecords(pctx, maxRecs-len(recs))
 		cancel()
 		if fetches.IsClientClosed() {
-			return recs
+			break
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -285,7 +338,7 @@ func (t *Transfer) collect(ctx context.Context) []*kgo.Record {
 			// Only errors (broker down, session lost): return, so that Run
 			// allows the rebalance that rejoins the group before the next
 			// poll. Polling again here would block that rebalance forever.
-			return nil
+			break
 		}
 		if deadline.IsZero() {
 			deadline = time.Now().Add(t.cfg.Bulk.FlushInterval.D())
@@ -294,21 +347,22 @@ func (t *Transfer) collect(ctx context.Context) []*kgo.Record {
 			break
 		}
 	}
-	return recs
+	docs := make([]document, len(recs))
+	for i, r := range recs {
+		docs[i] = buildDocument(r, t.namer)
+	}
+	return batch{recs: recs, docs: docs, gen: gen}
 }
 
 // process indexes a batch and commits what was acknowledged. It reports
 // whether every record was acknowledged; false means hard was cancelled
 // first.
-func (t *Transfer) process(hard context.Context, recs []*kgo.Record) bool {
-	gen := t.lost.Load()
+func (t *Transfer) process(hard context.Context, b batch) bool {
 	tr := newAckTracker()
-	docs := make([]document, len(recs))
-	for i, r := range recs {
+	for _, r := range b.recs {
 		tr.add(r)
-		docs[i] = buildDocument(r, t.namer)
 	}
-	chunks := splitDocs(docs, t.cfg.Bulk.Actions, t.cfg.Bulk.Bytes)
+	chunks := splitDocs(b.docs, t.cfg.Bulk.Actions, t.cfg.Bulk.Bytes)
 	acked := make([][]*kgo.Record, len(chunks))
 	var paused atomic.Bool
 	pause := func() {
@@ -333,7 +387,7 @@ func (t *Transfer) process(hard context.Context, recs []*kgo.Record) bool {
 			tr.ack(r)
 		}
 	}
-	t.commit(hard, tr, gen)
+	t.commit(hard, tr, b.gen)
 	return tr.pending() == 0
 }
 

@@ -391,31 +391,64 @@ func TestTransferTwoInstances(t *testing.T) {
 	requireAllCommitted(t, brokers, cfg.Kafka.Group, "shared")
 }
 
+// TestTransferRebalanceUnderSteadyStream: the next batch is polled while one
+// is indexed, so while a backlog lasts a batch is always held; a second
+// instance must still get its partitions before the backlog is indexed (Run
+// lets the batches finish and allows the rebalance every rebalanceEvery),
+// and each record is indexed once.
+func TestTransferRebalanceUnderSteadyStream(t *testing.T) {
+	brokers := startKfake(t, 4)
+	es := transfertest.NewES(t)
+	// About 0.2 s per batch of 2 × 1000: the 60,000 records keep the
+	// first instance busy for ~6 s, twice rebalanceEvery.
+	es.SetItem(func(string, string, []byte) (int, string) {
+		time.Sleep(100 * time.Microsecond)
+		return 0, ""
+	})
+	const total = 60000
+	produceAgentRecords(t, brokers, "steady", 0, total, nil)
+	cfg := testConfig(brokers, es.URL(), "steady")
+	a := startTransfer(t, cfg)
+	require.Eventually(t, func() bool { return a.metric(t, "logtransfer_docs_indexed_total") > 0 }, 10*time.Second, 10*time.Millisecond)
+	startTransfer(t, cfg)
+	waitMembers(t, brokers, cfg.Kafka.Group, 2)
+	require.Less(t, es.Count(), total, "the second instance joined only after the backlog was indexed")
+	es.SetItem(nil)
+	waitCount(t, es, total, 20*time.Second)
+	requireAllCommitted(t, brokers, cfg.Kafka.Group, "steady")
+	require.Equal(t, es.Count(), es.Writes(), "a record indexed twice")
+}
+
 // waitMembers waits until group is stable with n members that each own
 // partitions.
 func waitMembers(t *testing.T, brokers []string, group string, n int) {
 	t.Helper()
+	require.Eventually(t, func() bool { return groupMembers(t, brokers, group) == n },
+		20*time.Second, 20*time.Millisecond, "%d members with partitions", n)
+}
+
+// groupMembers is the number of members of group when it is stable and each
+// member owns partitions, else 0.
+func groupMembers(t *testing.T, brokers []string, group string) int {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	require.NoError(t, err)
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	require.Eventually(t, func() bool {
-		gs, err := adm.DescribeGroups(context.Background(), group)
-		if err != nil {
-			return false
+	gs, err := kadm.NewClient(cl).DescribeGroups(context.Background(), group)
+	if err != nil {
+		return 0
+	}
+	g, ok := gs[group]
+	if !ok || g.State != "Stable" {
+		return 0
+	}
+	for _, m := range g.Members {
+		ca, ok := m.Assigned.AsConsumer()
+		if !ok || len(ca.Topics) == 0 {
+			return 0
 		}
-		g, ok := gs[group]
-		if !ok || g.State != "Stable" || len(g.Members) != n {
-			return false
-		}
-		for _, m := range g.Members {
-			ca, ok := m.Assigned.AsConsumer()
-			if !ok || len(ca.Topics) == 0 {
-				return false
-			}
-		}
-		return true
-	}, 20*time.Second, 20*time.Millisecond, "%d members with partitions", n)
+	}
+	return len(g.Members)
 }
 
 // TestTransferAgentResendOverwrites: logagent re-sends lines after a crash as
