@@ -298,6 +298,9 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	}
 	p.stop()
 	stopReader()
+	if sc.rotate {
+		p.notes = append(p.notes, w.rotationSummary(p.agent.Log()))
+	}
 
 	res := result{name: sc.name, what: sc.what, written: sz.lines, faults: faults, recovery: recovery,
 		rssAgent: p.maxRSS["logagent"], rssTransfer: p.maxRSS["logtransfer"], notes: p.notes}
@@ -425,6 +428,23 @@ type writer struct {
 	// newFile[i]: the first n written to each new file at path i after a rename (the
 	// writer's goroutine appends, generation reads once the writer is done)
 	newFile [numFiles][]int
+}
+
+// rotationSummary counts the rotations done and what logagent's log (its last run) says it
+// saw of them. An inode reused by the next file happens only when the filesystem gives the
+// deleted rotated file's inode to the new one.
+func (w *writer) rotationSummary(agentLog string) string {
+	var renames, copies int
+	for i, r := range w.rotations {
+		if i%2 == 0 {
+			renames += r
+		} else {
+			copies += r
+		}
+	}
+	return fmt.Sprintf("rotations: %d by rename+create, %d by copytruncate; logagent logged %d inode reuses and %d truncations",
+		renames, copies, strings.Count(agentLog, "inode reused by a new file"),
+		strings.Count(agentLog, "file truncated, reading from the start")+strings.Count(agentLog, "(truncated); reading from the start"))
 }
 
 // generation is how many times the path of file had been renamed away and created again when
