@@ -46,7 +46,7 @@ const (
 	transferResultsFile = "transfer-throughput.md"
 	transferCommand     = "go test -tags bench -run TestTransferThroughput -v -timeout 90m ./bench/"
 	transferRunTimeout  = 15 * time.Minute
-	transferPoll        = 100 * time.Millisecond // docs_indexed_total and the VmHWM of logtransfer's tree
+	transferPoll        = 250 * time.Millisecond // docs_indexed_total and the VmHWM of logtransfer's tree; each scrape costs logtransfer ~1 ms of CPU
 )
 
 type transferRun struct {
@@ -108,7 +108,7 @@ func TestTransferThroughput(t *testing.T) {
 	// records the first measured run was still about half as fast as the
 	// others.
 	preload(t, brokers["kfake"], "warmup", warmupDocs)
-	if _, err := runTransfer(t, b, es, node.URL(), brokers["kfake"], "warmup", "warmup", warmupDocs); err != nil {
+	if _, err := runTransfer(t, b, es, node.URL(), brokers["kfake"], "warmup", "warmup", warmupDocs, ""); err != nil {
 		t.Fatalf("warm-up: %v", err)
 	}
 
@@ -122,7 +122,7 @@ func TestTransferThroughput(t *testing.T) {
 			if c == "loader" {
 				r, err = runLoader(t, es, docs)
 			} else {
-				r, err = runTransfer(t, b, es, node.URL(), brokers[c], "bench-"+c, fmt.Sprintf("bench-%s-%d", c, run), docs)
+				r, err = runTransfer(t, b, es, node.URL(), brokers[c], "bench-"+c, fmt.Sprintf("bench-%s-%d", c, run), docs, "")
 			}
 			if err != nil {
 				t.Errorf("%s run %d: %v", c, run, err)
@@ -156,12 +156,76 @@ func TestTransferThroughput(t *testing.T) {
 	writeResult(t, transferResultsFile, []byte(md))
 }
 
-type transferBins struct{ logtransfer, logagent, kfake string }
+type transferBins struct{ logtransfer, logagent, kfake, transferprof string }
 
 func buildTransferBins(t *testing.T) transferBins {
 	t.Helper()
-	m := buildCommands(t, "./cmd/logtransfer", "./cmd/logagent", "./bench/kfake")
-	return transferBins{logtransfer: m["logtransfer"], logagent: m["logagent"], kfake: m["kfake"]}
+	m := buildCommands(t, "./cmd/logtransfer", "./cmd/logagent", "./bench/kfake", "./bench/transferprof")
+	return transferBins{logtransfer: m["logtransfer"], logagent: m["logagent"], kfake: m["kfake"], transferprof: m["transferprof"]}
+}
+
+// TestTransferProfile runs logtransfer (as transferprof) once against kfake
+// with CPU and allocation profiles, after the same warm-up as
+// TestTransferThroughput, and writes the top 25 functions of each to
+// results/logtransfer-kfake-{cpu,alloc}-top.txt (the profiles themselves,
+// *.prof, are not committed).
+//
+//	go test -tags bench -run TestTransferProfile -v ./bench/
+func TestTransferProfile(t *testing.T) {
+	docs := envInt(t, "BENCH_TRANSFER_DOCS", transferDocs)
+	b := buildTransferBins(t)
+	node := testenv.StartElasticsearch(t)
+	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false),
+		elastic.SetHttpClient(&http.Client{Timeout: 2 * time.Minute}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokers, _, stopKfake := startKfake(t, b.kfake)
+	defer stopKfake()
+	preload(t, brokers, "warmup", warmupDocs)
+	if _, err := runTransfer(t, b, es, node.URL(), brokers, "warmup", "warmup", warmupDocs, ""); err != nil {
+		t.Fatalf("warm-up: %v", err)
+	}
+	preload(t, brokers, "bench-kfake", docs)
+	if err := os.MkdirAll(resultsDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := resultPath("logtransfer-kfake")
+	prof, err := filepath.Abs(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var busy string
+	if note := waitIdle(t); note != "" {
+		busy = "  (machine busy at start: " + note + ")"
+	}
+	r, err := runTransfer(t, b, es, node.URL(), brokers, "bench-kfake", "profile", docs, prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct{ kind, file, sample string }{
+		{"cpu", prof + ".cpu.prof", ""},
+		{"alloc", prof + ".alloc.prof", "-sample_index=alloc_space"},
+	} {
+		var text strings.Builder
+		fmt.Fprintf(&text, "logtransfer (transferprof) against kfake, %s profile: %d docs, %.0f docs/s, wall %.3fs, cpu %.3fs, rss %.1f MiB%s\n",
+			p.kind, r.docs, r.rate(), r.wall.Seconds(), r.cpu.Seconds(), mib(r.maxRSS), busy)
+		for _, sort := range []string{"-flat", "-cum"} {
+			args := []string{"tool", "pprof", "-top", sort, "-nodecount=25"}
+			if p.sample != "" {
+				args = append(args, p.sample)
+			}
+			o, err := exec.Command("go", append(args, b.transferprof, p.file)...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("pprof: %v\n%s", err, o)
+			}
+			fmt.Fprintf(&text, "\n$ go %s %s %s\n%s", strings.Join(args[1:], " "), filepath.Base(b.transferprof), filepath.Base(p.file), o)
+		}
+		t.Log(text.String())
+		if err := os.WriteFile(out+"-"+p.kind+"-top.txt", []byte(text.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // agentRecord appends the i-th benchmark record: the agent's JSON envelope
@@ -271,7 +335,10 @@ log:
 // runTransfer runs logtransfer from process start until it has indexed n
 // documents of topic (its docs_indexed_total, polled every 100 ms), stops
 // it with SIGTERM and checks the index holds n documents.
-func runTransfer(t *testing.T, b transferBins, es *elastic.Client, esURL string, brokers []string, topic, group string, n int) (transferRun, error) {
+//
+// With prof set, transferprof runs instead of logtransfer and writes its CPU
+// and allocation profiles to prof+".cpu.prof" and prof+".alloc.prof".
+func runTransfer(t *testing.T, b transferBins, es *elastic.Client, esURL string, brokers []string, topic, group string, n int, prof string) (transferRun, error) {
 	r := transferRun{broker: strings.TrimPrefix(topic, "bench-"), contender: "logtransfer", docs: n}
 	if err := deleteIndices(es, topic+"-*"); err != nil {
 		return r, err
@@ -282,7 +349,11 @@ func runTransfer(t *testing.T, b transferBins, es *elastic.Client, esURL string,
 	if err := os.WriteFile(config, []byte(transferConfig(brokers, esURL, topic, group, metrics, benchFlush)), 0o644); err != nil {
 		return r, err
 	}
-	proc, err := startProc("logtransfer", exec.Command(b.logtransfer, "-config", config), filepath.Join(dir, "logtransfer.log"), transferPoll)
+	cmd := exec.Command(b.logtransfer, "-config", config)
+	if prof != "" {
+		cmd = exec.Command(b.transferprof, "-config", config, "-cpuprofile", prof+".cpu.prof", "-memprofile", prof+".alloc.prof")
+	}
+	proc, err := startProc("logtransfer", cmd, filepath.Join(dir, "logtransfer.log"), transferPoll)
 	if err != nil {
 		return r, err
 	}
