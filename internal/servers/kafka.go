@@ -96,6 +96,10 @@ type KafkaConfig struct {
 	// ExtraProps is appended to the generated server.properties: a key given again overrides
 	// the default (Java properties keep the last), e.g. more listeners with TLS or SASL.
 	ExtraProps string
+	// Tuned runs the JVM as kafka-server-start.sh does (G1, C2 JIT, a 1 GiB heap) instead
+	// of the fast-start flags: for benchmarks, which measure a warm broker. It starts
+	// slower and uses no class-data-sharing archive (one made with the serial GC).
+	Tuned bool
 }
 
 func (c *KafkaConfig) validate() error {
@@ -199,7 +203,7 @@ func (k *Kafka) Start(ctx context.Context) error {
 	// archive of them halves it (measured 3.4 s → 1.9 s; more on a busy machine). The first
 	// broker that finds none dumps one when it exits gracefully (that stop takes ~6 s longer).
 	flags, dump := k.sharedArchive(), ""
-	if flags == nil {
+	if flags == nil && !k.cfg.Tuned {
 		// A read-only cache dir only means running without an archive.
 		if f, err := os.CreateTemp(filepath.Dir(k.jsa), "broker.jsa.*"); err == nil {
 			f.Close()
@@ -207,7 +211,7 @@ func (k *Kafka) Start(ctx context.Context) error {
 			flags = []string{"-XX:ArchiveClassesAtExit=" + dump}
 		}
 	}
-	cmd := k.java(append(flags, "-Xmx512m", "kafka.Kafka", k.path("server.properties"))...)
+	cmd := k.java(append(flags, "kafka.Kafka", k.path("server.properties"))...)
 	r, err := k.proc.Start(cmd)
 	if err != nil {
 		if dump != "" {
@@ -277,21 +281,31 @@ func (k *Kafka) waitReady(ctx context.Context, r *Run) error {
 func (k *Kafka) java(args ...string) *exec.Cmd {
 	// C1 only (TieredStopAtLevel=1): C2 compiler threads fight the broker's own for 2 cores
 	// during startup (measured 4.3 s → 3.4 s). The serial GC is enough for one local broker.
-	base := []string{
-		"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-		"-Dlog4j2.configurationFile=" + k.path("log4j2.properties"),
-		"-cp", filepath.Join(k.cfg.Libs, "*"),
+	base := []string{"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
+	if k.cfg.Tuned {
+		base = kafkaTunedFlags
 	}
+	base = append(base[:len(base):len(base)],
+		"-Dlog4j2.configurationFile="+k.path("log4j2.properties"),
+		"-cp", filepath.Join(k.cfg.Libs, "*"),
+	)
 	cmd := exec.Command("java", append(base, args...)...)
 	cmd.Dir = k.cfg.Dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	return cmd
 }
 
-// sharedArchive returns the JVM flag that uses the CDS archive, or nil while there is none.
+// kafkaTunedFlags are kafka-server-start.sh's and kafka-run-class.sh's heap and GC flags.
+var kafkaTunedFlags = []string{
+	"-Xms1g", "-Xmx1g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+	"-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent",
+}
+
+// sharedArchive returns the JVM flag that uses the CDS archive, or nil while there is none
+// or the JVM is tuned.
 // An archive made by another JDK is ignored with a warning in the log: delete it then.
 func (k *Kafka) sharedArchive() []string {
-	if !fileExists(k.jsa) {
+	if k.cfg.Tuned || !fileExists(k.jsa) {
 		return nil
 	}
 	return []string{"-XX:SharedArchiveFile=" + k.jsa}

@@ -33,7 +33,7 @@ func startKafka(t testing.TB, o KafkaOptions) *Kafka {
 	port, ctrlPort := freePorts(t)
 	secure := map[string]int{}
 	sk, err := servers.NewKafka(servers.KafkaConfig{Dir: t.TempDir(), Port: port, ControllerPort: ctrlPort, Libs: libs,
-		ExtraProps: o.props(t, port, ctrlPort, secure)})
+		ExtraProps: o.props(t, port, ctrlPort, secure), Tuned: o.Tuned})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,9 @@ type KafkaOptions struct {
 	Certs *Certs
 	// Users are the SASL users and their passwords, accepted by every mechanism.
 	Users map[string]string
+	// Tuned starts the broker's JVM as a deployment's (servers.KafkaConfig.Tuned), for
+	// benchmarks.
+	Tuned bool
 }
 
 // kafkaSecureListeners are the listeners Certs adds, with their security protocols.
@@ -31,7 +34,7 @@ var kafkaSecureListeners = []struct{ name, protocol string }{
 	{"SSL", "SSL"}, {"MTLS", "SSL"}, {"SASL_SSL", "SASL_SSL"}, {"EXPIRED", "SSL"},
 }
 
-// StartKafkaWithOptions is StartKafka with the secured listeners of o.
+// StartKafkaWithOptions is StartKafka with the secured listeners and the JVM of o.
 func StartKafkaWithOptions(t testing.TB, o KafkaOptions) *Kafka {
 	t.Helper()
 	return startKafka(t, o)
