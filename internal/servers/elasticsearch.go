@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -35,23 +36,39 @@ const (
 	esLogTail      = 60 // lines of the node log shown when something fails
 )
 
-// esJavaFlags are the JVM's flags. fetch.sh dumps the CDS archive with the same ones: keep
-// them in step. The JVM ignores an archive made for another class path, JDK or GC (with a
-// warning in node.log), and the node then starts ~2.5 s slower.
+// esJavaFlags are the JVM's flags for a fast start, what tests want (ElasticsearchConfig.Tuned
+// unset); esJavaCommon follows them. fetch.sh dumps the CDS archive with the same ones: keep
+// them in step. The JVM ignores an archive made for another class path or JDK (with a warning
+// in node.log), and the node then starts ~2.5 s slower. The archive is a dynamic one (no
+// archived heap objects), so JDK 17 maps it whatever the GC, heap size or JIT: the tuned flags
+// use it too (checked with -Xshare:on and -Xlog:class+load).
 //
 // Measured on 2 busy cores: ready in 1.8-3.1 s with the archive, ~5-6 s without; with C2 on
 // too (no TieredStopAtLevel) 5 s, and 10,000 docs bulk-indexed in 13.9 s instead of 4 s.
 //
 //   - C1 only (TieredStopAtLevel=1) and the serial GC, as for Kafka: C2 and G1's threads
 //     fight the node's own for 2 cores during startup.
+var esJavaFlags = []string{"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
+
+// esTunedJavaFlags are the JVM's flags for a node that is measured (ElasticsearchConfig.Tuned):
+// as a deployment runs it, so that a benchmark's ceiling is the node's and not the test
+// flags'. C1 alone compiles ES's indexing code to slower machine code: on 2 quiet cores the
+// fast-start node tops out at ~12.9k docs/s. GC as the 7.x distribution's jvm.options (G1
+// with its two settings); the heap fixed (Xms = Xmx, as ES advises) at 1 GiB, the size 7.x
+// shipped before it sized the heap from the RAM, plenty for the benchmarks' one shard.
+var esTunedJavaFlags = []string{
+	"-Xms1g", "-Xmx1g", "-XX:+UseG1GC", "-XX:G1ReservePercent=25", "-XX:InitiatingHeapOccupancyPercent=30",
+}
+
+// esJavaCommon are the JVM's flags whichever the set above:
+//   - a node out of heap exits instead of limping on.
 //   - java.locale.providers=SPI,COMPAT, as the 7.x distribution's jvm.options: SPI loads ES's
 //     IsoCalendarDataProvider (ISO weeks) from the server jar, and COMPAT the pre-CLDR locale
 //     data that ES 7's date formats were written for.
 //   - log4j's shutdown hook is off: the launcher's own hook shuts log4j down after the node
 //     has closed, so the closing lines reach node.log.
-var esJavaFlags = []string{
-	"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:+ExitOnOutOfMemoryError",
-	"-Djava.locale.providers=SPI,COMPAT", "-Dlog4j2.shutdownHookEnabled=false",
+var esJavaCommon = []string{
+	"-XX:+ExitOnOutOfMemoryError", "-Djava.locale.providers=SPI,COMPAT", "-Dlog4j2.shutdownHookEnabled=false",
 }
 
 // esLog4j sends the node's log4j output to stdout, which goes to node.log. Without a config
@@ -112,6 +129,21 @@ type ElasticsearchConfig struct {
 	ClusterName string
 	// Home is what elasticsearch/fetch.sh made; "" means ElasticsearchHome().
 	Home string
+	// Tuned runs the JVM as a deployment would (C2 JIT, 1 GiB heap, G1: esTunedJavaFlags)
+	// instead of for a fast start (C1 only, 512 MiB, serial GC: esJavaFlags). For
+	// benchmarks of indexing: the node starts slower (4.5 s against 2-3 s, measured on 2
+	// busy cores; C2 and G1's threads compete with startup) and indexes faster once warm.
+	Tuned bool
+}
+
+// javaFlags returns the JVM flags that Tuned selects, without the class path, the CDS
+// archive and the per-node properties.
+func (c *ElasticsearchConfig) javaFlags() []string {
+	flags := esJavaFlags
+	if c.Tuned {
+		flags = esTunedJavaFlags
+	}
+	return append(slices.Clone(flags), esJavaCommon...)
 }
 
 func (c *ElasticsearchConfig) validate() error {
@@ -188,6 +220,10 @@ func ElasticsearchHome() (string, error) {
 // URL returns the node's HTTP address, e.g. "http://127.0.0.1:9200".
 func (e *Elasticsearch) URL() string { return "http://" + loopback(e.cfg.Port) }
 
+// JavaFlags returns the node's JVM flags (heap, GC, JIT; not the class path and properties
+// that name files), for a benchmark's report.
+func (e *Elasticsearch) JavaFlags() []string { return e.cfg.javaFlags() }
+
 // Version returns the engine's name and version as the node reports them once started, e.g.
 // "elasticsearch 7.17.29".
 func (e *Elasticsearch) Version() string { return e.version }
@@ -206,7 +242,7 @@ func (e *Elasticsearch) Start(ctx context.Context) error {
 		return errors.New("elasticsearch: node already running")
 	}
 
-	args := append([]string{}, esJavaFlags...)
+	args := e.cfg.javaFlags()
 	if jsa := filepath.Join(e.cfg.Home, "node.jsa"); fileExists(jsa) {
 		args = append(args, "-XX:SharedArchiveFile="+jsa)
 	}

@@ -23,12 +23,26 @@ type Elasticsearch struct {
 // the test is skipped, or fails when CI=true.
 func StartElasticsearch(t testing.TB) *Elasticsearch {
 	t.Helper()
+	return StartElasticsearchWithOptions(t, ElasticsearchOptions{})
+}
+
+// ElasticsearchOptions configure the node of StartElasticsearchWithOptions.
+type ElasticsearchOptions struct {
+	// Tuned runs the JVM as a deployment would (C2 JIT, 1 GiB heap, G1) instead of with the
+	// fast-start flags tests use (servers.ElasticsearchConfig.Tuned): for benchmarks that
+	// measure what the node indexes.
+	Tuned bool
+}
+
+// StartElasticsearchWithOptions is StartElasticsearch with the JVM o asks for.
+func StartElasticsearchWithOptions(t testing.TB, o ElasticsearchOptions) *Elasticsearch {
+	t.Helper()
 	home, err := ElasticsearchHome()
 	if err != nil {
 		skipOrFail(t, err)
 	}
 	port, trPort := freePorts(t)
-	se, err := servers.NewElasticsearch(servers.ElasticsearchConfig{Dir: t.TempDir(), Port: port, TransportPort: trPort, Home: home})
+	se, err := servers.NewElasticsearch(servers.ElasticsearchConfig{Dir: t.TempDir(), Port: port, TransportPort: trPort, Home: home, Tuned: o.Tuned})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -208,3 +208,28 @@ func TestElasticsearch(t *testing.T) {
 	require.EqualValues(t, n+1, esCount(t, c, index), "acknowledged documents survive a crash")
 	t.Logf("total %s", time.Since(begin).Round(time.Millisecond))
 }
+
+// TestElasticsearchTuned checks that the node runs with the flags a benchmark reports, as the
+// node itself sees them: its JVM's input arguments and garbage collectors.
+func TestElasticsearchTuned(t *testing.T) {
+	es := StartElasticsearchWithOptions(t, ElasticsearchOptions{Tuned: true})
+	resp, err := http.Get(es.URL() + "/_nodes/_local/jvm")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var nodes struct {
+		Nodes map[string]struct {
+			JVM struct {
+				InputArguments []string `json:"input_arguments"`
+				GCCollectors   []string `json:"gc_collectors"`
+			} `json:"jvm"`
+		} `json:"nodes"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&nodes))
+	require.Len(t, nodes.Nodes, 1)
+	for _, n := range nodes.Nodes {
+		require.Subset(t, n.JVM.InputArguments, es.JavaFlags())
+		require.Contains(t, es.JavaFlags(), "-Xmx1g")
+		require.NotContains(t, n.JVM.InputArguments, "-XX:TieredStopAtLevel=1", "C2 on")
+		require.Equal(t, []string{"G1 Young Generation", "G1 Old Generation"}, n.JVM.GCCollectors)
+	}
+}
