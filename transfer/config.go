@@ -3,12 +3,15 @@ package transfer
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logcollect/logcollect/agent"
 	"github.com/logcollect/logcollect/internal/config"
@@ -40,9 +43,14 @@ type KafkaConfig struct {
 	TopicRegex  string   `yaml:"topic_regex"`  // RE2, matched against whole topic names
 	// SessionTimeout is how long the group waits for a silent member
 	// (killed, partitioned) before giving its partitions to others.
-	SessionTimeout agent.Duration   `yaml:"session_timeout"` // default 45s
-	TLS            agent.TLSConfig  `yaml:"tls"`
-	SASL           agent.SASLConfig `yaml:"sasl"`
+	SessionTimeout agent.Duration `yaml:"session_timeout"` // default 45s
+	// FetchMaxBytes caps one fetch response, in bytes as stored in Kafka
+	// (compressed). The client buffers one fetch per broker ahead of the
+	// batch in hand, decompressed, so this is what bounds logtransfer's
+	// memory while a backlog is indexed; see fetchOpts.
+	FetchMaxBytes int              `yaml:"fetch_max_bytes"` // default 1 MiB
+	TLS           agent.TLSConfig  `yaml:"tls"`
+	SASL          agent.SASLConfig `yaml:"sasl"`
 }
 
 // EtcdConfig optionally names an etcd key holding more topics to consume (a
@@ -150,6 +158,9 @@ func (c *Config) Validate() error {
 	if k.SessionTimeout < 0 {
 		add("kafka.session_timeout", "%s: must be > 0", k.SessionTimeout)
 	}
+	if k.FetchMaxBytes < 0 || k.FetchMaxBytes > math.MaxInt32 {
+		add("kafka.fetch_max_bytes", "%d: must be > 0 and < 2 GiB", k.FetchMaxBytes)
+	}
 	etcd := len(c.Etcd.Endpoints) > 0
 	if len(k.Topics) == 0 && k.TopicRegex == "" && !etcd {
 		add("kafka.topics", "set kafka.topics, kafka.topic_regex or both (or etcd.endpoints)")
@@ -245,6 +256,7 @@ func (c *Config) setDefaults() {
 	config.SetDefault(&c.Kafka.Group, "logtransfer")
 	config.SetDefault(&c.Kafka.StartOffset, "earliest")
 	config.SetDefault(&c.Kafka.SessionTimeout, agent.Duration(45*time.Second))
+	config.SetDefault(&c.Kafka.FetchMaxBytes, 1<<20)
 	config.SetDefault(&c.Etcd.DialTimeout, agent.Duration(5*time.Second))
 	config.SetDefault(&c.Etcd.TopicsKey, "/logtransfer/topics")
 	config.SetDefault(&c.Elasticsearch.Timeout, agent.Duration(30*time.Second))
@@ -290,5 +302,20 @@ func (k KafkaConfig) agentConfig() agent.KafkaConfig {
 		MaxBufferedBytes:   16 << 20,
 		TLS:                k.TLS,
 		SASL:               k.SASL,
+	}
+}
+
+// fetchOpts are the consumer's fetch limits. franz-go keeps one fetch per
+// broker buffered, decompressed, while the batch in hand is indexed, and
+// while there is a backlog every fetch is full; zstd batches of agent
+// records take about 9 times their compressed size in memory. The buffered
+// fetches stay under brokers × kafka.fetch_max_bytes compressed; the
+// partition limit is the same, so that one partition can fill a fetch (kgo's
+// default is 1 MiB). Kafka still returns a batch larger than the limit, so a
+// large record cannot stall a partition.
+func fetchOpts(k KafkaConfig) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.FetchMaxBytes(int32(k.FetchMaxBytes)),
+		kgo.FetchMaxPartitionBytes(int32(k.FetchMaxBytes)),
 	}
 }

@@ -1,12 +1,15 @@
 package transfer
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logcollect/logcollect/agent"
 )
@@ -19,7 +22,7 @@ func TestSampleConfig(t *testing.T) {
 		Kafka: KafkaConfig{
 			Brokers: []string{"127.0.0.1:9092"}, ClientID: "logtransfer", Group: "logtransfer",
 			StartOffset: "earliest", Topics: []string{"nginx-access", "app-log"}, TopicRegex: "^logs-.*",
-			SessionTimeout: agent.Duration(45 * time.Second),
+			SessionTimeout: agent.Duration(45 * time.Second), FetchMaxBytes: 1 << 20,
 		},
 		Etcd: EtcdConfig{Endpoints: []string{}, DialTimeout: agent.Duration(5 * time.Second), TopicsKey: "/logtransfer/topics"},
 		Elasticsearch: ElasticsearchConfig{
@@ -80,6 +83,7 @@ func TestLoadConfigErrors(t *testing.T) {
   topic_regex: "("
   start_offset: newest
   session_timeout: -1s
+  fetch_max_bytes: -1
   sasl: {mechanism: PLAIN}
   tls: {ca_file: /x}
 elasticsearch:
@@ -98,6 +102,7 @@ shutdown_timeout: -1s
 			"kafka.tls.ca_file: set but kafka.tls.enabled is false",
 			`kafka.start_offset: "newest": must be earliest or latest`,
 			"kafka.session_timeout: -1s: must be > 0",
+			"kafka.fetch_max_bytes: -1: must be > 0 and < 2 GiB",
 			`kafka.topics[0]: "bad topic": not a valid topic name`,
 			"kafka.topic_regex: error parsing regexp",
 			`elasticsearch.urls[0]: "127.0.0.1:9200": must be http(s)://host:port`,
@@ -123,6 +128,8 @@ shutdown_timeout: -1s
 				`etcd.endpoints[0] "ftp://e:1": scheme "ftp"`,
 				"etcd.dial_timeout -1s: must be > 0",
 			}},
+		{"fetch too large for Kafka's int32", "kafka: {brokers: [\"b:1\"], topics: [t], fetch_max_bytes: 2147483648}\nelasticsearch: {urls: [\"http://es:9200\"]}\n",
+			[]string{"kafka.fetch_max_bytes: 2147483648: must be > 0 and < 2 GiB"}},
 		{"api key and basic auth", "kafka: {brokers: [\"b:1\"], topic_regex: x}\nelasticsearch: {urls: [\"http://es:9200\"], username: u, api_key: k}\n",
 			[]string{"elasticsearch.api_key: set api_key or username/password, not both"}},
 	}
@@ -134,6 +141,35 @@ shutdown_timeout: -1s
 			require.Error(t, err)
 			for _, w := range tt.want {
 				require.ErrorContains(t, err, w)
+			}
+		})
+	}
+}
+
+// The consumer's fetches are bounded by kafka.fetch_max_bytes alone, as a
+// whole and per partition: not by the bulk settings, and not by kgo's
+// defaults (50 MiB per fetch), which let the buffered fetch, decompressed,
+// grow with the backlog and the partition count.
+func TestFetchLimits(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		fetch int
+		want  int32
+	}{
+		{"default", 0, 1 << 20},
+		{"set", 4 << 20, 4 << 20},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{
+				Kafka:         KafkaConfig{Brokers: []string{"127.0.0.1:1"}, Topics: []string{"t"}, FetchMaxBytes: tt.fetch},
+				Elasticsearch: ElasticsearchConfig{URLs: []string{"http://127.0.0.1:1"}},
+				Bulk:          BulkConfig{Bytes: 50 << 20, Workers: 4},
+			}
+			tr, err := New(cfg, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+			require.NoError(t, err)
+			defer tr.Close()
+			for _, opt := range []any{kgo.FetchMaxBytes, kgo.FetchMaxPartitionBytes} {
+				require.EqualValues(t, tt.want, tr.kcl.OptValue(opt))
 			}
 		})
 	}

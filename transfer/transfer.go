@@ -102,7 +102,6 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Transfer, er
 		kgo.HeartbeatInterval(min(3*time.Second, cfg.Kafka.SessionTimeout.D()/3)),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ConsumeResetOffset(start),
-		kgo.FetchMaxBytes(int32(max(cfg.Bulk.Bytes*cfg.Bulk.Workers, 1<<20))),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
 			t.log.Info("partitions assigned", "partitions", a)
 		}),
@@ -116,6 +115,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Transfer, er
 			t.log.Warn("partitions lost (session expired?): the current batch will not be committed", "partitions", l)
 		}),
 	)
+	opts = append(opts, fetchOpts(cfg.Kafka)...)
 	if cfg.Kafka.TopicRegex == "" {
 		if len(cfg.Kafka.Topics) > 0 {
 			opts = append(opts, kgo.ConsumeTopics(cfg.Kafka.Topics...))
