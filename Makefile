@@ -42,6 +42,7 @@ lint:
 		echo "gofmt needed on:"; echo "$$unformatted"; exit 1; \
 	fi
 	$(GO) vet ./...
+	$(GO) vet -tags bench ./bench/...
 
 ## fmt: rewrite all Go files with gofmt
 fmt:
