@@ -358,7 +358,7 @@ log:
 }
 
 // runTransfer runs logtransfer from process start until it has indexed n
-// documents of topic (its docs_indexed_total, polled every 100 ms), stops
+// documents of topic (its docs_indexed_total, polled every transferPoll), stops
 // it with SIGTERM and checks the index holds n documents.
 //
 // With prof set, transferprof runs instead of logtransfer and writes its CPU
@@ -641,11 +641,11 @@ func transferMarkdown(t *testing.T, esVersion, nodeDesc string, docs, runs int, 
 	fmt.Fprintf(&s, "- Brokers: kfake (bench/kfake, its own process, in memory) and Apache Kafka %s (KRaft single node); %d partitions, %s agent-style JSON records (logagent's envelope around an nginx line, ~%d bytes) preloaded, zstd\n",
 		e.kafka, transferPartitions, thousands(float64(docs)), recordSize())
 	fmt.Fprintf(&s, "- Bulk settings for both contenders: %d actions, %d MiB, %d concurrent requests, flush %s\n", benchBulkActions, benchBulkBytes>>20, benchBulkWorkers, benchFlush)
-	fmt.Fprintf(&s, "- logtransfer: wall time = process start (group join included) until `logtransfer_docs_indexed_total` reaches %s (polled every 100 ms); then SIGTERM and a check that `_count` is %s. CPU = user+sys from its rusage; peak RSS = its VmHWM, sampled every 100 ms.\n",
-		thousands(float64(docs)), thousands(float64(docs)))
+	fmt.Fprintf(&s, "- logtransfer: wall time = process start (group join included) until `logtransfer_docs_indexed_total` reaches %s (polled every %s, uncompressed); then SIGTERM and a check that `_count` is %s. CPU = user+sys from its rusage; peak RSS = its VmHWM.\n",
+		thousands(float64(docs)), transferPoll, thousands(float64(docs)))
 	fmt.Fprintf(&s, "- Ceiling: olivere `BulkProcessor` in the test process, sending the documents logtransfer makes of the same records (record + `kafka` field, same ids) from memory; wall time = first Add until Close returns (every request answered). Its CPU is the whole test process's (includes the test's own polling; only indicative).\n")
 	fmt.Fprintf(&s, "- Runs: %d, contenders interleaved, after one uncounted logtransfer warm-up; the indices are deleted before every run.\n\n", runs)
-	fmt.Fprintf(&s, "**Measured on a shared 2-core machine while other builds and tests were running (see the load column): the absolute figures are low and noisy; the ratio between contenders run back to back is the meaningful figure.**\n\n")
+	fmt.Fprintf(&s, "**On 2 cores shared by the node, the broker and the contender**, and possibly other work (the load column: the 1-min load average at the start of each run, the previous run's processes included): the ratio between contenders run back to back is the meaningful figure.\n\n")
 
 	type key struct{ broker, contender string }
 	rates := map[key][]float64{}
