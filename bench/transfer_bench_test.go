@@ -102,11 +102,7 @@ func TestTransferThroughput(t *testing.T) {
 		nodeDesc += "; the Kafka broker has the tests' flags too"
 	}
 	t.Logf("elasticsearch node: %s", nodeDesc)
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false),
-		elastic.SetHttpClient(&http.Client{Timeout: 2 * time.Minute}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	es := benchESClient(t, node.URL())
 	kfakeBrokers, _, stopKfake := startKfake(t, b.kfake)
 	defer stopKfake()
 	brokers := map[string][]string{"kfake": kfakeBrokers, "kafka": kafka.Brokers()}
@@ -181,6 +177,18 @@ func TestTransferThroughput(t *testing.T) {
 	writeResult(t, transferResultsFile, []byte(md))
 }
 
+// benchESClient is the harnesses' client of the node at url, for the
+// ceiling, _count and deleting indices.
+func benchESClient(t *testing.T, url string) *elastic.Client {
+	t.Helper()
+	es, err := elastic.NewClient(elastic.SetURL(url), elastic.SetSniff(false), elastic.SetHealthcheck(false),
+		elastic.SetHttpClient(&http.Client{Timeout: 2 * time.Minute}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
 type transferBins struct{ logtransfer, logagent, kfake, transferprof string }
 
 func buildTransferBins(t *testing.T) transferBins {
@@ -200,11 +208,7 @@ func TestTransferProfile(t *testing.T) {
 	docs := envInt(t, "BENCH_TRANSFER_DOCS", transferDocs)
 	b := buildTransferBins(t)
 	node := testenv.StartElasticsearchWithOptions(t, testenv.ElasticsearchOptions{Tuned: true})
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false),
-		elastic.SetHttpClient(&http.Client{Timeout: 2 * time.Minute}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	es := benchESClient(t, node.URL())
 	brokers, _, stopKfake := startKfake(t, b.kfake)
 	defer stopKfake()
 	preload(t, brokers, "warmup", warmupDocs)

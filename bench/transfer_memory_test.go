@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/metrics"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/olivere/elastic/v7"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/logcollect/logcollect/internal/testenv"
@@ -50,11 +48,7 @@ func TestTransferMemory(t *testing.T) {
 		order = []string{"baseline", "this tree"}
 	}
 	node := testenv.StartElasticsearch(t)
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false),
-		elastic.SetHttpClient(&http.Client{Timeout: 2 * time.Minute}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	es := benchESClient(t, node.URL())
 	kafka := testenv.StartKafka(t)
 	const topic = "bench-mem"
 	start := time.Now()

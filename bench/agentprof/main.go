@@ -14,13 +14,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"syscall"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/bench/internal/profile"
 )
 
 func main() {
@@ -54,19 +54,15 @@ func run(args []string) (err error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stopProfile, err := profile.CPU(*cpuProfile)
 		if err != nil {
 			return err
 		}
 		defer func() {
-			if cerr := f.Close(); err == nil {
-				err = cerr
+			if perr := stopProfile(); err == nil {
+				err = perr
 			}
 		}()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

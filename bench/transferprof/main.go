@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/logcollect/logcollect/bench/internal/profile"
 	"github.com/logcollect/logcollect/metrics"
 	"github.com/logcollect/logcollect/transfer"
 )
@@ -52,19 +53,15 @@ func run(args []string) (err error) {
 	}
 	log := cfg.Log.NewLogger(os.Stderr)
 
-	cpu, err := os.Create(*cpuProfile)
+	stopProfile, err := profile.CPU(*cpuProfile)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := cpu.Close(); err == nil {
-			err = cerr
+		if perr := stopProfile(); err == nil {
+			err = perr
 		}
 	}()
-	if err := pprof.StartCPUProfile(cpu); err != nil {
-		return fmt.Errorf("cpu profile: %w", err)
-	}
-	defer pprof.StopCPUProfile()
 	defer func() {
 		if perr := writeAllocs(*memProfile); err == nil {
 			err = perr
