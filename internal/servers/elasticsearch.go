@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -36,8 +35,8 @@ const (
 	esLogTail      = 60 // lines of the node log shown when something fails
 )
 
-// esJavaFlags are the JVM's flags for a fast start, what tests want (ElasticsearchConfig.Tuned
-// unset); esJavaCommon follows them. fetch.sh dumps the CDS archive with the same ones: keep
+// A fast-start node (ElasticsearchConfig.Tuned unset, what tests want) runs with
+// fastStartJVMFlags and esJavaCommon. fetch.sh dumps the CDS archive with the same ones: keep
 // them in step. The JVM ignores an archive made for another class path or JDK (with a warning
 // in node.log), and the node then starts ~2.5 s slower. The archive is a dynamic one (no
 // archived heap objects), so JDK 17 maps it whatever the GC, heap size or JIT: the tuned flags
@@ -45,10 +44,6 @@ const (
 //
 // Measured on 2 busy cores: ready in 1.8-3.1 s with the archive, ~5-6 s without; with C2 on
 // too (no TieredStopAtLevel) 5 s, and 10,000 docs bulk-indexed in 13.9 s instead of 4 s.
-//
-//   - C1 only (TieredStopAtLevel=1) and the serial GC, as for Kafka: C2 and G1's threads
-//     fight the node's own for 2 cores during startup.
-var esJavaFlags = []string{"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
 
 // esTunedJavaFlags are the JVM's flags for a node that is measured (ElasticsearchConfig.Tuned):
 // as a deployment runs it, so that a benchmark's ceiling is the node's and not the test
@@ -130,7 +125,7 @@ type ElasticsearchConfig struct {
 	// Home is what elasticsearch/fetch.sh made; "" means ElasticsearchHome().
 	Home string
 	// Tuned runs the JVM as a deployment would (C2 JIT, 1 GiB heap, G1: esTunedJavaFlags)
-	// instead of for a fast start (C1 only, 512 MiB, serial GC: esJavaFlags). For
+	// instead of for a fast start (C1 only, 512 MiB, serial GC: fastStartJVMFlags). For
 	// benchmarks of indexing: the node starts slower (4.5 s against 2-3 s, measured on 2
 	// busy cores; C2 and G1's threads compete with startup) and indexes faster once warm.
 	Tuned bool
@@ -139,11 +134,7 @@ type ElasticsearchConfig struct {
 // javaFlags returns the JVM flags that Tuned selects, without the class path, the CDS
 // archive and the per-node properties.
 func (c *ElasticsearchConfig) javaFlags() []string {
-	flags := esJavaFlags
-	if c.Tuned {
-		flags = esTunedJavaFlags
-	}
-	return append(slices.Clone(flags), esJavaCommon...)
+	return jvmFlags(c.Tuned, esTunedJavaFlags, esJavaCommon...)
 }
 
 func (c *ElasticsearchConfig) validate() error {

@@ -279,13 +279,7 @@ func (k *Kafka) waitReady(ctx context.Context, r *Run) error {
 //
 // Setpgid and Pdeathsig: see Proc.Start, which sets them for the broker too.
 func (k *Kafka) java(args ...string) *exec.Cmd {
-	// C1 only (TieredStopAtLevel=1): C2 compiler threads fight the broker's own for 2 cores
-	// during startup (measured 4.3 s → 3.4 s). The serial GC is enough for one local broker.
-	base := []string{"-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"}
-	if k.cfg.Tuned {
-		base = kafkaTunedFlags
-	}
-	base = append(base[:len(base):len(base)],
+	base := jvmFlags(k.cfg.Tuned, kafkaTunedFlags,
 		"-Dlog4j2.configurationFile="+k.path("log4j2.properties"),
 		"-cp", filepath.Join(k.cfg.Libs, "*"),
 	)

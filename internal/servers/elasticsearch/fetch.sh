@@ -28,8 +28,9 @@ if [[ $(cat "$dest/complete" 2>/dev/null) != "$stamp" ]]; then
 
 	# Dump the classes loaded while a node starts and stops into a CDS archive: it cuts the
 	# startup of every later node from ~5-6 s to ~2-3 s on 2 cores. The dump itself takes ~15 s.
-	# The JVM flags and class path must be those of elasticsearch.go (esJavaFlags), or the JVM
-	# ignores the archive (with a warning in node.log). Ports 0: any free ones.
+	# The JVM flags and class path must be those of elasticsearch.go (fastStartJVMFlags,
+	# esJavaCommon), or the JVM ignores the archive (with a warning in node.log). Ports 0: any
+	# free ones.
 	mkdir -p "$tmp/home" "$tmp/data"
 	printf '%s\n' 'appender.out.type=Console' 'appender.out.name=out' \
 		'appender.out.layout.type=PatternLayout' 'appender.out.layout.pattern=[%d] %p %m (%c)%n' \
