@@ -25,7 +25,7 @@ import (
 // of several zstd blocks each.
 func roundTripValues() [][]byte {
 	enc := newEncoder(FormatJSON, "host-1", "10.0.0.1", map[string]string{"env": "test"})
-	path := appendJSONString(nil, []byte("/var/log/nginx/access.log"))
+	path := AppendJSONString(nil, []byte("/var/log/nginx/access.log"))
 	ts := appendTime(nil, time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	vals := make([][]byte, 20000)
 	for i := range vals {

@@ -33,9 +33,9 @@ func newEncoder(format, hostName, hostIP string, fields map[string]string) *enco
 	e := &encoder{raw: format == FormatRaw}
 	var p []byte
 	p = append(p, `,"host":{"name":`...)
-	p = appendJSONString(p, []byte(hostName))
+	p = AppendJSONString(p, []byte(hostName))
 	p = append(p, `,"ip":`...)
-	p = appendJSONString(p, []byte(hostIP))
+	p = AppendJSONString(p, []byte(hostIP))
 	p = append(p, `},"log":{"file":{"path":`...)
 	e.prefix = p
 	if len(fields) > 0 {
@@ -49,9 +49,9 @@ func newEncoder(format, hostName, hostIP string, fields map[string]string) *enco
 			if i > 0 {
 				f = append(f, ',')
 			}
-			f = appendJSONString(f, []byte(k))
+			f = AppendJSONString(f, []byte(k))
 			f = append(f, ':')
-			f = appendJSONString(f, []byte(fields[k]))
+			f = AppendJSONString(f, []byte(fields[k]))
 		}
 		e.fields = append(f, '}')
 	}
@@ -106,15 +106,16 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
-// appendJSONString appends s as a JSON string. Invalid UTF-8 bytes become the
+// AppendJSONString appends s as a JSON string. Invalid UTF-8 bytes become the
 // six characters \\xNN in the JSON text (the four characters \xNN once
-// decoded), so no byte of the line is lost.
-func appendJSONString(dst, s []byte) []byte {
+// decoded), so no byte of the line is lost. logtransfer writes its bulk action
+// lines with it too.
+func AppendJSONString(dst, s []byte) []byte {
 	dst, _ = appendJSONStringFlag(dst, s)
 	return dst
 }
 
-// appendJSONStringFlag is appendJSONString that also reports whether s held
+// appendJSONStringFlag is AppendJSONString that also reports whether s held
 // invalid UTF-8. It skips runs of plain ASCII eight bytes at a time.
 func appendJSONStringFlag(dst, s []byte) ([]byte, bool) {
 	dst = append(dst, '"')

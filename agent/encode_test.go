@@ -29,7 +29,7 @@ func TestEncoderJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			enc := newEncoder(FormatJSON, "web-1", "10.0.0.7", tt.fields)
-			out := enc.encode(nil, tt.ev, appendJSONString(nil, []byte("/var/log/app.log")), appendTime(nil, ts), 42)
+			out := enc.encode(nil, tt.ev, AppendJSONString(nil, []byte("/var/log/app.log")), appendTime(nil, ts), 42)
 			var doc struct {
 				Timestamp string `json:"@timestamp"`
 				Message   string `json:"message"`
@@ -65,7 +65,7 @@ func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
 		for pad := 0; pad < 17; pad++ {
 			s := strings.Repeat("a", pad) + sp + strings.Repeat("b", 17-pad)
 			var got string
-			require.NoError(t, json.Unmarshal(appendJSONString(nil, []byte(s)), &got))
+			require.NoError(t, json.Unmarshal(AppendJSONString(nil, []byte(s)), &got))
 			require.Equal(t, s, got)
 		}
 	}
@@ -81,7 +81,7 @@ func BenchmarkEncodeJSON(b *testing.B) {
 	enc := newEncoder(FormatJSON, "web-1", "10.0.0.7", nil)
 	line := []byte(`127.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET /index.html HTTP/1.1" 200 5120 "-" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0"`)
 	ts := appendTime(nil, time.Now())
-	path := appendJSONString(nil, []byte("/var/log/nginx/access.log"))
+	path := AppendJSONString(nil, []byte("/var/log/nginx/access.log"))
 	buf := make([]byte, 0, 512)
 	b.SetBytes(int64(len(line)))
 	for b.Loop() {

@@ -163,7 +163,7 @@ func FuzzEncodeRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text []byte, path, host, key, value string, truncated, multiline bool) {
 		enc := newEncoder(FormatJSON, host, "10.0.0.7", map[string]string{key: value})
 		ts := appendTime(nil, time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
-		out := enc.encode(nil, Event{Text: text, Truncated: truncated, Multiline: multiline}, appendJSONString(nil, []byte(path)), ts, 7)
+		out := enc.encode(nil, Event{Text: text, Truncated: truncated, Multiline: multiline}, AppendJSONString(nil, []byte(path)), ts, 7)
 		var doc struct {
 			Message string `json:"message"`
 			Host    struct{ Name string }

@@ -83,7 +83,7 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 	h.ctx = ctx
 	h.lineEnd, h.prevEnd = h.start, h.start
 	h.key = []byte(h.e.ID.String())
-	h.pathJSON = appendJSONString(nil, []byte(h.path))
+	h.pathJSON = AppendJSONString(nil, []byte(h.path))
 	h.persistEpoch()
 
 	changed, unwatch, err := t.watcher.watch(h.path)

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/olivere/elastic/v7"
+
+	"github.com/logcollect/logcollect/agent"
 )
 
 // A bulk request is built and its answer read here rather than through
@@ -59,30 +61,15 @@ func bulkBody(docs []document) string {
 	for i := range docs {
 		d := &docs[i]
 		action = append(action[:0], `{"index":{"_index":`...)
-		action = appendJSONString(action, d.index)
+		action = agent.AppendJSONString(action, []byte(d.index))
 		action = append(action, `,"_id":`...)
-		action = appendJSONString(action, d.id)
+		action = agent.AppendJSONString(action, []byte(d.id))
 		action = append(action, "}}\n"...)
 		b.Write(action)
 		b.Write(d.body)
 		b.WriteByte('\n')
 	}
 	return b.String()
-}
-
-// appendJSONString appends s as a JSON string: as it is between quotes
-// when nothing in it needs escaping (topics, index names and ids almost
-// never do), through encoding/json otherwise.
-func appendJSONString[S ~string | ~[]byte](b []byte, s S) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x7f {
-			q, _ := json.Marshal(string(s))
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // bulk sends docs in one bulk request and returns the status and error of

@@ -201,7 +201,7 @@ func appendKafkaField(obj []byte, r *kgo.Record) []byte {
 		b = append(b, ',')
 	}
 	b = append(b, `"kafka":{"topic":`...)
-	b = appendJSONString(b, r.Topic)
+	b = agent.AppendJSONString(b, []byte(r.Topic))
 	b = append(b, `,"partition":`...)
 	b = strconv.AppendInt(b, int64(r.Partition), 10)
 	b = append(b, `,"offset":`...)
