@@ -124,14 +124,7 @@ func TestTransferThroughput(t *testing.T) {
 		t.Logf("preloaded %d records into each broker in %s", docs, time.Since(start).Round(time.Millisecond))
 	}
 
-	// Uncounted warm-up: installs logtransfer's index template (the
-	// loader's index matches it too) and warms the node: with 20,000
-	// records the first measured run was still about half as fast as the
-	// others.
-	preload(t, brokers["kfake"], "warmup", warmupDocs)
-	if _, err := runTransfer(t, b, es, node.URL(), brokers["kfake"], "warmup", "warmup", warmupDocs, ""); err != nil {
-		t.Fatalf("warm-up: %v", err)
-	}
+	warmUp(t, b, es, node.URL(), brokers["kfake"])
 
 	var all []transferRun
 	for run := 1; run <= runs; run++ {
@@ -177,6 +170,18 @@ func TestTransferThroughput(t *testing.T) {
 	writeResult(t, transferResultsFile, []byte(md))
 }
 
+// warmUp is the uncounted run before the measured ones: it installs
+// logtransfer's index template (the loader's index matches it too) and warms
+// the node: with 20,000 records the first measured run was still about half
+// as fast as the others.
+func warmUp(t *testing.T, b transferBins, es *elastic.Client, esURL string, brokers []string) {
+	t.Helper()
+	preload(t, brokers, "warmup", warmupDocs)
+	if _, err := runTransfer(t, b, es, esURL, brokers, "warmup", "warmup", warmupDocs, ""); err != nil {
+		t.Fatalf("warm-up: %v", err)
+	}
+}
+
 // benchESClient is the harnesses' client of the node at url, for the
 // ceiling, _count and deleting indices.
 func benchESClient(t *testing.T, url string) *elastic.Client {
@@ -211,10 +216,7 @@ func TestTransferProfile(t *testing.T) {
 	es := benchESClient(t, node.URL())
 	brokers, _, stopKfake := startKfake(t, b.kfake)
 	defer stopKfake()
-	preload(t, brokers, "warmup", warmupDocs)
-	if _, err := runTransfer(t, b, es, node.URL(), brokers, "warmup", "warmup", warmupDocs, ""); err != nil {
-		t.Fatalf("warm-up: %v", err)
-	}
+	warmUp(t, b, es, node.URL(), brokers)
 	preload(t, brokers, "bench-kfake", docs)
 	if err := os.MkdirAll(resultsDir(), 0o755); err != nil {
 		t.Fatal(err)
