@@ -5,7 +5,7 @@ import (
 	"embed"
 	"fmt"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Files holds the checked-in artefacts, so that tests anywhere in the module

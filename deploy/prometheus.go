@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // PrometheusOverrides changes what a test must change in prometheus.yml to
