@@ -9,6 +9,10 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/logcollect/logcollect/internal/collect"
 )
 
 // Agent runs the collect tasks of one host and ships their lines to Kafka.
@@ -29,18 +33,21 @@ type Agent struct {
 }
 
 type applyRequest struct {
-	tasks  []Task
+	tasks  []collect.Task
 	source string
 	result chan error
 }
 
-// New builds an agent from a validated config. prod is the Kafka client (or a
-// fake in tests); it stays owned by the caller, who closes it after Run.
-func New(cfg Config, prod Producer, log *slog.Logger, m *Metrics) (*Agent, error) {
+// New validates cfg (see Config.Validate), opens the offset registry in
+// cfg.DataDir and registers the agent's metrics with reg. prod is the Kafka
+// client (or a fake in tests); it stays owned by the caller, who closes it
+// after Run.
+func New(cfg Config, prod Producer, log *slog.Logger, reg prometheus.Registerer) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	reg, err := OpenRegistry(cfg.DataDir)
+	m := NewMetrics(reg)
+	offsets, err := OpenRegistry(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +55,7 @@ func New(cfg Config, prod Producer, log *slog.Logger, m *Metrics) (*Agent, error
 		cfg:      cfg,
 		log:      log,
 		m:        m,
-		reg:      reg,
+		reg:      offsets,
 		prod:     prod,
 		ship:     newShipper(prod, newLimiter(cfg.Kafka.MaxBufferedRecords, cfg.Kafka.MaxBufferedBytes), log),
 		claims:   &claims{owner: make(map[fileID]string)},
@@ -73,6 +80,10 @@ func New(cfg Config, prod Producer, log *slog.Logger, m *Metrics) (*Agent, error
 // HostIP is the IP the agent reports and uses in its etcd keys.
 func (a *Agent) HostIP() string { return a.hostIP }
 
+// Metrics returns the agent's metrics, which New registered: the etcd
+// source (EtcdSource) counts its reloads and etcd's state in them.
+func (a *Agent) Metrics() *Metrics { return a.m }
+
 // HostName is the host name the agent reports.
 func (a *Agent) HostName() string { return a.hostName }
 
@@ -94,7 +105,7 @@ var ErrStopped = errors.New("agent stopped")
 // stop (their records in flight are still delivered and committed), changed
 // ones restart. It returns once the change is in effect. Safe for concurrent
 // use; Run must be running.
-func (a *Agent) Apply(tasks []Task, source string) error {
+func (a *Agent) Apply(tasks []collect.Task, source string) error {
 	req := applyRequest{tasks: tasks, source: source, result: make(chan error, 1)}
 	select {
 	case a.updates <- req:
@@ -110,7 +121,7 @@ func (a *Agent) Apply(tasks []Task, source string) error {
 }
 
 type runningTask struct {
-	task   Task
+	task   collect.Task
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -203,8 +214,8 @@ func (a *Agent) shutdown(runners map[string]*runningTask) error {
 	return nil
 }
 
-func (a *Agent) apply(ctx context.Context, runners map[string]*runningTask, tasks []Task, source string) error {
-	desired := make(map[string]Task, len(tasks))
+func (a *Agent) apply(ctx context.Context, runners map[string]*runningTask, tasks []collect.Task, source string) error {
+	desired := make(map[string]collect.Task, len(tasks))
 	for _, t := range tasks {
 		desired[t.Path] = t
 	}
@@ -239,7 +250,7 @@ func (a *Agent) apply(ctx context.Context, runners map[string]*runningTask, task
 	return nil
 }
 
-func (a *Agent) start(ctx context.Context, t Task) *runningTask {
+func (a *Agent) start(ctx context.Context, t collect.Task) *runningTask {
 	ctx, cancel := context.WithCancel(ctx)
 	enc := newEncoder(t.Format, a.hostName, a.hostIP, t.Fields)
 	overhead := 0 // room for the JSON envelope around the message

@@ -19,6 +19,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/collect"
+	"github.com/logcollect/logcollect/internal/kafkaclient"
 )
 
 // testLog shows agent logs only with -v.
@@ -38,7 +41,7 @@ func newFakeKafka(t testing.TB) []string {
 
 func testConfig(t testing.TB, brokers []string, dataDir string) Config {
 	cfg := Config{
-		Kafka:   KafkaConfig{Brokers: brokers},
+		Kafka:   kafkaBrokers(brokers...),
 		Host:    HostConfig{Name: "test-host", IP: "127.0.0.1"},
 		DataDir: dataDir,
 		Files:   FilesConfig{ScanFrequency: Duration(100 * time.Millisecond)},
@@ -58,27 +61,26 @@ type runningAgent struct {
 
 // startAgent runs an agent with tasks; a nil prod means a real client for
 // cfg.Kafka.
-func startAgent(t testing.TB, cfg Config, prod Producer, tasks ...Task) *runningAgent {
+func startAgent(t testing.TB, cfg Config, prod Producer, tasks ...collect.Task) *runningAgent {
 	t.Helper()
 	return startAgentLog(t, cfg, prod, testLog(t), tasks...)
 }
 
 // startAgentLog is startAgent with the agent's logger.
-func startAgentLog(t testing.TB, cfg Config, prod Producer, log *slog.Logger, tasks ...Task) *runningAgent {
+func startAgentLog(t testing.TB, cfg Config, prod Producer, log *slog.Logger, tasks ...collect.Task) *runningAgent {
 	t.Helper()
 	if prod == nil {
-		cl, err := NewKafkaClient(cfg.Kafka, log)
+		cl, err := kafkaclient.NewProducer(cfg.Kafka, log)
 		require.NoError(t, err)
 		t.Cleanup(cl.Close)
 		prod = cl
 	}
-	m := NewMetrics(prometheus.NewRegistry())
-	a, err := New(cfg, prod, log, m)
+	a, err := New(cfg, prod, log, prometheus.NewRegistry())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	ra := &runningAgent{Agent: a, m: m, cancel: cancel, done: make(chan error, 1)}
+	ra := &runningAgent{Agent: a, m: a.Metrics(), cancel: cancel, done: make(chan error, 1)}
 	go func() { ra.done <- a.Run(ctx) }()
-	tasks, err = ValidateTasks(tasks)
+	tasks, err = collect.ValidateTasks(tasks)
 	require.NoError(t, err)
 	require.NoError(t, a.Apply(tasks, "test"))
 	t.Cleanup(func() { ra.stop(t) })
@@ -173,7 +175,7 @@ func TestShipsEveryLineOncePerFileInOrder(t *testing.T) {
 		appendLines(t, f, 0, 100) // present before the first start: skipped with start_position end
 	}
 	cfg := testConfig(t, brokers, t.TempDir())
-	startAgent(t, cfg, nil, Task{Path: filepath.Join(dir, "*.log"), Topic: "web"})
+	startAgent(t, cfg, nil, collect.Task{Path: filepath.Join(dir, "*.log"), Topic: "web"})
 	time.Sleep(300 * time.Millisecond) // first scan positions at the end
 
 	var wg sync.WaitGroup
@@ -214,7 +216,7 @@ func TestRestartResumesAtCommittedOffset(t *testing.T) {
 	path := filepath.Join(dir, "app.log")
 	appendLines(t, path, 0, 500)
 	cfg := testConfig(t, brokers, t.TempDir())
-	task := Task{Path: path, Topic: "app", StartPosition: "beginning"}
+	task := collect.Task{Path: path, Topic: "app", StartPosition: "beginning"}
 
 	ra := startAgent(t, cfg, nil, task)
 	require.Len(t, consumeN(t, brokers, "app", 500, 20*time.Second), 500)
@@ -233,7 +235,7 @@ func TestPartialLineWaitsForItsNewline(t *testing.T) {
 	brokers := newFakeKafka(t)
 	path := filepath.Join(t.TempDir(), "app.log")
 	require.NoError(t, os.WriteFile(path, nil, 0o644))
-	startAgent(t, testConfig(t, brokers, t.TempDir()), nil, Task{Path: path, Topic: "p"})
+	startAgent(t, testConfig(t, brokers, t.TempDir()), nil, collect.Task{Path: path, Topic: "p"})
 	time.Sleep(300 * time.Millisecond)
 
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o644)
@@ -273,7 +275,7 @@ func TestRotation(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "app.log")
 			require.NoError(t, os.WriteFile(path, nil, 0o644))
-			task := Task{Path: filepath.Join(dir, tt.glob), Topic: "rot"}
+			task := collect.Task{Path: filepath.Join(dir, tt.glob), Topic: "rot"}
 			ra := startAgent(t, testConfig(t, brokers, t.TempDir()), nil, task)
 			linesRead := ra.m.LinesRead.WithLabelValues(task.Path, task.Topic)
 			time.Sleep(300 * time.Millisecond)

@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/collect"
 )
 
 // shipped is what the bad-input tests read of a record.
@@ -97,7 +99,7 @@ func TestBadLines(t *testing.T) {
 	require.NoError(t, os.WriteFile(bin, append(rnd, "\nafter the binary\n"...), 0o644))
 
 	rp := &recordingProducer{}
-	ra := startAgent(t, fakeConfig(t), rp, Task{Path: filepath.Join(dir, "*.log"), Topic: "t", StartPosition: "beginning"})
+	ra := startAgent(t, fakeConfig(t), rp, collect.Task{Path: filepath.Join(dir, "*.log"), Topic: "t", StartPosition: "beginning"})
 	rp.waitFor(t, path, "after the bad lines")
 	rp.waitFor(t, bin, "after the binary")
 
@@ -135,7 +137,7 @@ func TestUnreadablePathsInGlob(t *testing.T) {
 	log, logs := etcdTestLog(t)
 	cfg := fakeConfig(t)
 	fp := &fakeProducer{}
-	ra := startAgentLog(t, cfg, fp, log, Task{Path: filepath.Join(dir, "*.log"), Topic: "t", StartPosition: "beginning"})
+	ra := startAgentLog(t, cfg, fp, log, collect.Task{Path: filepath.Join(dir, "*.log"), Topic: "t", StartPosition: "beginning"})
 	fp.waitFor(t, 10)
 	time.Sleep(3 * cfg.Files.ScanFrequency.D()) // a few more scans: each problem is reported once
 	appendLines(t, good, 10, 20)
@@ -179,7 +181,7 @@ func TestFileReplacedByDirectoryOrFIFO(t *testing.T) {
 			appendLines(t, other, 0, 10)
 			fp := &fakeProducer{}
 			task := filepath.Join(dir, "*.log")
-			ra := startAgent(t, fakeConfig(t), fp, Task{Path: task, Topic: "t", StartPosition: "beginning"})
+			ra := startAgent(t, fakeConfig(t), fp, collect.Task{Path: task, Topic: "t", StartPosition: "beginning"})
 			fp.waitFor(t, 20)
 
 			w, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
@@ -215,8 +217,8 @@ func TestPathComponentReplacedByFile(t *testing.T) {
 	appendLines(t, other, 0, 10)
 	fp := &fakeProducer{}
 	startAgent(t, fakeConfig(t), fp,
-		Task{Path: path, Topic: "t", StartPosition: "beginning"},
-		Task{Path: other, Topic: "t", StartPosition: "beginning"})
+		collect.Task{Path: path, Topic: "t", StartPosition: "beginning"},
+		collect.Task{Path: other, Topic: "t", StartPosition: "beginning"})
 	fp.waitFor(t, 20)
 
 	w, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)

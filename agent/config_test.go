@@ -9,6 +9,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/logcollect/logcollect/internal/collect"
+	"github.com/logcollect/logcollect/internal/config"
+	"github.com/logcollect/logcollect/internal/etcdclient"
+	"github.com/logcollect/logcollect/internal/kafkaclient"
 )
 
 // writeConfig writes a config file into a test directory and returns its path.
@@ -19,19 +24,25 @@ func writeConfig(t *testing.T, content string) string {
 	return path
 }
 
+// kafkaBrokers is a Kafka config with brokers only.
+func kafkaBrokers(brokers ...string) kafkaclient.ProducerConfig {
+	return kafkaclient.ProducerConfig{Config: kafkaclient.Config{Brokers: brokers}}
+}
+
 // defaults is the config a file with only kafka.brokers gives.
 func defaults(brokers ...string) Config {
 	return Config{
-		Kafka: KafkaConfig{
-			Brokers: brokers, ClientID: "logagent", Compression: "zstd", Linger: Duration(10 * time.Millisecond),
+		Kafka: kafkaclient.ProducerConfig{
+			Config:      kafkaclient.Config{Brokers: brokers, ClientID: "logagent"},
+			Compression: "zstd", Linger: Duration(10 * time.Millisecond),
 			MaxBufferedRecords: 10000, MaxBufferedBytes: 16 << 20,
 		},
-		Etcd:            EtcdConfig{DialTimeout: Duration(5 * time.Second), CollectKey: "/logagent/{ip}/collect_config"},
+		Etcd:            EtcdConfig{Config: etcdclient.Config{DialTimeout: Duration(5 * time.Second)}, CollectKey: "/logagent/{ip}/collect_config"},
 		DataDir:         "/var/lib/logagent",
 		Metrics:         MetricsConfig{Listen: "127.0.0.1:9101"},
 		Log:             LogConfig{Level: "info", Format: "text"},
 		Files:           FilesConfig{ScanFrequency: Duration(10 * time.Second), CloseInactive: Duration(5 * time.Minute), CleanRemoved: Duration(24 * time.Hour)},
-		Tasks:           []Task{},
+		Tasks:           []collect.Task{},
 		ShutdownTimeout: Duration(30 * time.Second),
 	}
 }
@@ -100,16 +111,20 @@ tasks:
 			name: "full",
 			yaml: full,
 			want: Config{
-				Kafka: KafkaConfig{
-					Brokers: []string{"kafka-1:9092", "10.0.0.2:9093"}, ClientID: "agent-7", Compression: "lz4",
-					Linger: Duration(50 * time.Millisecond), MaxBufferedRecords: 500, MaxBufferedBytes: 1 << 20,
-					TLS:  TLSConfig{Enabled: true, CAFile: "/etc/ca.pem", CertFile: "/etc/cert.pem", KeyFile: "/etc/key.pem", ServerName: "kafka.internal"},
-					SASL: SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "agent", Password: "secret"},
+				Kafka: kafkaclient.ProducerConfig{
+					Config: kafkaclient.Config{
+						Brokers: []string{"kafka-1:9092", "10.0.0.2:9093"}, ClientID: "agent-7",
+						TLS:  config.TLSConfig{Enabled: true, CAFile: "/etc/ca.pem", CertFile: "/etc/cert.pem", KeyFile: "/etc/key.pem", ServerName: "kafka.internal"},
+						SASL: kafkaclient.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "agent", Password: "secret"},
+					},
+					Compression: "lz4", Linger: Duration(50 * time.Millisecond), MaxBufferedRecords: 500, MaxBufferedBytes: 1 << 20,
 				},
 				Etcd: EtcdConfig{
-					Endpoints: []string{"etcd-1:2379", "https://etcd-2:2379"}, DialTimeout: Duration(2 * time.Second),
-					CollectKey: "/logagent/{hostname}/{ip}/tasks", Username: "root", Password: "pw",
-					TLS: TLSConfig{Enabled: true, InsecureSkipVerify: true},
+					Config: etcdclient.Config{
+						Endpoints: []string{"etcd-1:2379", "https://etcd-2:2379"}, DialTimeout: Duration(2 * time.Second),
+						Username: "root", Password: "pw", TLS: config.TLSConfig{Enabled: true, InsecureSkipVerify: true},
+					},
+					CollectKey: "/logagent/{hostname}/{ip}/tasks",
 				},
 				Host:    HostConfig{IP: "10.1.2.3", Name: "web-1"},
 				DataDir: "/data/logagent",
@@ -119,7 +134,7 @@ tasks:
 					ScanFrequency: Duration(time.Second), CloseInactive: Duration(time.Minute),
 					IgnoreOlder: Duration(48 * time.Hour), CleanRemoved: Duration(72 * time.Hour),
 				},
-				Tasks: []Task{{
+				Tasks: []collect.Task{{
 					Path: "/var/log/nginx/access.log", Topic: "web_log", Exclude: []string{"*.gz"},
 					StartPosition: "end", Fields: map[string]string{"env": "prod", "tier": "1"}, MaxLineBytes: 1 << 20, Format: "json",
 				}},
@@ -137,9 +152,9 @@ tasks:
 `,
 			want: func() Config {
 				c := defaults("k:9092")
-				c.Tasks = []Task{{
+				c.Tasks = []collect.Task{{
 					Path: "/var/log/app/*.log", Topic: "app_log", StartPosition: "end", MaxLineBytes: 1 << 20, Format: "json",
-					Multiline: &Multiline{Pattern: `^\s`, Match: "after", MaxLines: 500, Timeout: Duration(2 * time.Second)},
+					Multiline: &collect.Multiline{Pattern: `^\s`, Match: "after", MaxLines: 500, Timeout: Duration(2 * time.Second)},
 				}}
 				return c
 			}(),
@@ -178,8 +193,8 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{
 		{name: "empty file", yaml: "", wantErrs: []string{"kafka.brokers: at least one broker is required"}},
 		{name: "unknown top-level key", yaml: brokers + "kafak: {}\n", wantErrs: []string{"line 3: field kafak not found in type agent.Config"}},
-		{name: "unknown nested key", yaml: brokers + "  lingr: 5ms\n", wantErrs: []string{"line 3: field lingr not found in type agent.KafkaConfig"}},
-		{name: "unknown task key", yaml: brokers + "tasks:\n  - path: /a.log\n    topik: t\n", wantErrs: []string{"line 5: field topik not found in type agent.Task"}},
+		{name: "unknown nested key", yaml: brokers + "  lingr: 5ms\n", wantErrs: []string{"line 3: field lingr not found in type kafkaclient.ProducerConfig"}},
+		{name: "unknown task key", yaml: brokers + "tasks:\n  - path: /a.log\n    topik: t\n", wantErrs: []string{"line 5: field topik not found in type collect.Task"}},
 		{name: "duration as number", yaml: brokers + "  linger: 10\n", wantErrs: []string{"line 3: cannot use number 10 as a duration"}},
 		{name: "bad duration", yaml: brokers + "shutdown_timeout: 10 seconds\n", wantErrs: []string{`line 3: invalid duration: time: unknown unit " seconds"`}},
 		{name: "not a mapping", yaml: "- kafka\n", wantErrs: []string{"line 1: cannot unmarshal !!seq into agent.Config"}},
@@ -284,7 +299,7 @@ func TestConfigExpandCollectKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := Config{Kafka: KafkaConfig{Brokers: []string{"k:9092"}}, Etcd: EtcdConfig{CollectKey: tt.key}}
+			c := Config{Kafka: kafkaBrokers("k:9092"), Etcd: EtcdConfig{CollectKey: tt.key}}
 			require.NoError(t, c.Validate())
 			require.Equal(t, tt.want, c.ExpandCollectKey("10.0.0.1", "web-1"))
 		})
@@ -292,7 +307,7 @@ func TestConfigExpandCollectKey(t *testing.T) {
 }
 
 func TestConfigValidateIsIdempotent(t *testing.T) {
-	c := Config{Kafka: KafkaConfig{Brokers: []string{"k:9092"}}, Tasks: []Task{{Path: "/a.log", Topic: "t", Multiline: &Multiline{Pattern: "^x", Match: "after"}}}}
+	c := Config{Kafka: kafkaBrokers("k:9092"), Tasks: []collect.Task{{Path: "/a.log", Topic: "t", Multiline: &collect.Multiline{Pattern: "^x", Match: "after"}}}}
 	require.NoError(t, c.Validate())
 	again := c
 	require.NoError(t, again.Validate())
@@ -315,12 +330,12 @@ func TestSampleConfig(t *testing.T) {
 	}
 
 	want := defaults("127.0.0.1:9092")
-	want.Tasks = []Task{
+	want.Tasks = []collect.Task{
 		{Path: "/var/log/nginx/access.log", Topic: "web_log"},
 		{
 			Path: "/var/log/app/*.log", Topic: "app_log", Exclude: []string{"*.gz", "/var/log/app/debug-*"},
 			StartPosition: "beginning", Fields: map[string]string{"service": "app"},
-			Multiline: &Multiline{Pattern: `^\d{4}-\d{2}-\d{2}`, Negate: true, Match: "after"},
+			Multiline: &collect.Multiline{Pattern: `^\d{4}-\d{2}-\d{2}`, Negate: true, Match: "after"},
 		},
 	}
 	require.Empty(t, c.Etcd.Endpoints)

@@ -14,7 +14,8 @@
 // reused inode is not mistaken for the old file.
 //
 // Lines sent twice are not indexed twice. Each event carries an id in the
-// record header IDHeader: the epoch the registry gave the file's content (a
+// record header record.IDHeader (internal/record, the contract with
+// logtransfer): the epoch the registry gave the file's content (a
 // random value, new for a new file and after a truncation, saved before the
 // first line is sent) and the event's start offset. A line read again from a
 // committed offset gets the id it had; logtransfer uses it as the document id.
@@ -35,11 +36,24 @@
 //	[{"path":"/var/log/nginx/access.log","topic":"web_log"},
 //	 {"path":"/var/log/app/*.log","topic":"app_log"}]
 //
-// (see ParseTasks and Task), or from the file's tasks list when no etcd
+// (the collect-config format, internal/collect: collect.ParseTasks and
+// collect.Task, shared with logctl), or from the file's tasks list when no etcd
 // endpoint is configured. The key is read, then watched. A task list that
 // does not parse or validate is rejected as a whole and logged, and the tasks
 // running keep running. The last good list is cached on disk, so the agent
 // starts and collects with it while etcd is unreachable. Unchanged tasks
-// (Task.Equal) keep running across updates; changed ones restart from their
-// committed offsets.
+// (collect.Task.Equal) keep running across updates; changed ones restart
+// from their committed offsets.
+//
+// # A line's path, file by file
+//
+// agent.go and taskrunner.go run one harvester per file of a task;
+// harvester.go reads the file (linereader.go, multiline.go join lines into
+// events) and takes the record's memory from arena.go; encode.go writes the
+// record value; shipper.go hands it to Kafka within the in-flight bounds of
+// limiter.go and, on acknowledgement, commits the offset to registry.go.
+// etcdsource.go follows the collect config in etcd, registration.go keeps the
+// agent registered there. The Kafka and etcd clients themselves are built by
+// internal/kafkaclient and internal/etcdclient, shared with logtransfer and
+// logctl.
 package agent

@@ -5,9 +5,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/logcollect/logcollect/internal/record"
 )
 
 func TestEncoderJSON(t *testing.T) {
@@ -29,7 +30,7 @@ func TestEncoderJSON(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			enc := newEncoder(FormatJSON, "web-1", "10.0.0.7", tt.fields)
-			out := enc.encode(nil, tt.ev, AppendJSONString(nil, []byte("/var/log/app.log")), appendTime(nil, ts), 42)
+			out := enc.encode(nil, tt.ev, record.AppendJSONString(nil, []byte("/var/log/app.log")), appendTime(nil, ts), 42)
 			var doc struct {
 				Timestamp string `json:"@timestamp"`
 				Message   string `json:"message"`
@@ -57,20 +58,6 @@ func TestEncoderJSON(t *testing.T) {
 	}
 }
 
-// TestAppendJSONStringMatchesEncodingJSON checks the fast path against
-// encoding/json for valid UTF-8, at every alignment of the special bytes.
-func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
-	specials := []string{`"`, `\`, "\n", "\x00", "\x1f", "\x7f", "é", "日本", " ", "~"}
-	for _, sp := range specials {
-		for pad := 0; pad < 17; pad++ {
-			s := strings.Repeat("a", pad) + sp + strings.Repeat("b", 17-pad)
-			var got string
-			require.NoError(t, json.Unmarshal(AppendJSONString(nil, []byte(s)), &got))
-			require.Equal(t, s, got)
-		}
-	}
-}
-
 func TestEncoderRaw(t *testing.T) {
 	enc := newEncoder(FormatRaw, "h", "1.2.3.4", map[string]string{"a": "b"})
 	out := enc.encode(nil, Event{Text: []byte("bare \xff line")}, nil, nil, 0)
@@ -81,31 +68,10 @@ func BenchmarkEncodeJSON(b *testing.B) {
 	enc := newEncoder(FormatJSON, "web-1", "10.0.0.7", nil)
 	line := []byte(`127.0.0.1 - - [25/Nov/2026:10:00:00 +0000] "GET /index.html HTTP/1.1" 200 5120 "-" "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0"`)
 	ts := appendTime(nil, time.Now())
-	path := AppendJSONString(nil, []byte("/var/log/nginx/access.log"))
+	path := record.AppendJSONString(nil, []byte("/var/log/nginx/access.log"))
 	buf := make([]byte, 0, 512)
 	b.SetBytes(int64(len(line)))
 	for b.Loop() {
 		buf = enc.encode(buf[:0], Event{Text: line}, path, ts, 1234)
 	}
-}
-
-// FuzzAppendJSONString checks the SWAR fast path on any input: the output is always valid
-// JSON, and for valid UTF-8 it decodes back to the input.
-func FuzzAppendJSONString(f *testing.F) {
-	for _, s := range []string{"", `plain ascii text, long enough for two words`, `a"b\c` + "\n\t\x00é日本\u2028\xff\xfe", strings.Repeat(`"`, 17)} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, s []byte) {
-		out, invalid := appendJSONStringFlag(nil, s)
-		var got string
-		if err := json.Unmarshal(out, &got); err != nil {
-			t.Fatalf("invalid JSON %q for %q: %v", out, s, err)
-		}
-		if invalid == utf8.Valid(s) {
-			t.Fatalf("invalid=%t for %q", invalid, s)
-		}
-		if !invalid && got != string(s) {
-			t.Fatalf("%q decodes to %q", s, got)
-		}
-	})
 }

@@ -7,21 +7,16 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+
+	"github.com/logcollect/logcollect/internal/collect"
+	"github.com/logcollect/logcollect/internal/retry"
 )
 
 // Defaults of EtcdSourceConfig.
@@ -29,78 +24,6 @@ const (
 	defaultEtcdRetryInterval  = 2 * time.Second
 	defaultEtcdRequestTimeout = 5 * time.Second
 )
-
-// NewEtcdClient returns a client for cfg: endpoints, dial timeout, user and
-// password, TLS. It never waits for etcd: with etcd down it returns a client
-// whose requests fail (or wait for their context) until etcd is back, so the
-// agent starts and runs its cached tasks. The caller closes the client.
-func NewEtcdClient(cfg EtcdConfig) (*clientv3.Client, error) {
-	tlsCfg, err := cfg.TLS.Build()
-	if err != nil {
-		return nil, fmt.Errorf("etcd tls: %w", err)
-	}
-	ccfg := clientv3.Config{
-		Endpoints:   cfg.Endpoints,
-		DialTimeout: cfg.DialTimeout.D(),
-		// Find dead connections (etcd host gone without a FIN) so that the
-		// watch and the lease keep-alive move to a live endpoint.
-		DialKeepAliveTime:    10 * time.Second,
-		DialKeepAliveTimeout: 5 * time.Second,
-		Username:             cfg.Username,
-		Password:             cfg.Password,
-		TLS:                  tlsCfg,
-		Logger:               zap.NewNop(), // failures are logged by the callers, with context
-		DialOptions: []grpc.DialOption{
-			grpc.WithChainUnaryInterceptor(keepDialError),
-			// gRPC's default reconnect backoff grows to 2 minutes: after a
-			// long outage the agent would notice etcd is back that late.
-			grpc.WithConnectParams(grpc.ConnectParams{
-				Backoff:           backoff.Config{BaseDelay: 500 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 5 * time.Second},
-				MinConnectTimeout: 5 * time.Second,
-			}),
-		},
-	}
-	// With a user and password, clientv3.New authenticates before
-	// returning, waiting up to DialTimeout and failing when etcd is down. To
-	// start anyway, the Authenticate call made inside New is answered
-	// locally with "auth not enabled": the client starts without a token.
-	// Its first request then gets "user name is empty" from etcd, and
-	// clientv3 fetches a token and retries (see shouldRefreshToken in
-	// client/v3/retry_interceptor.go). Later Authenticate calls (token
-	// refreshes) go to etcd. A wrong password thus shows up as the error of
-	// the first request instead of an error here.
-	var constructing atomic.Bool
-	if cfg.Username != "" && cfg.Password != "" {
-		constructing.Store(true)
-		ccfg.DialOptions = append(ccfg.DialOptions, grpc.WithChainUnaryInterceptor(
-			func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-				if constructing.Load() && method == "/etcdserverpb.Auth/Authenticate" {
-					return rpctypes.ErrGRPCAuthNotEnabled
-				}
-				return invoker(ctx, method, req, reply, cc, opts...)
-			}))
-	}
-	cli, err := clientv3.New(ccfg)
-	constructing.Store(false)
-	if err != nil {
-		return nil, fmt.Errorf("etcd client for %v: %w", cfg.Endpoints, err)
-	}
-	return cli, nil
-}
-
-// keepDialError returns an interceptor that keeps the reason when a request
-// waited for a connection until its deadline. gRPC's status then says why it
-// could not connect (a TLS handshake that failed on an unknown CA or an
-// expired certificate, a refused connection), but clientv3 replaces a
-// deadline status by the bare ctx.Err(), "context deadline exceeded". The
-// status is returned as a plain error, which clientv3 leaves alone.
-func keepDialError(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	err := invoker(ctx, method, req, reply, cc, opts...)
-	if err != nil && status.Code(err) == codes.DeadlineExceeded && strings.Contains(err.Error(), "connection error") {
-		return errors.New(status.Convert(err).Message())
-	}
-	return err
-}
 
 // EtcdSourceConfig configures an EtcdSource.
 type EtcdSourceConfig struct {
@@ -145,7 +68,7 @@ type EtcdSource struct {
 	m   *Metrics
 
 	// Owned by Run's goroutine.
-	applied     []Task // running config, valid when hasApplied
+	applied     []collect.Task // running config, valid when hasApplied
 	hasApplied  bool
 	appliedFrom string // "etcd" | "cache"
 	lastModRev  int64  // ModRevision and value of the last etcd value handled
@@ -182,7 +105,7 @@ func NewEtcdSource(cli *clientv3.Client, cfg EtcdSourceConfig, log *slog.Logger,
 // "etcd" or "cache". When apply returns an error the update is counted as
 // failed and the previous config is considered running; the same value is
 // applied again by the next put of the key or the next re-list.
-func (s *EtcdSource) Run(ctx context.Context, apply func(tasks []Task, source string) error) error {
+func (s *EtcdSource) Run(ctx context.Context, apply func(tasks []collect.Task, source string) error) error {
 	if s.cfg.Key == "" {
 		return errors.New("etcd source: empty key")
 	}
@@ -196,7 +119,7 @@ func (s *EtcdSource) Run(ctx context.Context, apply func(tasks []Task, source st
 
 // startup reads the key until etcd answers, applying the cache meanwhile.
 // It returns the revision to watch from, or false when ctx is done.
-func (s *EtcdSource) startup(ctx context.Context, apply func([]Task, string) error) (int64, bool) {
+func (s *EtcdSource) startup(ctx context.Context, apply func([]collect.Task, string) error) (int64, bool) {
 	var lastWarn time.Time
 	for attempt := 0; ; attempt++ {
 		rev, err := s.snapshot(ctx, apply)
@@ -217,7 +140,7 @@ func (s *EtcdSource) startup(ctx context.Context, apply func([]Task, string) err
 			lastWarn = time.Now()
 			s.log.Warn("etcd still unreachable, retrying", "endpoints", s.cli.Endpoints(), "attempts", attempt+1, "err", err)
 		}
-		if !etcdWait(ctx, s.cfg.RetryInterval) {
+		if !retry.Sleep(ctx, s.cfg.RetryInterval) {
 			return 0, false
 		}
 	}
@@ -226,7 +149,7 @@ func (s *EtcdSource) startup(ctx context.Context, apply func([]Task, string) err
 // watchLoop watches the key from rev+1 and, whenever the watch ends, reads
 // the key again and watches from the new revision, with backoff, until ctx
 // is done.
-func (s *EtcdSource) watchLoop(ctx context.Context, rev int64, apply func([]Task, string) error) {
+func (s *EtcdSource) watchLoop(ctx context.Context, rev int64, apply func([]collect.Task, string) error) {
 	// clientv3 hides outages from a watcher: the watch channel stays open
 	// (and Watch itself blocks while the stream cannot be opened) until etcd
 	// is back. A prober keeps logagent_etcd_up truthful meanwhile.
@@ -240,15 +163,15 @@ func (s *EtcdSource) watchLoop(ctx context.Context, rev int64, apply func([]Task
 	defer wg.Wait()
 	defer stopProbe()
 
-	bo := etcdBackoff{min: min(100*time.Millisecond, s.cfg.RetryInterval), max: s.cfg.RetryInterval}
+	bo := retry.Backoff{Min: min(100*time.Millisecond, s.cfg.RetryInterval), Max: s.cfg.RetryInterval}
 	for {
 		started := time.Now()
 		err := s.watch(ctx, rev, apply)
 		if ctx.Err() != nil {
 			return
 		}
-		if time.Since(started) >= bo.max {
-			bo.reset() // it ran fine for a while: not a tight failure loop
+		if time.Since(started) >= bo.Max {
+			bo.Reset() // it ran fine for a while: not a tight failure loop
 		}
 		if errors.Is(err, rpctypes.ErrCompacted) {
 			s.log.Info("watch revision compacted, reading the key again", "watch_from_revision", rev+1, "err", err)
@@ -260,7 +183,7 @@ func (s *EtcdSource) watchLoop(ctx context.Context, rev int64, apply func([]Task
 			s.upMu.Unlock()
 		}
 		for {
-			if !etcdWait(ctx, bo.next()) {
+			if !retry.Sleep(ctx, bo.Next()) {
 				return
 			}
 			rev, err = s.snapshot(ctx, apply)
@@ -276,7 +199,7 @@ func (s *EtcdSource) watchLoop(ctx context.Context, rev int64, apply func([]Task
 
 // snapshot reads the key and handles its value. It returns the revision of
 // the read, to watch from, and an error only when the Get failed.
-func (s *EtcdSource) snapshot(ctx context.Context, apply func([]Task, string) error) (int64, error) {
+func (s *EtcdSource) snapshot(ctx context.Context, apply func([]collect.Task, string) error) (int64, error) {
 	gctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	resp, err := s.cli.Get(gctx, s.cfg.Key)
 	cancel()
@@ -303,7 +226,7 @@ func (s *EtcdSource) snapshot(ctx context.Context, apply func([]Task, string) er
 // not "no tasks": nothing is applied and whatever runs keeps running (put []
 // to stop every task). At startup the cache is what ran before, so it is
 // applied.
-func (s *EtcdSource) handleMissing(ctx context.Context, apply func([]Task, string) error, rev int64) {
+func (s *EtcdSource) handleMissing(ctx context.Context, apply func([]collect.Task, string) error, rev int64) {
 	if s.keyMissing {
 		return // already reported
 	}
@@ -321,7 +244,7 @@ func (s *EtcdSource) handleMissing(ctx context.Context, apply func([]Task, strin
 
 // watch watches the key from rev+1 until the watch fails or ctx is done.
 // It returns why the watch ended.
-func (s *EtcdSource) watch(ctx context.Context, rev int64, apply func([]Task, string) error) error {
+func (s *EtcdSource) watch(ctx context.Context, rev int64, apply func([]collect.Task, string) error) error {
 	// WithRequireLeader: a member cut off from the quorum cancels the watch
 	// (instead of silently delivering nothing), and we re-list elsewhere.
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
@@ -383,12 +306,12 @@ func (s *EtcdSource) probeLoop(ctx context.Context) {
 
 // handleValue validates an etcd value and applies it if it differs from
 // the running config.
-func (s *EtcdSource) handleValue(ctx context.Context, apply func([]Task, string) error, raw []byte, modRev int64) {
+func (s *EtcdSource) handleValue(ctx context.Context, apply func([]collect.Task, string) error, raw []byte, modRev int64) {
 	if modRev == s.lastModRev && bytes.Equal(raw, s.lastRaw) {
 		return // seen by the watch before a re-list, or by the previous re-list
 	}
 	s.keyMissing = false
-	tasks, err := ParseTasks(raw)
+	tasks, err := collect.ParseTasks(raw)
 	if err != nil {
 		s.lastModRev, s.lastRaw = modRev, bytes.Clone(raw)
 		s.m.ConfigReloads.WithLabelValues("error").Inc()
@@ -423,7 +346,7 @@ func (s *EtcdSource) handleValue(ctx context.Context, apply func([]Task, string)
 
 // applyCache applies the cached config when nothing has been applied yet.
 // It reports whether it did.
-func (s *EtcdSource) applyCache(ctx context.Context, apply func([]Task, string) error, why string) bool {
+func (s *EtcdSource) applyCache(ctx context.Context, apply func([]collect.Task, string) error, why string) bool {
 	if s.hasApplied || s.cacheTried || s.cfg.CacheFile == "" {
 		return false
 	}
@@ -440,7 +363,7 @@ func (s *EtcdSource) applyCache(ctx context.Context, apply func([]Task, string) 
 	if fi, err := os.Stat(s.cfg.CacheFile); err == nil {
 		cachedAt = fi.ModTime()
 	}
-	tasks, err := ParseTasks(data)
+	tasks, err := collect.ParseTasks(data)
 	if err != nil {
 		s.log.Error("cached collect config is invalid; ignoring it", "cache_file", s.cfg.CacheFile, "err", err)
 		return false
@@ -497,11 +420,11 @@ func (s *EtcdSource) setUp(up bool, what string, err error) {
 
 // tasksEqual reports whether a and b are the same task lists, in any order
 // (paths are unique in a validated list).
-func tasksEqual(a, b []Task) bool {
+func tasksEqual(a, b []collect.Task) bool {
 	if len(a) != len(b) {
 		return false
 	}
-	byPath := make(map[string]Task, len(a))
+	byPath := make(map[string]collect.Task, len(a))
 	for _, t := range a {
 		byPath[filepath.Clean(t.Path)] = t
 	}
@@ -512,33 +435,4 @@ func tasksEqual(a, b []Task) bool {
 		}
 	}
 	return true
-}
-
-// etcdBackoff doubles a wait from min to max, with ±20% jitter so that a
-// fleet of agents does not hit a restarted etcd at once.
-type etcdBackoff struct {
-	min, max, cur time.Duration
-}
-
-func (b *etcdBackoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	return time.Duration(float64(b.cur) * (0.8 + 0.4*rand.Float64()))
-}
-
-func (b *etcdBackoff) reset() { b.cur = 0 }
-
-// etcdWait waits d or until ctx is done; it reports whether d elapsed.
-func etcdWait(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/collect"
 )
 
 // splitID returns an event id's epoch and start offset.
@@ -31,7 +33,7 @@ func TestEventIDs(t *testing.T) {
 	appendLines(t, a, 0, 50)
 	appendLines(t, b, 0, 50)
 	fp := &fakeProducer{}
-	startAgent(t, fakeConfig(t), fp, Task{Path: filepath.Join(dir, "*.log"), Topic: "t", StartPosition: "beginning"})
+	startAgent(t, fakeConfig(t), fp, collect.Task{Path: filepath.Join(dir, "*.log"), Topic: "t", StartPosition: "beginning"})
 	msgs := fp.waitFor(t, 100)
 	ids := fp.eventIDs()
 	epochs := map[string]bool{}
@@ -51,7 +53,7 @@ func TestEventIDs(t *testing.T) {
 // index overwrites them instead of holding them twice.
 func TestEventIDsSurviveACrash(t *testing.T) {
 	dir := t.TempDir()
-	task := Task{Path: filepath.Join(dir, "*.log"), Topic: "t", StartPosition: "beginning"}
+	task := collect.Task{Path: filepath.Join(dir, "*.log"), Topic: "t", StartPosition: "beginning"}
 	cfg := fakeConfig(t)
 	regPath := filepath.Join(cfg.DataDir, "registry.json")
 
@@ -95,7 +97,7 @@ func TestEventIDsAfterTruncation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	appendLines(t, path, 0, 20)
 	fp := &fakeProducer{}
-	startAgent(t, fakeConfig(t), fp, Task{Path: path, Topic: "t", StartPosition: "beginning"})
+	startAgent(t, fakeConfig(t), fp, collect.Task{Path: path, Topic: "t", StartPosition: "beginning"})
 	fp.waitFor(t, 20)
 	require.NoError(t, os.WriteFile(path, []byte("after truncation\n"), 0o644)) // copytruncate
 	got := fp.waitFor(t, 21)

@@ -14,6 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/collect"
+	"github.com/logcollect/logcollect/internal/record"
 )
 
 // fakeProducer acknowledges records synchronously, fails the next failNext
@@ -25,7 +28,7 @@ type fakeProducer struct {
 	hold     bool
 	held     []func()
 	acked    []string // messages, in ack order
-	ids      []string // their IDHeader values
+	ids      []string // their record.IDHeader values
 }
 
 func (f *fakeProducer) Produce(_ context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
@@ -49,7 +52,7 @@ func (f *fakeProducer) ack(r *kgo.Record, promise func(*kgo.Record, error)) {
 	f.acked = append(f.acked, d.Message)
 	id := ""
 	for _, h := range r.Headers {
-		if h.Key == IDHeader {
+		if h.Key == record.IDHeader {
 			id = string(h.Value)
 		}
 	}
@@ -95,7 +98,7 @@ func TestSendFailureRereadsFromCommittedOffset(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	appendLines(t, path, 0, 100)
 	fp := &fakeProducer{failNext: 3}
-	ra := startAgent(t, fakeConfig(t), fp, Task{Path: path, Topic: "t", StartPosition: "beginning"})
+	ra := startAgent(t, fakeConfig(t), fp, collect.Task{Path: path, Topic: "t", StartPosition: "beginning"})
 	got := fp.waitFor(t, 100)
 	seen := map[string]bool{}
 	for _, m := range got {
@@ -111,7 +114,7 @@ func TestBackpressureBoundsInFlight(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	appendLines(t, path, 0, 5000)
 	fp := &fakeProducer{hold: true}
-	ra := startAgent(t, fakeConfig(t), fp, Task{Path: path, Topic: "t", StartPosition: "beginning"})
+	ra := startAgent(t, fakeConfig(t), fp, collect.Task{Path: path, Topic: "t", StartPosition: "beginning"})
 	time.Sleep(500 * time.Millisecond)
 	fp.mu.Lock()
 	held := len(fp.held)
@@ -129,7 +132,7 @@ func TestDeletedFileIsReadToItsEndAndClosed(t *testing.T) {
 	fp := &fakeProducer{hold: true}
 	cfg := fakeConfig(t)
 	cfg.Kafka.MaxBufferedRecords = 10
-	ra := startAgent(t, cfg, fp, Task{Path: path, Topic: "t"})
+	ra := startAgent(t, cfg, fp, collect.Task{Path: path, Topic: "t"})
 	time.Sleep(200 * time.Millisecond)
 	appendLines(t, path, 0, 1000)
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
@@ -153,7 +156,7 @@ func TestStartPosition(t *testing.T) {
 	appendLines(t, old, 0, 10)
 	fp := &fakeProducer{}
 	cfg := fakeConfig(t)
-	startAgent(t, cfg, fp, Task{Path: filepath.Join(dir, "*.log"), Topic: "t"})
+	startAgent(t, cfg, fp, collect.Task{Path: filepath.Join(dir, "*.log"), Topic: "t"})
 	time.Sleep(300 * time.Millisecond)
 	appendLines(t, old, 10, 12)                         // present at first start: from its end
 	appendLines(t, filepath.Join(dir, "new.log"), 0, 2) // appears later: from its beginning
@@ -168,7 +171,7 @@ func TestCloseInactiveAndReopen(t *testing.T) {
 	fp := &fakeProducer{}
 	cfg := fakeConfig(t)
 	cfg.Files.CloseInactive = Duration(300 * time.Millisecond)
-	ra := startAgent(t, cfg, fp, Task{Path: path, Topic: "t", StartPosition: "beginning"})
+	ra := startAgent(t, cfg, fp, collect.Task{Path: path, Topic: "t", StartPosition: "beginning"})
 	fp.waitFor(t, 5)
 	open := ra.m.FilesOpen.WithLabelValues(path, "t")
 	require.Eventually(t, func() bool { return testutil.ToFloat64(open) == 0 }, 5*time.Second, 20*time.Millisecond, "closed when inactive")
@@ -188,7 +191,7 @@ func TestIgnoreOlder(t *testing.T) {
 	fp := &fakeProducer{}
 	cfg := fakeConfig(t)
 	cfg.Files.IgnoreOlder = Duration(time.Hour)
-	startAgent(t, cfg, fp, Task{Path: filepath.Join(dir, "*.log"), Topic: "t", StartPosition: "beginning"})
+	startAgent(t, cfg, fp, collect.Task{Path: filepath.Join(dir, "*.log"), Topic: "t", StartPosition: "beginning"})
 	fp.waitFor(t, 3)
 	time.Sleep(300 * time.Millisecond)
 	require.Equal(t, wantLines(filepath.Join(dir, "fresh.log"), 0, 3), fp.messages())
@@ -199,7 +202,7 @@ func TestLongLinesTruncatedAndFlagged(t *testing.T) {
 	long := strings.Repeat("x", 5000)
 	require.NoError(t, os.WriteFile(path, []byte("short\n"+long+"\nafter\n"), 0o644))
 	fp := &fakeProducer{}
-	ra := startAgent(t, fakeConfig(t), fp, Task{Path: path, Topic: "t", StartPosition: "beginning", MaxLineBytes: 1000})
+	ra := startAgent(t, fakeConfig(t), fp, collect.Task{Path: path, Topic: "t", StartPosition: "beginning", MaxLineBytes: 1000})
 	require.Equal(t, []string{"short", long[:1000], "after"}, fp.waitFor(t, 3))
 	require.Equal(t, float64(1), testutil.ToFloat64(ra.m.LinesTruncated.WithLabelValues(path, "t")))
 }
@@ -248,7 +251,7 @@ func TestTruncatedWhileClosed(t *testing.T) {
 	half := int64(len(strings.Join(wantLines(path, 0, 100), "\n")) + 1) // past the 1 KiB fingerprint
 	fp := &fakeProducer{}
 	cfg := fakeConfig(t)
-	ra := startAgent(t, cfg, fp, Task{Path: path, Topic: "t", StartPosition: "beginning"})
+	ra := startAgent(t, cfg, fp, collect.Task{Path: path, Topic: "t", StartPosition: "beginning"})
 	fp.waitFor(t, 200)
 	ra.stop(t)
 	require.NoError(t, os.Truncate(path, half))
@@ -257,7 +260,7 @@ func TestTruncatedWhileClosed(t *testing.T) {
 	_, err = f.WriteString("new content\n")
 	require.NoError(t, err)
 	require.NoError(t, f.Close())
-	ra = startAgent(t, cfg, fp, Task{Path: path, Topic: "t", StartPosition: "beginning"})
+	ra = startAgent(t, cfg, fp, collect.Task{Path: path, Topic: "t", StartPosition: "beginning"})
 	got := fp.waitFor(t, 301)
 	require.Equal(t, append(wantLines(path, 0, 100), "new content"), got[200:])
 	require.Equal(t, float64(1), testutil.ToFloat64(ra.m.FilesTruncated.WithLabelValues(path, "t")))

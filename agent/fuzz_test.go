@@ -3,68 +3,19 @@ package agent
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/logcollect/logcollect/internal/collect"
+	"github.com/logcollect/logcollect/internal/record"
 )
 
-// FuzzParseTasks checks that ParseTasks never panics, and that the tasks it
-// accepts survive a round trip through encoding/json unchanged.
-func FuzzParseTasks(f *testing.F) {
-	sample, err := os.ReadFile(filepath.Join("testdata", "collect_config.json"))
-	require.NoError(f, err)
-	for _, seed := range []string{
-		string(sample),
-		`[]`,
-		`null`,
-		`{}`,
-		`[{"path":"/var/log/nginx/access.log","topic":"web_log"},{"path":"/var/log/app/*.log","topic":"app_log"}]`,
-		`[{"path":"/a.log","topic":"t","exclude":["*.gz"],"start_position":"beginning","fields":{"k":"v"},"max_line_bytes":10,"format":"raw"}]`,
-		`[{"path":"/a.log","topic":"t","multiline":{"pattern":"^[[:space:]]","match":"after","max_lines":3,"timeout":"1.5s"}}]`,
-		`[{"path":"/a.log","topic":"t","multiline":{"pattern":"\\\\$","negate":true,"match":"before","timeout":"1ns"}}]`,
-		`[{"path":"/a.log","topic":"t"},{"path":"/a.log","topic":"t"}]`,
-		`[{"path":"a.log","topic":"a b"}]`,
-		`[{"path":"/[","topic":"t","multiline":{"pattern":"(","match":"x","timeout":5}}]`,
-		`[{"path":"/a.log","topic":"t","unknown":1}]`,
-		`[{"PATH":"/a.log","Topic":"t"}]`,
-		`[{"path":"/a\u00e9\ufffd.log","topic":"t","fields":{"<k>":"\u2028"}}]`,
-		`[1, "x", null]`,
-		`[{"path":"/a.log","topic":"t"}`,
-	} {
-		f.Add([]byte(seed))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		tasks, err := ParseTasks(data)
-		if err != nil {
-			require.Nil(t, tasks)
-			return
-		}
-		again, err := ValidateTasks(tasks)
-		require.NoError(t, err, "validated tasks must validate again")
-		require.Len(t, again, len(tasks))
-
-		out, err := json.Marshal(tasks)
-		require.NoError(t, err)
-		parsed, err := ParseTasks(out)
-		require.NoError(t, err, "round trip of %s", out)
-		require.Len(t, parsed, len(tasks))
-		for i := range tasks {
-			require.True(t, tasks[i].Equal(parsed[i]), "task %d changed in a round trip:\n%+v\n%+v", i, tasks[i], parsed[i])
-			require.True(t, tasks[i].Equal(again[i]))
-			if tasks[i].Multiline != nil {
-				require.NotNil(t, parsed[i].Multiline.Regexp())
-			}
-		}
-	})
-}
-
 // fuzzMultilines are the multiline configs FuzzJoiner picks from.
-var fuzzMultilines = []*Multiline{
+var fuzzMultilines = []*collect.Multiline{
 	nil,
 	{Pattern: `^[[:space:]]`, Match: "after"},
 	{Pattern: `^\d{4}-`, Negate: true, Match: "after"},
@@ -86,7 +37,7 @@ func FuzzJoiner(f *testing.F) {
 	f.Add([]byte("ab\xe2\x82\xac\xff\n\xe2\x82"), uint8(0), uint8(0), uint16(4))
 	f.Add([]byte(""), uint8(1), uint8(0), uint16(0))
 	// configs[mode][maxLines], validated once.
-	configs := make([][8]*Multiline, len(fuzzMultilines))
+	configs := make([][8]*collect.Multiline, len(fuzzMultilines))
 	for i, base := range fuzzMultilines {
 		for n := range 8 {
 			if base != nil {
@@ -163,7 +114,7 @@ func FuzzEncodeRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text []byte, path, host, key, value string, truncated, multiline bool) {
 		enc := newEncoder(FormatJSON, host, "10.0.0.7", map[string]string{key: value})
 		ts := appendTime(nil, time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
-		out := enc.encode(nil, Event{Text: text, Truncated: truncated, Multiline: multiline}, AppendJSONString(nil, []byte(path)), ts, 7)
+		out := enc.encode(nil, Event{Text: text, Truncated: truncated, Multiline: multiline}, record.AppendJSONString(nil, []byte(path)), ts, 7)
 		var doc struct {
 			Message string `json:"message"`
 			Host    struct{ Name string }

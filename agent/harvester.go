@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/record"
 )
 
 // A harvester at the end of its file is woken by inotify, and looks again
@@ -83,7 +85,7 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 	h.ctx = ctx
 	h.lineEnd, h.prevEnd = h.start, h.start
 	h.key = []byte(h.e.ID.String())
-	h.pathJSON = AppendJSONString(nil, []byte(h.path))
+	h.pathJSON = record.AppendJSONString(nil, []byte(h.path))
 	h.persistEpoch()
 
 	changed, unwatch, err := t.watcher.watch(h.path)
@@ -318,7 +320,7 @@ func (h *harvester) emit(ev Event) {
 	in := h.arena.next()
 	in.rec = kgo.Record{Topic: t.task.Topic, Key: h.key, Value: h.arena.used(val), Timestamp: h.readAt}
 	id := h.arena.used(strconv.AppendInt(append(h.arena.value(len(h.idPrefix)+20), h.idPrefix...), start, 10))
-	in.hdr[0] = kgo.RecordHeader{Key: IDHeader, Value: id}
+	in.hdr[0] = kgo.RecordHeader{Key: record.IDHeader, Value: id}
 	in.rec.Headers = in.hdr[:]
 	in.tm, in.e, in.gen, in.end = t.tm, h.e, h.gen, ev.Offset
 	h.err = t.ship.send(h.ctx, in)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/record"
 )
 
 // Micro-benchmarks of the agent's per-line hot paths, for benchstat:
@@ -77,7 +79,7 @@ func BenchmarkEncodeRecord(b *testing.B) {
 	escaped := []byte(`{"level":"info","msg":"user \"bob\" logged in","path":"C:\\temp\\x","tab":"a	b"}`)
 	invalid := append(bytes.Clone(line[:100]), "\xff\xfe caf\xe9"...)
 	ts := appendTime(nil, time.Date(2026, 11, 25, 14, 23, 0, 123456789, time.UTC))
-	path := AppendJSONString(nil, []byte("/var/log/nginx/access.log"))
+	path := record.AppendJSONString(nil, []byte("/var/log/nginx/access.log"))
 	fields := map[string]string{"env": "prod", "service": "checkout", "region": "eu-west-1"}
 	for _, bc := range []struct {
 		name   string

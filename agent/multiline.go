@@ -3,6 +3,8 @@ package agent
 import (
 	"regexp"
 	"unicode/utf8"
+
+	"github.com/logcollect/logcollect/internal/collect"
 )
 
 // Line is one line read from a file, without its trailing newline.
@@ -51,13 +53,13 @@ type Joiner struct {
 // ParseTasks or ValidateTasks (it panics otherwise, a programming error). A
 // nil m makes every line its own event. maxBytes caps the text of an event
 // (normally the task's MaxLineBytes); maxBytes <= 0 means no cap.
-func NewJoiner(m *Multiline, maxBytes int) *Joiner {
+func NewJoiner(m *collect.Multiline, maxBytes int) *Joiner {
 	j := &Joiner{maxBytes: maxBytes}
 	if m != nil {
-		if m.re == nil {
+		if m.Regexp() == nil {
 			panic("agent: NewJoiner: Multiline was not validated")
 		}
-		j.re, j.negate, j.before, j.maxLines = m.re, m.Negate, m.Match == "before", m.MaxLines
+		j.re, j.negate, j.before, j.maxLines = m.Regexp(), m.Negate, m.Match == "before", m.MaxLines
 	}
 	return j
 }

@@ -4,15 +4,17 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/logcollect/logcollect/internal/collect"
 )
 
 // validMultiline returns m validated, with defaults, as a task would hold it.
-func validMultiline(t testing.TB, m *Multiline) *Multiline {
+func validMultiline(t testing.TB, m *collect.Multiline) *collect.Multiline {
 	t.Helper()
 	if m == nil {
 		return nil
 	}
-	tasks, err := ValidateTasks([]Task{{Path: "/x.log", Topic: "t", Multiline: m}})
+	tasks, err := collect.ValidateTasks([]collect.Task{{Path: "/x.log", Topic: "t", Multiline: m}})
 	require.NoError(t, err)
 	return tasks[0].Multiline
 }
@@ -31,7 +33,7 @@ type joined struct {
 func TestJoiner(t *testing.T) {
 	tests := []struct {
 		name      string
-		multiline *Multiline
+		multiline *collect.Multiline
 		maxBytes  int
 		lines     []string
 		truncated map[int]bool // lines read as truncated
@@ -66,7 +68,7 @@ func TestJoiner(t *testing.T) {
 		},
 		{
 			name:      "java stack trace: indented lines go after",
-			multiline: &Multiline{Pattern: `^[[:space:]]`, Match: "after"},
+			multiline: &collect.Multiline{Pattern: `^[[:space:]]`, Match: "after"},
 			lines: []string{
 				`Exception in thread "main" java.lang.NullPointerException`,
 				"\tat com.example.Foo.bar(Foo.java:10)",
@@ -82,7 +84,7 @@ func TestJoiner(t *testing.T) {
 		},
 		{
 			name:      "java stack trace with Caused by",
-			multiline: &Multiline{Pattern: `^[[:space:]]+(at|\.{3})[[:space:]]+\b|^Caused by:`, Match: "after"},
+			multiline: &collect.Multiline{Pattern: `^[[:space:]]+(at|\.{3})[[:space:]]+\b|^Caused by:`, Match: "after"},
 			lines: []string{
 				"java.lang.IllegalStateException: outer",
 				"    at a.B.c(B.java:1)",
@@ -97,7 +99,7 @@ func TestJoiner(t *testing.T) {
 		},
 		{
 			name:      "a continuation first starts an event",
-			multiline: &Multiline{Pattern: `^[[:space:]]`, Match: "after"},
+			multiline: &collect.Multiline{Pattern: `^[[:space:]]`, Match: "after"},
 			lines:     []string{" orphan", " more", "head"},
 			want: []joined{
 				{at: 2, text: " orphan\n more", offset: 14, lines: 2, multiline: true},
@@ -106,7 +108,7 @@ func TestJoiner(t *testing.T) {
 		},
 		{
 			name:      "negate: lines without a timestamp go after",
-			multiline: &Multiline{Pattern: `^\d{4}-`, Negate: true, Match: "after"},
+			multiline: &collect.Multiline{Pattern: `^\d{4}-`, Negate: true, Match: "after"},
 			lines: []string{
 				"preamble",
 				"2024-05-01 12:00:00 ERROR boom",
@@ -122,7 +124,7 @@ func TestJoiner(t *testing.T) {
 		},
 		{
 			name:      "before: backslash continues onto the next line",
-			multiline: &Multiline{Pattern: `\\$`, Match: "before"},
+			multiline: &collect.Multiline{Pattern: `\\$`, Match: "before"},
 			lines:     []string{`first \`, `second \`, "third", "single"},
 			want: []joined{
 				{at: 2, text: "first \\\nsecond \\\nthird", offset: 23, lines: 3, multiline: true},
@@ -131,7 +133,7 @@ func TestJoiner(t *testing.T) {
 		},
 		{
 			name:      "before: unfinished continuation is flushed",
-			multiline: &Multiline{Pattern: `\\$`, Match: "before"},
+			multiline: &collect.Multiline{Pattern: `\\$`, Match: "before"},
 			lines:     []string{"one", `two \`},
 			want: []joined{
 				{at: 0, text: "one", offset: 4, lines: 1},
@@ -140,7 +142,7 @@ func TestJoiner(t *testing.T) {
 		},
 		{
 			name:      "before with negate: lines up to a terminator",
-			multiline: &Multiline{Pattern: `;$`, Negate: true, Match: "before"},
+			multiline: &collect.Multiline{Pattern: `;$`, Negate: true, Match: "before"},
 			lines:     []string{"SELECT *", "FROM t", "WHERE x;", "COMMIT;"},
 			want: []joined{
 				{at: 2, text: "SELECT *\nFROM t\nWHERE x;", offset: 25, lines: 3, multiline: true},
@@ -149,7 +151,7 @@ func TestJoiner(t *testing.T) {
 		},
 		{
 			name:      "max lines: later lines are dropped, offsets advance",
-			multiline: &Multiline{Pattern: `^[[:space:]]`, Match: "after", MaxLines: 2},
+			multiline: &collect.Multiline{Pattern: `^[[:space:]]`, Match: "after", MaxLines: 2},
 			lines:     []string{"E", " 1", " 2", " 3", "F"},
 			want: []joined{
 				{at: 4, text: "E\n 1", offset: 11, lines: 4, truncated: true, multiline: true},
@@ -158,13 +160,13 @@ func TestJoiner(t *testing.T) {
 		},
 		{
 			name:      "max lines reached exactly is not truncated",
-			multiline: &Multiline{Pattern: `^[[:space:]]`, Match: "after", MaxLines: 2},
+			multiline: &collect.Multiline{Pattern: `^[[:space:]]`, Match: "after", MaxLines: 2},
 			lines:     []string{"E", " 1"},
 			want:      []joined{{at: -1, text: "E\n 1", offset: 5, lines: 2, multiline: true}},
 		},
 		{
 			name:      "max bytes: joined text is capped at a line boundary",
-			multiline: &Multiline{Pattern: `^[[:space:]]`, Match: "after"},
+			multiline: &collect.Multiline{Pattern: `^[[:space:]]`, Match: "after"},
 			maxBytes:  10,
 			lines:     []string{"ERROR", " abc", " defgh", "next"},
 			want: []joined{
@@ -174,14 +176,14 @@ func TestJoiner(t *testing.T) {
 		},
 		{
 			name:      "max bytes: joined text is cut inside a line",
-			multiline: &Multiline{Pattern: `^[[:space:]]`, Match: "after"},
+			multiline: &collect.Multiline{Pattern: `^[[:space:]]`, Match: "after"},
 			maxBytes:  8,
 			lines:     []string{"ERROR", " abcdef", " more"},
 			want:      []joined{{at: -1, text: "ERROR\n a", offset: 20, lines: 3, truncated: true, multiline: true}},
 		},
 		{
 			name:      "max bytes: no dangling separator",
-			multiline: &Multiline{Pattern: `^[[:space:]]`, Match: "after"},
+			multiline: &collect.Multiline{Pattern: `^[[:space:]]`, Match: "after"},
 			maxBytes:  6,
 			lines:     []string{"ERROR", " x"},
 			want:      []joined{{at: -1, text: "ERROR", offset: 9, lines: 2, truncated: true, multiline: true}},
@@ -197,14 +199,14 @@ func TestJoiner(t *testing.T) {
 		},
 		{
 			name:      "truncated line marks the joined event",
-			multiline: &Multiline{Pattern: `^[[:space:]]`, Match: "after"},
+			multiline: &collect.Multiline{Pattern: `^[[:space:]]`, Match: "after"},
 			lines:     []string{"E", " cut"},
 			truncated: map[int]bool{1: true},
 			want:      []joined{{at: -1, text: "E\n cut", offset: 7, lines: 2, truncated: true, multiline: true}},
 		},
 		{
 			name:      "no lines, nothing to flush",
-			multiline: &Multiline{Pattern: `^[[:space:]]`, Match: "after"},
+			multiline: &collect.Multiline{Pattern: `^[[:space:]]`, Match: "after"},
 		},
 	}
 	for _, tt := range tests {
@@ -232,7 +234,7 @@ func TestJoiner(t *testing.T) {
 }
 
 func TestJoinerPending(t *testing.T) {
-	j := NewJoiner(validMultiline(t, &Multiline{Pattern: `^[[:space:]]`, Match: "after"}), 0)
+	j := NewJoiner(validMultiline(t, &collect.Multiline{Pattern: `^[[:space:]]`, Match: "after"}), 0)
 	var n int
 	emit := func(Event) { n++ }
 	require.False(t, j.Pending())
@@ -249,7 +251,7 @@ func TestJoinerPending(t *testing.T) {
 }
 
 func TestJoinerUnvalidatedMultilinePanics(t *testing.T) {
-	require.Panics(t, func() { NewJoiner(&Multiline{Pattern: "x", Match: "after"}, 0) })
+	require.Panics(t, func() { NewJoiner(&collect.Multiline{Pattern: "x", Match: "after"}, 0) })
 }
 
 func TestJoinerNoAllocs(t *testing.T) {
@@ -268,10 +270,10 @@ func TestJoinerNoAllocs(t *testing.T) {
 func BenchmarkJoiner(b *testing.B) {
 	for _, bc := range []struct {
 		name      string
-		multiline *Multiline
+		multiline *collect.Multiline
 	}{
 		{name: "single", multiline: nil},
-		{name: "multiline", multiline: &Multiline{Pattern: `^\d{4}-`, Negate: true, Match: "after"}},
+		{name: "multiline", multiline: &collect.Multiline{Pattern: `^\d{4}-`, Negate: true, Match: "after"}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			j := NewJoiner(validMultiline(b, bc.multiline), 1<<20)

@@ -11,6 +11,9 @@ import (
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/logcollect/logcollect/internal/collect"
+	"github.com/logcollect/logcollect/internal/retry"
 )
 
 // Registration defaults.
@@ -20,21 +23,8 @@ const (
 	deregisterTimeout      = 2 * time.Second // revoke on shutdown
 )
 
-// AgentInfo is what a running agent publishes under RegistrationKey(IP).
-type AgentInfo struct {
-	Hostname   string    `json:"hostname"`
-	IP         string    `json:"ip"`
-	Version    string    `json:"version"`
-	StartTime  time.Time `json:"start_time"`
-	Tasks      int       `json:"tasks"`
-	MetricsURL string    `json:"metrics_url,omitempty"`
-}
-
-// RegistrationKey is the etcd key where the agent with this IP registers.
-func RegistrationKey(ip string) string { return "/logagent/agents/" + ip }
-
 // Registrar keeps the agent registered in etcd while it runs: the key
-// RegistrationKey(info.IP) holds the AgentInfo as JSON, attached to a lease
+// collect.RegistrationKey(info.IP) holds the collect.AgentInfo as JSON, attached to a lease
 // kept alive by the agent, so it disappears within the TTL when the agent
 // dies and at once when it stops cleanly. Update is safe for concurrent use;
 // Run is called once.
@@ -44,7 +34,7 @@ type Registrar struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	info    AgentInfo
+	info    collect.AgentInfo
 	hasInfo bool
 	// changed signals Run that info changed. Size 1: updates coalesce, Run
 	// always puts the latest info.
@@ -67,7 +57,7 @@ func NewRegistrar(cli *clientv3.Client, ttl time.Duration, log *slog.Logger) *Re
 
 // Update sets the info to publish. It does not block: Run puts it as soon as
 // it can. Run registers only after the first Update.
-func (r *Registrar) Update(info AgentInfo) {
+func (r *Registrar) Update(info collect.AgentInfo) {
 	r.mu.Lock()
 	r.info, r.hasInfo = info, true
 	r.mu.Unlock()
@@ -77,7 +67,7 @@ func (r *Registrar) Update(info AgentInfo) {
 	}
 }
 
-func (r *Registrar) current() (AgentInfo, bool) {
+func (r *Registrar) current() (collect.AgentInfo, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.info, r.hasInfo
@@ -89,7 +79,7 @@ func (r *Registrar) current() (AgentInfo, bool) {
 // a new one and puts the key again, with backoff. When ctx is done it
 // revokes the lease, which deletes the key, and returns nil.
 func (r *Registrar) Run(ctx context.Context) error {
-	bo := etcdBackoff{min: 200 * time.Millisecond, max: max(r.ttl/3, time.Second)}
+	bo := retry.Backoff{Min: 200 * time.Millisecond, Max: max(r.ttl/3, time.Second)}
 	for {
 		// Register after the first Update.
 		if _, ok := r.current(); !ok {
@@ -106,12 +96,12 @@ func (r *Registrar) Run(ctx context.Context) error {
 				return nil
 			}
 			r.log.Warn("registering in etcd failed, retrying", "endpoints", r.cli.Endpoints(), "err", err)
-			if !etcdWait(ctx, bo.next()) {
+			if !retry.Sleep(ctx, bo.Next()) {
 				return nil
 			}
 			continue
 		}
-		bo.reset()
+		bo.Reset()
 		r.log.Info("registered in etcd", "key", key, "lease", fmt.Sprintf("%x", lease), "ttl", r.ttl)
 		err = r.keepAlive(ctx, lease, key)
 		if ctx.Err() != nil {
@@ -119,7 +109,7 @@ func (r *Registrar) Run(ctx context.Context) error {
 			return nil
 		}
 		r.log.Warn("etcd registration lost, registering again", "key", key, "err", err)
-		if !etcdWait(ctx, bo.next()) {
+		if !retry.Sleep(ctx, bo.Next()) {
 			return nil
 		}
 	}
@@ -151,7 +141,7 @@ func (r *Registrar) put(ctx context.Context, lease clientv3.LeaseID) (string, er
 	if err != nil {
 		return "", fmt.Errorf("encode agent info: %w", err)
 	}
-	key := RegistrationKey(info.IP)
+	key := collect.RegistrationKey(info.IP)
 	pctx, cancel := context.WithTimeout(ctx, registrationTimeout)
 	defer cancel()
 	if _, err := r.cli.Put(pctx, key, string(val), clientv3.WithLease(lease)); err != nil {
@@ -171,8 +161,8 @@ func (r *Registrar) keepAlive(ctx context.Context, lease clientv3.LeaseID, key s
 	if err != nil {
 		return fmt.Errorf("keep lease alive: %w", err)
 	}
-	var retry <-chan time.Time // set while a changed info is not yet put
-	bo := etcdBackoff{min: 200 * time.Millisecond, max: max(r.ttl/3, time.Second)}
+	var again <-chan time.Time // set while a changed info is not yet put
+	bo := retry.Backoff{Min: 200 * time.Millisecond, Max: max(r.ttl/3, time.Second)}
 	for {
 		select {
 		case <-ctx.Done():
@@ -183,13 +173,13 @@ func (r *Registrar) keepAlive(ctx context.Context, lease clientv3.LeaseID, key s
 			}
 			continue
 		case <-r.changed:
-		case <-retry:
+		case <-again:
 		}
-		retry = nil
+		again = nil
 		newKey, err := r.put(ctx, lease)
 		switch {
 		case err == nil:
-			bo.reset()
+			bo.Reset()
 			if newKey != key {
 				// The IP changed: drop the old registration.
 				dctx, dcancel := context.WithTimeout(ctx, registrationTimeout)
@@ -201,7 +191,7 @@ func (r *Registrar) keepAlive(ctx context.Context, lease clientv3.LeaseID, key s
 			return err
 		case ctx.Err() == nil:
 			r.log.Warn("updating the etcd registration failed, retrying", "key", key, "err", err)
-			retry = time.After(bo.next())
+			again = time.After(bo.Next())
 		}
 	}
 }

@@ -10,39 +10,36 @@ import (
 	"github.com/stretchr/testify/require"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/logcollect/logcollect/internal/collect"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
-func TestRegistrationKey(t *testing.T) {
-	require.Equal(t, "/logagent/agents/10.1.2.3", RegistrationKey("10.1.2.3"))
-}
-
 // lookupRegistration reads the agent's key: its info, its lease and the
 // lease's remaining TTL; ok is false when the key does not exist.
-func lookupRegistration(cli *clientv3.Client, ip string) (info AgentInfo, lease clientv3.LeaseID, ttl int64, ok bool, err error) {
+func lookupRegistration(cli *clientv3.Client, ip string) (info collect.AgentInfo, lease clientv3.LeaseID, ttl int64, ok bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	resp, err := cli.Get(ctx, RegistrationKey(ip))
+	resp, err := cli.Get(ctx, collect.RegistrationKey(ip))
 	if err != nil || len(resp.Kvs) == 0 {
-		return AgentInfo{}, 0, 0, false, err
+		return collect.AgentInfo{}, 0, 0, false, err
 	}
 	kv := resp.Kvs[0]
 	if err := json.Unmarshal(kv.Value, &info); err != nil {
-		return AgentInfo{}, 0, 0, false, err
+		return collect.AgentInfo{}, 0, 0, false, err
 	}
 	lease = clientv3.LeaseID(kv.Lease)
 	if lease == 0 {
-		return AgentInfo{}, 0, 0, false, errors.New("the key is not attached to a lease")
+		return collect.AgentInfo{}, 0, 0, false, errors.New("the key is not attached to a lease")
 	}
 	ttlResp, err := cli.TimeToLive(ctx, lease)
 	if err != nil {
-		return AgentInfo{}, 0, 0, false, err
+		return collect.AgentInfo{}, 0, 0, false, err
 	}
 	return info, lease, ttlResp.TTL, true, nil
 }
 
 // registration is lookupRegistration for the test goroutine: errors fail.
-func registration(t *testing.T, cli *clientv3.Client, ip string) (info AgentInfo, lease clientv3.LeaseID, ttl int64, ok bool) {
+func registration(t *testing.T, cli *clientv3.Client, ip string) (info collect.AgentInfo, lease clientv3.LeaseID, ttl int64, ok bool) {
 	t.Helper()
 	info, lease, ttl, ok, err := lookupRegistration(cli, ip)
 	require.NoError(t, err)
@@ -51,7 +48,7 @@ func registration(t *testing.T, cli *clientv3.Client, ip string) (info AgentInfo
 
 // registered is a condition for require.Eventually (which runs it in another
 // goroutine, where require must not be used).
-func registered(cli *clientv3.Client, ip string, check func(AgentInfo, clientv3.LeaseID) bool) func() bool {
+func registered(cli *clientv3.Client, ip string, check func(collect.AgentInfo, clientv3.LeaseID) bool) func() bool {
 	return func() bool {
 		info, lease, _, ok, err := lookupRegistration(cli, ip)
 		return err == nil && ok && check(info, lease)
@@ -96,9 +93,9 @@ func TestRegistrarLifecycle(t *testing.T) {
 	require.False(t, ok)
 
 	start := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	info := AgentInfo{Hostname: "web-1", IP: "10.0.0.7", Version: "1.2.3", StartTime: start, Tasks: 0, MetricsURL: "http://10.0.0.7:9101/metrics"}
+	info := collect.AgentInfo{Hostname: "web-1", IP: "10.0.0.7", Version: "1.2.3", StartTime: start, Tasks: 0, MetricsURL: "http://10.0.0.7:9101/metrics"}
 	r.Update(info)
-	require.Eventually(t, registered(cli, "10.0.0.7", func(got AgentInfo, _ clientv3.LeaseID) bool {
+	require.Eventually(t, registered(cli, "10.0.0.7", func(got collect.AgentInfo, _ clientv3.LeaseID) bool {
 		return got == info
 	}), 5*time.Second, 20*time.Millisecond)
 
@@ -108,7 +105,7 @@ func TestRegistrarLifecycle(t *testing.T) {
 		info.Tasks = n
 		r.Update(info)
 	}
-	require.Eventually(t, registered(cli, "10.0.0.7", func(got AgentInfo, l clientv3.LeaseID) bool {
+	require.Eventually(t, registered(cli, "10.0.0.7", func(got collect.AgentInfo, l clientv3.LeaseID) bool {
 		return got.Tasks == 3 && l == lease
 	}), 5*time.Second, 20*time.Millisecond)
 
@@ -123,7 +120,7 @@ func TestRegistrarLifecycle(t *testing.T) {
 	// The raw JSON uses the documented field names.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	resp, err := cli.Get(ctx, RegistrationKey("10.0.0.7"))
+	resp, err := cli.Get(ctx, collect.RegistrationKey("10.0.0.7"))
 	require.NoError(t, err)
 	require.JSONEq(t, `{"hostname":"web-1","ip":"10.0.0.7","version":"1.2.3","start_time":"2025-01-02T03:04:05Z","tasks":3,"metrics_url":"http://10.0.0.7:9101/metrics"}`,
 		string(resp.Kvs[0].Value))
@@ -155,10 +152,10 @@ func TestRegistrarSurvivesEtcdRestart(t *testing.T) {
 			cli := e.Client(t)
 			log, _ := etcdTestLog(t)
 			r := NewRegistrar(cli, 2*time.Second, log)
-			info := AgentInfo{Hostname: "web-2", IP: "10.0.0.8", Version: "1.2.3", StartTime: time.Now().UTC().Truncate(time.Second), Tasks: 2}
+			info := collect.AgentInfo{Hostname: "web-2", IP: "10.0.0.8", Version: "1.2.3", StartTime: time.Now().UTC().Truncate(time.Second), Tasks: 2}
 			r.Update(info)
 			stop := runRegistrar(t, r)
-			require.Eventually(t, registered(cli, "10.0.0.8", func(AgentInfo, clientv3.LeaseID) bool { return true }),
+			require.Eventually(t, registered(cli, "10.0.0.8", func(collect.AgentInfo, clientv3.LeaseID) bool { return true }),
 				5*time.Second, 20*time.Millisecond)
 
 			e.Stop()
@@ -169,7 +166,7 @@ func TestRegistrarSurvivesEtcdRestart(t *testing.T) {
 
 			// Registered, with the latest info, and kept alive: still there
 			// well after any stale lease would have expired.
-			require.Eventually(t, registered(cli, "10.0.0.8", func(got AgentInfo, _ clientv3.LeaseID) bool {
+			require.Eventually(t, registered(cli, "10.0.0.8", func(got collect.AgentInfo, _ clientv3.LeaseID) bool {
 				return got.Tasks == 5
 			}), 20*time.Second, 50*time.Millisecond)
 			time.Sleep(5 * time.Second)

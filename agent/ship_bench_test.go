@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/collect"
 )
 
 // ackProducer acknowledges every record at once, so a benchmark measures the agent's own
@@ -51,7 +53,7 @@ func BenchmarkShipJSON(b *testing.B) {
 	b.ReportAllocs()
 	cpu := cpuTime(b)
 	b.ResetTimer()
-	startAgent(b, cfg, prod, Task{Path: path, Topic: "bench", StartPosition: "beginning"})
+	startAgent(b, cfg, prod, collect.Task{Path: path, Topic: "bench", StartPosition: "beginning"})
 	for prod.acked.Load() < int64(b.N) {
 		time.Sleep(time.Millisecond)
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/logcollect/logcollect/internal/collect"
 )
 
 // taskMetrics are a task's series, resolved once: the per-line path must not
@@ -42,7 +44,7 @@ func newTaskMetrics(m *Metrics, task, topic string) *taskMetrics {
 // scan_frequency (and at once when a harvester saw its file rotate), and runs
 // one harvester per matching file.
 type taskRunner struct {
-	task        Task
+	task        collect.Task
 	files       FilesConfig
 	enc         *encoder
 	encOverhead int

@@ -23,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/collect"
 	"github.com/logcollect/logcollect/sysmon"
 	"github.com/logcollect/logcollect/transfer"
 )
@@ -323,7 +324,7 @@ func etcdPuts(t *testing.T, p *composeProject) map[string][]byte {
 }
 
 // seededTasks are the tasks etcd-init puts under logagent's collect key.
-func seededTasks(t *testing.T, p *composeProject) []agent.Task {
+func seededTasks(t *testing.T, p *composeProject) []collect.Task {
 	t.Helper()
 	ag := pipelineServices(t, p)["logagent"]
 	cfg := ag.config.config.(agent.Config)
@@ -331,7 +332,7 @@ func seededTasks(t *testing.T, p *composeProject) []agent.Task {
 	key := cfg.ExpandCollectKey(cfg.Host.IP, ag.svc.Hostname)
 	value, ok := etcdPuts(t, p)[key]
 	require.Truef(t, ok, "etcd-init does not put logagent's collect key %s", key)
-	tasks, err := agent.ParseTasks(value)
+	tasks, err := collect.ParseTasks(value)
 	require.NoError(t, err, "collect config put under %s", key)
 	require.NotEmpty(t, tasks)
 	return tasks
@@ -619,7 +620,7 @@ func TestLoggenFeedsCollectConfig(t *testing.T) {
 
 	data, err := os.ReadFile("config/collect.json")
 	require.NoError(t, err)
-	tasks, err := agent.ParseTasks(data)
+	tasks, err := collect.ParseTasks(data)
 	require.NoError(t, err)
 	files, err := filepath.Glob(filepath.Join(dir, "*"))
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/collect"
 	"github.com/logcollect/logcollect/sysmon"
 	"github.com/logcollect/logcollect/transfer"
 )
@@ -157,7 +158,7 @@ func TestExampleConfigsCatchMistakes(t *testing.T) {
 func TestCollectConfigParses(t *testing.T) {
 	data, err := os.ReadFile("config/collect.json")
 	require.NoError(t, err)
-	tasks, err := agent.ParseTasks(data)
+	tasks, err := collect.ParseTasks(data)
 	require.NoError(t, err)
 	require.NotEmpty(t, tasks)
 	for _, task := range tasks {
@@ -165,6 +166,6 @@ func TestCollectConfigParses(t *testing.T) {
 		// logagent container reads.
 		require.Truef(t, strings.HasPrefix(task.Path, "/var/log/demo/"), "task path %s is outside the demo log volume", task.Path)
 	}
-	_, err = agent.ParseTasks([]byte(strings.Replace(string(data), `"topic"`, `"topics"`, 1)))
+	_, err = collect.ParseTasks([]byte(strings.Replace(string(data), `"topic"`, `"topics"`, 1)))
 	require.ErrorContains(t, err, "topics", "a misspelt field must be rejected")
 }

@@ -114,13 +114,7 @@ func LoadConfig(path string) (FileConfig, error) {
 
 // ReadConfig is LoadConfig without Validate, for callers that override fields (from flags)
 // and then call Validate.
-func ReadConfig(path string) (FileConfig, error) {
-	var c FileConfig
-	if err := config.Load(path, &c); err != nil {
-		return FileConfig{}, err
-	}
-	return c, nil
-}
+func ReadConfig(path string) (FileConfig, error) { return config.Read[FileConfig](path) }
 
 // Validate sets defaults for unset fields and checks the whole file config; see
 // Config.Validate.
@@ -169,21 +163,11 @@ func (c *Config) Validate() error {
 	if in.URL != "" && in.Bucket == "" {
 		errs.Addf("influx.bucket", "required (InfluxDB 1.8: \"db\" or \"db/rp\")")
 	}
-	if in.BatchSize < 0 {
-		errs.BadValue("influx.batch_size", in.BatchSize, "must be > 0")
-	}
-	if in.Timeout < 0 {
-		errs.BadValue("influx.timeout", in.Timeout, "must be > 0")
-	}
-	if in.MaxRetryDelay < 0 {
-		errs.BadValue("influx.max_retry_delay", in.MaxRetryDelay, "must be > 0")
-	}
-	if in.MaxBufferedPoints < 0 {
-		errs.BadValue("influx.max_buffered_points", in.MaxBufferedPoints, "must be > 0")
-	}
-	if c.ShutdownTimeout < 0 {
-		errs.BadValue("shutdown_timeout", c.ShutdownTimeout, "must be > 0")
-	}
+	config.Positive(&errs, "influx.batch_size", in.BatchSize)
+	config.Positive(&errs, "influx.timeout", in.Timeout)
+	config.Positive(&errs, "influx.max_retry_delay", in.MaxRetryDelay)
+	config.Positive(&errs, "influx.max_buffered_points", in.MaxBufferedPoints)
+	config.Positive(&errs, "shutdown_timeout", c.ShutdownTimeout)
 
 	for field, patterns := range map[string][]string{
 		"disk.mount_points":        c.Disk.MountPoints,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	influxhttp "github.com/influxdata/influxdb-client-go/v2/api/http"
+
+	"github.com/logcollect/logcollect/internal/retry"
 )
 
 // LineWriter writes line-protocol records to InfluxDB in one request and returns when
@@ -159,11 +160,11 @@ func (w *Writer) done(batch []string, keep bool) int {
 // within cfg.Timeout), so a stop takes at most Timeout + ShutdownTimeout. It returns nil.
 func (w *Writer) Run(ctx context.Context) error {
 	var (
-		failures int // consecutive failed writes
-		retry    <-chan time.Time
+		bo    = w.backoff() // its attempts: the consecutive failed writes
+		again <-chan time.Time
 	)
 	for {
-		if retry == nil {
+		if again == nil {
 			select {
 			case <-ctx.Done():
 				return w.shutdown(ctx)
@@ -173,20 +174,19 @@ func (w *Writer) Run(ctx context.Context) error {
 			select {
 			case <-ctx.Done():
 				return w.shutdown(ctx)
-			case <-retry:
-				retry = nil
+			case <-again:
+				again = nil
 			}
 		}
 		for w.Buffered() > 0 && ctx.Err() == nil {
 			// A write in progress when ctx is done completes (within cfg.Timeout): cutting
 			// it off could make the shutdown flush write the same points twice.
-			delay, ok := w.writeBatch(context.WithoutCancel(ctx), failures)
+			delay, ok := w.writeBatch(context.WithoutCancel(ctx), &bo)
 			if ok {
-				failures = 0
+				bo.Reset()
 				continue
 			}
-			failures++
-			retry = time.After(delay)
+			again = time.After(delay)
 			break
 		}
 	}
@@ -199,18 +199,14 @@ func (w *Writer) shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.ShutdownTimeout)
 	defer cancel()
 	w.log.Info("flushing buffered points", "points", w.Buffered(), "timeout", w.cfg.ShutdownTimeout)
-	failures := 0
+	bo := w.backoff()
 	for w.Buffered() > 0 && ctx.Err() == nil {
-		delay, ok := w.writeBatch(ctx, failures)
+		delay, ok := w.writeBatch(ctx, &bo)
 		if ok {
-			failures = 0
+			bo.Reset()
 			continue
 		}
-		failures++
-		select {
-		case <-ctx.Done():
-		case <-time.After(delay):
-		}
+		retry.Sleep(ctx, delay)
 	}
 	if n := w.drain(); n > 0 {
 		w.m.PointsDropped.WithLabelValues(dropShutdown).Add(float64(n))
@@ -229,8 +225,10 @@ func (w *Writer) drain() int {
 }
 
 // writeBatch writes the oldest batch. ok is false when the write failed and the points
-// were kept; delay is then how long to wait before the next attempt.
-func (w *Writer) writeBatch(ctx context.Context, failures int) (delay time.Duration, ok bool) {
+// were kept; delay is then how long to wait before the next attempt, from bo, whose
+// attempts are the failures before this one.
+func (w *Writer) writeBatch(ctx context.Context, bo *retry.Backoff) (delay time.Duration, ok bool) {
+	failures := bo.Attempts()
 	batch := w.take(w.cfg.BatchSize)
 	if len(batch) == 0 {
 		return 0, true
@@ -266,7 +264,7 @@ func (w *Writer) writeBatch(ctx context.Context, failures int) (delay time.Durat
 	case werr.Retryable:
 		buffered := w.done(batch, true)
 		w.m.BufferedPoints.Set(float64(buffered))
-		delay = w.backoff(failures, werr.RetryAfter)
+		delay = w.retryDelay(bo, werr.RetryAfter)
 		// The first failure of an outage is a warning; the retries are debug noise.
 		level := slog.LevelDebug
 		if failures == 0 {
@@ -294,15 +292,16 @@ func (w *Writer) writeBatch(ctx context.Context, failures int) (delay time.Durat
 	}
 }
 
-// backoff returns the wait after the failures+1-th consecutive failure: MinRetryDelay
-// doubled each time, capped at MaxRetryDelay, ±20% jitter; a Retry-After wins if longer.
-func (w *Writer) backoff(failures int, retryAfter time.Duration) time.Duration {
-	d := w.cfg.MinRetryDelay << min(failures, 20)
-	if d <= 0 || d > w.cfg.MaxRetryDelay {
-		d = w.cfg.MaxRetryDelay
-	}
-	d = time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
-	return min(max(d, retryAfter), w.cfg.MaxRetryDelay)
+// backoff returns the backoff of a series of failed writes: MinRetryDelay doubled after
+// each, up to MaxRetryDelay.
+func (w *Writer) backoff() retry.Backoff {
+	return retry.Backoff{Min: w.cfg.MinRetryDelay, Max: w.cfg.MaxRetryDelay}
+}
+
+// retryDelay returns the wait after a failed write: bo's next wait, or the server's
+// Retry-After if longer, at most MaxRetryDelay.
+func (w *Writer) retryDelay(bo *retry.Backoff, retryAfter time.Duration) time.Duration {
+	return min(max(bo.Next(), retryAfter), w.cfg.MaxRetryDelay)
 }
 
 // WriteError is a failed write, classified.

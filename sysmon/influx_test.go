@@ -377,12 +377,13 @@ func TestClassify(t *testing.T) {
 func TestBackoff(t *testing.T) {
 	w := NewWriter(WriterConfig{BatchSize: 1, MaxBufferedPoints: 10, MinRetryDelay: time.Second, MaxRetryDelay: 30 * time.Second},
 		nil, slog.New(slog.DiscardHandler), nil)
+	bo := w.backoff()
 	for failures, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second} {
-		d := w.backoff(failures, 0)
+		d := w.retryDelay(&bo, 0)
 		require.InDelta(t, float64(want), float64(d), float64(want)*0.21, "failures=%d", failures)
 		require.LessOrEqual(t, d, 30*time.Second)
 	}
-	require.InDelta(t, float64(30*time.Second), float64(w.backoff(100, 0)), float64(6*time.Second), "no overflow")
-	require.GreaterOrEqual(t, w.backoff(0, 10*time.Second), 10*time.Second, "Retry-After wins")
-	require.Equal(t, 30*time.Second, w.backoff(0, time.Hour), "but is capped")
+	bo = w.backoff()
+	require.GreaterOrEqual(t, w.retryDelay(&bo, 10*time.Second), 10*time.Second, "Retry-After wins")
+	require.Equal(t, 30*time.Second, w.retryDelay(&bo, time.Hour), "but is capped")
 }

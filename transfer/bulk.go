@@ -2,13 +2,10 @@ package transfer
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logcollect/logcollect/internal/config"
+	"github.com/logcollect/logcollect/internal/retry"
 )
 
 // outcome is what to do with one bulk item.
@@ -40,44 +38,10 @@ func classify(status int) outcome {
 	}
 }
 
-// esOptions are the olivere client options for c.
-func esOptions(c ElasticsearchConfig) ([]elastic.ClientOptionFunc, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 16
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("elasticsearch.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("elasticsearch.ca_file %s: no PEM certificate found", c.CAFile)
-		}
-		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
-	}
-	opts := []elastic.ClientOptionFunc{
-		elastic.SetURL(c.URLs...),
-		elastic.SetSniff(c.Sniff),
-		elastic.SetHealthcheck(c.Healthcheck),
-		elastic.SetHealthcheckTimeoutStartup(5 * time.Second),
-		elastic.SetHttpClient(&http.Client{Transport: tr, Timeout: c.Timeout.D()}),
-	}
-	if strings.HasPrefix(c.URLs[0], "https://") {
-		opts = append(opts, elastic.SetScheme("https"))
-	}
-	if c.Username != "" {
-		opts = append(opts, elastic.SetBasicAuth(c.Username, c.Password))
-	}
-	if c.APIKey != "" {
-		opts = append(opts, elastic.SetHeaders(http.Header{"Authorization": {"ApiKey " + c.APIKey}}))
-	}
-	return opts, nil
-}
-
 // connect builds the Elasticsearch client and installs the index template,
 // retrying with backoff until both succeed or ctx is done.
 func (t *Transfer) connect(ctx context.Context) error {
-	b := backoff{min: t.cfg.Bulk.RetryBackoff.D(), max: t.cfg.Bulk.RetryMaxBackoff.D()}
+	b := retry.Backoff{Min: t.cfg.Bulk.RetryBackoff.D(), Max: t.cfg.Bulk.RetryMaxBackoff.D()}
 	for {
 		err := t.tryConnect(ctx)
 		if err == nil {
@@ -89,13 +53,13 @@ func (t *Transfer) connect(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		d := b.next()
+		d := b.Next()
 		if isAuthError(err) {
 			t.setAuthFailing(true, err)
 		} else {
 			t.log.Error("elasticsearch is not usable yet; retrying", "urls", config.RedactURLs(t.cfg.Elasticsearch.URLs), "retry_in", d.Round(time.Millisecond).String(), "err", err.Error())
 		}
-		if !sleep(ctx, d) {
+		if !retry.Sleep(ctx, d) {
 			return ctx.Err()
 		}
 	}
@@ -173,7 +137,7 @@ func templateBody(tc TemplateConfig) map[string]any {
 // acknowledged: all of them unless ctx was cancelled first.
 func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()) []*kgo.Record {
 	acked := make([]*kgo.Record, 0, len(docs))
-	b := backoff{min: t.cfg.Bulk.RetryBackoff.D(), max: t.cfg.Bulk.RetryMaxBackoff.D()}
+	b := retry.Backoff{Min: t.cfg.Bulk.RetryBackoff.D(), Max: t.cfg.Bulk.RetryMaxBackoff.D()}
 	pending := docs
 	for len(pending) > 0 {
 		start := time.Now()
@@ -197,18 +161,18 @@ func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()
 			auth := isAuthError(err)
 			t.setAuthFailing(auth, err)
 			pause()
-			wait := b.next()
+			wait := b.Next()
 			if !auth { // an auth failure is logged once, by setAuthFailing
-				t.logRetry(b.n, "bulk request failed; retrying", "docs", len(pending), "retry_in", wait.Round(time.Millisecond).String(), "err", err.Error())
+				t.logRetry(b.Attempts(), "bulk request failed; retrying", "docs", len(pending), "retry_in", wait.Round(time.Millisecond).String(), "err", err.Error())
 			}
-			if !sleep(ctx, wait) {
+			if !retry.Sleep(ctx, wait) {
 				return acked
 			}
 			continue
 		}
 		t.m.ESUp.Set(1)
 		t.setAuthFailing(false, nil)
-		var retry, reject []document
+		var again, reject []document
 		var reasons []*elastic.ErrorDetails
 		firstRetry := ""
 		now := time.Now()
@@ -222,10 +186,10 @@ func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()
 			case outcomeRetry:
 				typ := errorType(item)
 				t.m.IndexErrors.WithLabelValues(d.rec.Topic, typ).Inc()
-				if len(retry) == 0 {
+				if len(again) == 0 {
 					firstRetry = typ
 				}
-				retry = append(retry, d)
+				again = append(again, d)
 			case outcomeReject:
 				t.m.IndexErrors.WithLabelValues(d.rec.Topic, errorType(item)).Inc()
 				reject = append(reject, d)
@@ -240,17 +204,17 @@ func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()
 				acked = append(acked, d.rec)
 			}
 		}
-		pending = retry
-		if len(retry) > 0 {
+		pending = again
+		if len(again) > 0 {
 			pause()
-			wait := b.next()
-			t.logRetry(b.n, "elasticsearch did not take every document; retrying those", "docs", len(retry), "retry_in", wait.Round(time.Millisecond).String(), "reason", firstRetry)
-			if !sleep(ctx, wait) {
+			wait := b.Next()
+			t.logRetry(b.Attempts(), "elasticsearch did not take every document; retrying those", "docs", len(again), "retry_in", wait.Round(time.Millisecond).String(), "reason", firstRetry)
+			if !retry.Sleep(ctx, wait) {
 				return acked
 			}
-		} else if b.n > 0 {
-			t.log.Info("elasticsearch took the documents after retries", "retries", b.n)
-			b.reset()
+		} else if b.Attempts() > 0 {
+			t.log.Info("elasticsearch took the documents after retries", "retries", b.Attempts())
+			b.Reset()
 		}
 	}
 	return acked
@@ -399,7 +363,7 @@ func (t *Transfer) sendDLQ(ctx context.Context, docs []document, reasons []*elas
 		}
 		t.log.Warn("document rejected; sending the record to the DLQ", "id", d.id, "dlq", recs[i].Topic, "error_type", typ, "error_reason", reason)
 	}
-	b := backoff{min: t.cfg.Bulk.RetryBackoff.D(), max: t.cfg.Bulk.RetryMaxBackoff.D()}
+	b := retry.Backoff{Min: t.cfg.Bulk.RetryBackoff.D(), Max: t.cfg.Bulk.RetryMaxBackoff.D()}
 	for {
 		var failed []*kgo.Record
 		var firstErr error
@@ -417,9 +381,9 @@ func (t *Transfer) sendDLQ(ctx context.Context, docs []document, reasons []*elas
 		if ctx.Err() != nil {
 			return false
 		}
-		wait := b.next()
+		wait := b.Next()
 		t.log.Warn("DLQ produce failed; retrying", "records", len(failed), "retry_in", wait.String(), "err", firstErr.Error())
-		if !sleep(ctx, wait) {
+		if !retry.Sleep(ctx, wait) {
 			return false
 		}
 		recs = failed

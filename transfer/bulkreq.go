@@ -9,7 +9,7 @@ import (
 
 	"github.com/olivere/elastic/v7"
 
-	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/record"
 )
 
 // A bulk request is built and its answer read here rather than through
@@ -61,9 +61,9 @@ func bulkBody(docs []document) string {
 	for i := range docs {
 		d := &docs[i]
 		action = append(action[:0], `{"index":{"_index":`...)
-		action = agent.AppendJSONString(action, []byte(d.index))
+		action = record.AppendJSONString(action, []byte(d.index))
 		action = append(action, `,"_id":`...)
-		action = agent.AppendJSONString(action, []byte(d.id))
+		action = record.AppendJSONString(action, []byte(d.id))
 		action = append(action, "}}\n"...)
 		b.Write(action)
 		b.Write(d.body)

@@ -11,7 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/config"
+	"github.com/logcollect/logcollect/internal/etcdclient"
+	"github.com/logcollect/logcollect/internal/kafkaclient"
 )
 
 func TestSampleConfig(t *testing.T) {
@@ -20,24 +22,24 @@ func TestSampleConfig(t *testing.T) {
 	one := 1
 	want := Config{
 		Kafka: KafkaConfig{
-			Brokers: []string{"127.0.0.1:9092"}, ClientID: "logtransfer", Group: "logtransfer",
+			Config: kafkaclient.Config{Brokers: []string{"127.0.0.1:9092"}, ClientID: "logtransfer"}, Group: "logtransfer",
 			StartOffset: "earliest", Topics: []string{"nginx-access", "app-log"}, TopicRegex: "^logs-.*",
-			SessionTimeout: agent.Duration(45 * time.Second), FetchMaxBytes: 1 << 20,
+			SessionTimeout: config.Duration(45 * time.Second), FetchMaxBytes: 1 << 20,
 		},
-		Etcd: EtcdConfig{Endpoints: []string{}, DialTimeout: agent.Duration(5 * time.Second), TopicsKey: "/logtransfer/topics"},
+		Etcd: EtcdConfig{Config: etcdclient.Config{Endpoints: []string{}, DialTimeout: config.Duration(5 * time.Second)}, TopicsKey: "/logtransfer/topics"},
 		Elasticsearch: ElasticsearchConfig{
-			URLs: []string{"http://127.0.0.1:9200"}, Timeout: agent.Duration(30 * time.Second),
+			URLs: []string{"http://127.0.0.1:9200"}, Timeout: config.Duration(30 * time.Second),
 		},
 		Index: "{topic}-{yyyy.MM.dd}",
 		Bulk: BulkConfig{
-			Actions: 5000, Bytes: 5 << 20, FlushInterval: agent.Duration(time.Second), Workers: 1,
-			RetryBackoff: agent.Duration(100 * time.Millisecond), RetryMaxBackoff: agent.Duration(30 * time.Second),
+			Actions: 5000, Bytes: 5 << 20, FlushInterval: config.Duration(time.Second), Workers: 1,
+			RetryBackoff: config.Duration(100 * time.Millisecond), RetryMaxBackoff: config.Duration(30 * time.Second),
 		},
 		DLQ:             DLQConfig{Topic: "{topic}.dlq"},
 		Template:        TemplateConfig{Name: "logtransfer", IndexPatterns: []string{"*-*"}, Shards: 1, Replicas: &one},
 		Metrics:         MetricsConfig{Listen: "127.0.0.1:9102"},
-		Log:             agent.LogConfig{Level: "info", Format: "text"},
-		ShutdownTimeout: agent.Duration(30 * time.Second),
+		Log:             config.LogConfig{Level: "info", Format: "text"},
+		ShutdownTimeout: config.Duration(30 * time.Second),
 	}
 	require.Equal(t, want, c)
 }
@@ -46,9 +48,9 @@ func TestSampleConfig(t *testing.T) {
 // a minimal config must validate to the same values.
 func TestConfigDefaults(t *testing.T) {
 	c := Config{
-		Kafka:         KafkaConfig{Brokers: []string{"127.0.0.1:9092"}, Topics: []string{"nginx-access", "app-log"}, TopicRegex: "^logs-.*"},
+		Kafka:         KafkaConfig{Config: kafkaclient.Config{Brokers: []string{"127.0.0.1:9092"}}, Topics: []string{"nginx-access", "app-log"}, TopicRegex: "^logs-.*"},
 		Elasticsearch: ElasticsearchConfig{URLs: []string{"http://127.0.0.1:9200"}},
-		Etcd:          EtcdConfig{Endpoints: []string{}},
+		Etcd:          EtcdConfig{Config: etcdclient.Config{Endpoints: []string{}}},
 		Template:      TemplateConfig{IndexPatterns: []string{"*-*"}},
 	}
 	require.NoError(t, c.Validate())
@@ -56,7 +58,7 @@ func TestConfigDefaults(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, sample, c)
 
-	c = Config{Kafka: KafkaConfig{Brokers: []string{"b:1"}, Topics: []string{"t"}}, Elasticsearch: ElasticsearchConfig{URLs: []string{"http://es:9200"}}, Index: "{topic}"}
+	c = Config{Kafka: KafkaConfig{Config: kafkaclient.Config{Brokers: []string{"b:1"}}, Topics: []string{"t"}}, Elasticsearch: ElasticsearchConfig{URLs: []string{"http://es:9200"}}, Index: "{topic}"}
 	require.NoError(t, c.Validate())
 	require.Equal(t, []string{"*"}, c.Template.IndexPatterns)
 	require.NoError(t, c.Validate(), "Validate is idempotent")
@@ -100,36 +102,36 @@ shutdown_timeout: -1s
 			`kafka.brokers[0] "nohost": must be host:port`,
 			"kafka.sasl.username: required with mechanism PLAIN",
 			"kafka.tls.ca_file: set but kafka.tls.enabled is false",
-			`kafka.start_offset: "newest": must be earliest or latest`,
-			"kafka.session_timeout: -1s: must be > 0",
-			"kafka.fetch_max_bytes: -1: must be > 0 and < 2 GiB",
-			`kafka.topics[0]: "bad topic": not a valid topic name`,
+			`kafka.start_offset "newest": must be earliest or latest`,
+			"kafka.session_timeout -1s: must be > 0",
+			"kafka.fetch_max_bytes -1: must be > 0 and < 2 GiB",
+			`kafka.topics[0] "bad topic": not a valid topic name`,
 			"kafka.topic_regex: error parsing regexp",
-			`elasticsearch.urls[0]: "127.0.0.1:9200": must be http(s)://host:port`,
+			`elasticsearch.urls[0] "127.0.0.1:9200": must be http(s)://host:port`,
 			"elasticsearch.username: required when elasticsearch.password is set",
-			`index: "{Topic}-{yyyy.MM.dd}": unknown placeholder {Topic}`,
-			"bulk.actions: -1: must be > 0",
-			"bulk.bytes: -1: must be > 0",
-			"bulk.flush_interval: -1s: must be > 0",
-			"bulk.workers: -2: must be > 0",
-			"bulk.retry_max_backoff: 1s: must be >= bulk.retry_backoff",
-			`dlq.topic: "{topic}.{x}": unknown placeholder {x}`,
-			"template.shards: -1: must be > 0",
-			"template.replicas: -1: must be >= 0",
-			`metrics.listen: "nope": must be host:port`,
-			`log.level: "loud"`,
-			`log.format: "xml"`,
-			"shutdown_timeout: -1s: must be > 0",
+			`index "{Topic}-{yyyy.MM.dd}": unknown placeholder {Topic}`,
+			"bulk.actions -1: must be > 0",
+			"bulk.bytes -1: must be > 0",
+			"bulk.flush_interval -1s: must be > 0",
+			"bulk.workers -2: must be > 0",
+			"bulk.retry_max_backoff 1s: must be >= bulk.retry_backoff",
+			`dlq.topic "{topic}.{x}": unknown placeholder {x}`,
+			"template.shards -1: must be > 0",
+			"template.replicas -1: must be >= 0",
+			`metrics.listen "nope": must be host:port`,
+			`log.level "loud"`,
+			`log.format "xml"`,
+			"shutdown_timeout -1s: must be > 0",
 		}},
 		{"etcd", "kafka: {brokers: [\"b:1\"], topic_regex: x}\nelasticsearch: {urls: [\"http://es:9200\"]}\netcd: {endpoints: [\"ftp://e:1\"], topics_key: topics, dial_timeout: -1s}\n",
 			[]string{
 				"etcd.endpoints: topics from etcd cannot be combined with kafka.topic_regex",
-				`etcd.topics_key: "topics": must start with /`,
+				`etcd.topics_key "topics": must start with /`,
 				`etcd.endpoints[0] "ftp://e:1": scheme "ftp"`,
 				"etcd.dial_timeout -1s: must be > 0",
 			}},
 		{"fetch too large for Kafka's int32", "kafka: {brokers: [\"b:1\"], topics: [t], fetch_max_bytes: 2147483648}\nelasticsearch: {urls: [\"http://es:9200\"]}\n",
-			[]string{"kafka.fetch_max_bytes: 2147483648: must be > 0 and < 2 GiB"}},
+			[]string{"kafka.fetch_max_bytes 2147483648: must be > 0 and < 2 GiB"}},
 		{"api key and basic auth", "kafka: {brokers: [\"b:1\"], topic_regex: x}\nelasticsearch: {urls: [\"http://es:9200\"], username: u, api_key: k}\n",
 			[]string{"elasticsearch.api_key: set api_key or username/password, not both"}},
 	}
@@ -161,7 +163,7 @@ func TestFetchLimits(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := Config{
-				Kafka:         KafkaConfig{Brokers: []string{"127.0.0.1:1"}, Topics: []string{"t"}, FetchMaxBytes: tt.fetch},
+				Kafka:         KafkaConfig{Config: kafkaclient.Config{Brokers: []string{"127.0.0.1:1"}}, Topics: []string{"t"}, FetchMaxBytes: tt.fetch},
 				Elasticsearch: ElasticsearchConfig{URLs: []string{"http://127.0.0.1:1"}},
 				Bulk:          BulkConfig{Bytes: 50 << 20, Workers: 4},
 			}

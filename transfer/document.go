@@ -10,7 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/record"
 )
 
 // document is one record turned into an Elasticsearch document.
@@ -26,7 +26,7 @@ type document struct {
 const maxIDBytes = 512
 
 // docID is the deterministic document id of a record: the event id the agent
-// put in the agent.IDHeader header, which stays the same when the agent
+// put in the record.IDHeader header, which stays the same when the agent
 // re-sends a line after a crash (the record then has a new Kafka offset), or
 // else {topic}-{partition}-{offset}, which stays the same when Kafka
 // redelivers a record. Either way a second delivery overwrites the document
@@ -35,7 +35,7 @@ const maxIDBytes = 512
 func docID(r *kgo.Record) string {
 	for i := range r.Headers {
 		h := &r.Headers[i]
-		if h.Key == agent.IDHeader {
+		if h.Key == record.IDHeader {
 			if len(h.Value) > 0 && len(h.Value) <= maxIDBytes && utf8.Valid(h.Value) {
 				return string(h.Value)
 			}
@@ -201,7 +201,7 @@ func appendKafkaField(obj []byte, r *kgo.Record) []byte {
 		b = append(b, ',')
 	}
 	b = append(b, `"kafka":{"topic":`...)
-	b = agent.AppendJSONString(b, []byte(r.Topic))
+	b = record.AppendJSONString(b, []byte(r.Topic))
 	b = append(b, `,"partition":`...)
 	b = strconv.AppendInt(b, int64(r.Partition), 10)
 	b = append(b, `,"offset":`...)

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/record"
 )
 
 func TestIndexNamer(t *testing.T) {
@@ -132,7 +132,7 @@ func TestBuildDocument(t *testing.T) {
 }
 
 func TestDocID(t *testing.T) {
-	id := func(v string) []kgo.RecordHeader { return []kgo.RecordHeader{{Key: agent.IDHeader, Value: []byte(v)}} }
+	id := func(v string) []kgo.RecordHeader { return []kgo.RecordHeader{{Key: record.IDHeader, Value: []byte(v)}} }
 	tests := []struct {
 		name    string
 		headers []kgo.RecordHeader
@@ -226,15 +226,4 @@ func TestBulkBody(t *testing.T) {
 		require.Equal(t, d.index, action["index"].Index)
 		require.Equal(t, d.id, action["index"].ID)
 	}
-}
-
-func TestBackoff(t *testing.T) {
-	b := backoff{min: 100 * time.Millisecond, max: time.Second}
-	for i, max := range []time.Duration{100, 200, 400, 800, 1000, 1000} {
-		d := b.next()
-		max *= time.Millisecond
-		require.True(t, d >= max/2 && d <= max, "attempt %d: %s not in [%s, %s]", i, d, max/2, max)
-	}
-	b.reset()
-	require.LessOrEqual(t, b.next(), 100*time.Millisecond)
 }

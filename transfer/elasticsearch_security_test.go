@@ -11,11 +11,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/logcollect/logcollect/internal/config"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
 // TestElasticsearchHTTPSAndAuth indexes into the real Elasticsearch node
-// through nginx doing TLS and authentication (basic auth, API key), as
+// through nginx doing TLS (the CA given in elasticsearch.tls or the flat
+// elasticsearch.ca_file) and authentication (basic auth, API key), as
 // deployments front an Elasticsearch without its own security. A wrong
 // password, a wrong CA or an expired certificate index nothing, leave
 // logtransfer_es_up at 0, and the log names the URL and the cause.
@@ -33,9 +35,12 @@ func TestElasticsearchHTTPSAndAuth(t *testing.T) {
 	require.NoError(t, err)
 	for _, c := range []struct {
 		name, url, ca, user, password, apiKey string
+		tlsBlock                              bool   // the CA in elasticsearch.tls, not the flat elasticsearch.ca_file
 		wantErr                               string // "" if the records must be indexed
 	}{
 		{name: "basic auth", url: proxy.URL, ca: certs.CA, user: "elastic", password: password},
+		{name: "tls block", url: proxy.URL, ca: certs.CA, tlsBlock: true, user: "elastic", password: password},
+		{name: "tls block wrong CA", url: proxy.URL, ca: certs.OtherCA, tlsBlock: true, user: "elastic", password: password, wantErr: "certificate signed by unknown authority"},
 		{name: "api key", url: proxy.URL, ca: certs.CA, apiKey: apiKey},
 		{name: "wrong password", url: proxy.URL, ca: certs.CA, user: "elastic", password: "wrong-pw-7", wantErr: "401"},
 		{name: "wrong api key", url: proxy.URL, ca: certs.CA, apiKey: "d3Jvbmc6a2V5", wantErr: "401"},
@@ -50,7 +55,11 @@ func TestElasticsearchHTTPSAndAuth(t *testing.T) {
 			cfg.Template.Replicas = &zero
 			cfg.Template.Name = topic
 			cfg.Index = "{topic}"
-			cfg.Elasticsearch.CAFile = c.ca
+			if c.tlsBlock {
+				cfg.Elasticsearch.TLS = config.TLSConfig{Enabled: true, CAFile: c.ca}
+			} else {
+				cfg.Elasticsearch.CAFile = c.ca
+			}
 			cfg.Elasticsearch.Username, cfg.Elasticsearch.Password, cfg.Elasticsearch.APIKey = c.user, c.password, c.apiKey
 			var logs syncBuffer
 			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -10,7 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
-	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/config"
+	"github.com/logcollect/logcollect/internal/kafkaclient"
 	"github.com/logcollect/logcollect/internal/testenv"
 	"github.com/logcollect/logcollect/transfer/transfertest"
 )
@@ -26,16 +27,16 @@ func TestKafkaTLSAndSASL(t *testing.T) {
 	certs := testenv.NewCerts(t)
 	const password = "kafka-pw-Tr4nsf3r"
 	k := testenv.StartKafkaWithOptions(t, testenv.KafkaOptions{Certs: certs, Users: map[string]string{"bob": password}})
-	tlsCA := func(ca string) agent.TLSConfig { return agent.TLSConfig{Enabled: true, CAFile: ca} }
+	tlsCA := func(ca string) config.TLSConfig { return config.TLSConfig{Enabled: true, CAFile: ca} }
 	mtls := tlsCA(certs.CA)
 	mtls.CertFile, mtls.KeyFile = certs.ClientCert, certs.ClientKey
-	sasl := func(mech, pw string) agent.SASLConfig {
-		return agent.SASLConfig{Mechanism: mech, Username: "bob", Password: pw}
+	sasl := func(mech, pw string) kafkaclient.SASLConfig {
+		return kafkaclient.SASLConfig{Mechanism: mech, Username: "bob", Password: pw}
 	}
 	for _, c := range []struct {
 		name, listener string
-		tls            agent.TLSConfig
-		sasl           agent.SASLConfig
+		tls            config.TLSConfig
+		sasl           kafkaclient.SASLConfig
 		wantErr        string // "" if the records must be indexed
 	}{
 		{name: "tls", listener: "SSL", tls: tlsCA(certs.CA)},

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/logcollect/logcollect/internal/retry"
 )
 
 // topicWatcher follows the etcd key holding extra topics (a JSON list of
@@ -26,20 +28,20 @@ type topicWatcher struct {
 // (compaction, lost leader) and retrying while etcd is down.
 func (w *topicWatcher) run(ctx context.Context) {
 	log := w.t.log.With("etcd_key", w.key)
-	b := backoff{min: 500 * time.Millisecond, max: 10 * time.Second}
+	b := retry.Backoff{Min: 500 * time.Millisecond, Max: 10 * time.Second}
 	for ctx.Err() == nil {
 		rctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), 10*time.Second)
 		resp, err := w.cli.Get(rctx, w.key)
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
-				d := b.next()
+				d := b.Next()
 				log.Warn("cannot read the topics key from etcd; retrying", "retry_in", d.Round(time.Millisecond).String(), "err", err.Error())
-				sleep(ctx, d)
+				retry.Sleep(ctx, d)
 			}
 			continue
 		}
-		b.reset()
+		b.Reset()
 		if len(resp.Kvs) == 0 {
 			log.Info("no topics key in etcd yet")
 		} else {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -20,7 +19,9 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/esclient"
+	"github.com/logcollect/logcollect/internal/etcdclient"
+	"github.com/logcollect/logcollect/internal/kafkaclient"
 )
 
 // lagInterval is how often logtransfer_consumer_lag is refreshed (a
@@ -74,7 +75,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Transfer, er
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
-	esOpts, err := esOptions(cfg.Elasticsearch)
+	esOpts, err := esclient.Options(cfg.Elasticsearch)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +88,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Transfer, er
 	}
 	t.consumed = newTopicCounters(t.m.RecordsConsumed)
 	t.indexed = newTopicCounters(t.m.DocsIndexed)
-	opts, err := agent.ProducerOpts(cfg.Kafka.agentConfig(), log)
+	opts, err := kafkaclient.ProducerOpts(cfg.Kafka.producerConfig(), log)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Transfer, er
 		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(res...))
 	}
 	if len(cfg.Etcd.Endpoints) > 0 {
-		cli, err := agent.NewEtcdClient(cfg.Etcd.agentConfig())
+		cli, err := etcdclient.New(cfg.Etcd.Config)
 		if err != nil {
 			return nil, err
 		}
@@ -160,7 +161,7 @@ func (t *Transfer) Close() {
 // CheckKafka is a readiness check: can a broker be reached? The error names
 // the brokers.
 func (t *Transfer) CheckKafka(ctx context.Context) error {
-	return agent.KafkaCheck(t.kcl, t.cfg.Kafka.Brokers)(ctx)
+	return kafkaclient.Check(t.kcl, t.cfg.Kafka.Brokers)(ctx)
 }
 
 // CheckElasticsearch is a readiness check: has Run connected to
@@ -490,34 +491,4 @@ func (t *Transfer) pingElasticsearch(ctx context.Context) {
 		return
 	}
 	t.m.ESUp.Set(1)
-}
-
-// backoff is an exponential backoff with jitter: a random wait between half
-// and all of a doubling delay.
-type backoff struct {
-	min, max time.Duration
-	n        int
-}
-
-func (b *backoff) next() time.Duration {
-	d := b.min << min(b.n, 30)
-	if d <= 0 || d > b.max {
-		d = b.max
-	}
-	b.n++
-	return d/2 + rand.N(d/2+1)
-}
-
-func (b *backoff) reset() { b.n = 0 }
-
-// sleep waits d or until ctx is done, and reports whether it waited all of d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	tm := time.NewTimer(d)
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

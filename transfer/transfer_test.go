@@ -19,7 +19,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/config"
+	"github.com/logcollect/logcollect/internal/kafkaclient"
+	"github.com/logcollect/logcollect/internal/record"
 	"github.com/logcollect/logcollect/transfer/transfertest"
 )
 
@@ -55,10 +57,10 @@ func produceAgentRecords(t *testing.T, brokers []string, topic string, from, to 
 
 func testConfig(brokers []string, esURL string, topics ...string) Config {
 	return Config{
-		Kafka:           KafkaConfig{Brokers: brokers, Topics: topics, Group: "g-" + strings.Join(topics, "-")},
+		Kafka:           KafkaConfig{Config: kafkaclient.Config{Brokers: brokers}, Topics: topics, Group: "g-" + strings.Join(topics, "-")},
 		Elasticsearch:   ElasticsearchConfig{URLs: []string{esURL}},
-		Bulk:            BulkConfig{Actions: 1000, FlushInterval: agent.Duration(50 * time.Millisecond), RetryBackoff: agent.Duration(20 * time.Millisecond), RetryMaxBackoff: agent.Duration(200 * time.Millisecond)},
-		ShutdownTimeout: agent.Duration(5 * time.Second),
+		Bulk:            BulkConfig{Actions: 1000, FlushInterval: config.Duration(50 * time.Millisecond), RetryBackoff: config.Duration(20 * time.Millisecond), RetryMaxBackoff: config.Duration(200 * time.Millisecond)},
+		ShutdownTimeout: config.Duration(5 * time.Second),
 	}
 }
 
@@ -356,7 +358,7 @@ func TestTransferShutdown(t *testing.T) {
 	produceAgentRecords(t, brokers, "stop", 5000, 6000, nil)
 	require.Eventually(t, func() bool { return r2.metric(t, "logtransfer_es_up") == 0 }, 5*time.Second, 10*time.Millisecond)
 	cfg2 := cfg
-	cfg2.ShutdownTimeout = agent.Duration(300 * time.Millisecond)
+	cfg2.ShutdownTimeout = config.Duration(300 * time.Millisecond)
 	r2.tr.cfg.ShutdownTimeout = cfg2.ShutdownTimeout
 	begin := time.Now()
 	r2.stop(t)
@@ -467,7 +469,7 @@ func TestTransferAgentResendOverwrites(t *testing.T) {
 			recs = append(recs, &kgo.Record{
 				Topic: "web", Key: []byte("1-2"),
 				Value:   fmt.Appendf(nil, `{"message":"line %d"}`, i),
-				Headers: []kgo.RecordHeader{{Key: agent.IDHeader, Value: fmt.Appendf(nil, "AAAAAAAAAAAAAAAA-%d", i*10)}},
+				Headers: []kgo.RecordHeader{{Key: record.IDHeader, Value: fmt.Appendf(nil, "AAAAAAAAAAAAAAAA-%d", i*10)}},
 			})
 		}
 	}

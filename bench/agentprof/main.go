@@ -21,6 +21,7 @@ import (
 
 	"github.com/logcollect/logcollect/agent"
 	"github.com/logcollect/logcollect/bench/internal/profile"
+	"github.com/logcollect/logcollect/internal/kafkaclient"
 )
 
 func main() {
@@ -68,13 +69,12 @@ func run(args []string) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	m := agent.NewMetrics(prometheus.NewRegistry())
-	kafka, err := agent.NewKafkaClient(cfg.Kafka, log)
+	kafka, err := kafkaclient.NewProducer(cfg.Kafka, log)
 	if err != nil {
 		return err
 	}
 	defer kafka.Close()
-	a, err := agent.New(cfg, kafka, log, m)
+	a, err := agent.New(cfg, kafka, log, prometheus.NewRegistry())
 	if err != nil {
 		return err
 	}

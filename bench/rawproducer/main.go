@@ -27,7 +27,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/config"
+	"github.com/logcollect/logcollect/internal/kafkaclient"
 )
 
 func main() {
@@ -57,11 +58,10 @@ func run(args []string) (err error) {
 	}
 	// The agent's own client options, so that both compress and batch alike;
 	// the client's buffer limits stand in for the agent's limiter.
-	opts, err := agent.ProducerOpts(agent.KafkaConfig{
-		Brokers:            strings.Split(*brokers, ","),
-		ClientID:           "rawproducer",
+	opts, err := kafkaclient.ProducerOpts(kafkaclient.ProducerConfig{
+		Config:             kafkaclient.Config{Brokers: strings.Split(*brokers, ","), ClientID: "rawproducer"},
 		Compression:        *compression,
-		Linger:             agent.Duration(*linger),
+		Linger:             config.Duration(*linger),
 		MaxBufferedRecords: *maxRecords,
 		MaxBufferedBytes:   *maxBytes,
 	}, slog.New(slog.DiscardHandler))

@@ -16,7 +16,10 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/collect"
 	"github.com/logcollect/logcollect/internal/config"
+	"github.com/logcollect/logcollect/internal/etcdclient"
+	"github.com/logcollect/logcollect/internal/kafkaclient"
 	"github.com/logcollect/logcollect/metrics"
 	"github.com/logcollect/logcollect/sysmon"
 )
@@ -29,7 +32,7 @@ func main() {
 }
 
 func run(args []string) error {
-	var cfg agent.Config
+	var cfg fileConfig
 	fl := config.NewFlags("logagent")
 	fl.List("kafka.brokers", "Kafka brokers (overrides kafka.brokers)", &cfg.Kafka.Brokers)
 	fl.List("etcd.endpoints", "etcd endpoints (overrides etcd.endpoints)", &cfg.Etcd.Endpoints)
@@ -39,10 +42,10 @@ func run(args []string) error {
 	fl.String("host.ip", "IP reported and used in etcd keys (overrides host.ip)", &cfg.Host.IP)
 	fl.String("host.name", "host name reported (overrides host.name)", &cfg.Host.Name)
 	bi := metrics.DefaultBuildInfo()
-	ok, err := config.Startup[agent.Config]{
+	ok, err := config.Startup[fileConfig]{
 		Version: bi.Version, Revision: bi.Revision,
-		Read: agent.ReadConfig, Validate: (*agent.Config).Validate,
-		Summary: func(c *agent.Config) string {
+		Read: config.Read[fileConfig], Validate: (*fileConfig).validate,
+		Summary: func(c *fileConfig) string {
 			return fmt.Sprintf("%d kafka broker(s), etcd %v, %d task(s) in the file, data_dir %s",
 				len(c.Kafka.Brokers), c.Etcd.Endpoints, len(c.Tasks), c.DataDir)
 		},
@@ -57,21 +60,21 @@ func run(args []string) error {
 	return serve(ctx, cfg, log)
 }
 
-func serve(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
+func serve(ctx context.Context, cfg fileConfig, log *slog.Logger) error {
 	reg := metrics.NewRegistry(metrics.DefaultBuildInfo())
-	m := agent.NewMetrics(reg)
 
-	kafka, err := agent.NewKafkaClient(cfg.Kafka, log)
+	kafka, err := kafkaclient.NewProducer(cfg.Kafka, log)
 	if err != nil {
 		return err
 	}
 	defer kafka.Close()
-	a, err := agent.New(cfg, kafka, log, m)
+	a, err := agent.New(cfg.Config, kafka, log, reg)
 	if err != nil {
 		return err
 	}
+	m := a.Metrics()
 	ready := &metrics.Readiness{}
-	ready.Set("kafka", agent.KafkaCheck(kafka, cfg.Kafka.Brokers))
+	ready.Set("kafka", kafkaclient.Check(kafka, cfg.Kafka.Brokers))
 	var sm *sysmon.Sysmon // the host sampler, when the config has a sysmon section
 	if cfg.Sysmon != nil {
 		if sm, err = sysmon.New(*cfg.Sysmon, nil, log.With("component", "sysmon"), reg); err != nil {
@@ -107,7 +110,7 @@ func serve(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
 	if len(cfg.Tasks) > 0 {
 		log.Warn("tasks in the config file are ignored: the etcd key is the source of truth", "key", key, "ignored_tasks", len(cfg.Tasks))
 	}
-	cli, err := agent.NewEtcdClient(cfg.Etcd)
+	cli, err := etcdclient.New(cfg.Etcd.Config)
 	if err != nil {
 		return err
 	}
@@ -123,7 +126,7 @@ func serve(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
 		return nil
 	})
 	registrar := agent.NewRegistrar(cli, 15*time.Second, log)
-	info := agent.AgentInfo{
+	info := collect.AgentInfo{
 		Hostname: a.HostName(), IP: a.HostIP(), Version: metrics.DefaultBuildInfo().Version,
 		StartTime: time.Now().UTC(), MetricsURL: "http://" + srv.Addr().String() + "/metrics",
 	}
@@ -131,7 +134,7 @@ func serve(ctx context.Context, cfg agent.Config, log *slog.Logger) error {
 	src := agent.NewEtcdSource(cli, agent.EtcdSourceConfig{Key: key, CacheFile: filepath.Join(cfg.DataDir, "collect_config.json")}, log, m)
 	g.Go(func() error { return registrar.Run(ctx) })
 	g.Go(func() error {
-		return src.Run(ctx, func(tasks []agent.Task, source string) error {
+		return src.Run(ctx, func(tasks []collect.Task, source string) error {
 			if err := a.Apply(tasks, source); err != nil {
 				return ignoreStopped(err)
 			}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/logcollect/logcollect/internal/collect"
 	"github.com/logcollect/logcollect/internal/ctl"
 	"github.com/logcollect/logcollect/metrics"
 )
@@ -112,7 +113,7 @@ func rootCommand() (*cobra.Command, *globals) {
 	pf.StringVar(&g.kafkaAuth.Username, "kafka-user", os.Getenv("LOGCTL_KAFKA_USER"), "Kafka SASL user, with the password in env LOGCTL_KAFKA_PASSWORD (env LOGCTL_KAFKA_USER)")
 	g.kafkaAuth.Password = os.Getenv("LOGCTL_KAFKA_PASSWORD")
 	pf.DurationVar(&g.timeout, "timeout", ctl.DefaultTimeout, "timeout of each request to etcd, Kafka or Elasticsearch")
-	pf.StringVar(&g.collectKey, "collect-key", ctl.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
+	pf.StringVar(&g.collectKey, "collect-key", collect.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
 	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), devCmd())
 	return root, g
 }

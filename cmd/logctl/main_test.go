@@ -15,6 +15,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/collect"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
@@ -40,7 +41,7 @@ func writeFile(t *testing.T, name, content string) string {
 
 // registerAgent registers an agent as a running logagent does, with the
 // agent's Registrar; it is deregistered at the end of the test.
-func registerAgent(t *testing.T, cli *clientv3.Client, info agent.AgentInfo) {
+func registerAgent(t *testing.T, cli *clientv3.Client, info collect.AgentInfo) {
 	t.Helper()
 	r := agent.NewRegistrar(cli, 5*time.Second, discardLog())
 	r.Update(info)
@@ -52,7 +53,7 @@ func registerAgent(t *testing.T, cli *clientv3.Client, info agent.AgentInfo) {
 		require.NoError(t, <-done)
 	})
 	require.Eventually(t, func() bool {
-		resp, err := cli.Get(context.Background(), agent.RegistrationKey(info.IP))
+		resp, err := cli.Get(context.Background(), collect.RegistrationKey(info.IP))
 		return err == nil && len(resp.Kvs) == 1
 	}, 10*time.Second, 20*time.Millisecond)
 }
@@ -122,7 +123,7 @@ func TestConfigCommands(t *testing.T) {
 		{name: "set --all",
 			setup: func(*testing.T) { // registered until the end of TestConfigCommands
 				for _, ip := range []string{"10.0.0.7", "10.0.0.8"} {
-					registerAgent(t, cli, agent.AgentInfo{Hostname: "web-" + ip[len(ip)-1:], IP: ip, Version: "1.0.0", StartTime: time.Now()})
+					registerAgent(t, cli, collect.AgentInfo{Hostname: "web-" + ip[len(ip)-1:], IP: ip, Version: "1.0.0", StartTime: time.Now()})
 				}
 			},
 			args:   []string{"config", "set", "--all", goodFile},
@@ -163,7 +164,7 @@ func TestConfigCommands(t *testing.T) {
 func TestAgentsCommand(t *testing.T) {
 	e := testenv.StartEtcd(t)
 	cli := e.Client(t)
-	registerAgent(t, cli, agent.AgentInfo{Hostname: "web-1", IP: "10.0.0.7", Version: "1.2.3", StartTime: time.Now().Add(-90 * time.Second), Tasks: 3})
+	registerAgent(t, cli, collect.AgentInfo{Hostname: "web-1", IP: "10.0.0.7", Version: "1.2.3", StartTime: time.Now().Add(-90 * time.Second), Tasks: 3})
 
 	code, stdout, stderr := exec(t, "", "agents", "--etcd", e.Endpoints()[0])
 	require.Equal(t, 0, code, stderr)

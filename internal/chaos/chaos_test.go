@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/record"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
@@ -342,7 +342,7 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	require.Empty(t, missing, "lines written and not indexed")
 	require.Zero(t, res.indexDupRecs, "Kafka records indexed more than once")
 	require.Equal(t, ids, res.indexDocs, "one document per document id in Kafka")
-	require.Equal(t, res.kafkaRecords, kr.withID, "records with a %s header", agent.IDHeader)
+	require.Equal(t, res.kafkaRecords, kr.withID, "records with a %s header", record.IDHeader)
 	require.Zero(t, res.indexDupLines, "lines indexed more than once (a line sent again got another document id); some: %v", dupLines)
 	res.total = time.Since(start)
 	t.Logf("%s: %d lines, %d found, %d faults, %d Kafka records (%d duplicates), %d documents (%d lines more than once), max RSS logagent %.1f MiB, logtransfer %.1f MiB, recovery %s, total %s",

@@ -24,7 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/record"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
@@ -384,7 +384,7 @@ type kafkaReader struct {
 	seqSeen map[int]bool
 	ids     map[string]int // document id the record gets (see docID) → seq
 	idClash []string       // ids given to two different lines
-	withID  int            // records with an agent.IDHeader
+	withID  int            // records with an record.IDHeader
 	err     error          // last fetch error
 }
 
@@ -425,7 +425,7 @@ func (p *pipeline) readKafka(ctx context.Context) (*kafkaReader, func(), error) 
 				}
 				kr.seqSeen[seq] = true
 				id := docID(r)
-				if hasHeader(r, agent.IDHeader) {
+				if hasHeader(r, record.IDHeader) {
 					kr.withID++
 				}
 				if prev, ok := kr.ids[id]; ok && prev != seq {
@@ -456,11 +456,11 @@ func hasHeader(r *kgo.Record, key string) bool {
 	return false
 }
 
-// docID is the document id logtransfer gives a record: the event id of the agent.IDHeader header,
+// docID is the document id logtransfer gives a record: the event id of the record.IDHeader header,
 // else the record's position (as transfer's docID).
 func docID(r *kgo.Record) string {
 	for _, h := range r.Headers {
-		if h.Key == agent.IDHeader && len(h.Value) > 0 && len(h.Value) <= 512 && utf8.Valid(h.Value) {
+		if h.Key == record.IDHeader && len(h.Value) > 0 && len(h.Value) <= 512 && utf8.Valid(h.Value) {
 			return string(h.Value)
 		}
 	}

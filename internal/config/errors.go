@@ -33,6 +33,14 @@ func (e *Errors) NonNegative(field string, d Duration) {
 	}
 }
 
+// Positive adds `field -1: must be > 0` to e when v is negative. Zero is not
+// checked: a field left at zero gets its default before validation.
+func Positive[T ~int | ~int64](e *Errors, field string, v T) {
+	if v < 0 {
+		e.BadValue(field, v, "must be > 0")
+	}
+}
+
 // Err returns the collected errors joined by errors.Join, or nil if there
 // are none.
 func (e Errors) Err() error { return errors.Join(e...) }

@@ -27,6 +27,17 @@ func Load(path string, v any) error {
 	return nil
 }
 
+// Read returns the config of type C in the YAML file at path, read with Load:
+// a binary's ReadConfig, which its flags override before it validates.
+func Read[C any](path string) (C, error) {
+	var c C
+	if err := Load(path, &c); err != nil {
+		var zero C
+		return zero, err
+	}
+	return c, nil
+}
+
 // Decode expands the environment in data (lookup reads it, see ExpandEnv)
 // and decodes the result into v strictly: an unknown key is an error, and so
 // is a second YAML document. An empty document leaves v unchanged. Errors

@@ -15,12 +15,12 @@ import (
 	"github.com/prometheus/common/model"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/collect"
 )
 
 // Agent is one live agent, as registered in etcd.
 type Agent struct {
-	agent.AgentInfo
+	collect.AgentInfo
 	// Uptime is the time since the agent started, at the time of listing.
 	Uptime time.Duration `json:"-"`
 	// Metrics is set by ScrapeAgents.
@@ -45,7 +45,7 @@ type AgentMetrics struct {
 }
 
 // agentsPrefix is the prefix of the registration keys.
-var agentsPrefix = agent.RegistrationKey("")
+var agentsPrefix = collect.RegistrationKey("")
 
 // ListAgents returns the registered agents sorted by IP. A registration
 // whose value does not decode is an error naming its key.
@@ -81,7 +81,7 @@ func GetAgent(ctx context.Context, cli *clientv3.Client, ip string, timeout time
 			return a, nil
 		}
 	}
-	return Agent{}, fmt.Errorf("no agent registered under %s", agent.RegistrationKey(ip))
+	return Agent{}, fmt.Errorf("no agent registered under %s", collect.RegistrationKey(ip))
 }
 
 // ScrapeAgents scrapes every agent's metrics_url twice, window apart, all
@@ -130,7 +130,7 @@ func scrapeAgent(ctx context.Context, a Agent, window time.Duration, hc *http.Cl
 
 // metricsURL is the agent's metrics_url; an unspecified listen host
 // (0.0.0.0, ::) is replaced by the agent's IP.
-func metricsURL(a agent.AgentInfo) (string, error) {
+func metricsURL(a collect.AgentInfo) (string, error) {
 	if a.MetricsURL == "" {
 		return "", fmt.Errorf("agent %s registered no metrics_url", a.IP)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/collect"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
@@ -50,10 +51,10 @@ func TestAgents(t *testing.T) {
 	port := agentMetricsServer(t, 1000)
 	start := time.Now().Add(-(2*time.Hour + 3*time.Minute))
 	// The agent listens on 0.0.0.0: logctl scrapes the agent's IP instead.
-	register(t, cli, agent.AgentInfo{Hostname: "web-1", IP: "127.0.0.1", Version: "1.4.0", StartTime: start, Tasks: 2,
+	register(t, cli, collect.AgentInfo{Hostname: "web-1", IP: "127.0.0.1", Version: "1.4.0", StartTime: start, Tasks: 2,
 		MetricsURL: "http://0.0.0.0:" + port + "/metrics"})
-	register(t, cli, agent.AgentInfo{Hostname: "web-2", IP: "127.0.0.2", Version: "1.3.9", StartTime: start, Tasks: 1})
-	stop3 := register(t, cli, agent.AgentInfo{Hostname: "web-3", IP: "127.0.0.3", Version: "1.3.9", StartTime: start, Tasks: 1,
+	register(t, cli, collect.AgentInfo{Hostname: "web-2", IP: "127.0.0.2", Version: "1.3.9", StartTime: start, Tasks: 1})
+	stop3 := register(t, cli, collect.AgentInfo{Hostname: "web-3", IP: "127.0.0.3", Version: "1.3.9", StartTime: start, Tasks: 1,
 		MetricsURL: "http://" + testenv.FreeAddr(t) + "/metrics"})
 
 	agents, err = ListAgents(ctx, cli, 5*time.Second)
@@ -129,7 +130,7 @@ func TestMetricsURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := metricsURL(agent.AgentInfo{IP: tt.ip, MetricsURL: tt.url})
+			got, err := metricsURL(collect.AgentInfo{IP: tt.ip, MetricsURL: tt.url})
 			if tt.wantErr != "" {
 				require.EqualError(t, err, tt.wantErr)
 				return

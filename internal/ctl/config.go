@@ -15,11 +15,8 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/collect"
 )
-
-// DefaultCollectKey is the agents' default etcd.collect_key.
-const DefaultCollectKey = "/logagent/{ip}/collect_config"
 
 // ConfigStore reads and writes the agents' collect configs in etcd. It is
 // safe for concurrent use.
@@ -31,11 +28,12 @@ type ConfigStore struct {
 }
 
 // NewConfigStore returns a store using cli (whose endpoints appear in
-// errors), the agents' collect key template (DefaultCollectKey when empty)
+// errors), the agents' collect key template (collect.DefaultCollectKey when
+// empty)
 // and timeout for each request.
 func NewConfigStore(cli *clientv3.Client, keyTemplate string, timeout time.Duration) *ConfigStore {
 	if keyTemplate == "" {
-		keyTemplate = DefaultCollectKey
+		keyTemplate = collect.DefaultCollectKey
 	}
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -80,8 +78,7 @@ func (s *ConfigStore) Key(ctx context.Context, ip string) (string, error) {
 }
 
 func (s *ConfigStore) key(ip, hostname string) string {
-	c := agent.Config{Etcd: agent.EtcdConfig{CollectKey: s.keyTmpl}}
-	return c.ExpandCollectKey(ip, hostname)
+	return collect.ExpandCollectKey(s.keyTmpl, ip, hostname)
 }
 
 // Get reads the collect config of the agent with this ip. A missing key is
@@ -127,10 +124,10 @@ func (s *ConfigStore) GetAll(ctx context.Context) ([]CollectConfig, error) {
 	return out, nil
 }
 
-// Validate checks a collect config with agent.ParseTasks, the agent's own
+// Validate checks a collect config with collect.ParseTasks, the agents' own
 // parser, and returns its tasks with defaults applied.
-func Validate(data []byte) ([]agent.Task, error) {
-	return agent.ParseTasks(data)
+func Validate(data []byte) ([]collect.Task, error) {
+	return collect.ParseTasks(data)
 }
 
 // Put validates value and writes it to key if the key's ModRevision is

@@ -16,6 +16,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/collect"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
@@ -56,7 +57,7 @@ func TestValidate(t *testing.T) {
 // register registers an agent with the agent's own Registrar, as a running
 // logagent does, and waits until the key is there. stop stops it, as a
 // logagent shutting down does.
-func register(t *testing.T, cli *clientv3.Client, info agent.AgentInfo) (stop func()) {
+func register(t *testing.T, cli *clientv3.Client, info collect.AgentInfo) (stop func()) {
 	t.Helper()
 	r := agent.NewRegistrar(cli, 5*time.Second, slog.New(slog.DiscardHandler))
 	r.Update(info)
@@ -72,7 +73,7 @@ func register(t *testing.T, cli *clientv3.Client, info agent.AgentInfo) (stop fu
 	}
 	t.Cleanup(stop)
 	require.Eventually(t, func() bool {
-		resp, err := cli.Get(context.Background(), agent.RegistrationKey(info.IP))
+		resp, err := cli.Get(context.Background(), collect.RegistrationKey(info.IP))
 		return err == nil && len(resp.Kvs) == 1
 	}, 10*time.Second, 20*time.Millisecond)
 	return stop
@@ -174,7 +175,7 @@ func TestConfigStore(t *testing.T) {
 	})
 
 	t.Run("hostname in the key template", func(t *testing.T) {
-		register(t, cli, agent.AgentInfo{Hostname: "db-1", IP: "10.0.1.9", Version: "1.0.0", StartTime: time.Now()})
+		register(t, cli, collect.AgentInfo{Hostname: "db-1", IP: "10.0.1.9", Version: "1.0.0", StartTime: time.Now()})
 		hs := NewConfigStore(cli, "/logagent/{hostname}/{ip}/tasks", 5*time.Second)
 		key, err := hs.Key(ctx, "10.0.1.9")
 		require.NoError(t, err)
@@ -203,7 +204,7 @@ func TestConfigStoreAll(t *testing.T) {
 	require.ErrorContains(t, err, "no agent is registered")
 
 	for _, ip := range []string{"10.0.0.8", "10.0.0.7"} {
-		register(t, cli, agent.AgentInfo{Hostname: "web-" + ip[len(ip)-1:], IP: ip, Version: "1.0.0", StartTime: time.Now()})
+		register(t, cli, collect.AgentInfo{Hostname: "web-" + ip[len(ip)-1:], IP: ip, Version: "1.0.0", StartTime: time.Now()})
 	}
 	put(t, cli, "/logagent/10.0.0.7/collect_config", validConfig)
 

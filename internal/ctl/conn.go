@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -14,8 +13,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/logcollect/logcollect/agent"
 	"github.com/logcollect/logcollect/internal/config"
+	"github.com/logcollect/logcollect/internal/esclient"
+	"github.com/logcollect/logcollect/internal/etcdclient"
+	"github.com/logcollect/logcollect/internal/kafkaclient"
 )
 
 // Defaults of the connection settings: the addresses the daemons' sample
@@ -45,21 +46,21 @@ func NewEtcdClient(endpoints []string, timeout time.Duration) (*clientv3.Client,
 }
 
 // NewSecureEtcdClient is NewEtcdClient with TLS and credentials: the
-// agent's etcd client (agent.NewEtcdClient), checked by the agent's rules.
-// TLS is on with a CA or a client certificate, or https:// endpoints.
+// services' etcd client (etcdclient.New), checked by the same rules. TLS is
+// on with a CA or a client certificate, or https:// endpoints.
 func NewSecureEtcdClient(endpoints []string, timeout time.Duration, auth EtcdAuth) (*clientv3.Client, error) {
-	cfg := agent.EtcdConfig{
-		Endpoints: endpoints, DialTimeout: agent.Duration(timeout),
+	cfg := etcdclient.Config{
+		Endpoints: endpoints, DialTimeout: config.Duration(timeout),
 		Username: auth.Username, Password: auth.Password,
 		TLS: config.TLSConfig{CAFile: auth.CAFile, CertFile: auth.CertFile, KeyFile: auth.KeyFile},
 	}
 	cfg.TLS.Enabled = auth.CAFile != "" || auth.CertFile != "" || auth.KeyFile != "" || hasScheme(endpoints, "https")
 	var errs config.Errors
-	cfg.ValidateClient(&errs)
+	cfg.Validate("etcd", &errs)
 	if err := errs.Err(); err != nil {
 		return nil, fmt.Errorf("etcd %s: %w", strings.Join(endpoints, ","), err)
 	}
-	cli, err := agent.NewEtcdClient(cfg)
+	cli, err := etcdclient.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("etcd %s: %w", strings.Join(endpoints, ","), err)
 	}
@@ -82,31 +83,29 @@ func NewKafkaAdmin(brokers []string, timeout time.Duration) (*kadm.Client, error
 	return NewSecureKafkaAdmin(brokers, timeout, KafkaAuth{})
 }
 
-// NewSecureKafkaAdmin is NewKafkaAdmin with TLS and SASL. The client options
-// are the agent's (agent.ProducerOpts: seed brokers, TLS dialer, SASL
-// mechanism), checked by the agent's rules; the admin client produces
-// nothing, so their producer settings do not matter.
+// NewSecureKafkaAdmin is NewKafkaAdmin with TLS and SASL: the services'
+// connection options (kafkaclient.Opts: seed brokers, TLS dialer, SASL
+// mechanism), checked by the same rules.
 func NewSecureKafkaAdmin(brokers []string, timeout time.Duration, auth KafkaAuth) (*kadm.Client, error) {
-	cfg := agent.KafkaConfig{
-		Brokers: brokers, Compression: "none",
+	cfg := kafkaclient.Config{
+		Brokers: brokers, ClientID: "logctl",
 		TLS: config.TLSConfig{
 			Enabled: auth.TLS || auth.CAFile != "" || auth.CertFile != "" || auth.KeyFile != "",
 			CAFile:  auth.CAFile, CertFile: auth.CertFile, KeyFile: auth.KeyFile,
 		},
-		SASL: agent.SASLConfig{Mechanism: strings.ToUpper(auth.SASLMechanism), Username: auth.Username, Password: auth.Password},
+		SASL: kafkaclient.SASLConfig{Mechanism: strings.ToUpper(auth.SASLMechanism), Username: auth.Username, Password: auth.Password},
 	}
 	where := "kafka " + strings.Join(brokers, ",")
 	var errs config.Errors
-	cfg.Validate(&errs)
+	cfg.Validate("kafka", &errs)
 	if err := errs.Err(); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	opts, err := agent.ProducerOpts(cfg, slog.New(slog.DiscardHandler))
+	opts, err := kafkaclient.Opts(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	// Later options win: logctl's own client id and dial timeout.
-	opts = append(opts, kgo.DialTimeout(timeout), kgo.ClientID("logctl"))
+	opts = append(opts, kgo.DialTimeout(timeout))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client for %v: %w", brokers, err)
@@ -139,38 +138,20 @@ type ElasticsearchAuth struct {
 }
 
 // NewSecureElasticsearchClient is NewElasticsearchClient with a CA and
-// credentials.
+// credentials: logtransfer's client (esclient.New), checked by the same
+// rules.
 func NewSecureElasticsearchClient(urls []string, timeout time.Duration, auth ElasticsearchAuth) (*elastic.Client, error) {
-	tlsCfg, err := config.TLSConfig{Enabled: auth.CAFile != "", CAFile: auth.CAFile}.Build()
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: %w", err)
+	cfg := esclient.Config{
+		URLs: urls, Username: auth.Username, Password: auth.Password, APIKey: auth.APIKey,
+		TLS:     config.TLSConfig{Enabled: auth.CAFile != "", CAFile: auth.CAFile},
+		Timeout: config.Duration(timeout),
 	}
-	hc := &http.Client{Timeout: timeout}
-	if tlsCfg != nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = tlsCfg
-		hc.Transport = tr
+	var errs config.Errors
+	cfg.Validate("elasticsearch", &errs)
+	if err := errs.Err(); err != nil {
+		return nil, fmt.Errorf("elasticsearch %s: %w", strings.Join(config.RedactURLs(urls), ","), err)
 	}
-	opts := []elastic.ClientOptionFunc{
-		elastic.SetURL(urls...),
-		elastic.SetSniff(false),
-		elastic.SetHealthcheck(false),
-		elastic.SetHttpClient(hc),
-	}
-	if len(urls) > 0 && strings.HasPrefix(urls[0], "https://") {
-		opts = append(opts, elastic.SetScheme("https"))
-	}
-	if auth.Username != "" {
-		opts = append(opts, elastic.SetBasicAuth(auth.Username, auth.Password))
-	}
-	if auth.APIKey != "" {
-		opts = append(opts, elastic.SetHeaders(http.Header{"Authorization": {"ApiKey " + auth.APIKey}}))
-	}
-	es, err := elastic.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch client for %v: %w", config.RedactURLs(urls), err)
-	}
-	return es, nil
+	return esclient.New(cfg)
 }
 
 // connError wraps err, the failure of op against service at addrs. When no

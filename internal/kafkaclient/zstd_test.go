@@ -1,10 +1,9 @@
-package agent
+package kafkaclient
 
 import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os/exec"
 	"strings"
@@ -18,25 +17,23 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logcollect/logcollect/internal/config"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
-// roundTripValues are agent-style JSON records, enough for several batches
-// of several zstd blocks each.
+// roundTripValues are records shaped like logagent's JSON events (nginx
+// lines), enough for several batches of several zstd blocks each.
 func roundTripValues() [][]byte {
-	enc := newEncoder(FormatJSON, "host-1", "10.0.0.1", map[string]string{"env": "test"})
-	path := AppendJSONString(nil, []byte("/var/log/nginx/access.log"))
-	ts := appendTime(nil, time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
 	vals := make([][]byte, 20000)
 	for i := range vals {
-		line := fmt.Sprintf(`10.%d.%d.%d - - [25/Nov/2026:14:23:%02d +0000] "GET /api/v1/items/%d?page=%d HTTP/1.1" %d %d "-" "Mozilla/5.0 (X11; Linux x86_64) Firefox/%d.0"`,
+		line := fmt.Sprintf(`10.%d.%d.%d - - [25/Nov/2026:14:23:%02d +0000] \"GET /api/v1/items/%d?page=%d HTTP/1.1\" %d %d \"-\" \"Mozilla/5.0 (X11; Linux x86_64) Firefox/%d.0\"`,
 			i%256, i/256%256, i*7%256, i%60, i*31, i%17, 200+i%5*100, 512+i*13%4096, 100+i%30)
-		vals[i] = enc.encode(nil, Event{Text: []byte(line)}, path, ts, int64(i)*200)
+		vals[i] = fmt.Appendf(nil, `{"@timestamp":"2026-11-25T12:00:00Z","message":"%s","host":{"name":"host-1","ip":"10.0.0.1"},"log":{"file":{"path":"/var/log/nginx/access.log"},"offset":%d},"fields":{"env":"test"}}`, line, i*200)
 	}
 	return vals
 }
 
-// produceConsume produces vals with the agent's producer options (codec
+// produceConsume produces vals with ProducerOpts (codec
 // compression) to a fresh topic on brokers, consumes them back with a
 // separate franz-go consumer and checks that every value came back, in order,
 // from batches compressed with wantCodec (the record attributes' codec).
@@ -45,7 +42,8 @@ func produceConsume(t *testing.T, brokers []string, codec string, wantCodec uint
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	topic := "roundtrip-" + codec
-	opts, err := ProducerOpts(KafkaConfig{Brokers: brokers, Compression: codec, Linger: Duration(5 * time.Millisecond), MaxBufferedRecords: 10000}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	opts, err := ProducerOpts(ProducerConfig{Config: Config{Brokers: brokers}, Compression: codec, Linger: config.Duration(5 * time.Millisecond), MaxBufferedRecords: 10000},
+		slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
 	prod, err := kgo.NewClient(append(opts, kgo.DefaultProduceTopic(topic))...)
 	require.NoError(t, err)
@@ -83,9 +81,9 @@ func produceConsume(t *testing.T, brokers []string, codec string, wantCodec uint
 	}
 }
 
-// TestCompressionRoundTrip produces agent records with every kafka.compression
-// setting to kfake and reads them back with a franz-go consumer; zstd is the
-// agent's own compressor.
+// TestCompressionRoundTrip produces agent-like records with every compression
+// setting to kfake and reads them back with a franz-go consumer; zstd is this
+// package's compressor.
 func TestCompressionRoundTrip(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1))
 	require.NoError(t, err)
@@ -103,7 +101,7 @@ func TestCompressionRoundTrip(t *testing.T) {
 	}
 }
 
-// TestZstdCompressorRoundTrip sends records compressed by the agent's zstd
+// TestZstdCompressorRoundTrip sends records compressed by this package's zstd
 // compressor through a real Apache Kafka broker, which decompresses every
 // batch to validate it (zstd-jni), and reads them back with a franz-go
 // consumer and, when kcat is installed, with librdkafka.
@@ -165,54 +163,4 @@ func TestZstdCompressor(t *testing.T) {
 	back, err = dec.DecodeAll(out, nil)
 	require.NoError(t, err)
 	require.Equal(t, src[:100], back)
-}
-
-// TestLimiterConcurrent hammers the limiter from several goroutines: the
-// limits hold and nobody is left waiting.
-func TestLimiterConcurrent(t *testing.T) {
-	const maxRecs, maxBytes = 8, 1000
-	l := newLimiter(maxRecs, maxBytes)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	inflight := make(chan int, 1000)
-	var wg sync.WaitGroup
-	for g := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 5000 {
-				n := 1 + (g*7+i*13)%300
-				if !assertNoErr(t, l.acquire(ctx, n)) {
-					return
-				}
-				recs, bytes := l.buffered()
-				if recs > maxRecs || (recs > 1 && bytes > maxBytes) {
-					t.Errorf("over the limits: %d records, %d bytes", recs, bytes)
-					return
-				}
-				inflight <- n
-			}
-		}()
-	}
-	done := make(chan struct{})
-	go func() {
-		for n := range inflight {
-			l.release(n)
-		}
-		close(done)
-	}()
-	wg.Wait()
-	close(inflight)
-	<-done
-	recs, bytes := l.buffered()
-	require.Zero(t, recs)
-	require.Zero(t, bytes)
-}
-
-func assertNoErr(t *testing.T, err error) bool {
-	if err != nil {
-		t.Error(err)
-		return false
-	}
-	return true
 }

@@ -1,4 +1,4 @@
-package agent
+package collect
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/logcollect/logcollect/internal/config"
 )
 
 // Task defaults and limits.
@@ -20,7 +22,7 @@ const (
 	defaultMaxLineBytes     = 1 << 20  // Task.MaxLineBytes when unset
 	maxLineBytesLimit       = 64 << 20 // largest accepted Task.MaxLineBytes
 	defaultMultilineLines   = 500      // Multiline.MaxLines when unset
-	defaultMultilineTimeout = Duration(5 * time.Second)
+	defaultMultilineTimeout = config.Duration(5 * time.Second)
 )
 
 // topicPattern is what Kafka accepts as a topic name (besides "." and "..").
@@ -47,11 +49,11 @@ type Task struct {
 // "before", matching lines are prepended to the next non-matching line
 // (continuations such as `\\$`).
 type Multiline struct {
-	Pattern  string   `json:"pattern" yaml:"pattern"`
-	Negate   bool     `json:"negate,omitempty" yaml:"negate"`
-	Match    string   `json:"match" yaml:"match"`                   // "after" | "before"
-	MaxLines int      `json:"max_lines,omitempty" yaml:"max_lines"` // default 500; later lines are dropped, the event is flagged truncated
-	Timeout  Duration `json:"timeout,omitempty" yaml:"timeout"`     // default 5s: a pending event is flushed after this much quiet
+	Pattern  string          `json:"pattern" yaml:"pattern"`
+	Negate   bool            `json:"negate,omitempty" yaml:"negate"`
+	Match    string          `json:"match" yaml:"match"`                   // "after" | "before"
+	MaxLines int             `json:"max_lines,omitempty" yaml:"max_lines"` // default 500; later lines are dropped, the event is flagged truncated
+	Timeout  config.Duration `json:"timeout,omitempty" yaml:"timeout"`     // default 5s: a pending event is flushed after this much quiet
 
 	re *regexp.Regexp // compiled Pattern, set by validation
 }
@@ -271,10 +273,10 @@ func lineColumn(data []byte, offset int64) (line, col int) {
 }
 
 // badDurationField returns the dotted path of the first field of type t (a
-// struct, in raw) that holds a Duration raw does not decode into, or "".
+// struct, in raw) that holds a config.Duration raw does not decode into, or "".
 func badDurationField(raw []byte, t reflect.Type, prefix string) string {
 	if t == durationType {
-		if json.Unmarshal(raw, new(Duration)) != nil {
+		if json.Unmarshal(raw, new(config.Duration)) != nil {
 			return prefix
 		}
 		return ""
@@ -305,8 +307,8 @@ func badDurationField(raw []byte, t reflect.Type, prefix string) string {
 }
 
 // durationType is the type a *json.UnmarshalTypeError names for a bad
-// Duration.
-var durationType = reflect.TypeFor[Duration]()
+// config.Duration.
+var durationType = reflect.TypeFor[config.Duration]()
 
 // jsonFieldError rewrites a type error of one task (raw) with the path of
 // the field, for example `multiline.timeout: cannot use number 5 as a

@@ -1,4 +1,4 @@
-package agent
+package kafkaclient
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// zstdCompressor is the agent's zstd batch compressor (kgo.WithCompressor).
+// zstdCompressor is the producers' zstd batch compressor (kgo.WithCompressor).
 // franz-go compresses each broker's produce batches serially in one
 // goroutine, so at backlog speed the compressor bounds throughput; this one
 // does less per batch than franz-go's default zstd compressor:
@@ -17,7 +17,7 @@ import (
 //     carry their own CRC-32C over the compressed bytes, so the xxhash64 of
 //     the uncompressed content only repeated what the batch CRC checks;
 //   - the fastest level and a 64 KiB window, as franz-go's (a larger window
-//     compressed the agent's JSON batches no better: their repeats are
+//     compressed logagent's JSON batches no better: their repeats are
 //     within a few records), so decoders need little memory;
 //   - the whole batch is encoded with EncodeAll into the client's pooled
 //     buffer, grown once to the worst-case size.

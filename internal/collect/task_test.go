@@ -1,4 +1,4 @@
-package agent
+package collect
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/logcollect/logcollect/internal/config"
 )
 
 func TestParseTasks(t *testing.T) {
@@ -34,7 +36,7 @@ func TestParseTasks(t *testing.T) {
 			want: []Task{{
 				Path: "/var/log/app/*.log", Topic: "app.log-1_x", Exclude: []string{"*.gz", "/var/log/app/debug-*"},
 				StartPosition: "beginning", Fields: map[string]string{"env": "prod"}, MaxLineBytes: 4096, Format: "raw",
-				Multiline: &Multiline{Pattern: `^\d{4}-`, Negate: true, Match: "after", MaxLines: 10, Timeout: Duration(2 * time.Second)},
+				Multiline: &Multiline{Pattern: `^\d{4}-`, Negate: true, Match: "after", MaxLines: 10, Timeout: config.Duration(2 * time.Second)},
 			}},
 		},
 		{
@@ -42,7 +44,7 @@ func TestParseTasks(t *testing.T) {
 			json: `[{"path":"/a.log","topic":"t","multiline":{"pattern":"^\\s","match":"after"}}]`,
 			want: []Task{{
 				Path: "/a.log", Topic: "t", StartPosition: "end", MaxLineBytes: 1 << 20, Format: "json",
-				Multiline: &Multiline{Pattern: `^\s`, Match: "after", MaxLines: 500, Timeout: Duration(5 * time.Second)},
+				Multiline: &Multiline{Pattern: `^\s`, Match: "after", MaxLines: 500, Timeout: config.Duration(5 * time.Second)},
 			}},
 		},
 		{name: "empty array", json: ` [ ] `, want: []Task{}},
@@ -156,7 +158,7 @@ func TestTaskEqual(t *testing.T) {
 		{name: "same", change: func(*Task) {}, want: true},
 		{name: "explicit defaults", change: func(t *Task) {
 			t.StartPosition, t.Format, t.MaxLineBytes = "end", "json", 1<<20
-			t.Multiline.MaxLines, t.Multiline.Timeout = 500, Duration(5*time.Second)
+			t.Multiline.MaxLines, t.Multiline.Timeout = 500, config.Duration(5*time.Second)
 		}, want: true},
 		{name: "path", change: func(t *Task) { t.Path = "/b.log" }},
 		{name: "topic", change: func(t *Task) { t.Topic = "u" }},
@@ -170,7 +172,7 @@ func TestTaskEqual(t *testing.T) {
 		{name: "multiline negate", change: func(t *Task) { t.Multiline.Negate = true }},
 		{name: "multiline match", change: func(t *Task) { t.Multiline.Match = "before" }},
 		{name: "multiline max lines", change: func(t *Task) { t.Multiline.MaxLines = 3 }},
-		{name: "multiline timeout", change: func(t *Task) { t.Multiline.Timeout = Duration(time.Second) }},
+		{name: "multiline timeout", change: func(t *Task) { t.Multiline.Timeout = config.Duration(time.Second) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
