@@ -37,7 +37,8 @@ test:
 test-short:
 	$(GO) test -short ./...
 
-## lint: gofmt must list nothing; go vet must pass
+## lint: gofmt must list nothing; go vet must pass; the import rules between packages
+## must hold (internal/layout: agent and transfer apart, no test servers in production, ...)
 lint:
 	@unformatted="$$(gofmt -l .)"; \
 	if [ -n "$$unformatted" ]; then \
@@ -45,6 +46,7 @@ lint:
 	fi
 	$(GO) vet ./...
 	$(GO) vet -tags bench ./bench/...
+	$(GO) test -count=1 ./internal/layout/
 
 ## fmt: rewrite all Go files with gofmt
 fmt:
