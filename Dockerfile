@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 #
-# One image with the three binaries (logagent, logtransfer, sysmon): the
-# service picks the command. docker-compose.yml builds it; by hand:
+# One image with the three daemons (logagent, logtransfer, sysmon) and logctl:
+# the service picks the command. logcollect-dev (`make run`) is a developer's
+# tool that links the test servers: it is neither built nor shipped here.
+# docker-compose.yml builds the image; by hand:
 #
 #   docker build -t logcollect \
 #     --build-arg VERSION="$(git describe --tags --always --dirty)" \
@@ -25,7 +27,8 @@ ARG VERSION=dev
 ARG REVISION=
 # Static binaries (no cgo): they run on alpine's musl.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 make build VERSION="${VERSION}" REVISION="${REVISION}" && \
+    CGO_ENABLED=0 make build VERSION="${VERSION}" REVISION="${REVISION}" \
+      CMDS="./cmd/logagent ./cmd/logtransfer ./cmd/sysmon ./cmd/logctl" && \
     ./bin/logagent -version && ./bin/logtransfer -version && ./bin/sysmon -version && ./bin/logctl --version
 
 # alpine rather than distroless: compose health checks need an HTTP client in

@@ -23,9 +23,11 @@ FUZZTIME     ?= 5m
 
 all: lint test build
 
-## build: every ./cmd/* binary into bin/, version-stamped
+## build: every ./cmd/* binary into bin/, version-stamped; CMDS selects them (the image
+## builds the four it ships, without logcollect-dev: see Dockerfile)
+CMDS ?= ./cmd/...
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN_DIR)/ ./cmd/...
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN_DIR)/ $(CMDS)
 
 ## test: the whole suite with the race detector, real servers included
 test:
@@ -35,7 +37,8 @@ test:
 test-short:
 	$(GO) test -short ./...
 
-## lint: gofmt must list nothing; go vet must pass
+## lint: gofmt must list nothing; go vet must pass; the import rules between packages
+## must hold (internal/layout: agent and transfer apart, no test servers in production, ...)
 lint:
 	@unformatted="$$(gofmt -l .)"; \
 	if [ -n "$$unformatted" ]; then \
@@ -43,6 +46,7 @@ lint:
 	fi
 	$(GO) vet ./...
 	$(GO) vet -tags bench ./bench/...
+	$(GO) test -count=1 ./internal/layout/
 
 ## fmt: rewrite all Go files with gofmt
 fmt:
@@ -98,14 +102,14 @@ chaos:
 	CHAOS_OUTAGE=$(CHAOS_OUTAGE) CHAOS_REPORT=$(CHAOS_REPORT) \
 	$(GO) test -count=1 -v -timeout 4h -run '^TestChaos$$' ./internal/chaos/
 
-## run: the whole pipeline locally until Ctrl-C, state in ./var (a second run resumes);
-## EMBEDDED=1 uses kfake instead of the real Kafka broker, PROMETHEUS=1 adds Prometheus,
-## INFLUX_URL=http://... gives sysmon an InfluxDB
+## run: the whole pipeline locally until Ctrl-C (bin/logcollect-dev, internal/devstack),
+## state in ./var (a second run resumes); EMBEDDED=1 uses kfake instead of the real Kafka
+## broker, PROMETHEUS=1 adds Prometheus, INFLUX_URL=http://... gives sysmon an InfluxDB
 RUN_FLAGS := $(if $(filter 1,$(EMBEDDED)),--embedded) $(if $(filter 1,$(PROMETHEUS)),--prometheus)
 run: build
 	@$(if $(filter 1,$(EMBEDDED)),,bash internal/servers/kafka/fetch.sh >/dev/null)
 	@bash internal/servers/elasticsearch/fetch.sh >/dev/null
-	$(BIN_DIR)/logctl dev --dir var --bin $(BIN_DIR) $(RUN_FLAGS)
+	$(BIN_DIR)/logcollect-dev --dir var --bin $(BIN_DIR) $(RUN_FLAGS)
 
 clean:
 	rm -rf $(BIN_DIR)

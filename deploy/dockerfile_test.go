@@ -63,6 +63,10 @@ func parseDockerfile(t *testing.T, file string) (stages []*dockerStage, args map
 	return stages, args
 }
 
+// devOnly are the binaries of cmd/ the image leaves out: logcollect-dev runs the local
+// stack of `make run` and links the test servers.
+var devOnly = []string{"logcollect-dev"}
+
 // commands lists the binaries: the directories of cmd/.
 func commands(t *testing.T) []string {
 	t.Helper()
@@ -98,16 +102,28 @@ func TestDockerfile(t *testing.T) {
 	require.Contains(t, buildSteps, "make build VERSION=")
 	require.Contains(t, buildSteps, "CGO_ENABLED=0", "alpine has musl: the binaries must be static")
 
-	// Every binary of cmd/ is in the runtime image.
+	// Every binary of cmd/ but the developer's ones is built (make build CMDS=, which
+	// otherwise builds them all) and in the runtime image; those are neither.
 	var copied []string
 	for _, l := range runtime.lines {
 		if strings.HasPrefix(l, "COPY --from="+build.name+" ") {
 			copied = append(copied, strings.Fields(l)[2:]...)
 		}
 	}
+	m := regexp.MustCompile(`CMDS="([^"]*)"`).FindStringSubmatch(buildSteps)
+	require.NotNil(t, m, `make build CMDS="./cmd/…": without it the image builds the developer's tools too`)
+	built := strings.Fields(m[1])
+	var shipped []string
 	for _, cmd := range commands(t) {
+		if slices.Contains(devOnly, cmd) {
+			require.NotContainsf(t, copied, "/src/bin/"+cmd, "the runtime stage copies %s, a developer's tool", cmd)
+			require.NotContainsf(t, built, "./cmd/"+cmd, "the image builds %s, a developer's tool", cmd)
+			continue
+		}
 		require.Containsf(t, copied, "/src/bin/"+cmd, "the runtime stage does not copy %s", cmd)
+		shipped = append(shipped, "./cmd/"+cmd)
 	}
+	require.ElementsMatch(t, shipped, built, "make build CMDS= in the Dockerfile")
 
 	var user string
 	var exposed []int

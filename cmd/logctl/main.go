@@ -114,7 +114,7 @@ func rootCommand() (*cobra.Command, *globals) {
 	g.kafkaAuth.Password = os.Getenv("LOGCTL_KAFKA_PASSWORD")
 	pf.DurationVar(&g.timeout, "timeout", ctl.DefaultTimeout, "timeout of each request to etcd, Kafka or Elasticsearch")
 	pf.StringVar(&g.collectKey, "collect-key", collect.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
-	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), devCmd())
+	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g))
 	return root, g
 }
 

@@ -1,7 +1,7 @@
 // Package devstack runs the whole logcollect pipeline on one machine for `make run` (through
-// `logctl dev`): embedded etcd, Kafka (the real broker, or the in-process kfake for a start in
-// seconds), Elasticsearch, a demo generator of nginx lines, and the real logagent, logtransfer
-// and sysmon binaries, plus Prometheus on request.
+// cmd/logcollect-dev): embedded etcd, Kafka (the real broker, or the in-process kfake for a
+// start in seconds), Elasticsearch, a demo generator of nginx lines, and the real logagent,
+// logtransfer and sysmon binaries, plus Prometheus on request.
 //
 // Why it exists: a new user should see logs flow end to end, searchable and measured, with
 // one command and no Docker engine. It uses the same server recipes as the tests

@@ -23,4 +23,7 @@
 //
 // StartEtcd runs an embedded etcd server in the test process. kfake (franz-go's in-process
 // Kafka) is used directly by the tests that need faults a real broker cannot give.
+//
+// BuildBinaries builds the binaries of cmd/ for tests that run them, and QuickStart reads the
+// commands of the README's quick start for the tests that keep it working.
 package testenv

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -21,19 +22,42 @@ import (
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
-// buildDaemons builds the daemons as `make build` does (-trimpath, so the packages come from
-// the same build cache) into a temp dir.
+// buildDaemons builds the daemons and logctl as `make build` does (-trimpath, so the packages
+// come from the same build cache) into a temp dir.
 func buildDaemons(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	cmd := osexec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-o", dir+"/",
-		"./cmd/logagent", "./cmd/logtransfer", "./cmd/sysmon")
+		"./cmd/logagent", "./cmd/logtransfer", "./cmd/sysmon", "./cmd/logctl")
 	cmd.Dir = filepath.Join("..", "..")
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
-	t.Logf("built the daemons in %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("built the daemons and logctl in %s", time.Since(start).Round(time.Millisecond))
 	return dir
+}
+
+// logctl runs bin/logctl with args, with the test's environment, and returns its exit status
+// and output.
+func logctl(t *testing.T, bin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut strings.Builder
+	cmd := osexec.Command(filepath.Join(bin, "logctl"), args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *osexec.ExitError
+	if errors.As(err, &exit) {
+		return exit.ExitCode(), out.String(), errOut.String()
+	}
+	require.NoError(t, err)
+	return 0, out.String(), errOut.String()
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
+	return p
 }
 
 // devPorts returns free loopback ports for every part of the stack.
@@ -76,7 +100,7 @@ func skipWithout(t *testing.T, find func() (string, error)) {
 }
 
 // The dev stack of `make run`, on kfake (`make run EMBEDDED=1`) and on the real broker,
-// driven as a user would with logctl: generated lines are searchable within seconds, the
+// driven as a user would with the logctl binary: generated lines are searchable within seconds, the
 // README's logctl commands work, `logctl agents` lists the agent, `logctl config set` of a new
 // task makes a new file flow without a restart, and a restart on the same dir resumes
 // without losing a line or indexing one twice.
@@ -176,13 +200,13 @@ func testDevStack(t *testing.T, bin string, embedded bool) {
 	req := regexp.MustCompile(`req=(\S+)`).FindStringSubmatch(first)[1]
 	written := time.Now()
 	require.Eventually(t, func() bool {
-		code, stdout, _ := exec(t, "", "search", "--since", "10m", `"`+req+`"`)
+		code, stdout, _ := logctl(t, bin, "search", "--since", "10m", `"`+req+`"`)
 		return code == 0 && strings.Contains(stdout, first)
 	}, 20*time.Second, 200*time.Millisecond, "line %q not found by logctl search", first)
 	t.Logf("generated line searchable after %s", time.Since(written).Round(time.Millisecond))
 
 	// logctl agents lists the demo agent with its one task.
-	code, stdout, stderr := exec(t, "", "agents", "-o", "json")
+	code, stdout, stderr := logctl(t, bin, "agents", "-o", "json")
 	require.Equal(t, 0, code, stderr)
 	var agents []struct {
 		IP    string `json:"ip"`
@@ -195,9 +219,9 @@ func testDevStack(t *testing.T, bin string, embedded bool) {
 
 	// The README's quick start commands work against the stack.
 	t.Setenv("VISUAL", "true") // config edit: no change
-	for _, c := range quickStart(t) {
-		if args, ok := c.logctlArgs(); ok {
-			code, stdout, stderr := exec(t, "", args...)
+	for _, c := range testenv.QuickStart(t) {
+		if args, ok := c.LogctlArgs(); ok {
+			code, stdout, stderr := logctl(t, bin, args...)
 			require.Equal(t, 0, code, "%s: %s%s", c, stdout, stderr)
 		}
 	}
@@ -206,17 +230,17 @@ func testDevStack(t *testing.T, bin string, embedded bool) {
 	appLog := filepath.Join(cfg.Dir, "app", "app.log")
 	require.NoError(t, os.MkdirAll(filepath.Dir(appLog), 0o755))
 	require.NoError(t, os.WriteFile(appLog, []byte("app started: marker-one\n"), 0o644))
-	code, stdout, _ = exec(t, "", "config", "get", devstack.AgentIP)
+	code, stdout, _ = logctl(t, bin, "config", "get", devstack.AgentIP)
 	require.Equal(t, 0, code)
 	var tasks []map[string]any
 	require.NoError(t, json.Unmarshal([]byte(stdout), &tasks))
 	tasks = append(tasks, map[string]any{"path": appLog, "topic": devstack.Topic, "start_position": "beginning"})
 	newConfig, err := json.Marshal(tasks)
 	require.NoError(t, err)
-	code, _, stderr = exec(t, "", "config", "set", devstack.AgentIP, writeFile(t, "tasks.json", string(newConfig)))
+	code, _, stderr = logctl(t, bin, "config", "set", devstack.AgentIP, writeFile(t, "tasks.json", string(newConfig)))
 	require.Equal(t, 0, code, stderr)
 	require.Eventually(t, func() bool {
-		code, stdout, _ := exec(t, "", "search", "--since", "10m", "marker-one")
+		code, stdout, _ := logctl(t, bin, "search", "--since", "10m", "marker-one")
 		return code == 0 && strings.Contains(stdout, appLog+" app started: marker-one")
 	}, 20*time.Second, 200*time.Millisecond, "the new task's file is not shipped")
 
