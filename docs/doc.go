@@ -11,8 +11,9 @@
 // the packages whose code they describe: `go test ./docs` compares the configuration
 // reference with the config structs, the metrics reference with the metrics the binaries
 // register (internal/metricsref), the runbook with the alert rules and their runbook_url
-// annotations, the deployment page with the files in deploy/, and every relative link of
-// the repository's Markdown with the file and heading it points to.
+// annotations, the deployment page with the files in deploy/, each binary's
+// cmd/<name>/README.md with Telegraf's per-plugin sections, and every relative link of the
+// repository's Markdown with the file and heading it points to.
 //
 // One check cannot live here: logctl's flags are defined in package main of cmd/logctl,
 // which no other package can import, so that package's tests check them against
