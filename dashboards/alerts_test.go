@@ -125,7 +125,9 @@ func TestEveryAlertTestedBothWays(t *testing.T) {
 }
 
 // TestAlertRulesComplete: the alerts the issue asks for exist, and each has
-// a severity, a `for:`, a summary, a description and a runbook sentence.
+// a severity, a `for:`, a summary, a description, a runbook sentence and a
+// runbook_url (docs/runbook_test.go checks that it points to the alert's
+// entry in docs/runbook.md).
 func TestAlertRulesComplete(t *testing.T) {
 	rules, err := AlertRules()
 	require.NoError(t, err)
@@ -135,10 +137,10 @@ func TestAlertRulesComplete(t *testing.T) {
 		byName[r.Alert] = r
 		require.Contains(t, []string{"critical", "warning"}, r.Labels["severity"], r.Alert)
 		require.NotEmpty(t, r.For, "%s: a `for:` keeps one bad scrape from paging", r.Alert)
-		for _, a := range []string{"summary", "description", "runbook"} {
+		for _, a := range []string{"summary", "description", "runbook", "runbook_url"} {
 			require.NotEmpty(t, strings.TrimSpace(r.Annotations[a]), "%s: no %s annotation", r.Alert, a)
 		}
-		require.Len(t, r.Annotations, 3, "%s: annotations are summary, description, runbook", r.Alert)
+		require.Len(t, r.Annotations, 4, "%s: annotations are summary, description, runbook, runbook_url", r.Alert)
 	}
 	for _, want := range []string{
 		"LogagentDown",                  // agent down

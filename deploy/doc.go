@@ -22,5 +22,6 @@
 // ../docker-compose.yml with the compose-spec loader to check that the stack
 // fits together: dependencies have health checks, mounted files exist and
 // are valid, ports and scrape targets agree. There is no Docker engine on the
-// machines that run them: nothing here starts a container.
+// machines that run them: nothing here starts a container. How to use the
+// files is in docs/deployment.md.
 package deploy

@@ -527,7 +527,7 @@ func (w *writer) rotate(ctx context.Context, i int, f *os.File) (*os.File, error
 		return os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_APPEND|os.O_WRONLY, 0o644)
 	}
 	// copytruncate loses, by its nature, what the agent has not read when the file is cut
-	// (README, known limits): wait until the agent has caught up, as the lag metric says
+	// (docs/guarantees.md, what is not covered): wait until the agent has caught up, as the lag metric says
 	// (updated every second).
 	series := fmt.Sprintf(`logagent_lag_bytes{task=%q,topic=%q}`, filepath.Join(filepath.Dir(path), "*.log"), w.p.topics()[i/(numFiles/2)])
 	sleep(ctx, 1100*time.Millisecond)

@@ -1,6 +1,7 @@
 // Package metricsref lists every metric logcollect's binaries export, built
 // the way the binaries build them, for the tests that check the dashboards,
-// the alerts and the README's metrics reference against what really exists.
+// the alerts and the metrics reference (docs/metrics.md) against what really
+// exists.
 package metricsref
 
 import (
