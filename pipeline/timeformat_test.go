@@ -31,13 +31,23 @@ func TestTimeParser(t *testing.T) {
 		{name: "UNIX_MS", formats: []string{"UNIX_MS"}, in: "1765101600123", want: time.Date(2025, 12, 7, 10, 0, 0, 123e6, time.UTC)},
 		{name: "syslog, this year", formats: []string{"syslog"}, in: "Jan  2 10:00:00", want: time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)},
 		{name: "syslog, last December", formats: []string{"syslog"}, in: "Dec 31 23:59:59", want: time.Date(2025, 12, 31, 23, 59, 59, 0, time.UTC)},
+		{name: "UNIX, exact to the nanosecond", formats: []string{"UNIX"}, in: "1765101600.123456789",
+			want: time.Date(2025, 12, 7, 10, 0, 0, 123456789, time.UTC)},
+		{name: "UNIX past the year 9999", formats: []string{"UNIX"}, in: "253402300800", wantErr: `time "253402300800" matches none of the formats`},
+		{name: "UNIX, not a number", formats: []string{"UNIX"}, in: "1e9", wantErr: `time "1e9" matches none of the formats`},
+		{name: "ISO8601", formats: []string{"ISO8601"}, in: "2026-12-07T10:00:00.5-02:00", want: time.Date(2026, 12, 7, 12, 0, 0, 5e8, time.UTC)},
+		{name: "a layout of a day", formats: []string{"02.01.2006"}, in: "07.12.2026", want: time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)},
 		{name: "no match", formats: []string{"RFC3339"}, in: "yesterday", wantErr: `time "yesterday" matches none of the formats`},
+		{name: "a layout of a year only", formats: []string{"2006"}, wantErr: `formats[0] "2006": not a Go layout naming a day or minutes`},
 		{name: "not a layout", formats: []string{"RFC3339nano"}, wantErr: `formats[0] "RFC3339nano": not a Go layout`},
 		{name: "no formats", wantErr: "formats: at least one is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := NewTimeParser(tt.formats, tt.loc)
+			if tt.wantErr == "" {
+				require.NoError(t, err)
+			}
 			if err == nil {
 				p.now = func() time.Time { return now }
 				var got time.Time
