@@ -94,7 +94,7 @@ func (p *convertProc) Process(e *Event) error {
 			if p.ignoreMissing {
 				continue
 			}
-			return fmt.Errorf("field %s not found", path)
+			return missingError(e, path)
 		}
 		out, err := convertValue(v, p.types[i])
 		if err != nil {

@@ -78,7 +78,7 @@ func (p *dissectProc) Process(e *Event) error {
 	s, present, err := lookupString(e, p.field)
 	if err != nil || !present {
 		if err == nil && !p.ignoreMissing {
-			err = fmt.Errorf("field %s not found", p.field)
+			err = missingError(e, p.field)
 		}
 		return err
 	}

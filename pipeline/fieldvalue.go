@@ -24,6 +24,15 @@ func lookupString(e *Event, path string) (s string, present bool, err error) {
 	return s, true, nil
 }
 
+// missingError is the error of a processor whose field at path is missing
+// or null, for processors without ignore_missing.
+func missingError(e *Event, path string) error {
+	if _, ok := e.Get(path); ok {
+		return fmt.Errorf("field %s is null", path)
+	}
+	return fmt.Errorf("field %s not found", path)
+}
+
 // errorValueLen is how much of a string value an error quotes: enough to
 // recognize it, not a whole line in every error.message.
 const errorValueLen = 64

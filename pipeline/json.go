@@ -56,7 +56,7 @@ func (p *jsonProc) Process(e *Event) error {
 	text, present, err := lookupString(e, p.field)
 	if err != nil || !present {
 		if err == nil && !p.ignoreMissing {
-			err = fmt.Errorf("field %s not found", p.field)
+			err = missingError(e, p.field)
 		}
 		return err
 	}

@@ -85,7 +85,7 @@ func (p *timestampProc) Process(e *Event) error {
 		if p.ignoreMissing {
 			return nil
 		}
-		return fmt.Errorf("field %s not found", p.field)
+		return missingError(e, p.field)
 	}
 	var s string
 	switch v := v.(type) {

@@ -85,8 +85,8 @@ func TestTimestamp(t *testing.T) {
 			in: `{"time":true}`, wantErr: "field time is a boolean, not a time"},
 		{name: "missing", step: `timestamp: {field: time, formats: [UNIX]}`,
 			in: `{"message":"m"}`, wantErr: "field time not found"},
-		{name: "null is missing", step: `timestamp: {field: time, formats: [UNIX]}`,
-			in: `{"time":null}`, wantErr: "field time not found"},
+		{name: "null", step: `timestamp: {field: time, formats: [UNIX]}`,
+			in: `{"time":null}`, wantErr: "field time is null"},
 		{name: "missing, ignored", step: `timestamp: {field: time, formats: [UNIX], ignore_missing: true}`,
 			in: `{"message":"m"}`, field: "message", want: "m"},
 	}
