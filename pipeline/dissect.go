@@ -75,11 +75,8 @@ func newDissect(pc ProcessorConfig) (Processor, error) {
 }
 
 func (p *dissectProc) Process(e *Event) error {
-	s, present, err := lookupString(e, p.field)
-	if err != nil || !present {
-		if err == nil && !p.ignoreMissing {
-			err = missingError(e, p.field)
-		}
+	s, ok, err := sourceText(e, p.field, p.ignoreMissing)
+	if !ok {
 		return err
 	}
 	if err := p.pattern.apply(e, s); err != nil {

@@ -8,24 +8,29 @@ import (
 // Helpers for the processors that read one field of the event and name it,
 // and its value, in their errors.
 
-// lookupString returns the string at path, and whether there is one: a
-// value that is absent or null is missing (present false, no error), so
-// that ignore_missing covers both; any other value that is not a string is
-// an error naming the field and its JSON type.
-func lookupString(e *Event, path string) (s string, present bool, err error) {
-	v, ok := e.Get(path)
-	if !ok || v == nil {
-		return "", false, nil
+// sourceText returns the string a parser reads at path. ok is false when
+// there is nothing to parse: the field is missing or null (an error naming
+// it, or none with ignoreMissing), or it holds another type (an error
+// naming the field and the type).
+func sourceText(e *Event, path string, ignoreMissing bool) (s string, ok bool, err error) {
+	v, found := e.Get(path)
+	switch v := v.(type) {
+	case string:
+		return v, true, nil
+	case nil:
+		switch {
+		case ignoreMissing:
+			return "", false, nil
+		case found:
+			return "", false, fmt.Errorf("field %s is null", path)
+		}
+		return "", false, fmt.Errorf("field %s not found", path)
 	}
-	s, ok = v.(string)
-	if !ok {
-		return "", true, fmt.Errorf("field %s is %s, not a string", path, jsonKind(v))
-	}
-	return s, true, nil
+	return "", false, fmt.Errorf("field %s is %s, not a string", path, jsonKind(v))
 }
 
 // missingError is the error of a processor whose field at path is missing
-// or null, for processors without ignore_missing.
+// or null, when it does not ignore_missing.
 func missingError(e *Event, path string) error {
 	if _, ok := e.Get(path); ok {
 		return fmt.Errorf("field %s is null", path)

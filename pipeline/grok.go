@@ -238,11 +238,8 @@ func (w *grokWalk) expand(in, text string) (int, error) {
 }
 
 func (p *grokProc) Process(e *Event) error {
-	s, present, err := lookupString(e, p.field)
-	if err != nil || !present {
-		if err == nil && !p.ignoreMissing {
-			err = missingError(e, p.field)
-		}
+	s, ok, err := sourceText(e, p.field, p.ignoreMissing)
+	if !ok {
 		return err
 	}
 	for i := range p.patterns {

@@ -53,11 +53,8 @@ func newJSON(pc ProcessorConfig) (Processor, error) {
 }
 
 func (p *jsonProc) Process(e *Event) error {
-	text, present, err := lookupString(e, p.field)
-	if err != nil || !present {
-		if err == nil && !p.ignoreMissing {
-			err = missingError(e, p.field)
-		}
+	text, ok, err := sourceText(e, p.field, p.ignoreMissing)
+	if !ok {
 		return err
 	}
 	if strings.TrimSpace(text) == "" {
