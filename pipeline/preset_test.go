@@ -124,6 +124,8 @@ func TestPresetsConcurrent(t *testing.T) {
 	for _, tc := range []struct{ typ, field, value string }{
 		{"nginx", "message", `203.0.113.7 - - [07/Dec/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 612 "-" "curl/8.5.0"`},
 		{"nginx", "message", `2026/12/07 10:00:00 [error] 123#456: *7 open() failed`},
+		{"syslog", "message", "Dec  7 10:00:00 web1 sshd[4242]: Accepted publickey for deploy"},
+		{"syslog", "message", `<165>1 2026-12-07T10:00:00.003Z h app 42 ID47 [a@1 b="c"] msg`},
 	} {
 		proc := newPreset(t, tc.typ, "{field: "+tc.field+"}")
 		want := NewEvent(map[string]any{tc.field: tc.value})
