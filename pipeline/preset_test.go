@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 
@@ -121,11 +122,13 @@ func fuzzProcess(t *testing.T, proc Processor, line string) {
 // The presets keep no state between events: one processor runs on several
 // goroutines at once (go test -race checks them).
 func TestPresetsConcurrent(t *testing.T) {
+	id := strings.Repeat("0123456789abcdef", 4)
 	for _, tc := range []struct{ typ, field, value string }{
 		{"nginx", "message", `203.0.113.7 - - [07/Dec/2026:10:00:00 +0100] "GET / HTTP/1.1" 200 612 "-" "curl/8.5.0"`},
 		{"nginx", "message", `2026/12/07 10:00:00 [error] 123#456: *7 open() failed`},
 		{"syslog", "message", "Dec  7 10:00:00 web1 sshd[4242]: Accepted publickey for deploy"},
 		{"syslog", "message", `<165>1 2026-12-07T10:00:00.003Z h app 42 ID47 [a@1 b="c"] msg`},
+		{"kubernetes", "path", "/var/log/containers/p_n_c-" + id + ".log"},
 	} {
 		proc := newPreset(t, tc.typ, "{field: "+tc.field+"}")
 		want := NewEvent(map[string]any{tc.field: tc.value})
