@@ -128,6 +128,8 @@ func TestPresetsConcurrent(t *testing.T) {
 		{"nginx", "message", `2026/12/07 10:00:00 [error] 123#456: *7 open() failed`},
 		{"syslog", "message", "Dec  7 10:00:00 web1 sshd[4242]: Accepted publickey for deploy"},
 		{"syslog", "message", `<165>1 2026-12-07T10:00:00.003Z h app 42 ID47 [a@1 b="c"] msg`},
+		{"cri", "message", "2026-12-07T10:00:00.123456789Z stdout P part"},
+		{"docker", "message", `{"log":"x\n","stream":"stdout","time":"2026-12-07T10:00:00Z"}`},
 		{"kubernetes", "path", "/var/log/containers/p_n_c-" + id + ".log"},
 	} {
 		proc := newPreset(t, tc.typ, "{field: "+tc.field+"}")
