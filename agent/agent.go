@@ -262,6 +262,7 @@ func (a *Agent) start(ctx context.Context, t collect.Task) *runningTask {
 		files:       a.cfg.Files,
 		enc:         enc,
 		encOverhead: overhead,
+		filter:      newLineFilter(t),
 		ship:        a.ship,
 		reg:         a.reg,
 		claims:      a.claims,

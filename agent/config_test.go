@@ -179,6 +179,9 @@ func requireConfigEqual(t *testing.T, want, got Config) {
 		if got.Tasks[i].Multiline != nil {
 			require.NotNil(t, got.Tasks[i].Multiline.Regexp())
 		}
+		include, exclude := got.Tasks[i].LineFilters()
+		require.Len(t, include, len(got.Tasks[i].IncludeLines))
+		require.Len(t, exclude, len(got.Tasks[i].ExcludeLines))
 	}
 	want.Tasks, got.Tasks = nil, nil
 	require.Equal(t, want, got)
@@ -232,6 +235,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "shutdown timeout", yaml: brokers + "shutdown_timeout: -5s\n", wantErrs: []string{"shutdown_timeout -5s: must be > 0"}},
 		{name: "bad task", yaml: brokers + "tasks:\n  - {path: /a.log, topic: t}\n  - {path: b.log, topic: t}\n", wantErrs: []string{`tasks: task 1 (path "b.log"): path: must be absolute`}},
 		{name: "bad task multiline", yaml: brokers + "tasks:\n  - {path: /a.log, topic: t, multiline: {pattern: '(', match: after}}\n", wantErrs: []string{`tasks: task 0 (path "/a.log"): multiline.pattern "(": error parsing regexp`}},
+		{name: "bad task include_lines", yaml: brokers + "tasks:\n  - {path: /a.log, topic: t, include_lines: ['^ERR', '[']}\n", wantErrs: []string{`tasks: task 0 (path "/a.log"): include_lines[1] "[": error parsing regexp: missing closing ]`}},
+		{name: "bad task exclude_lines", yaml: brokers + "tasks:\n  - path: /a.log\n    topic: t\n    exclude_lines: ['']\n", wantErrs: []string{`tasks: task 0 (path "/a.log"): exclude_lines[0]: must not be empty`}},
 		{name: "every problem is reported", yaml: "log: {level: trace}\nkafka: {compression: x}\n", wantErrs: []string{
 			"kafka.brokers: at least one broker is required", `kafka.compression "x"`, `log.level "trace"`,
 		}},
@@ -335,7 +340,8 @@ func TestSampleConfig(t *testing.T) {
 		{
 			Path: "/var/log/app/*.log", Topic: "app_log", Exclude: []string{"*.gz", "/var/log/app/debug-*"},
 			StartPosition: "beginning", Fields: map[string]string{"service": "app"},
-			Multiline: &collect.Multiline{Pattern: `^\d{4}-\d{2}-\d{2}`, Negate: true, Match: "after"},
+			Multiline:    &collect.Multiline{Pattern: `^\d{4}-\d{2}-\d{2}`, Negate: true, Match: "after"},
+			IncludeLines: []string{`^\S+ \S+ (ERROR|WARN|INFO) `}, ExcludeLines: []string{`(?i)health ?check`},
 		},
 	}
 	require.Empty(t, c.Etcd.Endpoints)

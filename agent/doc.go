@@ -6,7 +6,11 @@
 // At-least-once delivery. A line is only skipped when Kafka has acknowledged
 // it: the offset of a file is committed to the registry (in data_dir) only
 // after Kafka acks every record up to that offset, never when the line is
-// merely read or handed to the producer. After a crash, a restart, a Kafka
+// merely read or handed to the producer. A line the task's include_lines /
+// exclude_lines drop (counted in logagent_lines_filtered_total) produces no
+// record; its offset is committed once Kafka has acked every record before
+// it (entry.skip in registry.go), so a file whose last lines are filtered is
+// still committed to its end. After a crash, a restart, a Kafka
 // outage or a failed produce, the agent re-reads from the last committed
 // offset, so some lines may be shipped twice but none is lost while its file
 // still exists. Files are identified by device, inode and a fingerprint of
@@ -49,8 +53,8 @@
 //
 // agent.go and taskrunner.go run one harvester per file of a task;
 // harvester.go reads the file (linereader.go, multiline.go join lines into
-// events) and takes the record's memory from arena.go; encode.go writes the
-// record value; shipper.go hands it to Kafka within the in-flight bounds of
+// events, filter.go drops those the task's line filters reject) and takes
+// the record's memory from arena.go; encode.go writes the record value; shipper.go hands it to Kafka within the in-flight bounds of
 // limiter.go and, on acknowledgement, commits the offset to registry.go.
 // etcdsource.go follows the collect config in etcd, registration.go keeps the
 // agent registered there. The Kafka and etcd clients themselves are built by

@@ -44,7 +44,9 @@ const (
 // poll as safety net.
 //
 // Offsets: lines are read with exact byte offsets; an event's end offset is
-// committed (entry.ack) only from Kafka's acknowledgement.
+// committed (entry.ack) only from Kafka's acknowledgement. An event dropped
+// by the task's line filter is committed once every record sent before it
+// is acknowledged (entry.skip).
 type harvester struct {
 	task  *taskRunner
 	path  string
@@ -58,7 +60,7 @@ type harvester struct {
 	lr       *lineReader
 	joiner   *Joiner
 	lineEnd  int64 // end offset of the last line read
-	prevEnd  int64 // end offset of the last emitted event: the next event's start
+	prevEnd  int64 // end offset of the last emitted event, filtered ones included: the next event's start
 	key      []byte
 	idPrefix []byte // "{epoch}-": an event's id is this plus its start offset
 	err      error  // first shipping error, set by emit
@@ -68,6 +70,11 @@ type harvester struct {
 
 	// readAt is readTime as a time: the records' Kafka timestamp.
 	readAt time.Time
+
+	// sentEnd is the end offset of the last event sent to Kafka, kept only
+	// when the task filters lines (see entry.skip). Last, so that the hot
+	// fields above keep their place.
+	sentEnd int64
 }
 
 func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
@@ -83,7 +90,7 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 	h.lr = newLineReader(h.f, h.start, t.task.MaxLineBytes)
 	h.joiner = NewJoiner(t.task.Multiline, t.task.MaxLineBytes)
 	h.ctx = ctx
-	h.lineEnd, h.prevEnd = h.start, h.start
+	h.lineEnd, h.prevEnd, h.sentEnd = h.start, h.start, h.start
 	h.key = []byte(h.e.ID.String())
 	h.pathJSON = record.AppendJSONString(nil, []byte(h.path))
 	h.persistEpoch()
@@ -285,7 +292,7 @@ func (h *harvester) truncated(size int64) error {
 	}
 	h.e.setFingerprint(n, fp)
 	h.lr = newLineReader(h.f, 0, h.task.task.MaxLineBytes)
-	h.lineEnd, h.prevEnd = 0, 0
+	h.lineEnd, h.prevEnd, h.sentEnd = 0, 0, 0
 	return nil
 }
 
@@ -300,15 +307,24 @@ func (h *harvester) persistEpoch() {
 	}
 }
 
-// emit encodes an event and hands it to Kafka. It waits while the in-flight
-// limit is reached: that wait is the backpressure that pauses reading.
+// emit encodes an event and hands it to Kafka, unless the task's line filter
+// drops it. It waits while the in-flight limit is reached: that wait is the
+// backpressure that pauses reading.
 func (h *harvester) emit(ev Event) {
 	if h.err != nil {
 		return
 	}
 	t := h.task
-	start := h.prevEnd
+	start := h.prevEnd // a filtered event moves it too: ids are the events' own start offsets
 	h.prevEnd = ev.Offset
+	if t.filter != nil {
+		if !t.filter.keep(ev.Text) {
+			t.tm.linesFiltered.Add(float64(ev.Lines))
+			h.e.skip(h.gen, h.sentEnd, ev.Offset)
+			return
+		}
+		h.sentEnd = ev.Offset
+	}
 	val := t.enc.encode(h.arena.value(len(ev.Text)+t.encOverhead), ev, h.pathJSON, h.readTime, start)
 	for len(val) > maxRecordBytes && len(ev.Text) > 0 {
 		// Escaping grew the record past what Kafka accepts: cut the

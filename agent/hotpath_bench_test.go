@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logcollect/logcollect/internal/collect"
 	"github.com/logcollect/logcollect/internal/record"
 )
 
@@ -101,6 +102,36 @@ func BenchmarkEncodeRecord(b *testing.B) {
 			for b.Loop() {
 				buf = enc.encode(buf[:0], bc.ev, path, ts, 123456)
 			}
+		})
+	}
+}
+
+// BenchmarkLineFilter decides whether one event (an nginx line) is kept by a
+// task's include_lines / exclude_lines. A task without filters has no
+// lineFilter: its cost is a nil check in the harvester.
+func BenchmarkLineFilter(b *testing.B) {
+	lines := bytes.Split(bytes.TrimSuffix(benchNginxLines(600), []byte("\n")), []byte("\n"))
+	for _, bc := range []struct {
+		name             string
+		include, exclude []string
+	}{
+		{name: "exclude", exclude: []string{`GET /healthz `}},
+		{name: "exclude_anchored", exclude: []string{`^10\.0\.`}},
+		{name: "include", include: []string{`" [45]\d\d `}},
+		{name: "include_exclude", include: []string{`" [45]\d\d `, `(?i)error`}, exclude: []string{`curl/`}},
+		{name: "exclude_case_insensitive", exclude: []string{`(?i)healthz|readyz`}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			f := newLineFilter(validTask(b, collect.Task{Path: "/a.log", Topic: "t", IncludeLines: bc.include, ExcludeLines: bc.exclude}))
+			b.SetBytes(int64(len(lines[0])))
+			b.ReportAllocs()
+			kept := 0
+			for i := 0; b.Loop(); i++ {
+				if f.keep(lines[i%len(lines)]) {
+					kept++
+				}
+			}
+			b.ReportMetric(float64(kept)/float64(b.N), "kept/op")
 		})
 	}
 }

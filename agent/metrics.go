@@ -12,6 +12,7 @@ type Metrics struct {
 	BytesSent       *prometheus.CounterVec   // task, topic
 	SendErrors      *prometheus.CounterVec   // task, topic
 	LinesTruncated  *prometheus.CounterVec   // task, topic
+	LinesFiltered   *prometheus.CounterVec   // task, topic
 	FilesTruncated  *prometheus.CounterVec   // task, topic
 	ProduceLatency  *prometheus.HistogramVec // topic
 	BufferedRecords prometheus.Gauge
@@ -47,6 +48,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, taskLabels),
 		LinesTruncated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logagent_lines_truncated_total", Help: "Lines longer than max_line_bytes, shipped truncated and flagged.",
+		}, taskLabels),
+		LinesFiltered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logagent_lines_filtered_total", Help: "Lines dropped by include_lines / exclude_lines, not shipped (a dropped multiline event counts its lines).",
 		}, taskLabels),
 		FilesTruncated: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logagent_files_truncated_total", Help: "Files whose size dropped below the read offset (copytruncate); read again from 0.",
@@ -91,7 +95,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.RegistryWrites.WithLabelValues(r)
 	}
 	reg.MustRegister(m.LinesRead, m.BytesRead, m.RecordsSent, m.BytesSent, m.SendErrors, m.LinesTruncated,
-		m.FilesTruncated, m.ProduceLatency, m.BufferedRecords, m.BufferedBytes, m.FilesOpen,
+		m.LinesFiltered, m.FilesTruncated, m.ProduceLatency, m.BufferedRecords, m.BufferedBytes, m.FilesOpen,
 		m.LagBytes, m.ConfigReloads, m.Tasks, m.EtcdUp, m.KafkaUp, m.RegistryWrites, m.FileErrors)
 	return m
 }
@@ -99,7 +103,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // deleteTask drops the series of a stopped task so label cardinality follows
 // the live config.
 func (m *Metrics) deleteTask(task, topic string) {
-	for _, v := range []*prometheus.CounterVec{m.LinesRead, m.BytesRead, m.RecordsSent, m.BytesSent, m.SendErrors, m.LinesTruncated, m.FilesTruncated, m.FileErrors} {
+	for _, v := range []*prometheus.CounterVec{m.LinesRead, m.BytesRead, m.RecordsSent, m.BytesSent, m.SendErrors, m.LinesTruncated, m.LinesFiltered, m.FilesTruncated, m.FileErrors} {
 		v.DeleteLabelValues(task, topic)
 	}
 	m.FilesOpen.DeleteLabelValues(task, topic)

@@ -73,6 +73,12 @@ type entry struct {
 
 	read atomic.Int64 // end offset of the last line handed to the producer
 	size atomic.Int64 // file size at the last look, for lag
+
+	// A filtered event (include_lines / exclude_lines) of generation gen
+	// waiting for the records sent before it (see skip), under mu: skipTo is
+	// its end offset, skipAfter the end offset of the last record sent
+	// before it. None when skipTo <= acked.
+	skipAfter, skipTo int64
 }
 
 // ack advances the committed offset for a record of generation gen.
@@ -87,7 +93,44 @@ func (e *entry) ack(gen uint64, offset int64) bool {
 	if offset > e.acked {
 		e.acked = offset
 	}
+	if e.skipTo > e.acked && offset >= e.skipAfter {
+		// This record is, or follows, the last one sent before filtered
+		// events: every record before them is acknowledged (see skip).
+		e.acked = e.skipTo
+	}
 	return true
+}
+
+// skip commits the end offset of an event of generation gen that was
+// filtered out (include_lines / exclude_lines): it produces no record, but
+// its bytes are consumed, so the file's offset must move past it, or the
+// last lines of a file, when all filtered, would be read again after every
+// restart.
+//
+// The rule (at-least-once): a filtered event's end offset is committed only
+// once Kafka has acknowledged every record sent before it. sent is the end
+// offset of the last record of gen handed to the producer before the event
+// (the generation's start offset if none). If that record is acknowledged
+// already (acked >= sent: acked only reaches an offset once everything
+// before it is acknowledged), the offset is committed at once; otherwise it
+// is kept in skipTo and committed by ack when that record, or a later one,
+// is acknowledged: records of one file are acknowledged in order (one
+// partition), so that acknowledgement comes after every earlier one. A later
+// filtered event replaces the pending one: it ends further, and a record
+// sent in between commits past the first anyway when acknowledged. A failed
+// generation commits nothing more: its lines, filtered ones included, are
+// read again from the committed offset.
+func (e *entry) skip(gen uint64, sent, offset int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if gen != e.gen || e.failed {
+		return
+	}
+	if e.acked >= sent {
+		e.acked = max(e.acked, offset)
+		return
+	}
+	e.skipAfter, e.skipTo = sent, offset
 }
 
 // fail marks generation gen as failed: later acknowledgements of the same
@@ -111,6 +154,7 @@ func (e *entry) begin(offset int64) uint64 {
 	e.gen++
 	e.failed = false
 	e.acked = offset
+	e.skipAfter, e.skipTo = 0, 0
 	e.read.Store(offset)
 	return e.gen
 }

@@ -32,6 +32,19 @@ func (p *ackProducer) Produce(_ context.Context, r *kgo.Record, promise func(*kg
 // that acknowledges at once: ns/op and allocs/op are the agent's per-line overhead on top
 // of the Kafka client's (compare with make bench's end-to-end figures).
 func BenchmarkShipJSON(b *testing.B) {
+	benchShip(b, collect.Task{})
+}
+
+// BenchmarkShipJSONFiltered is BenchmarkShipJSON with an exclude_lines regexp
+// that drops 3 lines in 17 (their offsets are committed without a record):
+// an op is one line, shipped or filtered.
+func BenchmarkShipJSONFiltered(b *testing.B) {
+	benchShip(b, collect.Task{ExcludeLines: []string{`page=(3|5|7) `}})
+}
+
+// benchShip runs b.N lines through an agent running task (its path, topic
+// and start position set here).
+func benchShip(b *testing.B, task collect.Task) {
 	path := filepath.Join(b.TempDir(), "access.log")
 	f, err := os.Create(path)
 	if err != nil {
@@ -48,13 +61,21 @@ func BenchmarkShipJSON(b *testing.B) {
 	if err := f.Close(); err != nil {
 		b.Fatal(err)
 	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	id, _ := statID(fi)
 	cfg := testConfig(b, []string{"127.0.0.1:1"}, b.TempDir())
 	prod := &ackProducer{}
 	b.ReportAllocs()
 	cpu := cpuTime(b)
 	b.ResetTimer()
-	startAgent(b, cfg, prod, collect.Task{Path: path, Topic: "bench", StartPosition: "beginning"})
-	for prod.acked.Load() < int64(b.N) {
+	task.Path, task.Topic, task.StartPosition = path, "bench", "beginning"
+	ra := startAgent(b, cfg, prod, task)
+	// Done when the whole file is committed: every record acknowledged,
+	// filtered lines included.
+	for e := ra.reg.lookup(id); e == nil || e.committed() < fi.Size(); e = ra.reg.lookup(id) {
 		time.Sleep(time.Millisecond)
 	}
 	b.StopTimer()

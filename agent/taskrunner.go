@@ -22,6 +22,7 @@ type taskMetrics struct {
 	linesTruncated, filesTruncated, fileErrors               prometheus.Counter
 	latency                                                  prometheus.Observer
 	filesOpen, lag                                           prometheus.Gauge
+	linesFiltered                                            prometheus.Counter
 }
 
 func newTaskMetrics(m *Metrics, task, topic string) *taskMetrics {
@@ -32,6 +33,7 @@ func newTaskMetrics(m *Metrics, task, topic string) *taskMetrics {
 		bytesSent:      m.BytesSent.WithLabelValues(task, topic),
 		sendErrors:     m.SendErrors.WithLabelValues(task, topic),
 		linesTruncated: m.LinesTruncated.WithLabelValues(task, topic),
+		linesFiltered:  m.LinesFiltered.WithLabelValues(task, topic),
 		filesTruncated: m.FilesTruncated.WithLabelValues(task, topic),
 		fileErrors:     m.FileErrors.WithLabelValues(task, topic),
 		latency:        m.ProduceLatency.WithLabelValues(topic),
@@ -48,6 +50,7 @@ type taskRunner struct {
 	files       FilesConfig
 	enc         *encoder
 	encOverhead int
+	filter      *lineFilter // nil: every event is shipped
 	ship        *shipper
 	reg         *Registry
 	claims      *claims

@@ -74,14 +74,15 @@ func Pipeline() (dashboard.Dashboard, error) {
 	// ---- logagent
 	b.WithRow(dashboard.NewRowBuilder("logagent").Id(ids.next()))
 	b.WithPanel(panel{
-		title: "Lines read and sent /s (per host and task)",
-		description: "Lines read from each task's files and records Kafka acknowledged, per second. " +
-			"Sent follows read closely when healthy. Bad: read without sent = the producer is stuck (LogagentPipelineStalled); " +
-			"both at 0 on a host whose applications log = the files are not tailed (check file errors and the collect config).",
+		title: "Lines read, sent and filtered /s (per host and task)",
+		description: "Lines read from each task's files, records Kafka acknowledged, and lines dropped by the task's include_lines / exclude_lines, per second. " +
+			"Sent follows read minus filtered closely when healthy (a multiline event is one record for several lines). Bad: read without sent or filtered = the producer is stuck (LogagentPipelineStalled); " +
+			"read at 0 on a host whose applications log = the files are not tailed (check file errors and the collect config); filtered close to read = the filters drop more than meant.",
 		unit: "cps", width: 12, kind: prom,
 		targets: targets(
 			promTarget("A", `sum by (instance, task) (rate(logagent_lines_read_total{`+selTopic+`}[$__rate_interval]))`, "read {{instance}} {{task}}"),
 			promTarget("B", `sum by (instance, task) (rate(logagent_records_sent_total{`+selTopic+`}[$__rate_interval]))`, "sent {{instance}} {{task}}"),
+			promTarget("C", `sum by (instance, task) (rate(logagent_lines_filtered_total{`+selTopic+`}[$__rate_interval]))`, "filtered {{instance}} {{task}}"),
 		),
 	}.timeseries(ids.next()))
 	b.WithPanel(panel{

@@ -23,6 +23,10 @@ func FuzzParseTasks(f *testing.F) {
 		`[{"path":"/a.log","topic":"t","exclude":["*.gz"],"start_position":"beginning","fields":{"k":"v"},"max_line_bytes":10,"format":"raw"}]`,
 		`[{"path":"/a.log","topic":"t","multiline":{"pattern":"^[[:space:]]","match":"after","max_lines":3,"timeout":"1.5s"}}]`,
 		`[{"path":"/a.log","topic":"t","multiline":{"pattern":"\\\\$","negate":true,"match":"before","timeout":"1ns"}}]`,
+		`[{"path":"/a.log","topic":"t","include_lines":["^ERR","(?i)warn"],"exclude_lines":["healthz$"]}]`,
+		`[{"path":"/a.log","topic":"t","include_lines":[],"exclude_lines":["\\d{3} \\d+$"],"multiline":{"pattern":"^\\s","match":"after"}}]`,
+		`[{"path":"/a.log","topic":"t","include_lines":["a(b"],"exclude_lines":[""]}]`,
+		`[{"path":"/a.log","topic":"t","exclude_lines":"x","include_lines":[1]}]`,
 		`[{"path":"/a.log","topic":"t"},{"path":"/a.log","topic":"t"}]`,
 		`[{"path":"a.log","topic":"a b"}]`,
 		`[{"path":"/[","topic":"t","multiline":{"pattern":"(","match":"x","timeout":5}}]`,
@@ -55,6 +59,9 @@ func FuzzParseTasks(f *testing.F) {
 			if tasks[i].Multiline != nil {
 				require.NotNil(t, parsed[i].Multiline.Regexp())
 			}
+			include, exclude := parsed[i].LineFilters()
+			require.Len(t, include, len(tasks[i].IncludeLines))
+			require.Len(t, exclude, len(tasks[i].ExcludeLines))
 		}
 	})
 }

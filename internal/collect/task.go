@@ -40,7 +40,20 @@ type Task struct {
 	Multiline     *Multiline        `json:"multiline,omitempty" yaml:"multiline"`           // nil: one event per line
 	MaxLineBytes  int               `json:"max_line_bytes,omitempty" yaml:"max_line_bytes"` // default 1 MiB, at most 64 MiB; caps a line and a joined event
 	Format        string            `json:"format,omitempty" yaml:"format"`                 // "json" (default) | "raw"
+	IncludeLines  []string          `json:"include_lines,omitempty" yaml:"include_lines"`   // RE2 regexps: when set, only events matching one of them are shipped
+	ExcludeLines  []string          `json:"exclude_lines,omitempty" yaml:"exclude_lines"`   // RE2 regexps: events matching one of them are dropped (after include_lines)
+
+	include, exclude []*regexp.Regexp // compiled IncludeLines and ExcludeLines, set by validation
 }
+
+// LineFilters returns the compiled IncludeLines and ExcludeLines, with
+// Filebeat's semantics: when include is not empty, only events matching at
+// least one of its regexps are kept; then events matching any regexp of
+// exclude are dropped. The regexps match the text of an event after
+// multiline joining. Both are nil until the task has been validated by
+// ParseTasks or ValidateTasks, and nil when the task has no filter. The
+// Regexps are safe for concurrent use.
+func (t Task) LineFilters() (include, exclude []*regexp.Regexp) { return t.include, t.exclude }
 
 // Multiline joins several lines into one event, with Filebeat's semantics: a
 // line "matches" when Pattern matches it, inverted by Negate. With Match
@@ -116,7 +129,7 @@ func ValidateTasks(tasks []Task) ([]Task, error) {
 
 // Equal reports whether t and o describe the same task once defaults are
 // applied: when it is false, a running task must be restarted to apply o.
-// Nil and empty Exclude or Fields are equal.
+// Nil and empty Exclude, Fields, IncludeLines or ExcludeLines are equal.
 func (t Task) Equal(o Task) bool {
 	t, o = t.withDefaults(), o.withDefaults()
 	return t.Path == o.Path &&
@@ -126,6 +139,8 @@ func (t Task) Equal(o Task) bool {
 		maps.Equal(t.Fields, o.Fields) &&
 		t.MaxLineBytes == o.MaxLineBytes &&
 		t.Format == o.Format &&
+		slices.Equal(t.IncludeLines, o.IncludeLines) &&
+		slices.Equal(t.ExcludeLines, o.ExcludeLines) &&
 		t.Multiline.equal(o.Multiline)
 }
 
@@ -141,6 +156,8 @@ func (m *Multiline) equal(o *Multiline) bool {
 func (t Task) withDefaults() Task {
 	t.Exclude = slices.Clone(t.Exclude)
 	t.Fields = maps.Clone(t.Fields)
+	t.IncludeLines = slices.Clone(t.IncludeLines)
+	t.ExcludeLines = slices.Clone(t.ExcludeLines)
 	if t.StartPosition == "" {
 		t.StartPosition = "end"
 	}
@@ -164,7 +181,7 @@ func (t Task) withDefaults() Task {
 }
 
 // validate checks a task with defaults applied and compiles its multiline
-// pattern. It returns the first problem found.
+// pattern and line filters. It returns the first problem found.
 func (t *Task) validate() error {
 	switch {
 	case t.Path == "":
@@ -208,7 +225,36 @@ func (t *Task) validate() error {
 			return fmt.Errorf("multiline.%w", err)
 		}
 	}
+	var err error
+	if t.include, err = compileLines("include_lines", t.IncludeLines); err != nil {
+		return err
+	}
+	if t.exclude, err = compileLines("exclude_lines", t.ExcludeLines); err != nil {
+		return err
+	}
 	return nil
+}
+
+// compileLines compiles the regexps of the line filter field, or returns nil
+// for an empty list. An empty regexp is an error: it matches every event, so
+// it would make include_lines keep everything or exclude_lines drop
+// everything, more likely a slip (a null in JSON) than meant.
+func compileLines(field string, patterns []string) ([]*regexp.Regexp, error) {
+	if len(patterns) == 0 {
+		return nil, nil
+	}
+	res := make([]*regexp.Regexp, len(patterns))
+	for i, p := range patterns {
+		if p == "" {
+			return nil, fmt.Errorf("%s[%d]: must not be empty", field, i)
+		}
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d] %q: %w", field, i, p, err)
+		}
+		res[i] = re
+	}
+	return res, nil
 }
 
 // validate checks m, with defaults applied, and compiles its pattern.

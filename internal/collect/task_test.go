@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -32,12 +33,27 @@ func TestParseTasks(t *testing.T) {
 			name: "every field",
 			json: `[{"path":"/var/log/app/*.log","topic":"app.log-1_x","exclude":["*.gz","/var/log/app/debug-*"],
 				"start_position":"beginning","fields":{"env":"prod"},"max_line_bytes":4096,"format":"raw",
-				"multiline":{"pattern":"^\\d{4}-","negate":true,"match":"after","max_lines":10,"timeout":"2s"}}]`,
+				"multiline":{"pattern":"^\\d{4}-","negate":true,"match":"after","max_lines":10,"timeout":"2s"},
+				"include_lines":["^ERR","^WARN"],"exclude_lines":["healthz"]}]`,
 			want: []Task{{
 				Path: "/var/log/app/*.log", Topic: "app.log-1_x", Exclude: []string{"*.gz", "/var/log/app/debug-*"},
 				StartPosition: "beginning", Fields: map[string]string{"env": "prod"}, MaxLineBytes: 4096, Format: "raw",
-				Multiline: &Multiline{Pattern: `^\d{4}-`, Negate: true, Match: "after", MaxLines: 10, Timeout: config.Duration(2 * time.Second)},
+				Multiline:    &Multiline{Pattern: `^\d{4}-`, Negate: true, Match: "after", MaxLines: 10, Timeout: config.Duration(2 * time.Second)},
+				IncludeLines: []string{"^ERR", "^WARN"}, ExcludeLines: []string{"healthz"},
 			}},
+		},
+		{
+			name: "exclude_lines alone",
+			json: `[{"path":"/a.log","topic":"t","exclude_lines":["^DBG","(?i)debug"]}]`,
+			want: []Task{{
+				Path: "/a.log", Topic: "t", StartPosition: "end", MaxLineBytes: 1 << 20, Format: "json",
+				ExcludeLines: []string{"^DBG", "(?i)debug"},
+			}},
+		},
+		{
+			name: "empty filter lists are no filter",
+			json: `[{"path":"/a.log","topic":"t","include_lines":[],"exclude_lines":null}]`,
+			want: []Task{{Path: "/a.log", Topic: "t", StartPosition: "end", MaxLineBytes: 1 << 20, Format: "json"}},
 		},
 		{
 			name: "multiline defaults",
@@ -82,6 +98,13 @@ func TestParseTasks(t *testing.T) {
 		{name: "bad multiline match", json: `[{"path":"/a.log","topic":"t","multiline":{"pattern":"x","match":"later"}}]`, wantErr: `multiline.match "later": must be "after" or "before"`},
 		{name: "missing multiline match", json: `[{"path":"/a.log","topic":"t","multiline":{"pattern":"x"}}]`, wantErr: `multiline.match "": must be "after" or "before"`},
 		{name: "negative max_lines", json: `[{"path":"/a.log","topic":"t","multiline":{"pattern":"x","match":"before","max_lines":-1}}]`, wantErr: "multiline.max_lines -1: must be >= 0"},
+		{name: "bad include_lines regexp", json: `[{"path":"/a.log","topic":"t"},{"path":"/b.log","topic":"t","include_lines":["^ok","a(b"]}]`, wantErr: "task 1 (path \"/b.log\"): include_lines[1] \"a(b\": error parsing regexp: missing closing ): `a(b`"},
+		{name: "bad exclude_lines regexp", json: `[{"path":"/a.log","topic":"t","exclude_lines":["x**"]}]`, wantErr: "task 0 (path \"/a.log\"): exclude_lines[0] \"x**\": error parsing regexp: invalid nested repetition operator: `**`"},
+		{name: "Perl lookahead is not RE2", json: `[{"path":"/a.log","topic":"t","exclude_lines":["^(?!ERR)"]}]`, wantErr: `exclude_lines[0] "^(?!ERR)": error parsing regexp: invalid or unsupported Perl syntax`},
+		{name: "empty include_lines regexp", json: `[{"path":"/a.log","topic":"t","include_lines":["x",""]}]`, wantErr: `task 0 (path "/a.log"): include_lines[1]: must not be empty`},
+		{name: "null exclude_lines regexp", json: `[{"path":"/a.log","topic":"t","exclude_lines":["x",null]}]`, wantErr: `exclude_lines[1]: must not be empty`},
+		{name: "empty exclude_lines regexp", json: `[{"path":"/a.log","topic":"t","exclude_lines":[""]}]`, wantErr: `exclude_lines[0]: must not be empty`},
+		{name: "include_lines not a list", json: `[{"path":"/a.log","topic":"t","include_lines":"^ERR"}]`, wantErr: `task 0 (path "/a.log"): include_lines: cannot use string as []string`},
 		{name: "negative timeout", json: `[{"path":"/a.log","topic":"t","multiline":{"pattern":"x","match":"before","timeout":"-1s"}}]`, wantErr: "multiline.timeout -1s: must be >= 0"},
 		{
 			name:    "every bad task is reported",
@@ -105,9 +128,21 @@ func TestParseTasks(t *testing.T) {
 					require.NotNil(t, got[i].Multiline.Regexp())
 					require.Equal(t, got[i].Multiline.Pattern, got[i].Multiline.Regexp().String())
 				}
+				include, exclude := got[i].LineFilters()
+				require.Equal(t, tt.want[i].IncludeLines, regexpStrings(include), "compiled include_lines")
+				require.Equal(t, tt.want[i].ExcludeLines, regexpStrings(exclude), "compiled exclude_lines")
 			}
 		})
 	}
+}
+
+// regexpStrings returns the patterns of res, nil for none.
+func regexpStrings(res []*regexp.Regexp) []string {
+	var out []string
+	for _, re := range res {
+		out = append(out, re.String())
+	}
+	return out
 }
 
 func TestParseTasksSample(t *testing.T) {
@@ -121,20 +156,29 @@ func TestParseTasksSample(t *testing.T) {
 func TestValidateTasksDoesNotModifyInput(t *testing.T) {
 	in := []Task{{
 		Path: "/a.log", Topic: "t", Exclude: []string{"*.gz"}, Fields: map[string]string{"k": "v"},
-		Multiline: &Multiline{Pattern: "^x", Match: "after"},
+		Multiline:    &Multiline{Pattern: "^x", Match: "after"},
+		IncludeLines: []string{"^E"}, ExcludeLines: []string{"x"},
 	}}
 	got, err := ValidateTasks(in)
 	require.NoError(t, err)
 	require.Equal(t, "json", got[0].Format)
 	require.Equal(t, 500, got[0].Multiline.MaxLines)
 	require.NotNil(t, got[0].Multiline.Regexp())
+	include, exclude := got[0].LineFilters()
+	require.Len(t, include, 1)
+	require.Len(t, exclude, 1)
 
 	got[0].Exclude[0] = "changed"
 	got[0].Fields["k"] = "changed"
+	got[0].IncludeLines[0] = "changed"
+	got[0].ExcludeLines[0] = "changed"
 	require.Equal(t, []Task{{
 		Path: "/a.log", Topic: "t", Exclude: []string{"*.gz"}, Fields: map[string]string{"k": "v"},
-		Multiline: &Multiline{Pattern: "^x", Match: "after"},
+		Multiline:    &Multiline{Pattern: "^x", Match: "after"},
+		IncludeLines: []string{"^E"}, ExcludeLines: []string{"x"},
 	}}, in)
+	include, _ = in[0].LineFilters()
+	require.Nil(t, include, "the input is not compiled")
 }
 
 func TestValidateTasksEmpty(t *testing.T) {
@@ -147,7 +191,8 @@ func TestTaskEqual(t *testing.T) {
 	base := func() Task {
 		return Task{
 			Path: "/a.log", Topic: "t", Exclude: []string{"*.gz"}, Fields: map[string]string{"k": "v"},
-			Multiline: &Multiline{Pattern: "^x", Match: "after"},
+			Multiline:    &Multiline{Pattern: "^x", Match: "after"},
+			IncludeLines: []string{"^E", "^W"}, ExcludeLines: []string{"healthz"},
 		}
 	}
 	tests := []struct {
@@ -173,6 +218,13 @@ func TestTaskEqual(t *testing.T) {
 		{name: "multiline match", change: func(t *Task) { t.Multiline.Match = "before" }},
 		{name: "multiline max lines", change: func(t *Task) { t.Multiline.MaxLines = 3 }},
 		{name: "multiline timeout", change: func(t *Task) { t.Multiline.Timeout = config.Duration(time.Second) }},
+		{name: "include_lines added", change: func(t *Task) { t.IncludeLines = append(t.IncludeLines, "^I") }},
+		{name: "include_lines changed", change: func(t *Task) { t.IncludeLines[1] = "^WARN" }},
+		{name: "include_lines reordered", change: func(t *Task) { t.IncludeLines = []string{"^W", "^E"} }},
+		{name: "no include_lines", change: func(t *Task) { t.IncludeLines = nil }},
+		{name: "exclude_lines changed", change: func(t *Task) { t.ExcludeLines = []string{"metrics"} }},
+		{name: "no exclude_lines", change: func(t *Task) { t.ExcludeLines = nil }},
+		{name: "include and exclude swapped", change: func(t *Task) { t.IncludeLines, t.ExcludeLines = t.ExcludeLines, t.IncludeLines }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,7 +237,7 @@ func TestTaskEqual(t *testing.T) {
 
 	t.Run("nil and empty collections", func(t *testing.T) {
 		a := Task{Path: "/a.log", Topic: "t"}
-		b := Task{Path: "/a.log", Topic: "t", Exclude: []string{}, Fields: map[string]string{}}
+		b := Task{Path: "/a.log", Topic: "t", Exclude: []string{}, Fields: map[string]string{}, IncludeLines: []string{}, ExcludeLines: []string{}}
 		require.True(t, a.Equal(b))
 	})
 	t.Run("validated equals its JSON round trip", func(t *testing.T) {
