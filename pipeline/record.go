@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -80,6 +81,81 @@ func (e *Event) Timestamp() (t time.Time, ok bool) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	return t, err == nil
+}
+
+// Document is a record after its pipeline: what logtransfer indexes, and
+// what `logctl pipeline test` prints.
+type Document struct {
+	// Body is the document, one line of JSON; nil when Dropped.
+	Body []byte
+	// Dropped is true when a drop step took the event: there is no
+	// document, on purpose.
+	Dropped bool
+	// Time is @timestamp after the pipeline, which names the daily index;
+	// Read when that is not an RFC 3339 time.
+	Time time.Time
+	// Read is when the agent read the line (see RecordEvent).
+	Read time.Time
+	// Err is why the pipeline failed, a *ProcessorError or an
+	// *EncodeError; Body is then the event as it came in, flagged.
+	Err error
+}
+
+// EncodeError is a document a pipeline made that JSON cannot hold (a NaN a
+// processor computed, say).
+type EncodeError struct {
+	Pipeline string
+	Err      error
+}
+
+// EncodeStep is the processor name of an EncodeError in metrics.
+const EncodeStep = "encode"
+
+func (e *EncodeError) Error() string {
+	return fmt.Sprintf("pipeline %s: %s the document: %v", e.Pipeline, EncodeStep, e.Err)
+}
+
+func (e *EncodeError) Unwrap() error { return e.Err }
+
+// BuildDocument runs p on a record's value (RunRecord) and encodes the
+// event it leaves (AppendJSON) after set, when not nil, has added the
+// caller's fields (logtransfer's kafka field). A document that cannot be
+// encoded is replaced by the event as it came in, flagged with the
+// *EncodeError, so that no record is lost. The body is appended to dst.
+func BuildDocument(p *Pipeline, value []byte, received time.Time, set func(*Event), dst []byte) Document {
+	e, read, err := RunRecord(p, value, received)
+	d := Document{Read: read, Err: err}
+	if e.Dropped() {
+		d.Dropped = true
+		return d
+	}
+	if set != nil {
+		set(e)
+	}
+	body, encErr := e.AppendJSON(dst)
+	if encErr != nil {
+		d.Err = &EncodeError{Pipeline: p.name, Err: encErr}
+		e, _ = RecordEvent(value, received)
+		e.Flag(d.Err)
+		if set != nil {
+			set(e)
+		}
+		if body, encErr = e.AppendJSON(dst); encErr != nil {
+			// A decoded record always encodes (its numbers are finite or
+			// json.Number): set added what JSON cannot hold. The value as
+			// a message, then; strings always encode.
+			e = NewEvent(map[string]any{"message": strings.ToValidUTF8(string(value), "\uFFFD")})
+			e.SetTimestamp(read)
+			e.Flag(d.Err)
+			body, _ = e.AppendJSON(dst)
+		}
+	}
+	d.Body = body
+	d.Time = read
+	if ts, ok := e.Timestamp(); ok {
+		d.Time = ts
+	}
+	return d
 }
 
 // Flag marks e as failed, as Run does when a step fails: error.message is

@@ -216,3 +216,59 @@ func BenchmarkEncode(b *testing.B) {
 		}
 	})
 }
+
+func TestBuildDocument(t *testing.T) {
+	p, err := New(parseConfigs(t, `[{name: web, topics: [t], processors: [
+		{drop: {if: 'message == "health"'}},
+		{set: {fields: {"@timestamp": "2026-12-06T23:00:00Z"}, if: 'message == "late"'}},
+		{set: {fields: {n: .nan}, if: 'message == "nan"'}},
+		{rename: {fields: {level: log.level}, if: 'message != "plain"'}}]}]`)[0])
+	require.NoError(t, err)
+	received := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	read := "2026-12-07T09:00:00Z"
+	kafka := func(e *Event) { e.Fields["kafka"] = map[string]any{"offset": int64(1)} }
+	tests := []struct {
+		name, value string
+		set         func(*Event)
+		dropped     bool
+		time        string
+		want        string
+		wantErr     string
+	}{
+		{name: "late", value: `{"@timestamp":"` + read + `","message":"late","level":"info"}`, set: kafka, time: "2026-12-06T23:00:00Z",
+			want: `{"@timestamp":"2026-12-06T23:00:00Z","event":{"ingested":"` + read + `"},"kafka":{"offset":1},"log":{"level":"info"},"message":"late"}`},
+		{name: "plain text", value: `plain`, time: "2026-12-07T10:00:00Z",
+			want: `{"@timestamp":"2026-12-07T10:00:00Z","event":{"ingested":"2026-12-07T10:00:00Z"},"message":"plain"}`},
+		{name: "dropped", value: `health`, dropped: true},
+		{name: "failed", value: `{"@timestamp":"` + read + `","message":"m"}`, set: kafka, time: read,
+			want:    `{"@timestamp":"` + read + `","error":{"message":"pipeline web: processors[3] (rename): field level not found"},"event":{"ingested":"` + read + `"},"kafka":{"offset":1},"message":"m","tags":["_pipeline_error"]}`,
+			wantErr: "pipeline web: processors[3] (rename): field level not found"},
+		{name: "cannot encode", value: `{"@timestamp":"` + read + `","message":"nan","level":"x"}`, set: kafka, time: read,
+			want:    `{"@timestamp":"` + read + `","error":{"message":"pipeline web: encode the document: n: unsupported value: NaN"},"event":{"ingested":"` + read + `"},"kafka":{"offset":1},"level":"x","message":"nan","tags":["_pipeline_error"]}`,
+			wantErr: "pipeline web: encode the document: n: unsupported value: NaN"},
+		{name: "the caller's fields cannot be encoded", value: `{"@timestamp":"` + read + `","message":"m","level":"x"}`,
+			set: func(e *Event) { e.Fields["bad"] = math.Inf(1) }, time: read,
+			want:    `{"@timestamp":"` + read + `","error":{"message":"pipeline web: encode the document: bad: unsupported value: +Inf"},"message":"{\"@timestamp\":\"` + read + `\",\"message\":\"m\",\"level\":\"x\"}","tags":["_pipeline_error"]}`,
+			wantErr: "encode the document"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := BuildDocument(p, []byte(tt.value), received, tt.set, nil)
+			require.Equal(t, tt.dropped, d.Dropped)
+			if tt.dropped {
+				require.Nil(t, d.Body)
+				return
+			}
+			require.Equal(t, tt.want, string(d.Body), "keys sorted")
+			require.Equal(t, tt.time, d.Time.Format(time.RFC3339))
+			if tt.wantErr == "" {
+				require.NoError(t, d.Err)
+				return
+			}
+			require.ErrorContains(t, d.Err, tt.wantErr)
+		})
+	}
+	var eerr *EncodeError
+	require.ErrorAs(t, BuildDocument(p, []byte(`{"message":"nan","level":"x"}`), received, nil, nil).Err, &eerr)
+	require.Equal(t, "web", eerr.Pipeline)
+}
