@@ -264,7 +264,7 @@ func Pipeline() (dashboard.Dashboard, error) {
 	}.timeseries(ids.next()))
 	b.WithPanel(panel{
 		title: "Pipeline time per event p50 / p99",
-		description: "Time to build a document through each pipeline (decode the record, run the steps, encode), sampled on one event in 16. Microseconds when healthy. " +
+		description: "Time to build a document through each pipeline: decode the record, run the steps, encode. Microseconds when healthy. " +
 			"Bad: a pipeline that takes much longer than the others, or a step up after a reload = an expensive step (a regular expression, a condition on every event); the transfer's CPU rises and indexing may fall behind.",
 		unit: "s", width: 6, kind: prom, min: ptr(0.0),
 		targets: targets(

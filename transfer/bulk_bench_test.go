@@ -121,9 +121,8 @@ func BenchmarkBulkBody(b *testing.B) {
 // BenchmarkBuildDocumentPipeline builds the document of an agent record
 // without a pipeline (the fast path, as BenchmarkBuildDocument/agent_json)
 // and through a pipeline of a drop condition (false on these records), a
-// set and a rename: decode, run, encode. timed also observes the build in
-// logtransfer_pipeline_duration_seconds, which logtransfer does for one
-// document in pipelineSampleEvery.
+// set and a rename: decode, run, encode, and the observation of the build
+// in logtransfer_pipeline_duration_seconds.
 func BenchmarkBuildDocumentPipeline(b *testing.B) {
 	_, ps := testTransfer(b, pipelinesOf(b, `[{name: web, topics: [nginx], processors: [
 		{drop: {if: 'message contains "GET /healthz"'}},
@@ -138,8 +137,7 @@ func BenchmarkBuildDocumentPipeline(b *testing.B) {
 		build func() document
 	}{
 		{"no_pipeline", func() document { return buildDocument(r, namer) }},
-		{"pipeline", func() document { d, _ := buildPipelineDocument(r, namer, p, pm, false); return d }},
-		{"pipeline_timed", func() document { d, _ := buildPipelineDocument(r, namer, p, pm, true); return d }},
+		{"pipeline", func() document { d, _ := buildPipelineDocument(r, namer, p, pm); return d }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(r.Value)))

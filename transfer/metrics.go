@@ -1,7 +1,6 @@
 package transfer
 
 import (
-	"fmt"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,7 +26,7 @@ type Metrics struct {
 	PipelineEvents   *prometheus.CounterVec   // pipeline
 	PipelineErrors   *prometheus.CounterVec   // pipeline, processor
 	PipelineDropped  *prometheus.CounterVec   // pipeline
-	PipelineDuration *prometheus.HistogramVec // pipeline; sampled, see pipelineSampleEvery
+	PipelineDuration *prometheus.HistogramVec // pipeline
 	PipelineReloads  *prometheus.CounterVec   // source, result
 }
 
@@ -94,9 +93,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Events a pipeline dropped on purpose (a drop step): not indexed, their offsets committed.",
 		}, []string{"pipeline"}),
 		PipelineDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "logtransfer_pipeline_duration_seconds",
-			Help: fmt.Sprintf("Time to build a document through a pipeline: decode the record, run the steps, encode. "+
-				"Sampled: one event in %d is timed.", pipelineSampleEvery),
+			Name:    "logtransfer_pipeline_duration_seconds",
+			Help:    "Time to build a document through a pipeline: decode the record, run the steps, encode.",
 			Buckets: prometheus.ExponentialBuckets(1e-6, 2.5, 12),
 		}, []string{"pipeline"}),
 		PipelineReloads: prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -68,7 +68,6 @@ type Transfer struct {
 	// sets of the config file and of etcd, which decide it.
 	pipes atomic.Pointer[pipelineSet]
 	psrc  pipelineSources
-	piped uint64 // documents built through a pipeline, for sampling; collect's alone
 }
 
 // New validates cfg (see Config.Validate), builds the Kafka client (which
