@@ -252,6 +252,37 @@ func Pipeline() (dashboard.Dashboard, error) {
 		),
 	}.timeseries(ids.next()))
 
+	b.WithPanel(panel{
+		title: "Pipeline events, errors and dropped /s (per pipeline)",
+		description: "events: records each pipeline ran on; errors: events a step failed on, by pipeline and step (indexed unparsed, tagged _pipeline_error); dropped: events a drop step removed on purpose (not indexed, committed). " +
+			"Errors near 0 when healthy; dropped as the pipeline intends. Bad: errors a sizeable share of events = the log format changed or the pipeline is wrong, those lines cannot be filtered by their fields (LogtransferPipelineErrors); dropped close to events = a drop condition that matches too much.",
+		unit: "cps", width: 12, kind: prom, min: ptr(0.0),
+		targets: targets(
+			promTarget("A", `sum by (pipeline) (rate(logtransfer_pipeline_events_total{`+selHost+`}[$__rate_interval]))`, "events {{pipeline}}"),
+			promTarget("B", `sum by (pipeline, processor) (rate(logtransfer_pipeline_errors_total{`+selHost+`}[$__rate_interval]))`, "errors {{pipeline}} {{processor}}"),
+			promTarget("C", `sum by (pipeline) (rate(logtransfer_pipeline_dropped_total{`+selHost+`}[$__rate_interval]))`, "dropped {{pipeline}}"),
+		),
+	}.timeseries(ids.next()))
+	b.WithPanel(panel{
+		title: "Pipeline time per event p50 / p99",
+		description: "Time to build a document through each pipeline: decode the record, run the steps, encode. Microseconds when healthy. " +
+			"Bad: a pipeline that takes much longer than the others, or a step up after a reload = an expensive step (a regular expression, a condition on every event); the transfer's CPU rises and indexing may fall behind.",
+		unit: "s", width: 6, kind: prom, min: ptr(0.0),
+		targets: targets(
+			promTarget("A", `histogram_quantile(0.5, sum by (le, pipeline) (rate(logtransfer_pipeline_duration_seconds_bucket{`+selHost+`}[$__rate_interval])))`, "p50 {{pipeline}}"),
+			promTarget("B", `histogram_quantile(0.99, sum by (le, pipeline) (rate(logtransfer_pipeline_duration_seconds_bucket{`+selHost+`}[$__rate_interval])))`, "p99 {{pipeline}}"),
+		),
+	}.timeseries(ids.next()))
+	b.WithPanel(panel{
+		title: "Pipeline reloads (by source and result)",
+		description: "Pipeline sets read on SIGHUP (file) or from the etcd key (etcd), applied (ok) or rejected (error), per interval. " +
+			"Bad: any error = a new pipeline set was invalid and was NOT applied; the previous set keeps running. The transfer's log names the pipeline and the step.",
+		unit: "short", width: 6, kind: prom, min: ptr(0.0), bars: true,
+		targets: targets(
+			promTarget("A", `sum by (source, result) (increase(logtransfer_pipeline_reloads_total{`+selHost+`}[$__rate_interval]))`, "{{source}} {{result}}"),
+		),
+	}.timeseries(ids.next()))
+
 	// ---- sysmon
 	b.WithRow(dashboard.NewRowBuilder("sysmon").Id(ids.next()))
 	b.WithPanel(panel{

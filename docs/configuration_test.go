@@ -6,15 +6,27 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/logcollect/logcollect/agent"
 	"github.com/logcollect/logcollect/sysmon"
 	"github.com/logcollect/logcollect/transfer"
 )
 
+// unmarshaler is a type that decodes its own YAML, such as pipeline.ProcessorConfig.
+var unmarshaler = reflect.TypeFor[yaml.Unmarshaler]()
+
+// decodesItself reports whether t (or *t) implements yaml.Unmarshaler: its YAML is its
+// own, not that of its fields, and it is documented as one key.
+func decodesItself(t reflect.Type) bool {
+	return t.Implements(unmarshaler) || reflect.PointerTo(t).Implements(unmarshaler)
+}
+
 // yamlKeys returns the dotted paths of every key of the config type t, nested: a struct's
 // keys under its own, `[]` after a list of structs ("tasks[].path"), inline structs
-// flattened. Maps, lists of scalars and scalars (durations too) are leaves.
+// flattened. Maps, lists of scalars and scalars (durations too) are leaves, and so are
+// types that decode their own YAML (yaml.Unmarshaler), lists of them too: a pipeline's
+// processors ("pipelines[].processors") are one key.
 func yamlKeys(t reflect.Type, prefix string) []string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -42,9 +54,11 @@ func yamlKeys(t reflect.Type, prefix string) []string {
 		}
 		key := prefix + name
 		switch {
+		case decodesItself(ft):
+			keys = append(keys, key)
 		case ft.Kind() == reflect.Struct:
 			keys = append(keys, yamlKeys(ft, key+".")...)
-		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct && !decodesItself(ft.Elem()):
 			keys = append(keys, yamlKeys(ft.Elem(), key+"[].")...)
 		default:
 			keys = append(keys, key)
@@ -58,6 +72,14 @@ func TestYAMLKeys(t *testing.T) {
 	for _, k := range []string{"kafka.brokers", "kafka.tls.ca_file", "kafka.sasl.mechanism", "tasks[].multiline.pattern",
 		"tasks[].fields", "etcd.endpoints", "etcd.collect_key", "shutdown_timeout", "log.level"} {
 		require.Contains(t, keys, k)
+	}
+	keys = yamlKeys(reflect.TypeFor[transfer.Config](), "")
+	for _, k := range []string{"pipelines[].name", "pipelines[].topics", "pipelines[].topic_regex", "pipelines[].keep_original",
+		"pipelines[].processors", "etcd.pipelines_key"} {
+		require.Contains(t, keys, k)
+	}
+	for _, k := range keys {
+		require.False(t, strings.HasPrefix(k, "pipelines[].processors."), "a processor decodes its own YAML: %s", k)
 	}
 	keys = yamlKeys(reflect.TypeFor[sysmon.FileConfig](), "")
 	require.Contains(t, keys, "interval") // inline

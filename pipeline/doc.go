@@ -21,4 +21,7 @@
 //     naming the pipeline and the step; the caller keeps the set it runs.
 //   - Fields are nested maps, as Elasticsearch stores them: "url.original" is
 //     the key "original" of the map under "url".
+//   - What logctl shows is what logtransfer indexes: both build a record's
+//     document with BuildDocument (RecordEvent, Run, AppendJSON), which sets
+//     event.ingested to the read time before the steps run.
 package pipeline

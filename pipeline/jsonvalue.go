@@ -1,30 +1,15 @@
 package pipeline
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 )
 
 // DecodeJSON decodes a JSON value as events hold values: objects as
 // map[string]any, arrays as []any, integers as int64 (exactly, where
-// encoding/json would round them to float64), other numbers as float64.
-// Trailing data after the value, and a number too large for a float64, are
-// errors.
-func DecodeJSON(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("invalid JSON: data after the value")
-	}
-	return numbers(v)
-}
+// encoding/json would round them to float64), other numbers as float64
+// (as the json.Number written when beyond float64's range).
+// Trailing data after the value is an error.
+func DecodeJSON(data []byte) (any, error) { return decodeJSON(data) }
 
 // DecodeObject is DecodeJSON for a JSON object.
 func DecodeObject(data []byte) (map[string]any, error) {
@@ -37,40 +22,6 @@ func DecodeObject(data []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("not a JSON object but %s", jsonKind(v))
 	}
 	return m, nil
-}
-
-// numbers replaces the json.Numbers in v, in place where v is a map or a
-// slice. A number beyond float64's range (1e400) is an error: as ±Inf it
-// could not be encoded again, and no other value would be the number.
-func numbers(v any) (any, error) {
-	switch v := v.(type) {
-	case json.Number:
-		if i, err := v.Int64(); err == nil {
-			return i, nil
-		}
-		f, err := v.Float64()
-		if err != nil { // valid JSON: only out of range
-			return nil, fmt.Errorf("JSON number %.64s is beyond the range of a float64", v)
-		}
-		return f, nil
-	case map[string]any:
-		for k, x := range v {
-			n, err := numbers(x)
-			if err != nil {
-				return nil, err
-			}
-			v[k] = n
-		}
-	case []any:
-		for i, x := range v {
-			n, err := numbers(x)
-			if err != nil {
-				return nil, err
-			}
-			v[i] = n
-		}
-	}
-	return v, nil
 }
 
 // jsonKind names the JSON type of a decoded value, for errors.

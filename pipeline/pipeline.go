@@ -132,6 +132,14 @@ func (p *Pipeline) Run(e *Event) error {
 	if len(p.steps) > 0 {
 		original = clone(e.Fields)
 	}
+	return p.run(e, original, nil)
+}
+
+// run is Run, given the event as it came in: original, or when restore is
+// not nil, what restore returns, called only when a step fails. RunRecord
+// builds the event again from the record's bytes instead of copying every
+// event beforehand, which took a sixth of a short pipeline's time.
+func (p *Pipeline) run(e *Event, original map[string]any, restore func() map[string]any) error {
 	if p.keepOriginal {
 		if msg, ok := e.GetString("message"); ok {
 			_ = e.Put("event.original", msg)
@@ -149,6 +157,9 @@ func (p *Pipeline) Run(e *Event) error {
 			continue
 		}
 		perr := &ProcessorError{Pipeline: p.name, Processor: s.id, Index: s.index, Err: err}
+		if restore != nil {
+			original = restore()
+		}
 		e.Fields = original
 		if p.keepOriginal {
 			if msg, ok := e.GetString("message"); ok {

@@ -103,9 +103,24 @@ func (t *Transfer) installTemplate(ctx context.Context, es *elastic.Client) erro
 }
 
 // templateBody is the legacy (_template) index template, which
-// Elasticsearch 7 and OpenSearch both accept.
+// Elasticsearch 7 and OpenSearch both accept. Besides the agent's fields, it
+// maps the ECS fields the pipelines produce with their types, so that Kibana
+// can range-filter and aggregate them (a status code is a number, a client
+// address an ip); strings under log.syslog and kubernetes are keywords. Any
+// other field is mapped dynamically. A document whose field does not fit
+// its mapping is rejected by Elasticsearch and goes to the DLQ.
 func templateBody(tc TemplateConfig) map[string]any {
 	kw := map[string]any{"type": "keyword"}
+	long := map[string]any{"type": "long"}
+	date := map[string]any{"type": "date"}
+	obj := func(props map[string]any) map[string]any { return map[string]any{"properties": props} }
+	// A keyword that may be long (a URL, a user agent), searchable as text
+	// too; a term over 8191 characters is not indexed (Lucene's limit is
+	// 32766 bytes).
+	longKeyword := map[string]any{"type": "keyword", "ignore_above": 8191, "fields": map[string]any{"text": map[string]any{"type": "text"}}}
+	keywordStrings := func(name, path string) map[string]any {
+		return map[string]any{name: map[string]any{"path_match": path, "match_mapping_type": "string", "mapping": kw}}
+	}
 	return map[string]any{
 		"index_patterns": tc.IndexPatterns,
 		"settings": map[string]any{
@@ -113,19 +128,52 @@ func templateBody(tc TemplateConfig) map[string]any {
 			"number_of_replicas": *tc.Replicas,
 		},
 		"mappings": map[string]any{
+			"dynamic_templates": []any{
+				keywordStrings("log_syslog", "log.syslog.*"),
+				keywordStrings("kubernetes", "kubernetes.*"),
+			},
 			"properties": map[string]any{
-				"@timestamp": map[string]any{"type": "date"},
-				"message":    map[string]any{"type": "text"},
-				"host":       map[string]any{"properties": map[string]any{"name": kw, "ip": kw}},
-				"log": map[string]any{"properties": map[string]any{
-					"file":   map[string]any{"properties": map[string]any{"path": kw}},
-					"offset": map[string]any{"type": "long"},
+				"@timestamp": date,
+				// Full-text search, and a keyword to aggregate short messages.
+				"message": map[string]any{"type": "text", "fields": map[string]any{
+					"keyword": map[string]any{"type": "keyword", "ignore_above": 1024},
 				}},
-				"kafka": map[string]any{"properties": map[string]any{
+				"tags":   kw,
+				"stream": kw,
+				"host":   obj(map[string]any{"name": kw, "ip": kw, "hostname": kw}),
+				"log": obj(map[string]any{
+					"file":   obj(map[string]any{"path": kw}),
+					"offset": long,
+					"level":  kw,
+					"logger": kw,
+				}),
+				"kafka": obj(map[string]any{
 					"topic":     kw,
 					"partition": map[string]any{"type": "integer"},
-					"offset":    map[string]any{"type": "long"},
-				}},
+					"offset":    long,
+				}),
+				"event": obj(map[string]any{
+					"ingested": date,
+					"created":  date,
+					"dataset":  kw,
+					// Kept to read, not searched: neither indexed nor aggregatable.
+					"original": map[string]any{"type": "keyword", "index": false, "doc_values": false},
+				}),
+				"error": obj(map[string]any{"message": map[string]any{"type": "text"}}),
+				"http": obj(map[string]any{
+					"version": kw,
+					"request": obj(map[string]any{"method": kw, "referrer": kw}),
+					"response": obj(map[string]any{
+						"status_code": long,
+						"body":        obj(map[string]any{"bytes": long}),
+					}),
+				}),
+				"url":        obj(map[string]any{"original": longKeyword}),
+				"user_agent": obj(map[string]any{"original": longKeyword}),
+				"source":     obj(map[string]any{"ip": map[string]any{"type": "ip"}, "address": kw, "port": long}),
+				"user":       obj(map[string]any{"name": kw}),
+				"process":    obj(map[string]any{"pid": long, "name": kw}),
+				"container":  obj(map[string]any{"id": kw, "name": kw}),
 			},
 		},
 	}

@@ -117,3 +117,36 @@ func BenchmarkBulkBody(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBuildDocumentPipeline builds the document of an agent record
+// without a pipeline (the fast path, as BenchmarkBuildDocument/agent_json)
+// and through a pipeline of a drop condition (false on these records), a
+// set and a rename: decode, run, encode, and the observation of the build
+// in logtransfer_pipeline_duration_seconds.
+func BenchmarkBuildDocumentPipeline(b *testing.B) {
+	_, ps := testTransfer(b, pipelinesOf(b, `[{name: web, topics: [nginx], processors: [
+		{drop: {if: 'message contains "GET /healthz"'}},
+		{set: {fields: {event.dataset: nginx.access}}},
+		{rename: {fields: {host.name: host.hostname}}}]}]`))
+	namer := benchNamer(b)
+	r := benchRecord(1, benchAgentRecord(1))
+	p := ps.set.For("nginx")
+	pm := ps.metrics[p]
+	for _, bc := range []struct {
+		name  string
+		build func() document
+	}{
+		{"no_pipeline", func() document { return buildDocument(r, namer) }},
+		{"pipeline", func() document { d, _ := buildPipelineDocument(r, namer, p, pm); return d }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(r.Value)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if d := bc.build(); len(d.body) == 0 {
+					b.Fatal("no document")
+				}
+			}
+		})
+	}
+}

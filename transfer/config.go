@@ -14,6 +14,7 @@ import (
 	"github.com/logcollect/logcollect/internal/esclient"
 	"github.com/logcollect/logcollect/internal/etcdclient"
 	"github.com/logcollect/logcollect/internal/kafkaclient"
+	"github.com/logcollect/logcollect/pipeline"
 )
 
 // Config is the logtransfer configuration, read from a YAML file by
@@ -29,6 +30,10 @@ type Config struct {
 	Metrics         MetricsConfig       `yaml:"metrics"`
 	Log             config.LogConfig    `yaml:"log"`
 	ShutdownTimeout config.Duration     `yaml:"shutdown_timeout"` // default 30s
+	// Pipelines shape the records of their topics before they are indexed
+	// (package pipeline). The etcd key etcd.pipelines_key, when it exists,
+	// replaces them; SIGHUP re-reads them from the file.
+	Pipelines []pipeline.Config `yaml:"pipelines"`
 }
 
 // KafkaConfig configures the consumer group (and the DLQ producer, which
@@ -49,12 +54,15 @@ type KafkaConfig struct {
 	FetchMaxBytes int `yaml:"fetch_max_bytes"` // default 1 MiB
 }
 
-// EtcdConfig optionally names an etcd key holding more topics to consume (a
-// JSON list of names), watched so that new topics are consumed without a
-// restart.
+// EtcdConfig optionally names the etcd keys logtransfer watches: one holding
+// more topics to consume (a JSON list of names), so that new topics are
+// consumed without a restart, and one holding the pipelines (a YAML or JSON
+// list, as under pipelines:), which replace the config file's while the key
+// exists.
 type EtcdConfig struct {
 	etcdclient.Config `yaml:",inline"` // endpoints (empty: no etcd), dial_timeout, username, password, tls
-	TopicsKey         string           `yaml:"topics_key"` // default "/logtransfer/topics"
+	TopicsKey         string           `yaml:"topics_key"`    // default "/logtransfer/topics"
+	PipelinesKey      string           `yaml:"pipelines_key"` // default "/logtransfer/pipelines"
 }
 
 // ElasticsearchConfig configures the olivere/elastic client: URLs,
@@ -140,6 +148,11 @@ func (c *Config) Validate() error {
 	if !strings.HasPrefix(c.Etcd.TopicsKey, "/") {
 		errs.BadValue("etcd.topics_key", c.Etcd.TopicsKey, "must start with /")
 	}
+	if !strings.HasPrefix(c.Etcd.PipelinesKey, "/") {
+		errs.BadValue("etcd.pipelines_key", c.Etcd.PipelinesKey, "must start with /")
+	} else if c.Etcd.PipelinesKey == c.Etcd.TopicsKey {
+		errs.BadValue("etcd.pipelines_key", c.Etcd.PipelinesKey, "must differ from etcd.topics_key")
+	}
 
 	c.Elasticsearch.Validate("elasticsearch", &errs)
 	if _, err := parseIndexTemplate(c.Index); err != nil {
@@ -168,6 +181,9 @@ func (c *Config) Validate() error {
 	}
 	c.Log.Validate("log", &errs)
 	config.Positive(&errs, "shutdown_timeout", c.ShutdownTimeout)
+	if _, err := pipeline.NewSet(c.Pipelines); err != nil {
+		errs.Addf("pipelines", "%v", err)
+	}
 	return errs.Err()
 }
 
@@ -181,6 +197,7 @@ func (c *Config) setDefaults() {
 	config.SetDefault(&c.Kafka.FetchMaxBytes, 1<<20)
 	config.SetDefault(&c.Etcd.DialTimeout, config.Duration(5*time.Second))
 	config.SetDefault(&c.Etcd.TopicsKey, "/logtransfer/topics")
+	config.SetDefault(&c.Etcd.PipelinesKey, "/logtransfer/pipelines")
 	config.SetDefault(&c.Elasticsearch.Timeout, config.Duration(30*time.Second))
 	config.SetDefault(&c.Index, defaultIndex)
 	config.SetDefault(&c.Bulk.Actions, 5000)

@@ -14,6 +14,7 @@ import (
 	"github.com/logcollect/logcollect/internal/config"
 	"github.com/logcollect/logcollect/internal/etcdclient"
 	"github.com/logcollect/logcollect/internal/kafkaclient"
+	"github.com/logcollect/logcollect/pipeline"
 )
 
 func TestSampleConfig(t *testing.T) {
@@ -26,7 +27,7 @@ func TestSampleConfig(t *testing.T) {
 			StartOffset: "earliest", Topics: []string{"nginx-access", "app-log"}, TopicRegex: "^logs-.*",
 			SessionTimeout: config.Duration(45 * time.Second), FetchMaxBytes: 1 << 20,
 		},
-		Etcd: EtcdConfig{Config: etcdclient.Config{Endpoints: []string{}, DialTimeout: config.Duration(5 * time.Second)}, TopicsKey: "/logtransfer/topics"},
+		Etcd: EtcdConfig{Config: etcdclient.Config{Endpoints: []string{}, DialTimeout: config.Duration(5 * time.Second)}, TopicsKey: "/logtransfer/topics", PipelinesKey: "/logtransfer/pipelines"},
 		Elasticsearch: ElasticsearchConfig{
 			URLs: []string{"http://127.0.0.1:9200"}, Timeout: config.Duration(30 * time.Second),
 		},
@@ -40,6 +41,7 @@ func TestSampleConfig(t *testing.T) {
 		Metrics:         MetricsConfig{Listen: "127.0.0.1:9102"},
 		Log:             config.LogConfig{Level: "info", Format: "text"},
 		ShutdownTimeout: config.Duration(30 * time.Second),
+		Pipelines:       []pipeline.Config{},
 	}
 	require.Equal(t, want, c)
 }
@@ -52,6 +54,7 @@ func TestConfigDefaults(t *testing.T) {
 		Elasticsearch: ElasticsearchConfig{URLs: []string{"http://127.0.0.1:9200"}},
 		Etcd:          EtcdConfig{Config: etcdclient.Config{Endpoints: []string{}}},
 		Template:      TemplateConfig{IndexPatterns: []string{"*-*"}},
+		Pipelines:     []pipeline.Config{},
 	}
 	require.NoError(t, c.Validate())
 	sample, err := LoadConfig("testdata/transfer.yaml")
@@ -129,6 +132,18 @@ shutdown_timeout: -1s
 				`etcd.topics_key "topics": must start with /`,
 				`etcd.endpoints[0] "ftp://e:1": scheme "ftp"`,
 				"etcd.dial_timeout -1s: must be > 0",
+			}},
+		{"pipelines", "kafka: {brokers: [\"b:1\"], topics: [t]}\nelasticsearch: {urls: [\"http://es:9200\"]}\netcd: {pipelines_key: /logtransfer/topics}\n" +
+			"pipelines:\n  - name: web\n    topics: [t]\n    processors:\n      - set: {fields: {a: 1}}\n      - rename: {fields: {}}\n",
+			[]string{
+				"pipelines: pipeline web: processors[1] (rename): fields: at least one from: to pair is required",
+				`etcd.pipelines_key "/logtransfer/topics": must differ from etcd.topics_key`,
+			}},
+		{"pipeline of an unknown type", "kafka: {brokers: [\"b:1\"], topics: [t]}\nelasticsearch: {urls: [\"http://es:9200\"]}\netcd: {pipelines_key: pipelines}\n" +
+			"pipelines: [{name: web, topics: [t], processors: [{nope: {}}]}]\n",
+			[]string{
+				`pipelines: pipeline web: processors[0] (nope): unknown processor type "nope"`,
+				`etcd.pipelines_key "pipelines": must start with /`,
 			}},
 		{"fetch too large for Kafka's int32", "kafka: {brokers: [\"b:1\"], topics: [t], fetch_max_bytes: 2147483648}\nelasticsearch: {urls: [\"http://es:9200\"]}\n",
 			[]string{"kafka.fetch_max_bytes 2147483648: must be > 0 and < 2 GiB"}},

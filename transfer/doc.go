@@ -9,7 +9,16 @@
 // record plus "kafka":{topic,partition,offset}; a non-JSON value becomes
 // {"message", "@timestamp"}), with the agent's event id (record header
 // logcollect.id) or else {topic}-{partition}-{offset} as its id, and the
-// index from the index template and the document's @timestamp. It cuts the
+// index from the index template and the document's @timestamp. A record of
+// a topic that has a pipeline (package pipeline; pipelines.go) goes through
+// it instead: decoded into an event with event.ingested set to its
+// @timestamp (the read time), shaped by the steps, encoded with the kafka
+// field; its index follows the @timestamp the pipeline left and its id
+// stays the record's. A failed pipeline leaves the event as it came,
+// flagged, and it is indexed; a dropped event has no document, and its
+// record is acknowledged as if indexed (its offset may be committed). The
+// set of pipelines is loaded once per batch, when its documents are built:
+// a reload (SIGHUP, the etcd key) applies from the next batch. It cuts the
 // batch into bulk requests (bulk.actions, bulk.bytes), sends them with
 // bulk.workers at once, and classifies each item: accepted → acknowledged;
 // 429, 5xx or no connection → sent again (the failed subset only) after an
@@ -40,5 +49,7 @@
 // A redelivery — after kill -9, a failed commit or a rebalance — indexes the
 // same ids again, and so does a line logagent sent twice (after its own
 // crash, under a new Kafka offset but with the same event id): the index
-// holds each line once.
+// holds each line once. Records of topics without a pipeline are built by a
+// scanner (document.go) without decoding them, the path logtransfer had
+// before pipelines, unchanged.
 package transfer

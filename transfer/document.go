@@ -18,7 +18,7 @@ type document struct {
 	rec   *kgo.Record
 	index string
 	id    string    // see docID: a redelivery overwrites
-	ts    time.Time // @timestamp, or the Kafka timestamp
+	ts    time.Time // when the agent read the line: @timestamp as it came, or the Kafka timestamp
 	body  []byte    // one line of JSON
 }
 

@@ -145,3 +145,104 @@ func TestRealKafkaAndElasticsearch(t *testing.T) {
 	require.Equal(t, int64(1), res.TotalHits())
 	require.Equal(t, float64(n), r.metric(t, "logtransfer_docs_indexed_total"))
 }
+
+// Pipeline output in a real Elasticsearch 7 node, with the template
+// logtransfer installs: the ECS fields get their types (status code and
+// bytes long, source.ip ip, message text with a keyword, event.ingested
+// date), so a range query on http.response.status_code and a terms
+// aggregation count what the records hold; a document whose field does not
+// fit its mapping still goes to the DLQ.
+func TestRealElasticsearchPipelines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an Elasticsearch node")
+	}
+	node := testenv.StartElasticsearch(t)
+	brokers := startKfake(t, 2)
+	ctx := context.Background()
+	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
+	require.NoError(t, err)
+
+	const n = 2000
+	methods := []string{"GET", "POST", "PUT", "DELETE"}
+	statuses := []int{200, 200, 200, 404, 500, 503, 301}
+	var want5xx, wantHealth int
+	wantMethods := map[string]int64{}
+	produceAgentRecords(t, brokers, "access", 0, n, func(i int, v []byte) []byte {
+		path := fmt.Sprintf("/api/items/%d", i)
+		if i%50 == 0 {
+			path = "/healthz"
+			wantHealth++
+		} else {
+			if statuses[i%len(statuses)] >= 500 {
+				want5xx++
+			}
+			wantMethods[methods[i%len(methods)]]++
+		}
+		fields := fmt.Sprintf(`,"status":%d,"method":%q,"client":"10.1.%d.%d","bytes":%d,"path":%q}`,
+			statuses[i%len(statuses)], methods[i%len(methods)], i/256%256, i%256, 100+i, path)
+		if i == 777 { // a status that is no number: a mapping conflict
+			fields = fmt.Sprintf(`,"status":"teapot","method":%q,"client":"10.9.9.9","bytes":1,"path":"/x"}`, methods[i%len(methods)])
+			wantMethods[methods[i%len(methods)]]--
+		}
+		return append(v[:len(v)-1], fields...)
+	})
+	cfg := testConfig(brokers, node.URL(), "access")
+	zero := 0
+	cfg.Template.Replicas = &zero
+	cfg.Index = "{topic}"
+	cfg.Pipelines = pipelinesOf(t, `
+- name: access
+  topics: [access]
+  processors:
+    - drop: {if: 'path == "/healthz"'}
+    - rename:
+        fields: {status: http.response.status_code, method: http.request.method, client: source.ip,
+                 bytes: http.response.body.bytes, path: url.original}
+    - set: {fields: {event.dataset: access}}
+`)
+	r := startTransfer(t, cfg)
+	indexed := n - wantHealth - 1
+	require.Eventually(t, func() bool { return esCount(ctx, es, "access") == indexed }, 60*time.Second, 200*time.Millisecond)
+	requireAllCommitted(t, brokers, cfg.Kafka.Group, "access")
+	require.Equal(t, float64(1), testRecordsIn(t, brokers, "access.dlq", "mapper_parsing_exception"))
+	require.Equal(t, float64(wantHealth), r.metric(t, "logtransfer_pipeline_dropped_total"))
+
+	// The mapping comes from the template, not from the first documents.
+	m, err := es.GetMapping().Index("access").Do(ctx)
+	require.NoError(t, err)
+	mapping := fmt.Sprint(m)
+	for field, typ := range map[string]string{
+		"status_code": "long", "bytes": "long", "ip": "ip", "ingested": "date", "method": "keyword", "original": "keyword",
+	} {
+		require.Regexp(t, field+`:map\[[^\]]*type:`+typ, mapping, field)
+	}
+	require.Contains(t, mapping, "message:map[fields:map[keyword:map[ignore_above:1024 type:keyword]] type:text]")
+
+	// A range query on the status code.
+	n5xx, err := es.Count("access").Query(elastic.NewRangeQuery("http.response.status_code").Gte(500)).Do(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(want5xx), n5xx)
+	// A range on source.ip as an address block.
+	nBlock, err := es.Count("access").Query(elastic.NewTermQuery("source.ip", "10.1.0.0/16")).Do(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(indexed), nBlock)
+	// A terms aggregation on the method, and a sum of the bytes.
+	res, err := es.Search("access").Size(0).
+		Aggregation("methods", elastic.NewTermsAggregation().Field("http.request.method")).
+		Aggregation("bytes", elastic.NewSumAggregation().Field("http.response.body.bytes")).Do(ctx)
+	require.NoError(t, err)
+	terms, ok := res.Aggregations.Terms("methods")
+	require.True(t, ok)
+	got := map[string]int64{}
+	for _, b := range terms.Buckets {
+		got[b.Key.(string)] = b.DocCount
+	}
+	require.Equal(t, wantMethods, got)
+	sum, ok := res.Aggregations.Sum("bytes")
+	require.True(t, ok)
+	require.Positive(t, *sum.Value)
+	// event.ingested is a date: a range on it finds every document.
+	nIngested, err := es.Count("access").Query(elastic.NewRangeQuery("event.ingested").Gte("now-1h")).Do(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(indexed), nIngested)
+}

@@ -18,7 +18,16 @@ type Metrics struct {
 	CommitErrors    prometheus.Counter     //
 	ESUp            prometheus.Gauge       // 1 when the last request to Elasticsearch succeeded
 	KafkaUp         prometheus.Gauge       // 1 when the last lag refresh succeeded
-	EndToEnd        prometheus.Histogram   // index time minus @timestamp
+	EndToEnd        prometheus.Histogram   // index time minus the read time (@timestamp as the agent sent it)
+
+	// The pipelines' metrics; their pipeline and processor labels come from
+	// the configuration, and the series of a pipeline (or step) a reload
+	// removes are deleted.
+	PipelineEvents   *prometheus.CounterVec   // pipeline
+	PipelineErrors   *prometheus.CounterVec   // pipeline, processor
+	PipelineDropped  *prometheus.CounterVec   // pipeline
+	PipelineDuration *prometheus.HistogramVec // pipeline
+	PipelineReloads  *prometheus.CounterVec   // source, result
 }
 
 // NewMetrics builds the metrics and registers them with reg.
@@ -68,12 +77,39 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		EndToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "logtransfer_end_to_end_seconds",
-			Help:    "Time from a record's @timestamp to its indexing.",
+			Help:    "Time from a record's @timestamp (the agent's read time, also for documents whose pipeline sets @timestamp from the line) to its indexing.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
 		}),
+		PipelineEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logtransfer_pipeline_events_total",
+			Help: "Records a pipeline ran on.",
+		}, []string{"pipeline"}),
+		PipelineErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logtransfer_pipeline_errors_total",
+			Help: "Events a pipeline failed on, by the step that failed (its tag or type; encode when the result is not valid JSON); they are indexed as they came in, flagged.",
+		}, []string{"pipeline", "processor"}),
+		PipelineDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logtransfer_pipeline_dropped_total",
+			Help: "Events a pipeline dropped on purpose (a drop step): not indexed, their offsets committed.",
+		}, []string{"pipeline"}),
+		PipelineDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "logtransfer_pipeline_duration_seconds",
+			Help:    "Time to build a document through a pipeline: decode the record, run the steps, encode.",
+			Buckets: prometheus.ExponentialBuckets(1e-6, 2.5, 12),
+		}, []string{"pipeline"}),
+		PipelineReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logtransfer_pipeline_reloads_total",
+			Help: "Pipeline sets read on SIGHUP (source file) or from the etcd key (source etcd): applied (ok) or rejected (error, the running set stays).",
+		}, []string{"source", "result"}),
+	}
+	for _, source := range []string{reloadFile, reloadEtcd} {
+		for _, result := range []string{"ok", "error"} {
+			m.PipelineReloads.WithLabelValues(source, result)
+		}
 	}
 	reg.MustRegister(m.RecordsConsumed, m.DocsIndexed, m.IndexErrors, m.DLQRecords, m.BulkDuration,
-		m.BulkSize, m.ConsumerLag, m.CommitErrors, m.ESUp, m.KafkaUp, m.EndToEnd)
+		m.BulkSize, m.ConsumerLag, m.CommitErrors, m.ESUp, m.KafkaUp, m.EndToEnd,
+		m.PipelineEvents, m.PipelineErrors, m.PipelineDropped, m.PipelineDuration, m.PipelineReloads)
 	return m
 }
 

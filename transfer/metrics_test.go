@@ -19,6 +19,10 @@ func TestMetricsNamesAndLint(t *testing.T) {
 	m.IndexErrors.WithLabelValues("t", "mapper_parsing_exception")
 	m.DLQRecords.WithLabelValues("t")
 	m.ConsumerLag.WithLabelValues("t", "0")
+	m.PipelineEvents.WithLabelValues("web")
+	m.PipelineErrors.WithLabelValues("web", "rename")
+	m.PipelineDropped.WithLabelValues("web")
+	m.PipelineDuration.WithLabelValues("web").Observe(1e-5)
 	fams, err := reg.Gather()
 	require.NoError(t, err)
 	var names []string
@@ -37,9 +41,15 @@ func TestMetricsNamesAndLint(t *testing.T) {
 		"logtransfer_es_up",
 		"logtransfer_kafka_up",
 		"logtransfer_end_to_end_seconds",
+		"logtransfer_pipeline_events_total",
+		"logtransfer_pipeline_errors_total",
+		"logtransfer_pipeline_dropped_total",
+		"logtransfer_pipeline_duration_seconds",
+		"logtransfer_pipeline_reloads_total",
 	}, names)
 	for _, c := range []prometheus.Collector{m.RecordsConsumed, m.DocsIndexed, m.IndexErrors, m.DLQRecords, m.BulkDuration,
-		m.BulkSize, m.ConsumerLag, m.CommitErrors, m.ESUp, m.KafkaUp, m.EndToEnd} {
+		m.BulkSize, m.ConsumerLag, m.CommitErrors, m.ESUp, m.KafkaUp, m.EndToEnd,
+		m.PipelineEvents, m.PipelineErrors, m.PipelineDropped, m.PipelineDuration, m.PipelineReloads} {
 		problems, err := testutil.CollectAndLint(c)
 		require.NoError(t, err)
 		require.Empty(t, problems)

@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-
-	"github.com/logcollect/logcollect/internal/retry"
 )
 
 // topicWatcher follows the etcd key holding extra topics (a JSON list of
@@ -24,43 +21,18 @@ type topicWatcher struct {
 	current map[string]bool // topics consumed (config and etcd)
 }
 
-// run follows the key until ctx is done, re-reading it after a watch error
-// (compaction, lost leader) and retrying while etcd is down.
+// run follows the key until ctx is done (see watchKey).
 func (w *topicWatcher) run(ctx context.Context) {
-	log := w.t.log.With("etcd_key", w.key)
-	b := retry.Backoff{Min: 500 * time.Millisecond, Max: 10 * time.Second}
-	for ctx.Err() == nil {
-		rctx, cancel := context.WithTimeout(clientv3.WithRequireLeader(ctx), 10*time.Second)
-		resp, err := w.cli.Get(rctx, w.key)
-		cancel()
-		if err != nil {
-			if ctx.Err() == nil {
-				d := b.Next()
-				log.Warn("cannot read the topics key from etcd; retrying", "retry_in", d.Round(time.Millisecond).String(), "err", err.Error())
-				retry.Sleep(ctx, d)
-			}
-			continue
+	watchKey(ctx, w.cli, w.key, "topics", w.t.log, func(k keyState) {
+		switch {
+		case k.exists:
+			w.apply(k.value)
+		case k.read:
+			w.t.log.Info("no topics key in etcd yet", "etcd_key", w.key)
+		default:
+			w.t.log.Warn("topics key deleted: the topics keep being consumed until restart", "etcd_key", w.key)
 		}
-		b.Reset()
-		if len(resp.Kvs) == 0 {
-			log.Info("no topics key in etcd yet")
-		} else {
-			w.apply(resp.Kvs[0].Value)
-		}
-		for wr := range w.cli.Watch(clientv3.WithRequireLeader(ctx), w.key, clientv3.WithRev(resp.Header.Revision+1)) {
-			if err := wr.Err(); err != nil {
-				log.Warn("etcd watch failed; reading the key again", "err", err.Error())
-				break
-			}
-			for _, ev := range wr.Events {
-				if ev.Type == clientv3.EventTypePut {
-					w.apply(ev.Kv.Value)
-				} else {
-					log.Warn("topics key deleted: the topics keep being consumed until restart")
-				}
-			}
-		}
-	}
+	}, nil)
 }
 
 // apply consumes the topics of value not consumed yet.

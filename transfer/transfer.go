@@ -22,6 +22,7 @@ import (
 	"github.com/logcollect/logcollect/internal/esclient"
 	"github.com/logcollect/logcollect/internal/etcdclient"
 	"github.com/logcollect/logcollect/internal/kafkaclient"
+	"github.com/logcollect/logcollect/pipeline"
 )
 
 // lagInterval is how often logtransfer_consumer_lag is refreshed (a
@@ -62,6 +63,11 @@ type Transfer struct {
 	tooLargeLogged atomic.Int64
 	lost           atomic.Uint64 // bumped when partitions are lost
 	closeOne       sync.Once
+
+	// pipes is the running set of pipelines (see pipelines.go); psrc the
+	// sets of the config file and of etcd, which decide it.
+	pipes atomic.Pointer[pipelineSet]
+	psrc  pipelineSources
 }
 
 // New validates cfg (see Config.Validate), builds the Kafka client (which
@@ -88,6 +94,12 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Transfer, er
 	}
 	t.consumed = newTopicCounters(t.m.RecordsConsumed)
 	t.indexed = newTopicCounters(t.m.DocsIndexed)
+	set, err := pipeline.NewSet(cfg.Pipelines) // checked by Validate
+	if err != nil {
+		return nil, fmt.Errorf("config: pipelines: %w", err)
+	}
+	t.psrc.file = set
+	t.pipes.Store(t.newPipelineSet(set))
 	opts, err := kafkaclient.ProducerOpts(cfg.Kafka.producerConfig(), log)
 	if err != nil {
 		return nil, err
@@ -208,12 +220,27 @@ func (t *Transfer) Run(ctx context.Context) error {
 		}
 		wg.Go(func() { w.run(lagCtx) })
 	}
+	// The pipelines key is read before the first batch, so that a restart
+	// does not index records with the config file's pipelines while etcd
+	// defines others. If etcd cannot be read (10 s), the file's run until it
+	// can.
+	pipelinesRead := make(chan struct{})
+	if t.etcd != nil {
+		wg.Go(func() { t.watchPipelines(lagCtx, pipelinesRead) })
+	} else {
+		close(pipelinesRead)
+	}
 
 	if err := t.connect(ctx); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
+	}
+	select {
+	case <-pipelinesRead:
+	case <-ctx.Done():
+		return nil
 	}
 
 	// hard is the context of the batch in hand: it outlives ctx by the
@@ -280,18 +307,21 @@ func (t *Transfer) Run(ctx context.Context) error {
 // rebalances waiting: then Run lets the batch in hand finish before it polls.
 const rebalanceEvery = 3 * time.Second
 
-// batch is what collect polled: the records, their documents, and the
-// partitions-lost generation before the poll.
+// batch is what collect polled: the records, their documents, the records
+// a pipeline dropped (no document), and the partitions-lost generation
+// before the poll.
 type batch struct {
-	recs []*kgo.Record
-	docs []document
-	gen  uint64
+	recs    []*kgo.Record
+	docs    []document
+	dropped []*kgo.Record
+	gen     uint64
 }
 
 // collect polls until it has bulk.actions × bulk.workers records or as many
 // bytes, or bulk.flush_interval has passed since the first record, or ctx is
-// done, and builds their documents. When firstWait is not 0, it gives up
-// waiting for a first record after that long.
+// done, and builds their documents with the pipelines running then. When
+// firstWait is not 0, it gives up waiting for a first record after that
+// long.
 func (t *Transfer) collect(ctx context.Context, firstWait time.Duration) batch {
 	maxRecs := t.cfg.Bulk.Actions * t.cfg.Bulk.Workers
 	maxBytes := t.cfg.Bulk.Bytes * t.cfg.Bulk.Workers
@@ -348,11 +378,8 @@ func (t *Transfer) collect(ctx context.Context, firstWait time.Duration) batch {
 			break
 		}
 	}
-	docs := make([]document, len(recs))
-	for i, r := range recs {
-		docs[i] = buildDocument(r, t.namer)
-	}
-	return batch{recs: recs, docs: docs, gen: gen}
+	docs, dropped := t.buildDocuments(recs, t.pipes.Load())
+	return batch{recs: recs, docs: docs, dropped: dropped, gen: gen}
 }
 
 // process indexes a batch and commits what was acknowledged. It reports
@@ -362,6 +389,11 @@ func (t *Transfer) process(hard context.Context, b batch) bool {
 	tr := newAckTracker()
 	for _, r := range b.recs {
 		tr.add(r)
+	}
+	// A record a pipeline dropped on purpose is done: its offset may be
+	// committed like that of an indexed one.
+	for _, r := range b.dropped {
+		tr.ack(r)
 	}
 	chunks := splitDocs(b.docs, t.cfg.Bulk.Actions, t.cfg.Bulk.Bytes)
 	acked := make([][]*kgo.Record, len(chunks))

@@ -1,6 +1,6 @@
 // Command logctl is the operator's command line for logcollect: collect
-// configs in etcd, live agents, log search in Elasticsearch and the
-// transfer's consumer lag in Kafka. The logic is in internal/ctl; this file
+// configs in etcd, live agents, log search in Elasticsearch, the
+// transfer's consumer lag in Kafka, and its pipelines tried on sample lines. The logic is in internal/ctl; this file
 // only wires flags, environment and signals.
 package main
 
@@ -114,7 +114,7 @@ func rootCommand() (*cobra.Command, *globals) {
 	g.kafkaAuth.Password = os.Getenv("LOGCTL_KAFKA_PASSWORD")
 	pf.DurationVar(&g.timeout, "timeout", ctl.DefaultTimeout, "timeout of each request to etcd, Kafka or Elasticsearch")
 	pf.StringVar(&g.collectKey, "collect-key", collect.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
-	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g))
+	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), pipelineCmd())
 	return root, g
 }
 
@@ -397,5 +397,37 @@ func lagCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&group, "group", ctl.DefaultGroup, "consumer group")
 	addOutput(cmd, g)
+	return cmd
+}
+
+func pipelineCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "pipeline", Short: "Try logtransfer's pipelines"}
+	var pt ctl.PipelineTest
+	test := &cobra.Command{
+		Use:   "test [flags] --config FILE --pipeline NAME < LINES",
+		Short: "Print the documents a pipeline makes of the lines on stdin, one JSON object per line",
+		Long: `Run a pipeline of logtransfer's config file (its pipelines: key; or a list
+of pipelines as kept in etcd) on each line of stdin, without Kafka or
+Elasticsearch, and print each document as logtransfer would index it
+(without its kafka field), one JSON object per line, keys sorted. Each line
+is the message of a record logagent sends (with --records: a whole record,
+as logagent's JSON). A line the pipeline fails on is printed flagged
+(error.message, tags _pipeline_error) and its error goes to stderr; the
+exit status is then 1. A dropped line prints nothing (--verbose: a line on
+stderr).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := pt.Run(cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return err
+		},
+	}
+	f := test.Flags()
+	f.StringVar(&pt.Config, "config", "", "logtransfer's config file (its pipelines: key), or a YAML/JSON list of pipelines")
+	f.StringVar(&pt.Pipeline, "pipeline", "", "name of the pipeline to run")
+	f.BoolVar(&pt.Records, "records", false, "each line is a whole agent record (JSON), not a message")
+	f.BoolVarP(&pt.Verbose, "verbose", "v", false, "also report dropped lines on stderr")
+	_ = test.MarkFlagRequired("config")
+	_ = test.MarkFlagRequired("pipeline")
+	cmd.AddCommand(test)
 	return cmd
 }

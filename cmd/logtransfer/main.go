@@ -27,6 +27,7 @@ func main() {
 
 func run(args []string) error {
 	var cfg transfer.Config
+	var fileCfg transfer.Config // the -config file as read, before flags: SIGHUP compares with it
 	fl := config.NewFlags("logtransfer")
 	fl.List("kafka.brokers", "Kafka brokers (overrides kafka.brokers)", &cfg.Kafka.Brokers)
 	fl.String("kafka.group", "consumer group (overrides kafka.group)", &cfg.Kafka.Group)
@@ -37,7 +38,16 @@ func run(args []string) error {
 	bi := metrics.DefaultBuildInfo()
 	ok, err := config.Startup[transfer.Config]{
 		Version: bi.Version, Revision: bi.Revision,
-		Read: transfer.ReadConfig, Validate: (*transfer.Config).Validate,
+		Read: func(path string) (transfer.Config, error) {
+			c, err := transfer.ReadConfig(path)
+			if err == nil {
+				// A copy of its own: flags and defaults change c, and slices
+				// or pointers shared with it could change with it.
+				fileCfg, err = transfer.ReadConfig(path)
+			}
+			return c, err
+		},
+		Validate: (*transfer.Config).Validate,
 		Summary: func(c *transfer.Config) string {
 			return fmt.Sprintf("%d kafka broker(s), group %s, topics %v, topic_regex %q, etcd %v, elasticsearch %v, index %s",
 				len(c.Kafka.Brokers), c.Kafka.Group, c.Kafka.Topics, c.Kafka.TopicRegex, c.Etcd.Endpoints, config.RedactURLs(c.Elasticsearch.URLs), c.Index)
@@ -50,10 +60,12 @@ func run(args []string) error {
 	log := cfg.Log.NewLogger(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, cfg, log)
+	return serve(ctx, cfg, log, fl.ConfigPath, fileCfg)
 }
 
-func serve(ctx context.Context, cfg transfer.Config, log *slog.Logger) error {
+// serve runs logtransfer with cfg; path is the config file ("" when flags
+// alone configure it) and fileCfg that file as read at start, for SIGHUP.
+func serve(ctx context.Context, cfg transfer.Config, log *slog.Logger, path string, fileCfg transfer.Config) error {
 	reg := metrics.NewRegistry(metrics.DefaultBuildInfo())
 	t, err := transfer.New(cfg, log, reg)
 	if err != nil {
@@ -74,7 +86,38 @@ func serve(ctx context.Context, cfg transfer.Config, log *slog.Logger) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(ctx) })
 	g.Go(func() error { return t.Run(ctx) })
+	g.Go(func() error { reloadOnHangup(ctx, t, log, path, fileCfg); return nil })
 	err = g.Wait()
 	log.Info("logtransfer stopped")
 	return err
+}
+
+// reloadOnHangup reloads the pipelines of the config file on each SIGHUP
+// until ctx is done: the pipelines alone; a change to any other key is
+// logged and applies at the next restart. A file that cannot be read or
+// whose pipelines do not compile is refused, and the running pipelines stay
+// (and the etcd key's, when it defines them, keep precedence).
+func reloadOnHangup(ctx context.Context, t *transfer.Transfer, log *slog.Logger, path string, fileCfg transfer.Config) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		if path == "" {
+			log.Warn("SIGHUP: no config file (-config): no pipelines to reload")
+			continue
+		}
+		restart, err := t.ReloadFile(path, fileCfg)
+		if err != nil {
+			log.Error("SIGHUP: pipelines not reloaded; the running ones stay", "err", err.Error())
+			continue
+		}
+		if len(restart) > 0 {
+			log.Warn("SIGHUP: keys other than pipelines changed in the config file; they apply at the next restart", "keys", restart)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -317,6 +318,59 @@ func TestBinaryRealServers(t *testing.T) {
 		p.stop()
 		rs.requireExactlyOnce(t, topic, n)
 		t.Logf("%d records into %s with %d kill -9 in %s", n, rs.version, kills, time.Since(start).Round(time.Millisecond))
+	})
+
+	// The same with a pipeline that drops one record in ten and reshapes
+	// the others: every kept record is indexed once, no dropped one is,
+	// and the offsets are committed to the end.
+	t.Run("kill -9 with pipelines during 60k records", func(t *testing.T) {
+		const topic, n, kills = "kill9piped", 60000, 3
+		rs.createTopic(t, topic, 4)
+		produce(t, rs.brokers, topic, 0, n)
+		config, metricsAddr := writeConfigSession(t, rs.brokers, rs.esURL, topic, "logtransfer-piped", "6s", 2)
+		withPipelines(t, config, fmt.Sprintf(`  - name: piped
+    topics: [%s]
+    processors:
+      - drop: {if: 'log.offset %% 1000 == 0'}
+      - set: {fields: {event.dataset: app}}
+`, topic))
+		kept := n - n/10
+		start := time.Now()
+		for k := 0; k < kills; k++ {
+			p := startProc(t, config, metricsAddr)
+			before := max(rs.count(topic), 0)
+			waitAtLeast(t, func() int { return rs.count(topic) }, before+kept/(kills+2), time.Minute)
+			p.kill9()
+			t.Logf("kill -9 #%d at %d documents", k+1, rs.count(topic))
+		}
+		p := startProc(t, config, metricsAddr)
+		waitAtLeast(t, func() int { return rs.count(topic) }, kept, time.Minute)
+		requireAllCommitted(t, rs.brokers, "logtransfer-piped", topic)
+		p.stop()
+		require.Equal(t, kept, rs.count(topic), "_count")
+		seen := make(map[int]bool, kept)
+		scroll := rs.es.Scroll(topic+"-*").Size(10000).FetchSourceContext(elastic.NewFetchSourceContext(true).Include("log.offset", "event.dataset")).Sort("_doc", true)
+		for {
+			res, err := scroll.Do(t.Context())
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			require.NoError(t, err)
+			for _, h := range res.Hits.Hits {
+				var d struct {
+					Log   struct{ Offset int }     `json:"log"`
+					Event struct{ Dataset string } `json:"event"`
+				}
+				require.NoError(t, json.Unmarshal(h.Source, &d))
+				require.False(t, seen[d.Log.Offset], "record %d indexed twice", d.Log.Offset/100)
+				seen[d.Log.Offset] = true
+				require.NotZero(t, d.Log.Offset%1000, "dropped record %d indexed", d.Log.Offset/100)
+				require.Equal(t, "app", d.Event.Dataset)
+			}
+		}
+		_ = scroll.Clear(context.Background())
+		require.Len(t, seen, kept)
+		t.Logf("%d records (%d kept) into %s with %d kill -9 in %s", n, kept, rs.version, kills, time.Since(start).Round(time.Millisecond))
 	})
 
 	// Two instances in one group split the partitions and index each
