@@ -1,10 +1,16 @@
 package agent
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/logcollect/logcollect/internal/collect"
+	"github.com/logcollect/logcollect/internal/config"
 )
 
 // containerLine is a Line passed on by a containerJoiner, its text copied.
@@ -256,4 +262,109 @@ func TestContainerJoinAllocatesNothing(t *testing.T) {
 		docker.Add(Line{Text: dfull, Offset: 1}, next)
 	})
 	require.Zero(t, allocs)
+}
+
+// criFile builds a CRI log file: records, and the events the agent should
+// ship from them (message and start offset).
+type criFile struct {
+	size   int64
+	text   strings.Builder // records not yet written
+	want   []string
+	starts []int64
+}
+
+// record appends a CRI record; ship, when not empty, is the event it ends
+// and start that event's first record's offset (-1: this record's).
+func (f *criFile) record(rec string, ship string, start int64) int64 {
+	at := f.size + int64(f.text.Len())
+	f.text.WriteString(rec + "\n")
+	if ship != "" {
+		if start < 0 {
+			start = at
+		}
+		f.want = append(f.want, ship)
+		f.starts = append(f.starts, start)
+	}
+	return at
+}
+
+func (f *criFile) write(t *testing.T, path string) {
+	t.Helper()
+	appendRaw(t, path, f.text.String())
+	f.size += int64(f.text.Len())
+	f.text.Reset()
+}
+
+func appendRaw(t *testing.T, path, s string) {
+	t.Helper()
+	w, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	require.NoError(t, err)
+	_, err = w.WriteString(s)
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+}
+
+// TestContainerJoinShips: a CRI file with partial records, read by a task
+// with container_format cri, exclude_lines and multiline: each joined line
+// is one event with the first record's prefix and start offset (its id),
+// the filter sees the joined line, a partial record at the end of the file
+// is not shipped nor committed; after a restart nothing is sent again, the
+// pending partial is joined with its end, and nothing is lost.
+func TestContainerJoinShips(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pod.log")
+	var f criFile
+	f.record(t0+" stdout F hello", t0+" stdout F hello", -1)
+	p := f.record(t0+" stdout P GET /lo", "", 0)
+	f.record(t1+" stdout P ng/pa", "", 0)
+	f.record(t2+" stdout F th 200", t0+" stdout F GET /long/path 200", p)
+	// Interleaved streams: the stderr join is flushed as a partial record.
+	p = f.record(t0+" stderr P err-a", t0+" stderr P err-a", -1)
+	f.record(t1+" stdout F out", t1+" stdout F out", -1)
+	f.record(t2+" stderr F err-b", t2+" stderr F err-b", -1)
+	// The filter sees the joined line: "healthz" is in no record.
+	f.record(t0+" stdout P GET /heal", "", 0)
+	f.record(t1+" stdout F thz 200", "", 0)
+	f.record(t1+" stdout F after", t1+" stdout F after", -1)
+	committed := f.size + int64(f.text.Len())
+	pending := f.record(t2+" stdout P tai", "", 0)
+	f.write(t, path)
+
+	task := collect.Task{
+		Path: path, Topic: "t", StartPosition: "beginning", ContainerFormat: "cri",
+		ExcludeLines: []string{"healthz"},
+		// Every joined line starts a multiline event (the timeout ships it).
+		Multiline: &collect.Multiline{Pattern: `^\d{4}-`, Negate: true, Match: "after", Timeout: config.Duration(100 * time.Millisecond)},
+	}
+	cfg := fakeConfig(t)
+	fp := &fakeProducer{}
+	ra := startAgent(t, cfg, fp, task)
+	waitCommitted(t, ra, path, committed)
+	requireCRIShipped(t, fp, &f, 0)
+	time.Sleep(300 * time.Millisecond)
+	require.Equal(t, committed, fileEntry(t, ra, path).committed(), "the partial record at the end waits")
+	ra.stop(t)
+	require.Equal(t, committed, savedOffset(t, cfg.DataDir, path))
+
+	sent := len(f.want)
+	fp = &fakeProducer{}
+	ra = startAgent(t, cfg, fp, task)
+	f.record(t0+" stdout F l-end", t2+" stdout F tail-end", pending)
+	f.record(t1+" stdout F bye", t1+" stdout F bye", -1)
+	f.write(t, path)
+	waitCommitted(t, ra, path, f.size)
+	requireCRIShipped(t, fp, &f, sent)
+	ra.stop(t)
+	require.Equal(t, f.size, savedOffset(t, cfg.DataDir, path))
+}
+
+func requireCRIShipped(t *testing.T, fp *fakeProducer, f *criFile, from int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(fp.messages()) >= len(f.want)-from }, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, f.want[from:], fp.messages(), "one event per joined line, each once, in order")
+	var starts []int64
+	for _, id := range fp.eventIDs() {
+		_, off := splitID(t, id)
+		starts = append(starts, off)
+	}
+	require.Equal(t, f.starts[from:], starts, "ids carry the first record's offset")
 }

@@ -154,8 +154,12 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 			}
 		}
 		if ml := t.task.Multiline; ml != nil && h.joiner.Pending() && now.Sub(lastActivity) >= ml.Timeout.D() {
-			if err := h.flush(); err != nil {
-				return endCancelled, err
+			// Only the multiline event: a partial container record
+			// waits for its own timeout.
+			h.readAt = time.Now()
+			h.joiner.Flush(h.emit)
+			if h.err != nil {
+				return endCancelled, h.err
 			}
 		}
 		if !renamed && !h.samePath() {
