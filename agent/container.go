@@ -52,6 +52,7 @@ type containerJoiner struct {
 	buf       []byte // cri: the joined line; docker: the joined log
 	out       []byte // docker: the joined record
 	offset    int64  // end offset of the last record joined
+	records   int    // records joined: the Line's Lines
 	truncated bool   // a record was cut, or buf reached maxBytes
 	full      bool   // buf reached maxBytes: later text is dropped
 	stream    []byte // stream of the pending join
@@ -99,7 +100,7 @@ func (c *containerJoiner) Flush(next func(Line)) {
 	if c.docker {
 		text = c.encodeDocker(false)
 	}
-	next(Line{Text: text, Offset: c.offset, Truncated: c.truncated})
+	next(Line{Text: text, Offset: c.offset, Truncated: c.truncated, Lines: c.records})
 }
 
 // parseCRI splits a CRI record: the index of its tag, its stream, whether
@@ -159,6 +160,7 @@ func (c *containerJoiner) addCRI(l Line, next func(Line)) {
 	}
 	c.appendText(msg)
 	c.offset = l.Offset
+	c.records++
 	c.truncated = c.truncated || l.Truncated
 	if partial {
 		return
@@ -167,7 +169,7 @@ func (c *containerJoiner) addCRI(l Line, next func(Line)) {
 	if c.tagPos < len(c.buf) {
 		c.buf[c.tagPos] = 'F'
 	}
-	next(Line{Text: c.buf, Offset: c.offset, Truncated: c.truncated})
+	next(Line{Text: c.buf, Offset: c.offset, Truncated: c.truncated, Lines: c.records})
 }
 
 // dockerRecord is a json-file record, decoded for a join.
@@ -201,12 +203,13 @@ func (c *containerJoiner) addDocker(l Line, next func(Line)) {
 	}
 	c.appendText([]byte(*rec.Log))
 	c.offset = l.Offset
+	c.records++
 	c.truncated = c.truncated || l.Truncated
 	if partial {
 		return
 	}
 	c.pending = false
-	next(Line{Text: c.encodeDocker(true), Offset: c.offset, Truncated: c.truncated})
+	next(Line{Text: c.encodeDocker(true), Offset: c.offset, Truncated: c.truncated, Lines: c.records})
 }
 
 func dockerEndsLine(log string) bool { return len(log) > 0 && log[len(log)-1] == '\n' }
@@ -268,6 +271,7 @@ func (c *containerJoiner) start() {
 	c.pending = true
 	c.buf = c.buf[:0]
 	c.truncated, c.full = false, false
+	c.records = 0
 }
 
 // appendText appends p to the join, up to maxBytes.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/logcollect/logcollect/internal/collect"
@@ -340,6 +341,9 @@ func TestContainerJoinShips(t *testing.T) {
 	ra := startAgent(t, cfg, fp, task)
 	waitCommitted(t, ra, path, committed)
 	requireCRIShipped(t, fp, &f, 0)
+	// Lines count records: the joined line filtered out was two.
+	require.Equal(t, 2.0, testutil.ToFloat64(ra.m.LinesFiltered.WithLabelValues(path, "t")))
+	require.Equal(t, 11.0, testutil.ToFloat64(ra.m.LinesRead.WithLabelValues(path, "t")))
 	time.Sleep(300 * time.Millisecond)
 	require.Equal(t, committed, fileEntry(t, ra, path).committed(), "the partial record at the end waits")
 	ra.stop(t)

@@ -152,8 +152,9 @@ func FuzzEncodeRecord(f *testing.F) {
 // records, to a containerJoiner and checks that it never panics, that the
 // lines it passes on have strictly increasing offsets that account for
 // every record (the last one's, once flushed), that joined lines respect
-// maxBytes, and that without truncation the messages of the records (a
-// record that does not parse counts as a whole) are all there, in order.
+// maxBytes, that their Lines count every record once, and that without
+// truncation the messages of the records (a record that does not parse
+// counts as a whole) are all there, in order.
 func FuzzContainerJoin(f *testing.F) {
 	f.Add([]byte("2026-12-07T10:00:00Z stdout P ab\n2026-12-07T10:00:01Z stdout P cd\n2026-12-07T10:00:02Z stdout F ef\n"), false, uint16(0))
 	f.Add([]byte("t stdout P a\nt stderr P b\nt stdout F c\nt stderr F:x d\nt stdout P\nt stdout F \n"), false, uint16(0))
@@ -184,7 +185,9 @@ func FuzzContainerJoin(f *testing.F) {
 		var in, out []byte
 		var offsets []int64
 		truncated := false
+		records, covered := 0, 0
 		next := func(l Line) {
+			covered += max(l.Lines, 1)
 			if len(offsets) > 0 {
 				require.Greater(t, l.Offset, offsets[len(offsets)-1])
 			}
@@ -210,6 +213,7 @@ func FuzzContainerJoin(f *testing.F) {
 				l.Text, l.Truncated = line[:maxBytes], true
 			}
 			in = append(in, content(l.Text)...)
+			records++
 			// A buffer overwritten after the call, as the reader's is.
 			scratch = append(scratch[:0], l.Text...)
 			l.Text = scratch
@@ -220,6 +224,7 @@ func FuzzContainerJoin(f *testing.F) {
 		}
 		c.Flush(next)
 		require.False(t, c.Pending())
+		require.Equal(t, records, covered, "every record counted in one Line's Lines")
 		if offset > 0 {
 			require.NotEmpty(t, offsets)
 			require.Equal(t, offset, offsets[len(offsets)-1], "every record is accounted for")
