@@ -16,7 +16,7 @@ LDFLAGS  := -X $(PKG)/metrics.Version=$(VERSION) -X $(PKG)/metrics.Revision=$(RE
 # Fuzz targets, one per word, as <package>:<FuzzFunc>. `make fuzz` runs each
 # for FUZZTIME; CI runs them briefly with FUZZTIME=3000x (a count: a duration can
 # end in a spurious "context deadline exceeded" on Go 1.26, golang/go#75804).
-FUZZ_TARGETS ?= ./internal/collect:FuzzParseTasks ./agent:FuzzJoiner ./internal/record:FuzzAppendJSONString ./agent:FuzzEncodeRecord ./transfer:FuzzBuildDocument \
+FUZZ_TARGETS ?= ./internal/collect:FuzzParseTasks ./agent:FuzzJoiner ./agent:FuzzContainerJoin ./internal/record:FuzzAppendJSONString ./agent:FuzzEncodeRecord ./transfer:FuzzBuildDocument \
 	./pipeline:FuzzJSON ./pipeline:FuzzDissect ./pipeline:FuzzNginx ./pipeline:FuzzSyslog ./pipeline:FuzzCRI
 FUZZTIME     ?= 5m
 

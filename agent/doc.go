@@ -28,7 +28,8 @@
 // kafka.max_buffered_records and kafka.max_buffered_bytes. When the cap is
 // reached (Kafka slow or down) the agent stops reading: lines wait in the
 // files, nothing is dropped. A line longer than max_line_bytes is cut, and a
-// multiline event is capped by max_line_bytes and multiline.max_lines; such
+// multiline event (and a container line joined from partial records, see
+// container.go) is capped by max_line_bytes and multiline.max_lines; such
 // events are flagged as truncated, and the offsets of the dropped bytes still
 // advance. On SIGTERM the agent stops reading and waits up to
 // shutdown_timeout for the buffered records to be acked.
@@ -52,8 +53,10 @@
 // # A line's path, file by file
 //
 // agent.go and taskrunner.go run one harvester per file of a task;
-// harvester.go reads the file (linereader.go, multiline.go join lines into
-// events, filter.go drops those the task's line filters reject) and takes
+// harvester.go reads the file (linereader.go; container.go joins the partial
+// records of a container runtime when the task sets container_format;
+// multiline.go joins lines into events; filter.go drops those the task's
+// line filters reject) and takes
 // the record's memory from arena.go; encode.go writes the record value; shipper.go hands it to Kafka within the in-flight bounds of
 // limiter.go and, on acknowledgement, commits the offset to registry.go.
 // etcdsource.go follows the collect config in etcd, registration.go keeps the

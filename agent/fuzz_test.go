@@ -147,3 +147,90 @@ func FuzzEncodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// FuzzContainerJoin feeds the lines of the input, as CRI or json-file
+// records, to a containerJoiner and checks that it never panics, that the
+// lines it passes on have strictly increasing offsets that account for
+// every record (the last one's, once flushed), that joined lines respect
+// maxBytes, that their Lines count every record once, and that without
+// truncation the messages of the records (a record that does not parse
+// counts as a whole) are all there, in order.
+func FuzzContainerJoin(f *testing.F) {
+	f.Add([]byte("2026-12-07T10:00:00Z stdout P ab\n2026-12-07T10:00:01Z stdout P cd\n2026-12-07T10:00:02Z stdout F ef\n"), false, uint16(0))
+	f.Add([]byte("t stdout P a\nt stderr P b\nt stdout F c\nt stderr F:x d\nt stdout P\nt stdout F \n"), false, uint16(0))
+	f.Add([]byte("t stdout P abc\xff\xfe\nt stdout F \xe2\x82\nt stdout F z\n"), false, uint16(24))
+	f.Add([]byte("garbage\nt stdin P x\nt stdout X y\n\nt stdout P"), false, uint16(0))
+	f.Add([]byte(`{"log":"a","stream":"stdout","time":"t0"}`+"\n"+`{"log":"b\n","stream":"stdout","time":"t1"}`+"\n"), true, uint16(0))
+	f.Add([]byte(`{"log":"a","stream":"stdout","attrs":{"k":"v"},"time":"t0"}`+"\n"+`{"log":"e\n","stream":"stderr","time":"t1"}`+"\n"+`{"log":"b\u00e9\n","stream":"stdout"}`+"\n"), true, uint16(0))
+	f.Add([]byte(`{"log":"x\\n","stream":"stdout","time":"t0"}`+"\n"+`{"log":"\ufffd\xff`+"\n"+`[1]`+"\n"+`{"log":"y\n"}`), true, uint16(60))
+	f.Fuzz(func(t *testing.T, data []byte, docker bool, maxBytes uint16) {
+		format := "cri"
+		if docker {
+			format = "docker"
+		}
+		c := newContainerJoiner(format, int(maxBytes))
+		content := func(l []byte) []byte {
+			if docker {
+				var rec dockerRecord
+				if json.Unmarshal(l, &rec) == nil && rec.Log != nil {
+					return []byte(*rec.Log)
+				}
+				return l
+			}
+			if _, _, _, msg, ok := parseCRI(l); ok {
+				return msg
+			}
+			return l
+		}
+		var in, out []byte
+		var offsets []int64
+		truncated := false
+		records, covered := 0, 0
+		next := func(l Line) {
+			covered += max(l.Lines, 1)
+			if len(offsets) > 0 {
+				require.Greater(t, l.Offset, offsets[len(offsets)-1])
+			}
+			offsets = append(offsets, l.Offset)
+			if maxBytes > 0 && !docker {
+				require.LessOrEqual(t, len(l.Text), int(maxBytes))
+			}
+			truncated = truncated || l.Truncated
+			out = append(out, content(l.Text)...)
+		}
+		var scratch []byte
+		var offset int64
+		for rest := data; len(rest) > 0; {
+			line, after, found := bytes.Cut(rest, []byte("\n"))
+			offset += int64(len(line)) + 1
+			if !found {
+				offset--
+			}
+			rest = after
+			l := Line{Text: line, Offset: offset}
+			if maxBytes > 0 && len(line) > int(maxBytes) {
+				// As the line reader does.
+				l.Text, l.Truncated = line[:maxBytes], true
+			}
+			in = append(in, content(l.Text)...)
+			records++
+			// A buffer overwritten after the call, as the reader's is.
+			scratch = append(scratch[:0], l.Text...)
+			l.Text = scratch
+			c.Add(l, next)
+			for i := range scratch {
+				scratch[i] = '#'
+			}
+		}
+		c.Flush(next)
+		require.False(t, c.Pending())
+		require.Equal(t, records, covered, "every record counted in one Line's Lines")
+		if offset > 0 {
+			require.NotEmpty(t, offsets)
+			require.Equal(t, offset, offsets[len(offsets)-1], "every record is accounted for")
+		}
+		if !truncated {
+			require.Equal(t, string(in), string(out), "every message byte, in order")
+		}
+	})
+}

@@ -75,6 +75,12 @@ type harvester struct {
 	// when the task filters lines (see entry.skip). Last, so that the hot
 	// fields above keep their place.
 	sentEnd int64
+
+	// container joins the partial records of a container runtime before
+	// the joiner (container.go); nil when the task has no
+	// container_format. toJoiner is its output, bound once.
+	container *containerJoiner
+	toJoiner  func(Line)
 }
 
 func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
@@ -89,6 +95,9 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 	h.gen = h.e.begin(h.start)
 	h.lr = newLineReader(h.f, h.start, t.task.MaxLineBytes)
 	h.joiner = NewJoiner(t.task.Multiline, t.task.MaxLineBytes)
+	if h.container = newContainerJoiner(t.task.ContainerFormat, t.task.MaxLineBytes); h.container != nil {
+		h.toJoiner = func(l Line) { h.joiner.Add(l, h.emit) }
+	}
 	h.ctx = ctx
 	h.lineEnd, h.prevEnd, h.sentEnd = h.start, h.start, h.start
 	h.key = []byte(h.e.ID.String())
@@ -135,9 +144,22 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 		if h.e.isFailed(h.gen) {
 			return endCancelled, errSendFailed
 		}
+		if h.container != nil && h.container.Pending() && now.Sub(lastActivity) >= containerFlushTimeout {
+			// A partial record whose rest did not come: shipped as it is
+			// (to multiline, which has its own timeout).
+			h.readAt = time.Now()
+			h.container.Flush(h.toJoiner)
+			if h.err != nil {
+				return endCancelled, h.err
+			}
+		}
 		if ml := t.task.Multiline; ml != nil && h.joiner.Pending() && now.Sub(lastActivity) >= ml.Timeout.D() {
-			if err := h.flush(); err != nil {
-				return endCancelled, err
+			// Only the multiline event: a partial container record
+			// waits for its own timeout.
+			h.readAt = time.Now()
+			h.joiner.Flush(h.emit)
+			if h.err != nil {
+				return endCancelled, h.err
 			}
 		}
 		if !renamed && !h.samePath() {
@@ -152,7 +174,7 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 				return endCancelled, err
 			}
 			return endGone, nil
-		case !renamed && idle >= t.files.CloseInactive.D() && !h.joiner.Pending():
+		case !renamed && idle >= t.files.CloseInactive.D() && !h.joiner.Pending() && (h.container == nil || !h.container.Pending()):
 			return endInactive, nil
 		}
 
@@ -223,12 +245,20 @@ func (h *harvester) add(line []byte, end int64, truncated bool) error {
 		tm.linesTruncated.Inc()
 	}
 	h.e.read.Store(end)
-	h.joiner.Add(Line{Text: line, Offset: end, Truncated: truncated}, h.emit)
+	l := Line{Text: line, Offset: end, Truncated: truncated}
+	if h.container != nil {
+		h.container.Add(l, h.toJoiner)
+		return h.err
+	}
+	h.joiner.Add(l, h.emit)
 	return h.err
 }
 
 func (h *harvester) flush() error {
 	h.readAt = time.Now() // a multiline event flushed by its timeout is sent now
+	if h.container != nil {
+		h.container.Flush(h.toJoiner)
+	}
 	h.joiner.Flush(h.emit)
 	return h.err
 }

@@ -12,6 +12,7 @@ type Line struct {
 	Text      []byte // owned by the caller; valid only during the call
 	Offset    int64  // file offset just past the line's newline
 	Truncated bool   // the line was longer than max_line_bytes and was cut
+	Lines     int    // file lines it stands for (a container line joined from partial records); 0 means 1
 }
 
 // Event is what gets shipped: one line, or several joined with "\n".
@@ -20,7 +21,7 @@ type Event struct {
 	Offset    int64  // end offset of the last line in the event (what may be committed once the event is acked)
 	Lines     int    // file lines the event covers, dropped ones (max_lines, maxBytes) included
 	Truncated bool   // some line was cut, or the event exceeded maxBytes or max_lines
-	Multiline bool   // more than one line (Lines > 1)
+	Multiline bool   // more than one Line joined by multiline
 }
 
 // Joiner turns the lines of one file into events, joining lines as
@@ -43,7 +44,8 @@ type Joiner struct {
 	pending   bool
 	buf       []byte // joined text, reused across events
 	offset    int64
-	lines     int  // lines covered
+	lines     int  // file lines covered
+	added     int  // Lines added (a container line joined from records is one)
 	kept      int  // lines whose text is in buf
 	full      bool // buf reached maxBytes: the text of later lines is dropped
 	truncated bool
@@ -104,10 +106,11 @@ func (j *Joiner) add(l Line) {
 	if !j.pending {
 		j.pending = true
 		j.buf = j.buf[:0]
-		j.lines, j.kept = 0, 0
+		j.lines, j.kept, j.added = 0, 0, 0
 		j.full, j.truncated = false, false
 	}
-	j.lines++
+	j.lines += max(l.Lines, 1)
+	j.added++
 	j.offset = l.Offset
 	j.truncated = j.truncated || l.Truncated
 	if j.full || (j.maxLines > 0 && j.kept == j.maxLines) {
@@ -140,7 +143,7 @@ func (j *Joiner) emit(emit func(Event)) {
 		Offset:    j.offset,
 		Lines:     j.lines,
 		Truncated: j.truncated,
-		Multiline: j.lines > 1,
+		Multiline: j.added > 1,
 	})
 }
 

@@ -28,7 +28,11 @@ import (
 // does not have: a P record is kept as it is, its part of the line in
 // message, with log.flags: [partial] so that it can be found. Joining is
 // for the agent, which reads a file's records in order (as Filebeat's
-// container parser does).
+// container parser does): logagent joins them when the task sets
+// container_format: cri, and ships one F record with the first record's
+// time. The flag remains for what is left over: tasks without
+// container_format, and a P record the agent shipped alone (the stream
+// changed before its F record, or none came within 5s).
 type criProc struct{ field string }
 
 func init() { register("cri", newCRI) }

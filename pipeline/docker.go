@@ -26,7 +26,10 @@ import (
 //
 // Docker splits a line longer than 16 KiB into records whose log has no
 // newline but the last's. As for cri's P records (see criProc), a pipeline
-// cannot join them: a record without the newline gets log.flags: [partial].
+// cannot join them: logagent does when the task sets container_format:
+// docker (one record, with the first record's time, stream and attrs). A
+// record still without the newline (no container_format, or a part the
+// agent shipped alone) gets log.flags: [partial].
 type dockerProc struct{ field string }
 
 func init() { register("docker", newDocker) }

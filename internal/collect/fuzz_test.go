@@ -27,6 +27,8 @@ func FuzzParseTasks(f *testing.F) {
 		`[{"path":"/a.log","topic":"t","include_lines":[],"exclude_lines":["\\d{3} \\d+$"],"multiline":{"pattern":"^\\s","match":"after"}}]`,
 		`[{"path":"/a.log","topic":"t","include_lines":["a(b"],"exclude_lines":[""]}]`,
 		`[{"path":"/a.log","topic":"t","exclude_lines":"x","include_lines":[1]}]`,
+		`[{"path":"/a.log","topic":"t","container_format":"cri","multiline":{"pattern":"^\\s","match":"after"}}]`,
+		`[{"path":"/a.log","topic":"t","container_format":"docker"},{"path":"/b.log","topic":"t","container_format":"podman"}]`,
 		`[{"path":"/a.log","topic":"t"},{"path":"/a.log","topic":"t"}]`,
 		`[{"path":"a.log","topic":"a b"}]`,
 		`[{"path":"/[","topic":"t","multiline":{"pattern":"(","match":"x","timeout":5}}]`,

@@ -32,16 +32,17 @@ var topicPattern = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 // event is produced to Topic. Tasks come from etcd (see ParseTasks) or from
 // the config file's tasks list (see ValidateTasks).
 type Task struct {
-	Path          string            `json:"path" yaml:"path"`                               // absolute path or glob
-	Topic         string            `json:"topic" yaml:"topic"`                             // Kafka topic
-	Exclude       []string          `json:"exclude,omitempty" yaml:"exclude"`               // globs matched against the full path AND the base name
-	StartPosition string            `json:"start_position,omitempty" yaml:"start_position"` // "end" (default) | "beginning": where existing files are read from on the task's first run on this host
-	Fields        map[string]string `json:"fields,omitempty" yaml:"fields"`                 // added to every event
-	Multiline     *Multiline        `json:"multiline,omitempty" yaml:"multiline"`           // nil: one event per line
-	MaxLineBytes  int               `json:"max_line_bytes,omitempty" yaml:"max_line_bytes"` // default 1 MiB, at most 64 MiB; caps a line and a joined event
-	Format        string            `json:"format,omitempty" yaml:"format"`                 // "json" (default) | "raw"
-	IncludeLines  []string          `json:"include_lines,omitempty" yaml:"include_lines"`   // RE2 regexps: when set, only events matching one of them are shipped
-	ExcludeLines  []string          `json:"exclude_lines,omitempty" yaml:"exclude_lines"`   // RE2 regexps: events matching one of them are dropped (after include_lines)
+	Path            string            `json:"path" yaml:"path"`                                   // absolute path or glob
+	Topic           string            `json:"topic" yaml:"topic"`                                 // Kafka topic
+	Exclude         []string          `json:"exclude,omitempty" yaml:"exclude"`                   // globs matched against the full path AND the base name
+	StartPosition   string            `json:"start_position,omitempty" yaml:"start_position"`     // "end" (default) | "beginning": where existing files are read from on the task's first run on this host
+	Fields          map[string]string `json:"fields,omitempty" yaml:"fields"`                     // added to every event
+	Multiline       *Multiline        `json:"multiline,omitempty" yaml:"multiline"`               // nil: one event per line
+	MaxLineBytes    int               `json:"max_line_bytes,omitempty" yaml:"max_line_bytes"`     // default 1 MiB, at most 64 MiB; caps a line and a joined event
+	Format          string            `json:"format,omitempty" yaml:"format"`                     // "json" (default) | "raw"
+	IncludeLines    []string          `json:"include_lines,omitempty" yaml:"include_lines"`       // RE2 regexps: when set, only events matching one of them are shipped
+	ExcludeLines    []string          `json:"exclude_lines,omitempty" yaml:"exclude_lines"`       // RE2 regexps: events matching one of them are dropped (after include_lines)
+	ContainerFormat string            `json:"container_format,omitempty" yaml:"container_format"` // "cri" | "docker" | "" (off): the agent joins the container runtime's partial lines, before multiline and the filters
 
 	include, exclude []*regexp.Regexp // compiled IncludeLines and ExcludeLines, set by validation
 }
@@ -141,6 +142,7 @@ func (t Task) Equal(o Task) bool {
 		t.Format == o.Format &&
 		slices.Equal(t.IncludeLines, o.IncludeLines) &&
 		slices.Equal(t.ExcludeLines, o.ExcludeLines) &&
+		t.ContainerFormat == o.ContainerFormat &&
 		t.Multiline.equal(o.Multiline)
 }
 
@@ -216,6 +218,9 @@ func (t *Task) validate() error {
 	}
 	if t.MaxLineBytes < 0 || t.MaxLineBytes > maxLineBytesLimit {
 		return fmt.Errorf("max_line_bytes %d: must be between 1 and %d (64 MiB), or 0 for the default", t.MaxLineBytes, maxLineBytesLimit)
+	}
+	if t.ContainerFormat != "" && t.ContainerFormat != "cri" && t.ContainerFormat != "docker" {
+		return fmt.Errorf("container_format %q: must be \"cri\" or \"docker\", or empty for none", t.ContainerFormat)
 	}
 	if _, ok := t.Fields[""]; ok {
 		return errors.New("fields: key must not be empty")
