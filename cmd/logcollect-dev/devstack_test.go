@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -78,9 +79,17 @@ func devPorts(t *testing.T) devstack.Ports {
 }
 
 // esCount is the number of documents in the demo indices.
-func esCount(t *testing.T, url string) int64 {
+func esCount(t *testing.T, url string) int64 { return esCountQuery(t, url, devstack.IndexPattern, "") }
+
+// esCountQuery is the number of documents in the indices matching pattern that match q, a
+// query in Lucene syntax ("" for all).
+func esCountQuery(t *testing.T, url, pattern, q string) int64 {
 	t.Helper()
-	resp, err := http.Get(url + "/" + devstack.Topic + "-*/_count")
+	u := url + "/" + pattern + "/_count"
+	if q != "" {
+		u += "?q=" + neturl.QueryEscape(q)
+	}
+	resp, err := http.Get(u)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	var c struct{ Count int64 }
@@ -205,7 +214,26 @@ func testDevStack(t *testing.T, bin string, embedded bool) {
 	}, 20*time.Second, 200*time.Millisecond, "line %q not found by logctl search", first)
 	t.Logf("generated line searchable after %s", time.Since(written).Round(time.Millisecond))
 
-	// logctl agents lists the demo agent with its one task.
+	// The pipelines parse each file: the nginx fields, the app log's level, the syslog
+	// program, each searchable in its index; logctl search filters on a field.
+	for _, c := range []struct{ pattern, query string }{
+		{devstack.Topic + "-*", "_exists_:http.response.status_code AND http.request.method:GET"},
+		{devstack.Topic + "-*", "http.response.status_code:[200 TO 299]"},
+		{devstack.AppTopic + "-*", "log.level:error AND _exists_:duration_ms AND log.logger:*"},
+		{devstack.SyslogTopic + "-*", "_exists_:process.name AND host.hostname:demo-host"},
+	} {
+		require.Eventually(t, func() bool {
+			return esCountQuery(t, s.ElasticsearchURL(), c.pattern, c.query) > 0
+		}, 20*time.Second, 200*time.Millisecond, "no document in %s matches %s", c.pattern, c.query)
+	}
+	require.Zero(t, esCountQuery(t, s.ElasticsearchURL(), devstack.IndexPattern, "tags:_pipeline_error AND NOT message:marker*"),
+		"a demo line the pipelines failed on")
+	require.Eventually(t, func() bool {
+		code, stdout, _ := logctl(t, bin, "search", "--since", "10m", "http.response.status_code:500")
+		return code == 0 && strings.Contains(stdout, `HTTP/1.1" 500 `) && !strings.Contains(stdout, `HTTP/1.1" 200 `)
+	}, 20*time.Second, 200*time.Millisecond, "logctl search does not filter on http.response.status_code")
+
+	// logctl agents lists the demo agent with its three tasks.
 	code, stdout, stderr := logctl(t, bin, "agents", "-o", "json")
 	require.Equal(t, 0, code, stderr)
 	var agents []struct {
@@ -215,7 +243,7 @@ func testDevStack(t *testing.T, bin string, embedded bool) {
 	require.NoError(t, json.Unmarshal([]byte(stdout), &agents), stdout)
 	require.Len(t, agents, 1)
 	require.Equal(t, devstack.AgentIP, agents[0].IP)
-	require.Equal(t, 1, agents[0].Tasks)
+	require.Equal(t, 3, agents[0].Tasks)
 
 	// The README's quick start commands work against the stack.
 	t.Setenv("VISUAL", "true") // config edit: no change

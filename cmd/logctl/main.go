@@ -330,7 +330,9 @@ func searchCmd(g *globals) *cobra.Command {
 		Long: `Print the log lines matching QUERY, newest last, as
   timestamp host path message
 QUERY is an Elasticsearch simple_query_string on the message (terms are
-ANDed; "a phrase", -excluded, a|b, prefix*); no QUERY matches every line.`,
+ANDed; "a phrase", -excluded, a|b, prefix*); a term field:value with a
+dotted field name (http.response.status_code:500, log.level:error) matches
+that field instead; no QUERY matches every line.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			asJSON, err := g.json()
 			if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -22,7 +23,7 @@ const followPageSize = 500
 
 // Query selects log documents.
 type Query struct {
-	Text  string        // simple_query_string on message; empty matches all
+	Text  string        // simple_query_string on message, field:value terms on fields (see fieldTerms); empty matches all
 	Topic string        // kafka.topic; empty: all
 	Host  string        // host.name or host.ip; empty: all
 	Since time.Duration // only documents with @timestamp within Since before the search (0: no limit)
@@ -106,8 +107,12 @@ func (q Query) index() string {
 // filter is the query with @timestamp >= fromMS.
 func (q Query) filter(fromMS int64) elastic.Query {
 	b := elastic.NewBoolQuery()
-	if q.Text != "" {
-		b.Must(elastic.NewSimpleQueryStringQuery(q.Text).Field("message").DefaultOperator("AND"))
+	text, fields := fieldTerms(q.Text)
+	if text != "" {
+		b.Must(elastic.NewSimpleQueryStringQuery(text).Field("message").DefaultOperator("AND"))
+	}
+	for _, f := range fields {
+		b.Filter(elastic.NewMatchQuery(f[0], f[1]).Operator("AND"))
 	}
 	if q.Topic != "" {
 		b.Filter(elastic.NewTermQuery("kafka.topic", q.Topic))
@@ -264,4 +269,45 @@ func WriteHit(w io.Writer, h Hit, asJSON bool) error {
 	}
 	_, err := fmt.Fprintln(w, h.Line())
 	return err
+}
+
+// fieldName is the field of a field:value term: a dotted name, as the ECS fields pipelines
+// make (http.response.status_code, log.level), so that a word such as "error:" in a message
+// stays a word of the message.
+var fieldName = regexp.MustCompile(`^@?[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$`)
+
+// fieldTerms takes the field:value terms out of a search text, outside double quotes:
+// "GET http.response.status_code:500" is the text "GET" and the field term
+// {http.response.status_code, 500}. A value may be quoted ("log.level:\"warn\"").
+func fieldTerms(text string) (rest string, fields [][2]string) {
+	var words []string
+	for len(text) > 0 {
+		text = strings.TrimLeft(text, " \t")
+		if text == "" {
+			break
+		}
+		end := wordEnd(text)
+		word := text[:end]
+		text = text[end:]
+		if name, value, ok := strings.Cut(word, ":"); ok && value != "" && fieldName.MatchString(name) {
+			fields = append(fields, [2]string{name, strings.Trim(value, `"`)})
+			continue
+		}
+		words = append(words, word)
+	}
+	return strings.Join(words, " "), fields
+}
+
+// wordEnd is the end of the first word of s: up to a space outside double quotes.
+func wordEnd(s string) int {
+	quoted := false
+	for i, r := range s {
+		switch {
+		case r == '"':
+			quoted = !quoted
+		case (r == ' ' || r == '\t') && !quoted:
+			return i
+		}
+	}
+	return len(s)
 }

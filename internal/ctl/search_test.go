@@ -309,3 +309,25 @@ func TestFollowOptions(t *testing.T) {
 		})
 	}
 }
+
+func TestFieldTerms(t *testing.T) {
+	tests := []struct {
+		name, text, rest string
+		fields           [][2]string
+	}{
+		{name: "words", text: "GET checkout", rest: "GET checkout"},
+		{name: "field", text: "http.response.status_code:500", fields: [][2]string{{"http.response.status_code", "500"}}},
+		{name: "mixed", text: `checkout log.level:error -slow`, rest: "checkout -slow", fields: [][2]string{{"log.level", "error"}}},
+		{name: "quoted value", text: `url.original:"/cart"`, fields: [][2]string{{"url.original", "/cart"}}},
+		{name: "undotted stays text", text: "error:timeout", rest: "error:timeout"},
+		{name: "in a phrase", text: `"a http.x:1 b" c`, rest: `"a http.x:1 b" c`},
+		{name: "empty value", text: "log.level:", rest: "log.level:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rest, fields := fieldTerms(tt.text)
+			require.Equal(t, tt.rest, rest)
+			require.Equal(t, tt.fields, fields)
+		})
+	}
+}

@@ -18,16 +18,38 @@ files:
   scan_frequency: 1s
 `
 
-// transferYAML: %[1]s the brokers, %[2]s the topic, %[3]s the Elasticsearch URLs.
+// transferYAML: %[1]s the brokers, %[2]s the topics (a YAML list), %[3]s the Elasticsearch
+// URLs, %[4]q, %[5]q and %[6]q the nginx, app and syslog topics. Its pipelines parse the
+// demo files: the nginx preset, the JSON app log with its time and level, the syslog preset.
+// The template is overwritten so that a state dir of an earlier logtransfer gets the
+// mappings of the fields the pipelines make.
 const transferYAML = `kafka:
   brokers: %[1]s
-  topics: [%[2]q]
+  topics: %[2]s
 elasticsearch:
   urls: %[3]s
 template:
   replicas: 0
+  overwrite: true
 bulk:
   flush_interval: 500ms
+pipelines:
+  - name: web
+    topics: [%[4]q]
+    processors:
+      - nginx: {}
+      - drop: {if: 'url.original == "/healthz"'}
+  - name: app
+    topics: [%[5]q]
+    processors:
+      - json: {}
+      - timestamp: {field: time, formats: [RFC3339Nano]}
+      - rename: {fields: {level: log.level, logger: log.logger, msg: message}, ignore_missing: true}
+      - remove: {fields: [time]}
+  - name: syslog
+    topics: [%[6]q]
+    processors:
+      - syslog: {}
 `
 
 // sysmonYAML: %[1]s the InfluxDB URL, %[2]s the bucket, %[3]s the token.

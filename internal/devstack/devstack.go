@@ -26,8 +26,15 @@ import (
 )
 
 const (
-	// Topic is the demo's Kafka topic; its documents go to the indices demo-YYYY.MM.DD.
+	// Topic is the demo's Kafka topic of nginx lines; its documents go to the indices
+	// demo-YYYY.MM.DD.
 	Topic = "demo"
+	// AppTopic is the topic of the JSON app log (indices demo_app-YYYY.MM.DD).
+	AppTopic = "demo_app"
+	// SyslogTopic is the topic of the syslog file (indices demo_syslog-YYYY.MM.DD).
+	SyslogTopic = "demo_syslog"
+	// IndexPattern matches the indices of every demo topic.
+	IndexPattern = "demo*-*"
 	// AgentIP is the demo agent's host.ip: its collect key is /logagent/127.0.0.1/collect_config.
 	AgentIP = "127.0.0.1"
 	// DefaultInfluxURL is where Start looks for an InfluxDB when Config.InfluxURL is empty.
@@ -36,6 +43,9 @@ const (
 	readyTimeout  = 60 * time.Second
 	daemonLogTail = 30
 )
+
+// Topics are the demo's topics, nginx first.
+func Topics() []string { return []string{Topic, AppTopic, SyslogTopic} }
 
 // Ports are the loopback ports of the stack. They are fixed, not picked at random, because
 // the Kafka data dir records its controller's port and the agent's registration its metrics
@@ -112,10 +122,10 @@ type Stack struct {
 	kfake   *kfake.Cluster // nil unless embedded
 	es      *servers.Elasticsearch
 	prom    *servers.Prometheus
-	daemons []*daemon // in start order
-	gen     *Generator
+	daemons []*daemon    // in start order
+	gens    []*Generator // nginx, app, syslog
 	stopGen context.CancelFunc
-	genDone chan error // gets the generator's result
+	genDone chan error // gets the generators' result
 }
 
 // daemon is one of the pipeline's binaries, run as a child process.
@@ -164,10 +174,21 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
-	s.gen = &Generator{Path: s.DemoLog(), Rate: cfg.Rate, Interval: 100 * time.Millisecond, MaxBytes: cfg.RotateBytes}
+	// The app log at a fifth of the rate, syslog at a tenth, in batches of a few lines.
+	s.gens = []*Generator{
+		{Path: s.DemoLog(), Line: NginxLine, Rate: cfg.Rate, Interval: 100 * time.Millisecond, MaxBytes: cfg.RotateBytes},
+		{Path: s.AppLog(), Line: AppLine, Rate: max(1, cfg.Rate/5), Interval: 500 * time.Millisecond, MaxBytes: cfg.RotateBytes},
+		{Path: s.SyslogFile(), Line: SyslogLine, Rate: max(1, cfg.Rate/10), Interval: time.Second, MaxBytes: cfg.RotateBytes},
+	}
 	genCtx, cancel := context.WithCancel(context.Background())
 	s.stopGen, s.genDone = cancel, make(chan error, 1)
-	go func() { s.genDone <- s.gen.Run(genCtx) }()
+	go func() {
+		var g errgroup.Group
+		for _, gen := range s.gens {
+			g.Go(func() error { return gen.Run(genCtx) })
+		}
+		s.genDone <- g.Wait()
+	}()
 	return s, nil
 }
 
@@ -221,7 +242,7 @@ func (s *Stack) startServers(ctx context.Context) error {
 		g.Go(func() error { return s.kafka.Start(ctx) })
 	} else {
 		s.kfake, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(p.Kafka), kfake.DataDir(s.path("kfake")),
-			kfake.AllowAutoTopicCreation(), kfake.SeedTopics(1, Topic))
+			kfake.AllowAutoTopicCreation(), kfake.SeedTopics(1, Topics()...))
 		if err != nil {
 			_ = g.Wait()
 			return fmt.Errorf("kfake: %w", err)
@@ -233,7 +254,7 @@ func (s *Stack) startServers(ctx context.Context) error {
 	return s.createTopic(ctx)
 }
 
-// createTopic creates the demo topic up front, so logtransfer's consumer finds it at once
+// createTopic creates the demo topics up front, so logtransfer's consumer finds them at once
 // instead of after a metadata refresh.
 func (s *Stack) createTopic(ctx context.Context) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.Brokers()...))
@@ -241,12 +262,14 @@ func (s *Stack) createTopic(ctx context.Context) error {
 		return fmt.Errorf("kafka: %w", err)
 	}
 	defer cl.Close()
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, Topic)
-	if err == nil {
-		err = resp.Err
+	resps, err := kadm.NewClient(cl).CreateTopics(ctx, 1, 1, nil, Topics()...)
+	if err != nil {
+		return fmt.Errorf("kafka: create topics: %w", err)
 	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("kafka: create topic %s: %w", Topic, err)
+	for _, resp := range resps.Sorted() {
+		if resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("kafka: create topic %s: %w", resp.Topic, resp.Err)
+		}
 	}
 	return nil
 }
@@ -260,8 +283,11 @@ func (s *Stack) putDemoConfig(ctx context.Context) error {
 	}
 	defer cli.Close()
 	key := CollectKey()
-	val := fmt.Sprintf(`[{"path": %q, "topic": %q, "start_position": "beginning", "fields": {"env": "dev"}}]`,
-		filepath.Join(s.path("demo"), "*.log"), Topic)
+	var tasks []string
+	for i, path := range []string{s.DemoLog(), s.AppLog(), s.SyslogFile()} {
+		tasks = append(tasks, fmt.Sprintf(`{"path": %q, "topic": %q, "start_position": "beginning", "fields": {"env": "dev"}}`, path, Topics()[i]))
+	}
+	val := "[" + strings.Join(tasks, ", ") + "]"
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	_, err = cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(clientv3.OpPut(key, val)).Commit()
@@ -290,7 +316,8 @@ func (s *Stack) startDaemons(ctx context.Context) error {
 		sysmon.config = fmt.Sprintf(sysmonYAML, influx, s.cfg.InfluxBucket, s.cfg.InfluxToken)
 	}
 	specs := []spec{
-		{name: "logtransfer", config: fmt.Sprintf(transferYAML, brokers, Topic, yamlList([]string{s.es.URL()})), port: p.Logtransfer},
+		{name: "logtransfer", port: p.Logtransfer,
+			config: fmt.Sprintf(transferYAML, brokers, yamlList(Topics()), yamlList([]string{s.es.URL()}), Topic, AppTopic, SyslogTopic)},
 		{name: "logagent", config: fmt.Sprintf(agentYAML, brokers, etcd, AgentIP, s.path("agent")), port: p.Logagent},
 		sysmon,
 	}
@@ -406,11 +433,24 @@ func (s *Stack) EtcdEndpoints() []string { return s.etcd.Endpoints() }
 // ElasticsearchURL returns Elasticsearch's HTTP URL.
 func (s *Stack) ElasticsearchURL() string { return s.es.URL() }
 
-// DemoLog returns the path of the file the demo generator writes.
+// DemoLog returns the path of the nginx access log the demo generator writes.
 func (s *Stack) DemoLog() string { return s.path("demo", "access.log") }
 
-// Generated returns how many lines the demo generator has written in this run.
-func (s *Stack) Generated() int64 { return s.gen.Lines() }
+// AppLog returns the path of the JSON app log the demo generator writes.
+func (s *Stack) AppLog() string { return s.path("demo", "app.log") }
+
+// SyslogFile returns the path of the syslog file the demo generator writes.
+func (s *Stack) SyslogFile() string { return s.path("demo", "syslog") }
+
+// Generated returns how many lines the demo generators have written in this run, in all
+// files.
+func (s *Stack) Generated() int64 {
+	var n int64
+	for _, g := range s.gens {
+		n += g.Lines()
+	}
+	return n
+}
 
 // MetricsAddr returns the metrics address of a running daemon ("logagent", "logtransfer",
 // "sysmon"), or "" if it is not running.

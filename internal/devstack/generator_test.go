@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -60,4 +61,43 @@ func TestCheckMode(t *testing.T) {
 	require.NoError(t, checkMode(dir, true))
 	require.NoError(t, checkMode(dir, true))
 	require.ErrorContains(t, checkMode(dir, false), "holds the state of a stack on kfake, not kafka")
+}
+
+// The app log is one JSON object per line with the fields its pipeline reads; the syslog
+// lines are RFC 3164 as rsyslog writes them, each distinct.
+func TestLineFuncs(t *testing.T) {
+	now := time.Date(2026, 12, 7, 10, 0, 0, 123e6, time.UTC)
+	seen := map[string]bool{}
+	for n := range int64(50) {
+		app := AppLine(now, "run", n)
+		require.True(t, strings.HasSuffix(app, "\n"))
+		var obj map[string]any
+		require.NoError(t, json.Unmarshal([]byte(app), &obj), app)
+		require.Equal(t, "2026-12-07T10:00:00.123Z", obj["time"])
+		for _, k := range []string{"level", "logger", "msg", "request_id"} {
+			require.NotEmpty(t, obj[k], "%s in %s", k, app)
+		}
+		require.IsType(t, float64(0), obj["duration_ms"])
+
+		line := SyslogLine(now, "run", n)
+		require.Regexp(t, `^Dec  7 10:00:00 demo-host [a-zA-Z]+(\[\d+\])?: .+ id=run-\d+\n$`, line)
+		require.False(t, seen[app] || seen[line], "a line twice")
+		seen[app], seen[line] = true, true
+	}
+}
+
+// A Generator writes the lines of its Line function.
+func TestGeneratorLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "syslog")
+	g := &Generator{Path: path, Line: SyslogLine, Rate: 100, Interval: 10 * time.Millisecond, MaxBytes: 1 << 20}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	require.Eventually(t, func() bool { return g.Lines() >= 3 }, 10*time.Second, 10*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, int(g.Lines()), strings.Count(string(b), "\n"))
+	require.Contains(t, string(b), " demo-host ")
 }

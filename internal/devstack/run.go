@@ -23,7 +23,7 @@ func (s *Stack) PrintSummary(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "etcd\t%s\tembedded\n", strings.Join(s.etcd.Endpoints(), ","))
 	fmt.Fprintf(tw, "kafka\t%s\t%s\n", strings.Join(s.Brokers(), ","), kafka)
-	fmt.Fprintf(tw, "elasticsearch\t%s\t%s, indices %s-YYYY.MM.DD\n", s.es.URL(), s.es.Version(), Topic)
+	fmt.Fprintf(tw, "elasticsearch\t%s\t%s, indices {%s}-YYYY.MM.DD\n", s.es.URL(), s.es.Version(), strings.Join(Topics(), ","))
 	for _, d := range s.daemons {
 		note := "log " + s.rel(d.proc.Log)
 		if d.note != "" {
@@ -34,8 +34,11 @@ func (s *Stack) PrintSummary(w io.Writer) {
 	if s.prom != nil {
 		fmt.Fprintf(tw, "prometheus\t%s\tdeploy/prometheus/prometheus.yml\n", s.prom.URL())
 	}
-	fmt.Fprintf(tw, "demo logs\t%s\ttopic %s, collect key %s\n", s.rel(s.path("demo", "*.log")), Topic, CollectKey())
+	for i, path := range []string{s.DemoLog(), s.AppLog(), s.SyslogFile()} {
+		fmt.Fprintf(tw, "demo logs\t%s\ttopic %s, pipeline %s\n", s.rel(path), Topics()[i], []string{"web", "app", "syslog"}[i])
+	}
 	tw.Flush()
+	fmt.Fprintf(w, "collect key %s; pipelines in %s\n", CollectKey(), s.rel(s.path("config", "logtransfer.yaml")))
 	env := ""
 	if s.cfg.Ports != DefaultPorts() {
 		env = fmt.Sprintf("LOGCTL_ETCD=%s LOGCTL_BROKERS=%s LOGCTL_ES=%s ",
@@ -43,6 +46,7 @@ func (s *Stack) PrintSummary(w io.Writer) {
 	}
 	bin := s.rel(s.cfg.BinDir)
 	fmt.Fprintf(w, "try:  %s%s/logctl search --since 5m -f checkout\n", env, bin)
+	fmt.Fprintf(w, "      %s%s/logctl search --since 5m http.response.status_code:500\n", env, bin)
 	fmt.Fprintf(w, "      %s%s/logctl agents --metrics\n", env, bin)
 	fmt.Fprintf(w, "      %s%s/logctl config get %s\n", env, bin, AgentIP)
 	fmt.Fprintf(w, "state in %s; Ctrl-C stops everything, a second run resumes.\n", s.rel(s.cfg.Dir))
