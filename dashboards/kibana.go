@@ -24,6 +24,10 @@ const (
 	KibanaDataViewID      = "logcollect-logs"
 	KibanaSearchID        = "logcollect-log-search"
 	KibanaVisualizationID = "logcollect-log-volume"
+	// The web objects read the fields of the nginx pipeline (docs/pipelines.md):
+	// they find nothing in topics no pipeline parses.
+	KibanaWebSearchID           = "logcollect-web-requests"
+	KibanaStatusVisualizationID = "logcollect-http-status"
 )
 
 // KibanaIndexPattern is the data view's title, the index pattern it searches.
@@ -121,6 +125,86 @@ func mustJSON(v any) []byte {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
+// histogramParams are the params of a stacked bar chart over time whose
+// value axis is titled axis.
+func histogramParams(axis string) map[string]any {
+	return map[string]any{
+		"type":            "histogram",
+		"addLegend":       true,
+		"addTooltip":      true,
+		"legendPosition":  "right",
+		"times":           []any{},
+		"addTimeMarker":   false,
+		"thresholdLine":   map[string]any{"show": false, "value": 10, "width": 1, "style": "full", "color": "#E7664C"},
+		"labels":          map[string]any{"show": false},
+		"categoryAxes":    []any{map[string]any{"id": "CategoryAxis-1", "type": "category", "position": "bottom", "show": true, "scale": map[string]any{"type": "linear"}, "labels": map[string]any{"show": true, "filter": true, "truncate": 100}, "title": map[string]any{}}},
+		"valueAxes":       []any{map[string]any{"id": "ValueAxis-1", "name": "LeftAxis-1", "type": "value", "position": "left", "show": true, "scale": map[string]any{"type": "linear", "mode": "normal"}, "labels": map[string]any{"show": true, "rotate": 0, "filter": false, "truncate": 100}, "title": map[string]any{"text": axis}}},
+		"seriesParams":    []any{map[string]any{"show": true, "type": "histogram", "mode": "stacked", "data": map[string]any{"label": axis, "id": "1"}, "valueAxis": "ValueAxis-1", "drawLinesBetweenPoints": true, "lineWidth": 2, "showCircles": true}},
+		"grid":            map[string]any{"categoryLines": false},
+		"detailedTooltip": true,
+		"palette":         map[string]any{"type": "palette", "name": "default"},
+		"isVislibVis":     true,
+		"fittingFunction": "zero",
+		"radiusRatio":     0,
+	}
+}
+
+// countOverTime are the aggs of a document count (labelled label) per
+// @timestamp interval.
+func countOverTime(label string) []VisAgg {
+	return []VisAgg{
+		{ID: "1", Enabled: true, Type: "count", Schema: "metric", Params: map[string]any{"customLabel": label}},
+		{ID: "2", Enabled: true, Type: "date_histogram", Schema: "segment", Params: map[string]any{
+			"field": "@timestamp", "useNormalizedEsInterval": true, "scaleMetricValues": false,
+			"interval": "auto", "drop_partials": false, "min_doc_count": 1, "extended_bounds": map[string]any{},
+		}},
+	}
+}
+
+// termsAgg splits the series by the top size values of field.
+func termsAgg(id, field string, size int, label string) VisAgg {
+	return VisAgg{ID: id, Enabled: true, Type: "terms", Schema: "group", Params: map[string]any{
+		"field": field, "orderBy": "1", "order": "desc", "size": size,
+		"otherBucket": true, "otherBucketLabel": "Other", "missingBucket": false, "missingBucketLabel": "Missing",
+		"customLabel": label,
+	}}
+}
+
+// visualization is the saved object of a legacy visualization over the data
+// view, filtered by kql.
+func visualization(id string, vis visState, description, kql string, dvRef []Reference) SavedObject {
+	return SavedObject{
+		ID:   id,
+		Type: "visualization",
+		Attributes: mustJSON(visAttrs{
+			Title:                 vis.Title,
+			Description:           description,
+			VisState:              string(mustJSON(vis)),
+			UIStateJSON:           "{}",
+			Version:               1,
+			KibanaSavedObjectMeta: kibanaMeta{SearchSourceJSON: searchSourceJSON(kql)},
+		}),
+		References:           dvRef,
+		MigrationVersion:     map[string]string{"visualization": "7.14.0"},
+		CoreMigrationVersion: "7.17.0",
+	}
+}
+
+// search is the saved object of a saved search over the data view, newest
+// first.
+func search(id string, attrs searchAttrs, kql string, dvRef []Reference) SavedObject {
+	attrs.Sort = [][2]string{{"@timestamp", "desc"}}
+	attrs.KibanaSavedObjectMeta = kibanaMeta{SearchSourceJSON: searchSourceJSON(kql)}
+	return SavedObject{
+		ID:                   id,
+		Type:                 "search",
+		Attributes:           mustJSON(attrs),
+		References:           dvRef,
+		MigrationVersion:     map[string]string{"search": "7.9.3"},
+		CoreMigrationVersion: "7.17.0",
+	}
+}
+
 func searchSourceJSON(kql string) string {
 	var s searchSource
 	s.Query.Query, s.Query.Language = kql, "kuery"
@@ -133,45 +217,19 @@ func searchSourceJSON(kql string) string {
 // first).
 func kibanaObjects() []SavedObject {
 	dvRef := []Reference{{ID: KibanaDataViewID, Name: searchSourceIndexRef, Type: "index-pattern"}}
-	vis := visState{
-		Title: "logcollect: log volume by topic and host",
-		Type:  "histogram",
-		Params: map[string]any{
-			"type":            "histogram",
-			"addLegend":       true,
-			"addTooltip":      true,
-			"legendPosition":  "right",
-			"times":           []any{},
-			"addTimeMarker":   false,
-			"thresholdLine":   map[string]any{"show": false, "value": 10, "width": 1, "style": "full", "color": "#E7664C"},
-			"labels":          map[string]any{"show": false},
-			"categoryAxes":    []any{map[string]any{"id": "CategoryAxis-1", "type": "category", "position": "bottom", "show": true, "scale": map[string]any{"type": "linear"}, "labels": map[string]any{"show": true, "filter": true, "truncate": 100}, "title": map[string]any{}}},
-			"valueAxes":       []any{map[string]any{"id": "ValueAxis-1", "name": "LeftAxis-1", "type": "value", "position": "left", "show": true, "scale": map[string]any{"type": "linear", "mode": "normal"}, "labels": map[string]any{"show": true, "rotate": 0, "filter": false, "truncate": 100}, "title": map[string]any{"text": "Log lines"}}},
-			"seriesParams":    []any{map[string]any{"show": true, "type": "histogram", "mode": "stacked", "data": map[string]any{"label": "Log lines", "id": "1"}, "valueAxis": "ValueAxis-1", "drawLinesBetweenPoints": true, "lineWidth": 2, "showCircles": true}},
-			"grid":            map[string]any{"categoryLines": false},
-			"detailedTooltip": true,
-			"palette":         map[string]any{"type": "palette", "name": "default"},
-			"isVislibVis":     true,
-			"fittingFunction": "zero",
-			"radiusRatio":     0,
-		},
-		Aggs: []VisAgg{
-			{ID: "1", Enabled: true, Type: "count", Schema: "metric", Params: map[string]any{"customLabel": "Log lines"}},
-			{ID: "2", Enabled: true, Type: "date_histogram", Schema: "segment", Params: map[string]any{
-				"field": "@timestamp", "useNormalizedEsInterval": true, "scaleMetricValues": false,
-				"interval": "auto", "drop_partials": false, "min_doc_count": 1, "extended_bounds": map[string]any{},
-			}},
-			{ID: "3", Enabled: true, Type: "terms", Schema: "group", Params: map[string]any{
-				"field": "kafka.topic", "orderBy": "1", "order": "desc", "size": 10,
-				"otherBucket": true, "otherBucketLabel": "Other", "missingBucket": false, "missingBucketLabel": "Missing",
-				"customLabel": "Topic",
-			}},
-			{ID: "4", Enabled: true, Type: "terms", Schema: "group", Params: map[string]any{
-				"field": "host.name", "orderBy": "1", "order": "desc", "size": 20,
-				"otherBucket": true, "otherBucketLabel": "Other", "missingBucket": false, "missingBucketLabel": "Missing",
-				"customLabel": "Host",
-			}},
-		},
+	volume := visState{
+		Title:  "logcollect: log volume by topic and host",
+		Type:   "histogram",
+		Params: histogramParams("Log lines"),
+		Aggs: append(countOverTime("Log lines"),
+			termsAgg("3", "kafka.topic", 10, "Topic"),
+			termsAgg("4", "host.name", 20, "Host")),
+	}
+	status := visState{
+		Title:  "logcollect: HTTP status codes over time",
+		Type:   "histogram",
+		Params: histogramParams("Requests"),
+		Aggs:   append(countOverTime("Requests"), termsAgg("3", "http.response.status_code", 10, "Status code")),
 	}
 	return []SavedObject{
 		{
@@ -186,35 +244,21 @@ func kibanaObjects() []SavedObject {
 			MigrationVersion:     map[string]string{"index-pattern": "7.11.0"},
 			CoreMigrationVersion: "7.17.0",
 		},
-		{
-			ID:   KibanaSearchID,
-			Type: "search",
-			Attributes: mustJSON(searchAttrs{
-				Title:                 "logcollect: all logs",
-				Description:           "Every log line shipped by logagent, newest first, with the host and file it came from. Add a query (host.name : \"web-1\", kafka.topic : \"app_log\") to narrow it.",
-				Columns:               []string{"host.name", "log.file.path", "message"},
-				Sort:                  [][2]string{{"@timestamp", "desc"}},
-				KibanaSavedObjectMeta: kibanaMeta{SearchSourceJSON: searchSourceJSON("")},
-			}),
-			References:           dvRef,
-			MigrationVersion:     map[string]string{"search": "7.9.3"},
-			CoreMigrationVersion: "7.17.0",
-		},
-		{
-			ID:   KibanaVisualizationID,
-			Type: "visualization",
-			Attributes: mustJSON(visAttrs{
-				Title:                 vis.Title,
-				Description:           "Log lines indexed over time, stacked by Kafka topic and host: a host or topic that stops logging, or floods, shows at a glance.",
-				VisState:              string(mustJSON(vis)),
-				UIStateJSON:           "{}",
-				Version:               1,
-				KibanaSavedObjectMeta: kibanaMeta{SearchSourceJSON: searchSourceJSON("")},
-			}),
-			References:           dvRef,
-			MigrationVersion:     map[string]string{"visualization": "7.14.0"},
-			CoreMigrationVersion: "7.17.0",
-		},
+		search(KibanaSearchID, searchAttrs{
+			Title:       "logcollect: all logs",
+			Description: "Every log line shipped by logagent, newest first, with the host and file it came from. Add a query (host.name : \"web-1\", kafka.topic : \"app_log\") to narrow it.",
+			Columns:     []string{"host.name", "log.file.path", "message"},
+		}, "", dvRef),
+		search(KibanaWebSearchID, searchAttrs{
+			Title:       "logcollect: web requests",
+			Description: "Access log lines parsed by a pipeline (the nginx preset), newest first: client, method, URL, status and size. Add a query (http.response.status_code >= 500) to narrow it.",
+			Columns:     []string{"source.ip", "http.request.method", "url.original", "http.response.status_code", "http.response.body.bytes"},
+		}, "http.response.status_code : *", dvRef),
+		visualization(KibanaVisualizationID, volume,
+			"Log lines indexed over time, stacked by Kafka topic and host: a host or topic that stops logging, or floods, shows at a glance.", "", dvRef),
+		visualization(KibanaStatusVisualizationID, status,
+			"Access log requests over time, stacked by HTTP status code (the http.response.status_code a pipeline parsed): a burst of 5xx or 404 shows at a glance.",
+			"http.response.status_code : *", dvRef),
 	}
 }
 
@@ -230,10 +274,30 @@ func kibanaNDJSON() []byte {
 
 // Kibana is the content of a saved objects file, checked and decoded.
 type Kibana struct {
-	Objects       []SavedObject
-	DataView      DataView
-	Search        SavedSearch
-	Visualization Visualization
+	Objects        []SavedObject
+	DataView       DataView
+	Searches       []SavedSearch   // in file order
+	Visualizations []Visualization // in file order
+}
+
+// Search returns the saved search with that id, or false.
+func (k *Kibana) Search(id string) (SavedSearch, bool) {
+	for _, s := range k.Searches {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return SavedSearch{}, false
+}
+
+// Visualization returns the visualization with that id, or false.
+func (k *Kibana) Visualization(id string) (Visualization, bool) {
+	for _, v := range k.Visualizations {
+		if v.ID == id {
+			return v, true
+		}
+	}
+	return Visualization{}, false
 }
 
 // DataView is the index pattern the search and visualization use.
@@ -254,12 +318,13 @@ type SavedSearch struct {
 	Sort      [][2]string // [field, "asc"|"desc"]
 }
 
-// Visualization is the decoded "log volume" visualization.
+// Visualization is a decoded visualization.
 type Visualization struct {
 	ID        string
 	Title     string
 	Index     string
 	TimeField string
+	Query     string // KQL
 	Aggs      []VisAgg
 }
 
@@ -269,8 +334,8 @@ type Visualization struct {
 // a search source names its data view through a reference; and the required
 // attributes are present (a data view's title and time field, a search's
 // columns and sort, a visualization's parseable visState). It returns the
-// data view, saved search and visualization decoded, or the first problem,
-// naming the line.
+// data view, saved searches and visualizations decoded, or the first
+// problem, naming the line.
 func ParseKibana(ndjson []byte) (*Kibana, error) {
 	k := &Kibana{}
 	byID := map[string]SavedObject{}
@@ -318,26 +383,28 @@ func ParseKibana(ndjson []byte) (*Kibana, error) {
 			}
 		}
 	}
-	var found struct{ dv, search, vis int }
+	dataViews := 0
 	for _, o := range k.Objects {
 		var err error
 		switch o.Type {
 		case "index-pattern":
-			found.dv++
+			dataViews++
 			k.DataView, err = decodeDataView(o)
 		case "search":
-			found.search++
-			k.Search, err = decodeSearch(o, byID)
+			var s SavedSearch
+			s, err = decodeSearch(o, byID)
+			k.Searches = append(k.Searches, s)
 		case "visualization":
-			found.vis++
-			k.Visualization, err = decodeVisualization(o, byID)
+			var v Visualization
+			v, err = decodeVisualization(o, byID)
+			k.Visualizations = append(k.Visualizations, v)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", o.Type, o.ID, err)
 		}
 	}
-	if found.dv != 1 || found.search != 1 || found.vis != 1 {
-		return nil, fmt.Errorf("want one data view, one search and one visualization, have %d, %d and %d", found.dv, found.search, found.vis)
+	if dataViews != 1 || len(k.Searches) == 0 || len(k.Visualizations) == 0 {
+		return nil, fmt.Errorf("want one data view and at least one search and one visualization, have %d, %d and %d", dataViews, len(k.Searches), len(k.Visualizations))
 	}
 	return k, nil
 }
@@ -424,11 +491,11 @@ func decodeVisualization(o SavedObject, byID map[string]SavedObject) (Visualizat
 	if vs.Type == "" || len(vs.Aggs) == 0 {
 		return Visualization{}, errors.New("visState needs a type and aggs")
 	}
-	dv, _, err := dataViewOf(o, a.KibanaSavedObjectMeta, byID)
+	dv, ss, err := dataViewOf(o, a.KibanaSavedObjectMeta, byID)
 	if err != nil {
 		return Visualization{}, err
 	}
-	v := Visualization{ID: o.ID, Title: a.Title, Index: dv.Title, TimeField: dv.TimeField, Aggs: vs.Aggs}
+	v := Visualization{ID: o.ID, Title: a.Title, Index: dv.Title, TimeField: dv.TimeField, Query: ss.Query.Query, Aggs: vs.Aggs}
 	if _, err := v.SearchBody("1m"); err != nil {
 		return Visualization{}, err
 	}
@@ -440,7 +507,12 @@ func decodeVisualization(o SavedObject, byID map[string]SavedObject) (Visualizat
 // document) and `field : *` (the field exists) — so a query Kibana would run
 // differently is an error rather than a silently different check.
 func (s SavedSearch) ESQuery() (map[string]any, error) {
-	q := strings.TrimSpace(s.Query)
+	return kqlQuery("saved search "+s.ID, s.Query)
+}
+
+// kqlQuery is ESQuery for the KQL query kql of the object what.
+func kqlQuery(what, kql string) (map[string]any, error) {
+	q := strings.TrimSpace(kql)
 	if q == "" {
 		return map[string]any{"match_all": map[string]any{}}, nil
 	}
@@ -449,7 +521,7 @@ func (s SavedSearch) ESQuery() (map[string]any, error) {
 			return map[string]any{"exists": map[string]any{"field": field}}, nil
 		}
 	}
-	return nil, fmt.Errorf("saved search %s: KQL %q is not supported by ESQuery", s.ID, s.Query)
+	return nil, fmt.Errorf("%s: KQL %q is not supported by ESQuery", what, kql)
 }
 
 // SearchBody is the body of the _search request Discover sends for the saved
@@ -476,6 +548,13 @@ func (s SavedSearch) SearchBody(size int) (map[string]any, error) {
 // are an error.
 func (v Visualization) SearchBody(interval string) (map[string]any, error) {
 	root := map[string]any{"size": 0}
+	if strings.TrimSpace(v.Query) != "" {
+		q, err := kqlQuery("visualization "+v.ID, v.Query)
+		if err != nil {
+			return nil, err
+		}
+		root["query"] = q
+	}
 	parent := root
 	for _, a := range v.Aggs {
 		if !a.Enabled {
@@ -509,7 +588,7 @@ func (v Visualization) SearchBody(interval string) (map[string]any, error) {
 		parent["aggs"] = aggs
 		parent = agg
 	}
-	if len(root) == 1 {
+	if root["aggs"] == nil {
 		return nil, fmt.Errorf("visualization %s: no bucket aggregation", v.ID)
 	}
 	return root, nil

@@ -22,6 +22,12 @@ var templateFields = map[string]string{
 	"kafka.topic":     "keyword",
 	"kafka.partition": "integer",
 	"kafka.offset":    "long",
+	// ECS fields of the pipelines (docs/pipelines.md, Fields in Elasticsearch).
+	"source.ip":                 "ip",
+	"http.request.method":       "keyword",
+	"url.original":              "keyword",
+	"http.response.status_code": "long",
+	"http.response.body.bytes":  "long",
 }
 
 func TestKibanaObjects(t *testing.T) {
@@ -30,8 +36,9 @@ func TestKibanaObjects(t *testing.T) {
 
 	require.Equal(t, DataView{ID: KibanaDataViewID, Title: KibanaIndexPattern, TimeField: "@timestamp"}, k.DataView)
 
-	s := k.Search
-	require.Equal(t, KibanaSearchID, s.ID)
+	require.Len(t, k.Searches, 2)
+	s, ok := k.Search(KibanaSearchID)
+	require.True(t, ok)
 	require.Equal(t, KibanaIndexPattern, s.Index)
 	require.Equal(t, "@timestamp", s.TimeField)
 	require.Equal(t, []string{"host.name", "log.file.path", "message"}, s.Columns)
@@ -40,17 +47,35 @@ func TestKibanaObjects(t *testing.T) {
 		require.Contains(t, templateFields, c, "column %s is not a field the transfer indexes", c)
 	}
 
-	v := k.Visualization
-	require.Equal(t, KibanaVisualizationID, v.ID)
+	web, ok := k.Search(KibanaWebSearchID)
+	require.True(t, ok)
+	require.Equal(t, "logcollect: web requests", web.Title)
+	require.Equal(t, KibanaIndexPattern, web.Index)
+	require.Equal(t, []string{"source.ip", "http.request.method", "url.original", "http.response.status_code", "http.response.body.bytes"}, web.Columns)
+	require.Equal(t, "http.response.status_code : *", web.Query)
+	require.Equal(t, [][2]string{{"@timestamp", "desc"}}, web.Sort)
+	for _, c := range web.Columns {
+		require.Contains(t, templateFields, c, "column %s is not a field the template maps", c)
+	}
+
+	require.Len(t, k.Visualizations, 2)
+	v, ok := k.Visualization(KibanaVisualizationID)
+	require.True(t, ok)
 	require.Equal(t, KibanaIndexPattern, v.Index)
 	require.Equal(t, []string{"@timestamp", "kafka.topic", "host.name"}, v.Fields())
 	for _, f := range v.Fields()[1:] {
 		require.Equal(t, "keyword", templateFields[f], "terms on %s needs a keyword field", f)
 	}
+	status, ok := k.Visualization(KibanaStatusVisualizationID)
+	require.True(t, ok)
+	require.Equal(t, "logcollect: HTTP status codes over time", status.Title)
+	require.Equal(t, KibanaIndexPattern, status.Index)
+	require.Equal(t, []string{"@timestamp", "http.response.status_code"}, status.Fields())
+	require.Equal(t, "long", templateFields["http.response.status_code"], "terms on a status code needs a mapped number")
 
 	// Every object, line by line: what Kibana's _import reads.
 	lines := bytes.Split(bytes.TrimSuffix(mustRead(t, KibanaFile), []byte("\n")), []byte("\n"))
-	require.Len(t, lines, 3)
+	require.Len(t, lines, 5)
 	for i, line := range lines {
 		var o map[string]json.RawMessage
 		require.NoError(t, json.Unmarshal(line, &o), "line %d", i+1)
@@ -77,10 +102,10 @@ func TestParseKibanaRejects(t *testing.T) {
 		ndjson  string
 		wantErr string
 	}{
-		{"not JSON", good + "{\n", "line 4"},
+		{"not JSON", good + "{\n", "line 6"},
 		{"duplicate id", good + lines[0] + "\n", `id "logcollect-logs" appears twice`},
 		{"unknown type", strings.Replace(good, `"type":"visualization"`, `"type":"lens"`, 1), `unsupported type "lens"`},
-		{"dangling reference", lines[1] + "\n" + lines[2] + "\n", `reference "kibanaSavedObjectMeta.searchSourceJSON.index" to index-pattern "logcollect-logs", which is not in the file`},
+		{"dangling reference", strings.Join(lines[1:], "\n") + "\n", `reference "kibanaSavedObjectMeta.searchSourceJSON.index" to index-pattern "logcollect-logs", which is not in the file`},
 		{"reference of the wrong type", strings.Replace(good, `"name":"kibanaSavedObjectMeta.searchSourceJSON.index","type":"index-pattern"`, `"name":"kibanaSavedObjectMeta.searchSourceJSON.index","type":"search"`, 1), `is a search, but it is a index-pattern`},
 		{"no time field", strings.Replace(good, `"timeFieldName":"@timestamp"`, `"timeFieldName":""`, 1), "timeFieldName"},
 		{"index ref name not in references", strings.Replace(good, `"name":"kibanaSavedObjectMeta.searchSourceJSON.index"`, `"name":"other"`, 1), "names no index-pattern reference"},
@@ -89,7 +114,8 @@ func TestParseKibanaRejects(t *testing.T) {
 		{"visState not JSON", strings.Replace(good, `"visState":"{`, `"visState":"{{`, 1), "visState"},
 		{"visState title differs", strings.Replace(good, `"visState":"{\"title\":\"logcollect: log volume`, `"visState":"{\"title\":\"other`, 1), "visState title"},
 		{"unknown attribute", strings.Replace(good, `"timeFieldName":"@timestamp"`, `"timeFieldName":"@timestamp","timefield":"x"`, 1), `unknown field "timefield"`},
-		{"missing search", lines[0] + "\n" + lines[2] + "\n", "want one data view, one search and one visualization"},
+		{"missing search", lines[0] + "\n" + lines[3] + "\n", "want one data view and at least one search and one visualization"},
+		{"unsupported visualization query", strings.ReplaceAll(good, `http.response.status_code : *`, `http.response.status_code >= 500`), `visualization logcollect-http-status: KQL "http.response.status_code >= 500" is not supported`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,7 +156,8 @@ func TestSavedSearchESQuery(t *testing.T) {
 func TestKibanaSearchBodies(t *testing.T) {
 	k, err := LoadKibana()
 	require.NoError(t, err)
-	body, err := k.Search.SearchBody(5)
+	s, _ := k.Search(KibanaSearchID)
+	body, err := s.SearchBody(5)
 	require.NoError(t, err)
 	require.JSONEq(t, `{
 		"query": {"match_all": {}},
@@ -138,7 +165,25 @@ func TestKibanaSearchBodies(t *testing.T) {
 		"_source": ["@timestamp", "host.name", "log.file.path", "message"],
 		"size": 5}`, string(mustJSON(body)))
 
-	agg, err := k.Visualization.SearchBody("1m")
+	web, _ := k.Search(KibanaWebSearchID)
+	body, err = web.SearchBody(5)
+	require.NoError(t, err)
+	require.JSONEq(t, `{
+		"query": {"exists": {"field": "http.response.status_code"}},
+		"sort": [{"@timestamp": {"order": "desc"}}],
+		"_source": ["@timestamp", "source.ip", "http.request.method", "url.original", "http.response.status_code", "http.response.body.bytes"],
+		"size": 5}`, string(mustJSON(body)))
+
+	status, _ := k.Visualization(KibanaStatusVisualizationID)
+	agg, err := status.SearchBody("1m")
+	require.NoError(t, err)
+	require.JSONEq(t, `{"size": 0, "query": {"exists": {"field": "http.response.status_code"}}, "aggs": {"2": {
+		"date_histogram": {"field": "@timestamp", "fixed_interval": "1m", "min_doc_count": 1},
+		"aggs": {"3": {"terms": {"field": "http.response.status_code", "size": 10, "order": {"_count": "desc"}}}}}}}`,
+		string(mustJSON(agg)))
+
+	v, _ := k.Visualization(KibanaVisualizationID)
+	agg, err = v.SearchBody("1m")
 	require.NoError(t, err)
 	require.JSONEq(t, `{"size": 0, "aggs": {"2": {
 		"date_histogram": {"field": "@timestamp", "fixed_interval": "1m", "min_doc_count": 1},

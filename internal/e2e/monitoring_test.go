@@ -112,36 +112,49 @@ func TestMonitoringStackLive(t *testing.T) {
 		}
 	})
 
+	// The saved searches and visualizations, run as Kibana would against the indexed lines
+	// (nginx lines, parsed by the stack's web pipeline): each finds documents, with every
+	// column, and each visualization has the buckets the lines make.
 	t.Run("kibana", func(t *testing.T) {
 		k, err := dashboards.LoadKibana()
 		require.NoError(t, err)
-		body, err := k.Search.SearchBody(10)
-		require.NoError(t, err)
-		var found struct {
-			Hits struct {
-				Hits []struct {
-					Source map[string]any `json:"_source"`
+		for _, search := range k.Searches {
+			body, err := search.SearchBody(10)
+			require.NoError(t, err)
+			var found struct {
+				Hits struct {
+					Hits []struct {
+						Source map[string]any `json:"_source"`
+					} `json:"hits"`
 				} `json:"hits"`
-			} `json:"hits"`
-		}
-		require.Eventually(t, func() bool {
-			esSearch(t, s.es.URL(), k.Search.Index, body, &found)
-			return len(found.Hits.Hits) > 0
-		}, 30*time.Second, 500*time.Millisecond, "saved search %q over %s finds nothing", k.Search.Title, k.Search.Index)
-		for _, col := range k.Search.Columns {
-			require.NotNil(t, lookup(found.Hits.Hits[0].Source, col), "saved search column %s is not in the documents: %v", col, found.Hits.Hits[0].Source)
+			}
+			require.Eventually(t, func() bool {
+				esSearch(t, s.es.URL(), search.Index, body, &found)
+				return len(found.Hits.Hits) > 0
+			}, 30*time.Second, 500*time.Millisecond, "saved search %q over %s finds nothing", search.Title, search.Index)
+			for _, col := range search.Columns {
+				require.NotNil(t, lookup(found.Hits.Hits[0].Source, col), "saved search %q: column %s is not in the documents: %v", search.Title, col, found.Hits.Hits[0].Source)
+			}
 		}
 
-		body, err = k.Visualization.SearchBody("1m")
-		require.NoError(t, err)
-		var agg struct {
-			Aggregations map[string]any `json:"aggregations"`
+		buckets := map[string][]string{ // what each visualization's buckets name
+			dashboards.KibanaVisualizationID:       {"e2e-agent", topic},
+			dashboards.KibanaStatusVisualizationID: {`"key":200`},
 		}
-		esSearch(t, s.es.URL(), k.Visualization.Index, body, &agg)
-		require.NotEmpty(t, agg.Aggregations, "visualization %q", k.Visualization.Title)
-		out, _ := json.Marshal(agg.Aggregations)
-		for _, want := range []string{"e2e-agent", topic} {
-			require.Contains(t, string(out), want, "visualization %q buckets", k.Visualization.Title)
+		for _, v := range k.Visualizations {
+			want, ok := buckets[v.ID]
+			require.True(t, ok, "visualization %s: no expected buckets in this test", v.ID)
+			body, err := v.SearchBody("1m")
+			require.NoError(t, err)
+			var agg struct {
+				Aggregations map[string]any `json:"aggregations"`
+			}
+			esSearch(t, s.es.URL(), v.Index, body, &agg)
+			require.NotEmpty(t, agg.Aggregations, "visualization %q", v.Title)
+			out, _ := json.Marshal(agg.Aggregations)
+			for _, w := range want {
+				require.Contains(t, string(out), w, "visualization %q buckets", v.Title)
+			}
 		}
 	})
 

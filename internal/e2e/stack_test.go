@@ -44,7 +44,8 @@ type stack struct {
 }
 
 // startStack starts the servers and the three daemons, and puts the agent's collect config
-// into etcd.
+// into etcd. logtransfer runs the nginx pipeline "web" on the topic, so that the Kibana
+// objects on parsed fields find data.
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	bins := testenv.BuildBinaries(t, "logagent", "logtransfer", "sysmon")
@@ -90,6 +91,11 @@ bulk:
   flush_interval: 200ms
   retry_backoff: 50ms
   retry_max_backoff: 1s
+pipelines:
+  - name: web
+    topics: [%[2]s]
+    processors:
+      - nginx: {}
 metrics:
   listen: %%s
 `, strings.Join(s.kafka.Brokers(), ","), topic, s.es.URL())},
