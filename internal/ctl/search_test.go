@@ -130,6 +130,9 @@ func TestSearchRealElasticsearch(t *testing.T) {
 			{name: "limit keeps the newest", q: Query{Since: 15 * time.Minute, Limit: 2}, want: []logDoc{a1, w3}},
 			{name: "no since", q: Query{Topic: "web_log", Limit: 100}, want: []logDoc{old, w1, w2, w3}},
 			{name: "across daily indices", q: Query{Text: "error", Since: 48 * time.Hour, Limit: 100}, want: []logDoc{prev, a1, w3}},
+			{name: "field term", q: Query{Text: "log.file.path:/var/log/app/app.log", Since: 15 * time.Minute, Limit: 100}, want: []logDoc{a1}},
+			{name: "field term and text", q: Query{Text: "host.name:web-1 error", Since: 15 * time.Minute, Limit: 100}, want: []logDoc{w3}},
+			{name: "field terms are ANDed", q: Query{Text: `host.name:web-2 kafka.topic:"web_log"`, Since: 15 * time.Minute, Limit: 100}, want: []logDoc{w2}},
 			{name: "no match", q: Query{Text: "nothing-like-this", Limit: 100}, want: []logDoc{}},
 			{name: "no such topic", q: Query{Topic: "nope", Limit: 100}, want: []logDoc{}},
 		}
