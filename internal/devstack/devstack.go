@@ -275,7 +275,8 @@ func (s *Stack) createTopic(ctx context.Context) error {
 }
 
 // putDemoConfig puts the demo collect config into etcd unless the key exists: a config an
-// operator changed with `logctl config set` survives a restart.
+// operator changed with `logctl config set` survives a restart. The one default of earlier
+// runs is replaced.
 func (s *Stack) putDemoConfig(ctx context.Context) error {
 	cli, err := clientv3.New(clientv3.Config{Endpoints: s.etcd.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
@@ -290,7 +291,13 @@ func (s *Stack) putDemoConfig(ctx context.Context) error {
 	val := "[" + strings.Join(tasks, ", ") + "]"
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	_, err = cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(clientv3.OpPut(key, val)).Commit()
+	// The config of a state dir from before the app log and syslog (every demo/*.log to
+	// one topic) would ship app.log as nginx lines: it is replaced like a missing one.
+	legacy := fmt.Sprintf(`[{"path": %q, "topic": %q, "start_position": "beginning", "fields": {"env": "dev"}}]`,
+		filepath.Join(s.path("demo"), "*.log"), Topic)
+	_, err = cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(clientv3.OpPut(key, val)).
+		Else(clientv3.OpTxn([]clientv3.Cmp{clientv3.Compare(clientv3.Value(key), "=", legacy)}, []clientv3.Op{clientv3.OpPut(key, val)}, nil)).
+		Commit()
 	if err != nil {
 		return fmt.Errorf("etcd: put %s: %w", key, err)
 	}
