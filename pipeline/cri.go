@@ -38,16 +38,11 @@ type criProc struct{ field string }
 func init() { register("cri", newCRI) }
 
 func newCRI(pc ProcessorConfig) (Processor, error) {
-	var o struct {
-		Field string `yaml:"field"`
-	}
-	if err := pc.decode(&o); err != nil {
+	field, err := presetField(pc, "message")
+	if err != nil {
 		return nil, err
 	}
-	if o.Field == "" {
-		o.Field = "message"
-	}
-	return &criProc{field: o.Field}, nil
+	return &criProc{field: field}, nil
 }
 
 var (

@@ -35,16 +35,11 @@ type dockerProc struct{ field string }
 func init() { register("docker", newDocker) }
 
 func newDocker(pc ProcessorConfig) (Processor, error) {
-	var o struct {
-		Field string `yaml:"field"`
-	}
-	if err := pc.decode(&o); err != nil {
+	field, err := presetField(pc, "message")
+	if err != nil {
 		return nil, err
 	}
-	if o.Field == "" {
-		o.Field = "message"
-	}
-	return &dockerProc{field: o.Field}, nil
+	return &dockerProc{field: field}, nil
 }
 
 // dockerRecord is a json-file record. Decoding into it is 2.6 times as fast

@@ -35,16 +35,11 @@ type kubernetesProc struct{ field string }
 func init() { register("kubernetes", newKubernetes) }
 
 func newKubernetes(pc ProcessorConfig) (Processor, error) {
-	var o struct {
-		Field string `yaml:"field"`
-	}
-	if err := pc.decode(&o); err != nil {
+	field, err := presetField(pc, "log.file.path")
+	if err != nil {
 		return nil, err
 	}
-	if o.Field == "" {
-		o.Field = "log.file.path"
-	}
-	return &kubernetesProc{field: o.Field}, nil
+	return &kubernetesProc{field: field}, nil
 }
 
 // kubernetesPath is what a container log's path says.

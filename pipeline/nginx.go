@@ -64,31 +64,11 @@ const (
 func init() { register("nginx", newNginx) }
 
 func newNginx(pc ProcessorConfig) (Processor, error) {
-	var o struct {
-		Field    string `yaml:"field"`
-		Format   string `yaml:"format"`
-		Timezone string `yaml:"timezone"`
-	}
-	if err := pc.decode(&o); err != nil {
-		return nil, err
-	}
-	p := &nginxProc{field: o.Field, format: o.Format}
-	if p.field == "" {
-		p.field = "message"
-	}
-	switch p.format {
-	case "":
-		p.format = nginxAuto
-	case nginxAuto, nginxAccess, nginxError:
-	default:
-		return nil, fmt.Errorf("format %q: want access, error or auto", o.Format)
-	}
-	loc, err := presetLocation(o.Timezone)
+	field, format, loc, err := presetFormat(pc, nginxAuto, nginxAccess, nginxError)
 	if err != nil {
 		return nil, err
 	}
-	p.loc = loc
-	return p, nil
+	return &nginxProc{field: field, format: format, loc: loc}, nil
 }
 
 func (p *nginxProc) Process(e *Event) error {

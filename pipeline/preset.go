@@ -1,7 +1,10 @@
 package pipeline
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -21,6 +24,41 @@ func presetLine(e *Event, field string) (string, error) {
 		return "", fmt.Errorf("field %s is %s, not a string", field, jsonKind(v))
 	}
 	return s, nil
+}
+
+// presetField decodes the options of a preset that reads one field and
+// takes no other option (cri, docker, kubernetes): the field, def when unset.
+func presetField(pc ProcessorConfig, def string) (string, error) {
+	var o struct {
+		Field string `yaml:"field"`
+	}
+	if err := pc.decode(&o); err != nil {
+		return "", err
+	}
+	if o.Field == "" {
+		return def, nil
+	}
+	return o.Field, nil
+}
+
+// presetFormat decodes the options of a preset that reads several formats of
+// line (nginx, syslog): field (default message), format (def when unset, or
+// one of others) and timezone (see presetLocation).
+func presetFormat(pc ProcessorConfig, def string, others ...string) (field, format string, loc *time.Location, err error) {
+	var o struct {
+		Field    string `yaml:"field"`
+		Format   string `yaml:"format"`
+		Timezone string `yaml:"timezone"`
+	}
+	if err := pc.decode(&o); err != nil {
+		return "", "", nil, err
+	}
+	field, format = cmp.Or(o.Field, "message"), cmp.Or(o.Format, def)
+	if format != def && !slices.Contains(others, format) {
+		return "", "", nil, fmt.Errorf("format %q: want %s or %s", o.Format, strings.Join(others, ", "), def)
+	}
+	loc, err = presetLocation(o.Timezone)
+	return field, format, loc, err
 }
 
 // presetLocation loads the zone of a `timezone` option: an IANA name such

@@ -62,29 +62,11 @@ const (
 func init() { register("syslog", newSyslog) }
 
 func newSyslog(pc ProcessorConfig) (Processor, error) {
-	var o struct {
-		Field    string `yaml:"field"`
-		Format   string `yaml:"format"`
-		Timezone string `yaml:"timezone"`
-	}
-	if err := pc.decode(&o); err != nil {
-		return nil, err
-	}
-	p := &syslogProc{field: o.Field, format: o.Format}
-	if p.field == "" {
-		p.field = "message"
-	}
-	switch p.format {
-	case "":
-		p.format = syslogAuto
-	case syslogAuto, syslogRFC3164, syslogRFC5424:
-	default:
-		return nil, fmt.Errorf("format %q: want rfc3164, rfc5424 or auto", o.Format)
-	}
-	loc, err := presetLocation(o.Timezone)
+	field, format, loc, err := presetFormat(pc, syslogAuto, syslogRFC3164, syslogRFC5424)
 	if err != nil {
 		return nil, err
 	}
+	p := &syslogProc{field: field, format: format}
 	if p.years, err = NewTimeParser([]string{"syslog"}, loc); err != nil {
 		return nil, err
 	}
