@@ -13,18 +13,15 @@ import (
 // it, or none with ignoreMissing), or it holds another type (an error
 // naming the field and the type).
 func sourceText(e *Event, path string, ignoreMissing bool) (s string, ok bool, err error) {
-	v, found := e.Get(path)
+	v, _ := e.Get(path)
 	switch v := v.(type) {
 	case string:
 		return v, true, nil
 	case nil:
-		switch {
-		case ignoreMissing:
+		if ignoreMissing {
 			return "", false, nil
-		case found:
-			return "", false, fmt.Errorf("field %s is null", path)
 		}
-		return "", false, fmt.Errorf("field %s not found", path)
+		return "", false, missingError(e, path)
 	}
 	return "", false, fmt.Errorf("field %s is %s, not a string", path, jsonKind(v))
 }

@@ -13,17 +13,11 @@ import (
 // mark lines that are only part of a longer one.
 
 // presetLine returns the string at field, or an error naming the field when
-// it is missing or holds something else: a preset has nothing to parse then.
+// it is missing, null or holds something else: a preset has nothing to parse
+// then (see sourceText).
 func presetLine(e *Event, field string) (string, error) {
-	v, ok := e.Get(field)
-	if !ok {
-		return "", fmt.Errorf("field %s not found", field)
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", fmt.Errorf("field %s is %s, not a string", field, jsonKind(v))
-	}
-	return s, nil
+	s, _, err := sourceText(e, field, false)
+	return s, err
 }
 
 // presetField decodes the options of a preset that reads one field and
