@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"regexp"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -98,6 +97,3 @@ func Parse(data []byte) ([]Config, error) {
 	}
 	return cfgs, nil
 }
-
-// topicName is what Kafka accepts as a topic name.
-var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)

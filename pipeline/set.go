@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
+
+	"github.com/logcollect/logcollect/internal/kafkaclient"
 )
 
 // Set is the pipelines of a logtransfer: each topic runs the first pipeline
@@ -40,7 +42,7 @@ func NewSet(cfgs []Config) (*Set, error) {
 		}
 		e := setEntry{topics: map[string]bool{}}
 		for j, t := range c.Topics {
-			if !topicName.MatchString(t) {
+			if !kafkaclient.ValidTopic(t) {
 				return nil, fmt.Errorf("%s: topics[%d] %q: not a valid topic name", where, j, t)
 			}
 			e.topics[t] = true

@@ -131,7 +131,7 @@ func (c *Config) Validate() error {
 		errs.Addf("kafka.topics", "set kafka.topics, kafka.topic_regex or both (or etcd.endpoints)")
 	}
 	for i, t := range k.Topics {
-		if !validTopic(t) {
+		if !kafkaclient.ValidTopic(t) {
 			errs.BadValue(fmt.Sprintf("kafka.topics[%d]", i), t, "not a valid topic name")
 		}
 	}
@@ -169,7 +169,7 @@ func (c *Config) Validate() error {
 	}
 	if p := placeholder.FindString(strings.ReplaceAll(c.DLQ.Topic, "{topic}", "")); p != "" {
 		errs.BadValue("dlq.topic", c.DLQ.Topic, "unknown placeholder %s, want {topic}", p)
-	} else if !validTopic(strings.ReplaceAll(c.DLQ.Topic, "{topic}", "t")) {
+	} else if !kafkaclient.ValidTopic(strings.ReplaceAll(c.DLQ.Topic, "{topic}", "t")) {
 		errs.BadValue("dlq.topic", c.DLQ.Topic, "not a valid topic name")
 	}
 	config.Positive(&errs, "template.shards", c.Template.Shards)
@@ -223,10 +223,6 @@ func (c *Config) setDefaults() {
 
 // placeholder finds a {placeholder}.
 var placeholder = regexp.MustCompile(`\{[^}]*\}`)
-
-var topicName = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
-
-func validTopic(t string) bool { return topicName.MatchString(t) && t != "." && t != ".." }
 
 // producerConfig is k with the settings of the dead-letter producer, which
 // shares the consumer's client: acks=all and idempotent like logagent's

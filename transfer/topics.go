@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/logcollect/logcollect/internal/kafkaclient"
 )
 
 // topicWatcher follows the etcd key holding extra topics (a JSON list of
@@ -71,7 +73,7 @@ func parseTopics(value []byte) ([]string, error) {
 		return nil, fmt.Errorf("want a JSON list of topic names: %w", err)
 	}
 	for _, tp := range topics {
-		if !validTopic(tp) {
+		if !kafkaclient.ValidTopic(tp) {
 			return nil, fmt.Errorf("%q: not a valid topic name", tp)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/logcollect/logcollect/internal/config"
+	"github.com/logcollect/logcollect/internal/kafkaclient"
 )
 
 // Task defaults and limits.
@@ -24,9 +25,6 @@ const (
 	defaultMultilineLines   = 500      // Multiline.MaxLines when unset
 	defaultMultilineTimeout = config.Duration(5 * time.Second)
 )
-
-// topicPattern is what Kafka accepts as a topic name (besides "." and "..").
-var topicPattern = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 
 // Task is one collect task: the files matching Path are tailed and every
 // event is produced to Topic. Tasks come from etcd (see ParseTasks) or from
@@ -199,7 +197,7 @@ func (t *Task) validate() error {
 		return errors.New("topic: must not be empty")
 	case t.Topic == "." || t.Topic == "..":
 		return fmt.Errorf("topic %q: must not be \".\" or \"..\"", t.Topic)
-	case !topicPattern.MatchString(t.Topic):
+	case !kafkaclient.ValidTopic(t.Topic):
 		return fmt.Errorf("topic %q: must match [a-zA-Z0-9._-]{1,249}", t.Topic)
 	}
 	for i, g := range t.Exclude {

@@ -1,0 +1,12 @@
+package kafkaclient
+
+import "regexp"
+
+// topicChars is what Kafka accepts in a topic name.
+var topicChars = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+// ValidTopic reports whether Kafka accepts name as a topic name: 1 to 249
+// of [a-zA-Z0-9._-], and neither "." nor "..". logagent's tasks,
+// logtransfer's topics and dead-letter topic, and the pipelines' topics are
+// checked with it, so that all refuse the same names.
+func ValidTopic(name string) bool { return topicChars.MatchString(name) && name != "." && name != ".." }
