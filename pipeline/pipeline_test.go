@@ -9,7 +9,7 @@ import (
 )
 
 // parseConfigs reads pipelines from YAML, failing the test on an error.
-func parseConfigs(t *testing.T, y string) []Config {
+func parseConfigs(t testing.TB, y string) []Config {
 	t.Helper()
 	cfgs, err := Parse([]byte(y))
 	require.NoError(t, err)
