@@ -12,6 +12,7 @@ import (
 
 	"github.com/logcollect/logcollect/internal/config"
 	"github.com/logcollect/logcollect/internal/esclient"
+	"github.com/logcollect/logcollect/internal/esindex"
 	"github.com/logcollect/logcollect/internal/etcdclient"
 	"github.com/logcollect/logcollect/internal/kafkaclient"
 	"github.com/logcollect/logcollect/pipeline"
@@ -155,7 +156,7 @@ func (c *Config) Validate() error {
 	}
 
 	c.Elasticsearch.Validate("elasticsearch", &errs)
-	if _, err := parseIndexTemplate(c.Index); err != nil {
+	if _, err := esindex.Parse(c.Index); err != nil {
 		errs.BadValue("index", c.Index, "%v", err)
 	}
 	b := c.Bulk

@@ -9,42 +9,13 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logcollect/logcollect/internal/esindex"
 	"github.com/logcollect/logcollect/internal/record"
 )
 
-func TestIndexNamer(t *testing.T) {
-	ts := time.Date(2026, 3, 7, 23, 30, 0, 0, time.FixedZone("X", -2*3600)) // 2026-03-08T01:30Z
-	tests := []struct {
-		name, template, topic, want, err string
-	}{
-		{name: "default", template: "{topic}-{yyyy.MM.dd}", topic: "nginx", want: "nginx-2026.03.08"},
-		{name: "classic", template: "{topic}", topic: "nginx", want: "nginx"},
-		{name: "lower-cased topic", template: "{topic}", topic: "App.Log", want: "app.log"},
-		{name: "prefix and hour", template: "logs-{topic}-{yy.MM.dd.HH}", topic: "a", want: "logs-a-26.03.08.01"},
-		{name: "month", template: "{topic}-{yyyy-MM}", topic: "a", want: "a-2026-03"},
-		{name: "no topic", template: "logs-{yyyy}", err: "must contain {topic}"},
-		{name: "unknown placeholder", template: "{topic}-{host}", err: "unknown placeholder {host}"},
-		{name: "empty placeholder", template: "{topic}-{}", err: "unknown placeholder {}"},
-		{name: "unterminated", template: "{topic}-{yyyy", err: "unterminated {"},
-		{name: "upper case literal", template: "Logs-{topic}", err: "lower case"},
-		{name: "empty", template: "", err: "empty"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			n, err := parseIndexTemplate(tt.template)
-			if tt.err != "" {
-				require.ErrorContains(t, err, tt.err)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.want, n.name(tt.topic, ts))
-		})
-	}
-}
-
 func TestBuildDocument(t *testing.T) {
 	kts := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
-	namer, err := parseIndexTemplate(defaultIndex)
+	namer, err := esindex.Parse(defaultIndex)
 	require.NoError(t, err)
 	tests := []struct {
 		name      string
@@ -146,7 +117,7 @@ func TestDocID(t *testing.T) {
 		{"512 bytes", id(strings.Repeat("x", 512)), strings.Repeat("x", 512)},
 		{"not UTF-8", id("a\xffb"), "web-3-17"},
 	}
-	namer, err := parseIndexTemplate("{topic}")
+	namer, err := esindex.Parse("{topic}")
 	require.NoError(t, err)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

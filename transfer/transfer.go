@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/logcollect/logcollect/internal/esclient"
+	"github.com/logcollect/logcollect/internal/esindex"
 	"github.com/logcollect/logcollect/internal/etcdclient"
 	"github.com/logcollect/logcollect/internal/kafkaclient"
 	"github.com/logcollect/logcollect/pipeline"
@@ -49,7 +50,7 @@ type Transfer struct {
 	m   *Metrics
 	// consumed and indexed are m's per-topic counters, cached.
 	consumed, indexed *topicCounters
-	namer             *indexNamer
+	namer             *esindex.Template
 	kcl               *kgo.Client
 	adm               *kadm.Client
 
@@ -77,7 +78,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Transfer, er
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	namer, err := parseIndexTemplate(cfg.Index)
+	namer, err := esindex.Parse(cfg.Index)
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
