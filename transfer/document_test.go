@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olivere/elastic/v7"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -128,16 +129,36 @@ func TestDocID(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
+	block := func(status int) bulkItem {
+		return bulkItem{Status: status, Error: &elastic.ErrorDetails{Type: "cluster_block_exception"}}
+	}
 	tests := []struct {
-		status int
+		name   string
+		item   bulkItem
 		want   outcome
+		reason string // stall reason when retried
 	}{
-		{200, outcomeOK}, {201, outcomeOK},
-		{400, outcomeReject}, {404, outcomeReject}, {409, outcomeReject},
-		{429, outcomeRetry}, {500, outcomeRetry}, {503, outcomeRetry}, {0, outcomeRetry},
+		{"200", bulkItem{Status: 200}, outcomeOK, ""},
+		{"201", bulkItem{Status: 201}, outcomeOK, ""},
+		{"400", bulkItem{Status: 400, Error: &elastic.ErrorDetails{Type: "mapper_parsing_exception"}}, outcomeReject, ""},
+		{"404", bulkItem{Status: 404}, outcomeReject, ""},
+		{"409", bulkItem{Status: 409}, outcomeReject, ""},
+		{"403 without a block", bulkItem{Status: 403, Error: &elastic.ErrorDetails{Type: "security_exception"}}, outcomeReject, ""},
+		{"429", bulkItem{Status: 429, Error: &elastic.ErrorDetails{Type: "es_rejected_execution_exception"}}, outcomeRetry, stallESRejected},
+		{"500", bulkItem{Status: 500}, outcomeRetry, stallES5xx},
+		{"503", bulkItem{Status: 503}, outcomeRetry, stallES5xx},
+		{"no status", bulkItem{}, outcomeRetry, stallES5xx},
+		{"403 write block", block(403), outcomeRetry, stallIndexBlocked},
+		{"429 flood-stage block", block(429), outcomeRetry, stallDiskWatermark},
+		{"503 no master", block(503), outcomeRetry, stallES5xx},
 	}
 	for _, tt := range tests {
-		require.Equal(t, tt.want, classify(tt.status), "status %d", tt.status)
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, classify(tt.item))
+			if tt.want == outcomeRetry {
+				require.Equal(t, tt.reason, itemStallReason(tt.item))
+			}
+		})
 	}
 }
 
