@@ -159,11 +159,7 @@ func (h *stallHold) set(reasons map[partition]string) {
 			st.logged = time.Time{} // a new reason is logged at once
 		}
 		st.reason = reason
-		if d := t.Sub(st.since); d >= stallLogAfter && t.Sub(st.logged) >= stallLogEvery {
-			st.logged = t
-			s.log.Warn("partition stalled: its records wait for a retry; nothing is committed after them nor dropped meanwhile",
-				"topic", p.topic, "partition", p.partition, "reason", reason, "stalled_for", d.Round(time.Second).String())
-		}
+		s.logLocked(p, st, t)
 	}
 	h.held = now
 	s.refreshLocked(t)
@@ -186,6 +182,16 @@ func (h *stallHold) release() {
 	s.refreshLocked(t)
 }
 
+// logLocked logs that p is stalled if it is due: stalled for stallLogAfter
+// and not logged for stallLogEvery.
+func (s *stalls) logLocked(p partition, st *stall, t time.Time) {
+	if d := t.Sub(st.since); d >= stallLogAfter && t.Sub(st.logged) >= stallLogEvery {
+		st.logged = t
+		s.log.Warn("partition stalled: its records wait for a retry; nothing is committed after them nor dropped meanwhile",
+			"topic", p.topic, "partition", p.partition, "reason", st.reason, "stalled_for", d.Round(time.Second).String())
+	}
+}
+
 func (s *stalls) releaseLocked(p partition, t time.Time) {
 	st := s.parts[p]
 	if st == nil {
@@ -202,11 +208,16 @@ func (s *stalls) releaseLocked(p partition, t time.Time) {
 }
 
 // refresh updates logtransfer_stall_seconds, which grows while a partition
-// stays stalled; lagLoop calls it every lagInterval.
+// stays stalled, and logs the stalls that are due (retries can be minutes
+// apart); lagLoop calls it every lagInterval.
 func (s *stalls) refresh() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.refreshLocked(s.now())
+	t := s.now()
+	for p, st := range s.parts {
+		s.logLocked(p, st, t)
+	}
+	s.refreshLocked(t)
 }
 
 func (s *stalls) refreshLocked(t time.Time) {
