@@ -28,6 +28,7 @@ type Config struct {
 	Bulk            BulkConfig          `yaml:"bulk"`
 	DLQ             DLQConfig           `yaml:"dlq"`
 	Template        TemplateConfig      `yaml:"template"`
+	Retention       RetentionConfig     `yaml:"retention"`
 	Metrics         MetricsConfig       `yaml:"metrics"`
 	Log             config.LogConfig    `yaml:"log"`
 	ShutdownTimeout config.Duration     `yaml:"shutdown_timeout"` // default 30s
@@ -94,6 +95,18 @@ type TemplateConfig struct {
 	Replicas      *int     `yaml:"replicas"`       // default 1
 	Overwrite     bool     `yaml:"overwrite"`      // replace an existing template
 }
+
+// RetentionConfig deletes the dated indices of the topics logtransfer
+// consumes once every document they can hold is older than MaxAge (see
+// retention.go). Off unless MaxAge is set.
+type RetentionConfig struct {
+	MaxAge   esindex.Age     `yaml:"max_age"`  // "30d", "36h"; 0 (default): off
+	Interval config.Duration `yaml:"interval"` // default 1h: time between two runs
+}
+
+// minRetention is the smallest retention.max_age: a smaller one is more
+// likely a typo (30m for 30d) than a wish to delete the day's index.
+const minRetention = time.Hour
 
 // MetricsConfig configures the Prometheus endpoint.
 type MetricsConfig struct {
@@ -177,6 +190,17 @@ func (c *Config) Validate() error {
 	if c.Template.Replicas != nil && *c.Template.Replicas < 0 {
 		errs.BadValue("template.replicas", *c.Template.Replicas, "must be >= 0")
 	}
+	if r := c.Retention; r.MaxAge != 0 {
+		if r.MaxAge.D() < minRetention {
+			errs.BadValue("retention.max_age", r.MaxAge.String(), "must be at least 1h (or unset: no retention)")
+		}
+		if tmpl, err := esindex.Parse(c.Index); err == nil {
+			if err := tmpl.CheckDated(); err != nil {
+				errs.BadValue("retention.max_age", r.MaxAge.String(), "index %q %v", c.Index, err)
+			}
+		}
+		config.Positive(&errs, "retention.interval", r.Interval)
+	}
 	if err := config.CheckHostPort(c.Metrics.Listen, true); err != nil {
 		errs.BadValue("metrics.listen", c.Metrics.Listen, "%v", err)
 	}
@@ -217,6 +241,7 @@ func (c *Config) setDefaults() {
 	if len(c.Template.IndexPatterns) == 0 {
 		c.Template.IndexPatterns = []string{placeholder.ReplaceAllString(c.Index, "*")}
 	}
+	config.SetDefault(&c.Retention.Interval, config.Duration(time.Hour))
 	config.SetDefault(&c.Metrics.Listen, "127.0.0.1:9102")
 	c.Log.SetDefaults()
 	config.SetDefault(&c.ShutdownTimeout, config.Duration(30*time.Second))

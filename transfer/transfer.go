@@ -240,6 +240,9 @@ func (t *Transfer) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	if t.cfg.Retention.MaxAge > 0 {
+		wg.Go(func() { t.retentionLoop(lagCtx) })
+	}
 	select {
 	case <-pipelinesRead:
 	case <-ctx.Done():
