@@ -104,10 +104,6 @@ type RetentionConfig struct {
 	Interval config.Duration `yaml:"interval"` // default 1h: time between two runs
 }
 
-// minRetention is the smallest retention.max_age: a smaller one is more
-// likely a typo (30m for 30d) than a wish to delete the day's index.
-const minRetention = time.Hour
-
 // MetricsConfig configures the Prometheus endpoint.
 type MetricsConfig struct {
 	Listen string `yaml:"listen"` // default "127.0.0.1:9102"
@@ -191,7 +187,7 @@ func (c *Config) Validate() error {
 		errs.BadValue("template.replicas", *c.Template.Replicas, "must be >= 0")
 	}
 	if r := c.Retention; r.MaxAge != 0 {
-		if r.MaxAge.D() < minRetention {
+		if r.MaxAge < esindex.MinAge {
 			errs.BadValue("retention.max_age", r.MaxAge.String(), "must be at least 1h (or unset: no retention)")
 		}
 		if tmpl, err := esindex.Parse(c.Index); err == nil {

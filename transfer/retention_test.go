@@ -20,8 +20,8 @@ import (
 // whose every document is older than retention.max_age, each index once
 // (the second instance finds it gone: no error), and leave alone the
 // younger ones, today's, those of a topic they do not consume, hidden
-// indices and look-alike names of other tools. Deletions are logged and
-// counted.
+// indices, look-alike names of other tools and an index with the right name
+// whose documents have no kafka.topic. Deletions are logged and counted.
 func TestRealElasticsearchRetention(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an Elasticsearch node")
@@ -42,9 +42,14 @@ func TestRealElasticsearchRetention(t *testing.T) {
 		"ret-" + strings.ReplaceAll(day(40), ".", "-"), // another date format
 	}
 	for _, name := range append(append([]string{}, deleted...), kept...) {
-		_, err := es.Index().Index(name).Id("1").BodyString(`{"message":"old"}`).Do(ctx)
+		_, err := es.Index().Index(name).Id("1").BodyString(`{"message":"old","kafka":{"topic":"ret"}}`).Do(ctx)
 		require.NoError(t, err, name)
 	}
+	// A name logtransfer could make, but not its documents: no kafka.topic.
+	notOurs := "ret-" + day(50)
+	_, err = es.Index().Index(notOurs).Id("1").BodyString(`{"message":"old"}`).Do(ctx)
+	require.NoError(t, err)
+	kept = append(kept, notOurs)
 
 	brokers := startKfake(t, 2)
 	produceAgentRecords(t, brokers, "ret", 0, 50, nil) // today's index
@@ -88,7 +93,7 @@ func TestRealElasticsearchRetention(t *testing.T) {
 
 	// An old index that appears later (a late record) goes at the next run.
 	late := "ret-" + day(45)
-	_, err = es.Index().Index(late).Id("1").BodyString(`{"message":"late"}`).Do(ctx)
+	_, err = es.Index().Index(late).Id("1").BodyString(`{"message":"late","kafka":{"topic":"ret"}}`).Do(ctx)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return !exists(late) }, 10*time.Second, 100*time.Millisecond)
 	require.Eventually(t, func() bool {

@@ -15,6 +15,11 @@ import (
 // --older-than`. Its zero value is no age (retention off).
 type Age time.Duration
 
+// MinAge is the smallest maximum age retention and `logctl indices prune`
+// accept: a smaller one is more likely a typo (30m for 30d) than a wish to
+// delete the current index.
+const MinAge = Age(time.Hour)
+
 // D returns a as a time.Duration.
 func (a Age) D() time.Duration { return time.Duration(a) }
 

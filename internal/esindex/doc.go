@@ -12,7 +12,10 @@
 // an index is old when its period ended at least the maximum age ago
 // ([Index.OlderThan]). A name another tool gave, a hidden or system index
 // (".kibana", ".monitoring-…"), or a date that does not round-trip is no
-// match, whatever the pattern.
+// match, whatever the pattern; and [List] also leaves out an index whose
+// mapping lacks kafka.topic, which every document logtransfer writes has
+// (another tool's daily index with a look-alike name,
+// "filebeat-7.17.0-2026.01.01").
 //
 // List and Delete are the two requests both need (_cat/indices, DELETE by
 // exact name, an absent index counting as deleted by someone else).

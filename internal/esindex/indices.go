@@ -18,15 +18,15 @@ import (
 // Info is an index of a Template with what Elasticsearch says of it.
 type Info struct {
 	Index
-	Docs    int64     `json:"docs"`    // documents, -1 when unknown (closed index)
+	Docs    int64     `json:"docs"`    // documents, -1 when unknown
 	Bytes   int64     `json:"bytes"`   // store size of the primaries and replicas, -1 when unknown
 	Created time.Time `json:"created"` // creation time
-	Status  string    `json:"status"`  // open or close
+	Status  string    `json:"status"`  // open
 	Health  string    `json:"health"`  // green, yellow or red
 }
 
-// catRow is a row of _cat/indices?format=json: every value a string, null
-// for a closed index's counts.
+// catRow is a row of _cat/indices?format=json: every value a string (null
+// when unknown).
 type catRow struct {
 	Index        string  `json:"index"`
 	Status       string  `json:"status"`
@@ -36,16 +36,17 @@ type catRow struct {
 	CreationDate *string `json:"creation.date"`
 }
 
-// List returns the indices of t that Elasticsearch holds (open and closed,
-// not hidden), oldest period first, then by topic. Indices the wildcard
-// finds but t does not make (another tool's, another date format) are left
-// out.
+// List returns logtransfer's indices of t that Elasticsearch holds, oldest
+// period first, then by name: open, not hidden, a name t makes (Match) and
+// a mapping with FingerprintField. Indices the wildcard finds but t does
+// not make (another tool's, another date format) or without the field are
+// left out, and so are closed indices (their mappings cannot be read).
 func List(ctx context.Context, es *elastic.Client, t *Template) ([]Info, error) {
 	res, err := es.PerformRequest(ctx, elastic.PerformRequestOptions{
 		Method: http.MethodGet,
 		Path:   "/_cat/indices/" + t.Wildcard(),
 		Params: url.Values{
-			"format": {"json"}, "bytes": {"b"}, "expand_wildcards": {"open,closed"},
+			"format": {"json"}, "bytes": {"b"}, "expand_wildcards": {"open"},
 			"h": {"index,status,health,docs.count,store.size,creation.date"},
 		},
 	})
@@ -56,10 +57,14 @@ func List(ctx context.Context, es *elastic.Client, t *Template) ([]Info, error) 
 	if err := json.Unmarshal(res.Body, &rows); err != nil {
 		return nil, fmt.Errorf("list indices %s: decode _cat/indices: %w", t.Wildcard(), err)
 	}
+	withField, err := hasField(ctx, es, t.Wildcard(), FingerprintField)
+	if err != nil {
+		return nil, err
+	}
 	var out []Info
 	for _, r := range rows {
 		idx, ok := t.Match(r.Index)
-		if !ok {
+		if !ok || !withField[r.Index] {
 			continue
 		}
 		info := Info{Index: idx, Docs: number(r.DocsCount), Bytes: number(r.StoreSize), Status: r.Status, Health: r.Health}
@@ -74,6 +79,37 @@ func List(ctx context.Context, es *elastic.Client, t *Template) ([]Info, error) 
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
+	return out, nil
+}
+
+// FingerprintField is the field every document logtransfer indexes has
+// (and its index template maps): an index without it in its mapping is
+// not logtransfer's, whatever its name.
+const FingerprintField = "kafka.topic"
+
+// hasField returns the open indices of the wildcard whose mapping has the
+// field.
+func hasField(ctx context.Context, es *elastic.Client, wildcard, field string) (map[string]bool, error) {
+	res, err := es.PerformRequest(ctx, elastic.PerformRequestOptions{
+		Method: http.MethodGet,
+		Path:   "/" + wildcard + "/_mapping/field/" + field,
+		Params: url.Values{"ignore_unavailable": {"true"}, "allow_no_indices": {"true"}, "expand_wildcards": {"open"}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the mappings of %s: %w", wildcard, err)
+	}
+	var m map[string]struct {
+		Mappings map[string]json.RawMessage `json:"mappings"`
+	}
+	if err := json.Unmarshal(res.Body, &m); err != nil {
+		return nil, fmt.Errorf("read the mappings of %s: decode: %w", wildcard, err)
+	}
+	out := make(map[string]bool, len(m))
+	for name, v := range m {
+		if _, ok := v.Mappings[field]; ok {
+			out[name] = true
+		}
+	}
 	return out, nil
 }
 
