@@ -439,12 +439,17 @@ stderr).`,
 func indicesCmd(g *globals) *cobra.Command {
 	var template string
 	var topics []string
-	open := func() (*ctl.Indices, error) {
+	// open checks -o and builds the Indices of the flags.
+	open := func() (x *ctl.Indices, asJSON bool, err error) {
+		if asJSON, err = g.json(); err != nil {
+			return nil, false, err
+		}
 		es, err := ctl.NewSecureElasticsearchClient(g.es, g.timeout, g.esAuth)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return ctl.NewIndices(es, g.es, g.timeout, template, topics)
+		x, err = ctl.NewIndices(es, g.es, g.timeout, template, topics)
+		return x, asJSON, err
 	}
 	cmd := &cobra.Command{
 		Use:   "indices",
@@ -455,11 +460,7 @@ and whose documents have kafka.topic. Hidden indices, closed ones and other
 tools' indices with look-alike names are left out.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			x, err := open()
+			x, asJSON, err := open()
 			if err != nil {
 				return err
 			}
@@ -489,11 +490,7 @@ with 30d from 1 April 00:00 UTC. The same rule as logtransfer's
 retention.max_age. --dry-run prints what would be deleted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			x, err := open()
+			x, asJSON, err := open()
 			if err != nil {
 				return err
 			}
