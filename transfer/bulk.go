@@ -232,7 +232,7 @@ func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()
 		var again, reject []document
 		var reasons []*elastic.ErrorDetails
 		firstRetry := ""
-		stalls := map[partition]string{}
+		var stalls map[partition]string // the partitions of again
 		now := time.Now()
 		for i, item := range items {
 			d := pending[i]
@@ -246,6 +246,7 @@ func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()
 				t.m.IndexErrors.WithLabelValues(d.rec.Topic, typ).Inc()
 				if len(again) == 0 {
 					firstRetry = typ
+					stalls = map[partition]string{}
 				}
 				again = append(again, d)
 				stalls[partition{d.rec.Topic, d.rec.Partition}] = itemStallReason(item)

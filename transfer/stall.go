@@ -135,6 +135,9 @@ func (s *stalls) hold() *stallHold { return &stallHold{s: s} }
 // and releases those of the hold that reasons no longer has (their records
 // went through).
 func (h *stallHold) set(reasons map[partition]string) {
+	if len(reasons) == 0 && len(h.held) == 0 {
+		return // the common case, a bulk request taken whole: no lock
+	}
 	s := h.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
