@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logcollect/logcollect/internal/ctl"
+	"github.com/logcollect/logcollect/internal/esindex"
 	"github.com/logcollect/logcollect/internal/record"
 	"github.com/logcollect/logcollect/internal/testenv"
 	"github.com/logcollect/logcollect/pipeline"
@@ -35,7 +36,7 @@ func pipelinesOf(t testing.TB, y string) []pipeline.Config {
 // the index namer and the given pipelines.
 func testTransfer(t testing.TB, cfgs []pipeline.Config) (*Transfer, *pipelineSet) {
 	t.Helper()
-	namer, err := parseIndexTemplate(defaultIndex)
+	namer, err := esindex.Parse(defaultIndex)
 	require.NoError(t, err)
 	tr := &Transfer{m: NewMetrics(prometheus.NewRegistry()), namer: namer, log: slog.New(slog.DiscardHandler)}
 	set, err := pipeline.NewSet(cfgs)
