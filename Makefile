@@ -99,7 +99,8 @@ CHAOS_RATE   ?= 10000
 CHAOS_OUTAGE ?= 30s
 CHAOS_REPORT ?= $(CURDIR)/chaos-report.md
 ## TestTransferGroup: 3 logtransfer instances on 12 partitions, scaled out and in and killed
-## CHAOS_GROUP_CYCLES times under CHAOS_GROUP_RATE records/s; its table goes to CHAOS_GROUP_REPORT
+## CHAOS_GROUP_CYCLES times under CHAOS_GROUP_RATE records/s; its table goes to CHAOS_GROUP_REPORT.
+## TestEtcdCluster: the etcd leader killed or stopped CHAOS_FAULTS times
 CHAOS_GROUP_RATE   ?= 5000
 CHAOS_GROUP_CYCLES ?= 5
 CHAOS_GROUP_REPORT ?= $(CURDIR)/chaos-group-report.md
@@ -107,7 +108,7 @@ chaos:
 	CHAOS_LINES=$(CHAOS_LINES) CHAOS_FAULTS=$(CHAOS_FAULTS) CHAOS_RATE=$(CHAOS_RATE) \
 	CHAOS_OUTAGE=$(CHAOS_OUTAGE) CHAOS_REPORT=$(CHAOS_REPORT) \
 	CHAOS_GROUP_RATE=$(CHAOS_GROUP_RATE) CHAOS_GROUP_CYCLES=$(CHAOS_GROUP_CYCLES) CHAOS_GROUP_REPORT=$(CHAOS_GROUP_REPORT) \
-	$(GO) test -count=1 -v -timeout 4h -run '^(TestChaos|TestTransferGroup)$$' ./internal/chaos/
+	$(GO) test -count=1 -v -timeout 4h -run '^(TestChaos|TestTransferGroup|TestEtcdCluster)$$' ./internal/chaos/
 
 ## run: the whole pipeline locally until Ctrl-C (bin/logcollect-dev, internal/devstack),
 ## state in ./var (a second run resumes); EMBEDDED=1 uses kfake instead of the real Kafka
