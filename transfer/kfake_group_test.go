@@ -127,6 +127,18 @@ func (g *rawGroup) sync(ctx context.Context, memberID string, generation int32) 
 	return req.RequestWith(ctx, g.cl)
 }
 
+// lead makes a new member that joins the empty group and leads its first
+// generation (its sync carries no assignment).
+func (g *rawGroup) lead(ctx context.Context, session time.Duration) (id string, resp *kmsg.JoinGroupResponse) {
+	id = g.newMember(session)
+	resp = g.join(ctx, id, session, nil)
+	require.Zero(g.t, resp.ErrorCode)
+	require.Equal(g.t, id, resp.LeaderID)
+	_, err := g.sync(ctx, id, resp.Generation)
+	require.NoError(g.t, err)
+	return id, resp
+}
+
 // members are the member ids the coordinator lists for the group.
 func (g *rawGroup) members() []string {
 	req := kmsg.NewPtrDescribeGroupsRequest()
@@ -164,12 +176,7 @@ func TestGroupLeaderGoneEveryWaitingMemberToldItLeads(t *testing.T) {
 			long := 5 * br.session
 
 			// a leads generation 1, then goes silent: no heartbeat, no leave.
-			a := g.newMember(br.session)
-			ra := g.join(ctx, a, br.session, nil)
-			require.Zero(t, ra.ErrorCode)
-			require.Equal(t, a, ra.LeaderID)
-			_, err := g.sync(ctx, a, ra.Generation)
-			require.NoError(t, err)
+			g.lead(ctx, br.session)
 
 			// b and c join and wait for a, whose session expires.
 			b, c := g.newMember(long), g.newMember(long)
@@ -213,11 +220,7 @@ func TestGroupMemberExpiresWhileWaitingInJoin(t *testing.T) {
 			long := 5 * br.session
 
 			// Generation 1: a alone. Generation 2: a (leader) and b.
-			a := g.newMember(long)
-			ra := g.join(ctx, a, long, nil)
-			require.Zero(t, ra.ErrorCode)
-			_, err := g.sync(ctx, a, ra.Generation)
-			require.NoError(t, err)
+			a, ra := g.lead(ctx, long)
 			b := g.newMember(br.session)
 			jb := g.joined(ctx, b, br.session, nil)
 			require.Eventually(t, func() bool { return len(g.members()) == 2 }, long, 10*time.Millisecond)
@@ -225,7 +228,7 @@ func TestGroupMemberExpiresWhileWaitingInJoin(t *testing.T) {
 			require.Zero(t, ra.ErrorCode)
 			rb := <-jb
 			require.Zero(t, rb.ErrorCode)
-			_, err = g.sync(ctx, a, ra.Generation)
+			_, err := g.sync(ctx, a, ra.Generation)
 			require.NoError(t, err)
 			_, err = g.sync(ctx, b, rb.Generation)
 			require.NoError(t, err)

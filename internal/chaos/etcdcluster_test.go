@@ -19,7 +19,8 @@ import (
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
-// etcdClusterAgents is how many simulated agents the etcd cluster test runs.
+// etcdClusterAgents is how many simulated agents the etcd cluster test starts with; one more
+// starts just before each fault, so that it registers as the leader is lost.
 const etcdClusterAgents = 5
 
 // TestEtcdCluster runs the agents' etcd side (internal/fleet: the agent's own EtcdSource and
@@ -46,11 +47,16 @@ func TestEtcdCluster(t *testing.T) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	for i := range etcdClusterAgents {
-		a, err := fleet.New(fleet.Config{Endpoints: eps, IP: fmt.Sprintf("10.0.0.%d", i+1), TTL: 5 * time.Second, RetryInterval: 200 * time.Millisecond})
+	var lister agentLister
+	startAgent := func() {
+		a, err := fleet.New(fleet.Config{Endpoints: eps, IP: fmt.Sprintf("10.0.0.%d", len(agents)+1), TTL: 5 * time.Second, RetryInterval: 200 * time.Millisecond})
 		require.NoError(t, err)
 		agents = append(agents, a)
+		lister.started(a.IP())
 		wg.Go(func() { _ = a.Run(ctx) })
+	}
+	for range etcdClusterAgents {
+		startAgent()
 	}
 	tr := startTopicsWatcher(t, bins["logtransfer"], eps)
 	ctlCli, err := ctl.NewEtcdClient(eps, 5*time.Second)
@@ -62,8 +68,8 @@ func TestEtcdCluster(t *testing.T) {
 		return err == nil && len(as) == etcdClusterAgents
 	}, 30*time.Second, 50*time.Millisecond, "agents registered")
 
-	// logctl agents, every 200 ms until the end of the faults: every answer lists every agent.
-	var lister agentLister
+	// logctl agents, every 200 ms until the end of the faults: every answer lists every agent
+	// registered before, and none that was not started.
 	listCtx, stopListing := context.WithCancel(ctx)
 	wg.Go(func() { lister.run(listCtx, ctlCli) })
 
@@ -80,6 +86,7 @@ func TestEtcdCluster(t *testing.T) {
 		time.Sleep(2 * time.Second)
 		leader, err := cl.Leader(10 * time.Second)
 		require.NoError(t, err)
+		startAgent() // registers as the leader is lost
 		m := cl.Members[leader]
 		how, down := "killed", m.Kill
 		if i%2 == 1 {
@@ -114,16 +121,23 @@ func TestEtcdCluster(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	for _, a := range agents {
+	for i, a := range agents {
 		var got []int
 		for _, ap := range a.Applied() {
 			v, err := strconv.Atoi(ap.Tasks[0].Fields["v"])
 			require.NoError(t, err)
 			got = append(got, v)
 		}
-		want := make([]int, n)
-		for i := range want {
-			want[i] = i + 1
+		require.NotEmpty(t, got, "agent %s applied nothing", a.IP())
+		// The first agents get every change; a later one every change from the first
+		// written after it registered.
+		first := got[0]
+		if i < etcdClusterAgents {
+			first = 1
+		}
+		var want []int
+		for v := first; v <= n; v++ {
+			want = append(want, v)
 		}
 		require.Equal(t, want, got, "agent %s: the changes applied", a.IP())
 		regs := a.Logged("registered in etcd")
@@ -140,9 +154,9 @@ func TestEtcdCluster(t *testing.T) {
 	}
 	as, err := ctl.ListAgents(ctx, ctlCli, 5*time.Second)
 	require.NoError(t, err)
-	require.Len(t, as, etcdClusterAgents, "logctl agents at the end")
+	require.Len(t, as, len(agents), "logctl agents at the end")
 	lists, wrong, failed := lister.counts()
-	require.Zero(t, wrong, "answers of logctl agents without every agent: %v", lister.firstWrong)
+	require.Zero(t, wrong, "answers of logctl agents without every registered agent or with one not started: %v", lister.firstWrong)
 	notes = append(notes, fmt.Sprintf("%d changes; logctl agents: %d answers, all right, %d failed (during elections)", n, lists, failed))
 	for _, s := range notes {
 		t.Log(s)
@@ -238,34 +252,63 @@ func (c *etcdChanges) done() int {
 	return c.n
 }
 
-// agentLister runs logctl's ListAgents every 200 ms and counts its answers.
+// agentLister runs logctl's ListAgents every 200 ms and counts its answers. An answer is
+// right when it lists every agent that a right answer listed before (a registration does
+// not vanish) and no agent that was not started.
 type agentLister struct {
 	mu                   sync.Mutex
+	startedIPs, seen     map[string]bool
 	lists, wrong, failed int
 	firstWrong           []string
+}
+
+func (l *agentLister) started(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.startedIPs == nil {
+		l.startedIPs, l.seen = map[string]bool{}, map[string]bool{}
+	}
+	l.startedIPs[ip] = true
 }
 
 func (l *agentLister) run(ctx context.Context, cli *clientv3.Client) {
 	for ctx.Err() == nil {
 		as, err := ctl.ListAgents(ctx, cli, 2*time.Second)
 		l.mu.Lock()
-		switch {
-		case err != nil:
+		if err != nil {
 			if ctx.Err() == nil {
 				l.failed++
 			}
-		case len(as) != etcdClusterAgents:
-			l.wrong++
-			if l.firstWrong == nil {
-				for _, a := range as {
-					l.firstWrong = append(l.firstWrong, a.IP)
-				}
-			}
-		default:
-			l.lists++
+		} else {
+			l.check(as)
 		}
 		l.mu.Unlock()
 		sleep(ctx, 200*time.Millisecond)
+	}
+}
+
+func (l *agentLister) check(as []ctl.Agent) {
+	listed := map[string]bool{}
+	ok := true
+	for _, a := range as {
+		listed[a.IP] = true
+		ok = ok && l.startedIPs[a.IP]
+	}
+	for ip := range l.seen {
+		ok = ok && listed[ip]
+	}
+	if !ok {
+		l.wrong++
+		if l.firstWrong == nil {
+			for _, a := range as {
+				l.firstWrong = append(l.firstWrong, a.IP)
+			}
+		}
+		return
+	}
+	l.lists++
+	for ip := range listed {
+		l.seen[ip] = true
 	}
 }
 

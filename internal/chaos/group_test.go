@@ -175,25 +175,7 @@ func newTransferGroup(t *testing.T, srv *servers, name string) *transferGroup {
 	for i := range g.cfgs {
 		g.addrs[i] = testenv.FreeAddr(t)
 		g.cfgs[i] = filepath.Join(dir, fmt.Sprintf("transfer-%d.yaml", i))
-		require.NoError(t, os.WriteFile(g.cfgs[i], fmt.Appendf(nil, `kafka:
-  brokers: [%s]
-  topics: [%s]
-  group: %s
-  # the broker's group.min.session.timeout.ms: a killed member's partitions move on soon
-  session_timeout: 6s
-elasticsearch:
-  urls: [%s]
-index: "{topic}"
-template:
-  replicas: 0
-bulk:
-  flush_interval: 200ms
-  retry_backoff: 50ms
-  retry_max_backoff: 1s
-metrics:
-  listen: %s
-shutdown_timeout: 20s
-`, strings.Join(srv.kafka.Brokers(), ","), g.topic, g.group, srv.es.URL(), g.addrs[i]), 0o644))
+		require.NoError(t, os.WriteFile(g.cfgs[i], transferConfig(srv, []string{g.topic}, g.group, srv.es.URL(), g.addrs[i]), 0o644))
 	}
 	return g
 }
