@@ -49,7 +49,7 @@ func TestEtcdCluster(t *testing.T) {
 	defer cancel()
 	var lister agentLister
 	startAgent := func() {
-		a, err := fleet.New(fleet.Config{Endpoints: eps, IP: fmt.Sprintf("10.0.0.%d", len(agents)+1), TTL: 5 * time.Second, RetryInterval: 200 * time.Millisecond})
+		a, err := fleet.New(fleet.Config{Endpoints: eps, IP: fmt.Sprintf("10.0.0.%d", len(agents)+1), RetryInterval: 200 * time.Millisecond})
 		require.NoError(t, err)
 		agents = append(agents, a)
 		lister.started(a.IP())
