@@ -77,6 +77,7 @@ bench-smoke:
 	BENCH_AGENT_LINES=20000 BENCH_AGENT_RUNS=1 \
 	BENCH_TRANSFER_DOCS=5000 BENCH_TRANSFER_RUNS=1 BENCH_TRANSFER_FRESHNESS=3s \
 	SYSMON_BENCH_WINDOW=5s \
+	BENCH_FLEET_AGENTS=50 BENCH_FLEET_WINDOW=5s BENCH_FLEET_PUSHES=2 \
 	LOGCOLLECT_PEERS_LINES=20000 LOGCOLLECT_PEERS_RUNS=1 LOGCOLLECT_PEERS_LIVE_RATE=1000 LOGCOLLECT_PEERS_LIVE_SECONDS=3 \
 	$(GO) test -tags bench -run '$(BENCH_RUN)' -count=1 -v -timeout 60m ./bench/
 
@@ -98,10 +99,17 @@ CHAOS_FAULTS ?= 20
 CHAOS_RATE   ?= 10000
 CHAOS_OUTAGE ?= 30s
 CHAOS_REPORT ?= $(CURDIR)/chaos-report.md
+## TestTransferGroup: 3 logtransfer instances on 12 partitions, scaled out and in and killed
+## CHAOS_GROUP_CYCLES times under CHAOS_GROUP_RATE records/s; its table goes to CHAOS_GROUP_REPORT.
+## TestEtcdCluster: the etcd leader killed or stopped CHAOS_FAULTS times
+CHAOS_GROUP_RATE   ?= 5000
+CHAOS_GROUP_CYCLES ?= 5
+CHAOS_GROUP_REPORT ?= $(CURDIR)/chaos-group-report.md
 chaos:
 	CHAOS_LINES=$(CHAOS_LINES) CHAOS_FAULTS=$(CHAOS_FAULTS) CHAOS_RATE=$(CHAOS_RATE) \
 	CHAOS_OUTAGE=$(CHAOS_OUTAGE) CHAOS_REPORT=$(CHAOS_REPORT) \
-	$(GO) test -count=1 -v -timeout 4h -run '^TestChaos$$' ./internal/chaos/
+	CHAOS_GROUP_RATE=$(CHAOS_GROUP_RATE) CHAOS_GROUP_CYCLES=$(CHAOS_GROUP_CYCLES) CHAOS_GROUP_REPORT=$(CHAOS_GROUP_REPORT) \
+	$(GO) test -count=1 -v -timeout 4h -run '^(TestChaos|TestTransferGroup|TestEtcdCluster)$$' ./internal/chaos/
 
 ## run: the whole pipeline locally until Ctrl-C (bin/logcollect-dev, internal/devstack),
 ## state in ./var (a second run resumes); EMBEDDED=1 uses kfake instead of the real Kafka

@@ -131,10 +131,19 @@ metrics:
 shutdown_timeout: 20s
 `, strings.Join(srv.kafka.Brokers(), ","), strings.Join(srv.etcd.Endpoints(), ","), p.dataDir(), p.agentAddr), 0o644))
 	p.transferCfg = filepath.Join(cfgDir, "transfer.yaml")
-	require.NoError(t, os.WriteFile(p.transferCfg, fmt.Appendf(nil, `kafka:
+	require.NoError(t, os.WriteFile(p.transferCfg, transferConfig(srv, p.topics(), "chaos-"+name, esURL, p.transferAddr), 0o644))
+	p.startAgent()
+	p.startTransfer()
+	return p
+}
+
+// transferConfig is the config of a chaos logtransfer consuming topics in group, indexing
+// into esURL, its metrics on listen.
+func transferConfig(srv *servers, topics []string, group, esURL, listen string) []byte {
+	return fmt.Appendf(nil, `kafka:
   brokers: [%s]
   topics: [%s]
-  group: chaos-%s
+  group: %s
   # the broker's group.min.session.timeout.ms: a killed member's partitions move on soon
   session_timeout: 6s
 elasticsearch:
@@ -149,10 +158,7 @@ bulk:
 metrics:
   listen: %s
 shutdown_timeout: 20s
-`, strings.Join(srv.kafka.Brokers(), ","), strings.Join(p.topics(), ","), name, esURL, p.transferAddr), 0o644))
-	p.startAgent()
-	p.startTransfer()
-	return p
+`, strings.Join(srv.kafka.Brokers(), ","), strings.Join(topics, ","), group, esURL, listen)
 }
 
 func (p *pipeline) dataDir() string { return filepath.Join(p.dir, "agent-data") }

@@ -18,7 +18,7 @@
 //     through the shared packages, not through agent/, transfer/ or sysmon/.
 //   - no package ↛ cmd/: the binaries are mains, importing nothing of each other.
 //   - production ↛ test infrastructure: internal/testenv, internal/servers, internal/chaos,
-//     internal/e2e, internal/metricsref, transfer/transfertest, kfake and the embedded etcd
+//     internal/e2e, internal/metricsref, internal/fleet, transfer/transfertest, kfake and the embedded etcd
 //     server are for tests, except in the dev stack of `make run` (internal/devstack,
 //     cmd/logcollect-dev), which runs the servers, and in the harnesses of bench/.
 //   - logctl ↛ dev stack: the operator's binary links no test server.

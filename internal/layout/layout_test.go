@@ -23,7 +23,7 @@ var (
 	// testInfra exists for tests: real servers, fakes and helpers.
 	testInfra = []string{
 		"internal/testenv/...", "internal/servers/...", "internal/chaos/...", "internal/e2e/...",
-		"internal/metricsref/...", "transfer/transfertest/...",
+		"internal/metricsref/...", "internal/fleet/...", "transfer/transfertest/...",
 		"github.com/twmb/franz-go/pkg/kfake/...", "go.etcd.io/etcd/server/v3/...",
 	}
 	// devStack is `make run`, which runs the test servers on purpose.

@@ -1,6 +1,7 @@
 package servers
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -26,6 +27,10 @@ type EtcdConfig struct {
 	// Configure, when set, adjusts the server's config last, at every Start (TLS,
 	// client certificates, bcrypt cost).
 	Configure func(*embed.Config)
+	// Name and InitialCluster make the server a member of a cluster: its name, and every
+	// member's "name=peer URL", comma-separated (embed.Config.InitialCluster). Empty: a
+	// single-member cluster named "logcollect".
+	Name, InitialCluster string
 }
 
 // Etcd is a single-member etcd server embedded in this process
@@ -33,6 +38,8 @@ type EtcdConfig struct {
 // on the same ports with the same data. It is safe for concurrent use.
 type Etcd struct {
 	dir       string
+	name      string
+	cluster   string // initial cluster; empty: this member alone
 	clientURL url.URL
 	peerURL   url.URL
 	configure func(*embed.Config)
@@ -54,6 +61,8 @@ func NewEtcd(cfg EtcdConfig) (*Etcd, error) {
 	}
 	return &Etcd{
 		dir:       cfg.Dir,
+		name:      cmp.Or(cfg.Name, "logcollect"),
+		cluster:   cfg.InitialCluster,
 		configure: cfg.Configure,
 		clientURL: url.URL{Scheme: scheme, Host: loopback(cfg.ClientPort)},
 		peerURL:   url.URL{Scheme: "http", Host: loopback(cfg.PeerPort)},
@@ -64,6 +73,29 @@ func NewEtcd(cfg EtcdConfig) (*Etcd, error) {
 // They stay the same across Stop and Start.
 func (e *Etcd) Endpoints() []string {
 	return []string{e.clientURL.String()}
+}
+
+// PeerURL returns the member's peer URL, e.g. "http://127.0.0.1:2380".
+func (e *Etcd) PeerURL() string { return e.peerURL.String() }
+
+// IsLeader tells whether the server runs and is its cluster's raft leader.
+func (e *Etcd) IsLeader() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.srv != nil && e.srv.Server.Leader() == e.srv.Server.MemberID()
+}
+
+// Kill stops the server without telling its peers, as a crash would (a leader does not hand
+// its leadership over first, as Stop does). The data dir is kept.
+func (e *Etcd) Kill() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.srv == nil {
+		return
+	}
+	e.srv.Server.HardStop()
+	e.srv.Close()
+	e.srv = nil
 }
 
 // Stop closes the server, as in an outage. The data dir is kept, so Start
@@ -87,7 +119,7 @@ func (e *Etcd) Start() error {
 		return nil
 	}
 	cfg := embed.NewConfig()
-	cfg.Name = "logcollect"
+	cfg.Name = e.name
 	cfg.Dir = e.dir
 	cfg.LogLevel = "fatal" // it logs harmless errors on Close
 	cfg.ListenClientUrls = []url.URL{e.clientURL}
@@ -95,6 +127,9 @@ func (e *Etcd) Start() error {
 	cfg.ListenPeerUrls = []url.URL{e.peerURL}
 	cfg.AdvertisePeerUrls = []url.URL{e.peerURL}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	if e.cluster != "" {
+		cfg.InitialCluster = e.cluster
+	}
 	cfg.InitialClusterToken = "logcollect"
 	// Rebinding the same ports right after Close.
 	cfg.SocketOpts.ReuseAddress = true

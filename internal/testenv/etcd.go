@@ -55,11 +55,16 @@ func startEtcd(t testing.TB, o EtcdOptions) *Etcd {
 // block on dial, so it can be created while the server is stopped.
 func (e *Etcd) Client(t testing.TB) *clientv3.Client {
 	t.Helper()
+	return newEtcdClient(t, e.Endpoints(), e.opts)
+}
+
+func newEtcdClient(t testing.TB, endpoints []string, o EtcdOptions) *clientv3.Client {
+	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   e.Endpoints(),
-		TLS:         e.opts.clientTLS(t),
-		Username:    e.opts.username(),
-		Password:    e.opts.RootPassword,
+		Endpoints:   endpoints,
+		TLS:         o.clientTLS(t),
+		Username:    o.username(),
+		Password:    o.RootPassword,
 		DialTimeout: 5 * time.Second,
 		Logger:      zap.NewNop(),
 		// Reconnect quickly after Start (gRPC's default backoff grows to 2m).
