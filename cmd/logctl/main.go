@@ -114,7 +114,7 @@ func rootCommand() (*cobra.Command, *globals) {
 	g.kafkaAuth.Password = os.Getenv("LOGCTL_KAFKA_PASSWORD")
 	pf.DurationVar(&g.timeout, "timeout", ctl.DefaultTimeout, "timeout of each request to etcd, Kafka or Elasticsearch")
 	pf.StringVar(&g.collectKey, "collect-key", collect.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
-	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), pipelineCmd())
+	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), pipelineCmd(), etcdAuthCmd(g))
 	return root, g
 }
 
@@ -189,9 +189,11 @@ func configCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := ctl.Validate(data); err != nil {
+			tasks, err := ctl.Validate(data)
+			if err != nil {
 				return fmt.Errorf("%s: invalid collect config, nothing written: %w", file, err)
 			}
+			ctl.WarnOutsideDefaultRoots(cmd.ErrOrStderr(), tasks)
 			s, closeFn, err := g.store()
 			if err != nil {
 				return err
@@ -431,5 +433,92 @@ stderr).`,
 	_ = test.MarkFlagRequired("config")
 	_ = test.MarkFlagRequired("pipeline")
 	cmd.AddCommand(test)
+	return cmd
+}
+
+func etcdAuthCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "etcd-auth",
+		Short: "Create the etcd users and roles: one per agent host, reaching only its own keys, and one for operators",
+		Long: `Create etcd users and roles so that a compromised host cannot rewrite the
+collect config or the registration of another: each agent's user reads only
+its own collect key and writes only its own registration key; the operator's
+user (logctl) reads and writes the collect keys and reads the registrations.
+Run as etcd's root (--etcd-user root, LOGCTL_ETCD_PASSWORD), or before
+"etcd-auth enable". Each command can be run again: a role gets exactly its
+permissions, an existing user keeps its password unless --rotate-password.
+A generated password is printed once and stored nowhere.`,
+	}
+	var o ctl.IdentityOptions
+	var ip, name string
+	admin := func() (*ctl.EtcdAuthAdmin, func(), error) {
+		cli, err := ctl.NewSecureEtcdClient(g.etcd, g.timeout, g.etcdAuth)
+		if err != nil {
+			return nil, nil, err
+		}
+		return ctl.NewEtcdAuthAdmin(cli, g.collectKey, g.timeout), func() { cli.Close() }, nil
+	}
+	host := &cobra.Command{
+		Use:   "host HOST",
+		Short: "Create or update the user and role logagent-HOST of the agent on HOST (its IP, or its name with --ip)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			adm, closeFn, err := admin()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			id, err := adm.Host(cmd.Context(), args[0], ip, name, o)
+			if err != nil {
+				return err
+			}
+			return ctl.WriteIdentity(cmd.OutOrStdout(), id, true)
+		},
+	}
+	host.Flags().StringVar(&ip, "ip", "", "the host's IP (its registration key), when HOST is a name")
+	host.Flags().StringVar(&name, "name", "", "the host's name, when HOST is an IP and --collect-key uses {hostname}")
+	operator := &cobra.Command{
+		Use:   "operator [USER]",
+		Short: "Create or update an operator user for logctl (default logctl) with the role " + ctl.OperatorRole,
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			adm, closeFn, err := admin()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			user := ""
+			if len(args) == 1 {
+				user = args[0]
+			}
+			id, err := adm.Operator(cmd.Context(), user, o)
+			if err != nil {
+				return err
+			}
+			return ctl.WriteIdentity(cmd.OutOrStdout(), id, false)
+		},
+	}
+	for _, c := range []*cobra.Command{host, operator} {
+		c.Flags().BoolVar(&o.Cert, "cert", false, "no password: the user authenticates with a client certificate whose CN is its name (etcd --client-cert-auth)")
+		c.Flags().BoolVar(&o.Rotate, "rotate-password", false, "give an existing user a new generated password")
+	}
+	enable := &cobra.Command{
+		Use:   "enable",
+		Short: "Turn etcd authentication on, creating the user root (with a generated password) if it does not exist",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			adm, closeFn, err := admin()
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			id, err := adm.Enable(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return ctl.WriteIdentity(cmd.OutOrStdout(), id, false)
+		},
+	}
+	cmd.AddCommand(host, operator, enable)
 	return cmd
 }

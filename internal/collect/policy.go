@@ -129,23 +129,34 @@ func (p *Policy) PathRule() string { return fmt.Sprintf("files.allowed_paths %q"
 // /var/log/*.log is inside /var/log/** but /var/*/x.log is not. Paths with a
 // ".." element are refused: where they lead depends on symlinks below a glob.
 func (p *Policy) CheckTasks(tasks []Task) error {
+	return p.checkTasks(tasks, resolvePattern)
+}
+
+// CheckTasksAsWritten is CheckTasks without resolving symlinks: for a
+// config checked away from the host that will read it (logctl warns with
+// it), where the host's symlinks are unknown.
+func (p *Policy) CheckTasksAsWritten(tasks []Task) error {
+	return p.checkTasks(tasks, func(pattern string) (string, error) { return pattern, nil })
+}
+
+func (p *Policy) checkTasks(tasks []Task, resolve func(string) (string, error)) error {
 	var errs []error
 	for i, t := range tasks {
-		if err := p.checkTask(t); err != nil {
+		if err := p.checkTask(t, resolve); err != nil {
 			errs = append(errs, taskError(i, t.Path, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (p *Policy) checkTask(t Task) error {
+func (p *Policy) checkTask(t Task, resolve func(string) (string, error)) error {
 	if !p.AllowsTopic(t.Topic) {
 		return fmt.Errorf("topic %q is outside kafka.allowed_topics %q", t.Topic, p.topics)
 	}
 	if slices.Contains(strings.Split(t.Path, "/"), "..") {
 		return fmt.Errorf("path: must not contain \"..\" under %s", p.PathRule())
 	}
-	resolved, err := resolvePattern(filepath.Clean(t.Path))
+	resolved, err := resolve(filepath.Clean(t.Path))
 	if err != nil {
 		return fmt.Errorf("path: %w", err)
 	}
