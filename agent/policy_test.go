@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/logcollect/logcollect/internal/collect"
 	"github.com/logcollect/logcollect/internal/testenv"
@@ -111,19 +113,7 @@ func TestEtcdConfigOutsidePolicyKeepsRunningTasks(t *testing.T) {
 	fp := &fakeProducer{}
 	ra := startAgentLog(t, cfg, fp, log)
 	cache := filepath.Join(t.TempDir(), "collect_config.json")
-	runSource := func(ctx context.Context) chan error {
-		src := NewEtcdSource(cli, EtcdSourceConfig{
-			Key: testCollectKey, CacheFile: cache, Policy: ra.Policy(),
-			RetryInterval: 200 * time.Millisecond, RequestTimeout: 2 * time.Second,
-		}, log, ra.m)
-		done := make(chan error, 1)
-		go func() { done <- src.Run(ctx, ra.Apply) }()
-		return done
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := runSource(ctx)
-	stop := sync.OnceFunc(func() { cancel(); <-done })
-	t.Cleanup(stop)
+	stop := runAgentSource(t, cli, ra, cache, log)
 
 	valid := `[{"path":"` + good + `","topic":"web_log","start_position":"beginning"}]`
 	put(t, cli, testCollectKey, valid)
@@ -182,19 +172,29 @@ func TestEtcdConfigOutsidePolicyKeepsRunningTasks(t *testing.T) {
 	e.Stop()
 	tight := policyConfig(t, filepath.Join(logs, "sub"))
 	strict := startAgentLog(t, tight, &fakeProducer{}, log)
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	defer cancel2()
-	src := NewEtcdSource(cli, EtcdSourceConfig{
-		Key: testCollectKey, CacheFile: cache, Policy: strict.Policy(),
-		RetryInterval: 200 * time.Millisecond, RequestTimeout: 500 * time.Millisecond,
-	}, log, strict.m)
-	done2 := make(chan error, 1)
-	go func() { done2 <- src.Run(ctx2, strict.Apply) }()
+	stop = runAgentSource(t, cli, strict, cache, log)
 	require.Eventually(t, func() bool {
 		return strings.Contains(logBuf.String(), `msg="cached collect config is invalid; ignoring it"`)
 	}, 10*time.Second, 10*time.Millisecond)
 	require.Contains(t, logBuf.String(), `refused by this host's policy: task 0 (path \"`+good+`\"): path is outside files.allowed_paths`)
 	require.Equal(t, 0.0, testutil.ToFloat64(strict.m.Tasks))
-	cancel2()
-	<-done2
+	stop()
+}
+
+// runAgentSource runs an EtcdSource of testCollectKey with ra's policy,
+// applying to ra, until stop (also called at cleanup).
+func runAgentSource(t *testing.T, cli *clientv3.Client, ra *runningAgent, cache string, log *slog.Logger) (stop func()) {
+	src := NewEtcdSource(cli, EtcdSourceConfig{
+		Key: testCollectKey, CacheFile: cache, Policy: ra.Policy(),
+		RetryInterval: 200 * time.Millisecond, RequestTimeout: 2 * time.Second,
+	}, log, ra.m)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, ra.Apply) }()
+	stop = sync.OnceFunc(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	t.Cleanup(stop)
+	return stop
 }
