@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -212,4 +213,38 @@ func permStrings(ps []Permission) []string {
 		out[i] = p.String()
 	}
 	return out
+}
+
+// logctl warns about a task an agent with the default files.allowed_paths
+// would refuse; a config inside them gets no warning.
+func TestWarnOutsideDefaultRoots(t *testing.T) {
+	for _, tt := range []struct {
+		name, config string
+		want         []string // lines; none: no warning
+	}{
+		{name: "inside", config: `[{"path":"/var/log/nginx/*.log","topic":"t"},{"path":"/var/log/a/b/c.log","topic":"t"}]`},
+		{name: "outside", config: `[{"path":"/var/log/x.log","topic":"t"},{"path":"/root/.ssh/id_rsa","topic":"t"}]`, want: []string{
+			`warning: task 1 (path "/root/.ssh/id_rsa"): path is outside files.allowed_paths ["/var/log/**"]`,
+		}},
+		{name: "dot-dot", config: `[{"path":"/var/log/../../etc/shadow","topic":"t"}]`, want: []string{
+			`warning: task 0 (path "/var/log/../../etc/shadow"): path: must not contain ".." under files.allowed_paths ["/var/log/**"]`,
+		}},
+		{name: "glob above", config: `[{"path":"/var/*/x.log","topic":"t"}]`, want: []string{
+			`warning: task 0 (path "/var/*/x.log"): path is outside files.allowed_paths ["/var/log/**"]`,
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tasks, err := Validate([]byte(tt.config))
+			require.NoError(t, err)
+			var b bytes.Buffer
+			require.Equal(t, len(tt.want) > 0, WarnOutsideDefaultRoots(&b, tasks))
+			if len(tt.want) == 0 {
+				require.Empty(t, b.String())
+				return
+			}
+			lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+			require.Equal(t, tt.want, lines[:len(lines)-1])
+			require.Contains(t, lines[len(lines)-1], "refuses this whole config")
+		})
+	}
 }
