@@ -136,7 +136,7 @@ func TestTransferThroughput(t *testing.T) {
 			if c == "loader" {
 				r, err = runLoader(t, es, docs)
 			} else {
-				r, err = runTransfer(t, b, es, node.URL(), brokers[c], "bench-"+c, fmt.Sprintf("bench-%s-%d", c, run), docs, "")
+				r, err = runTransfer(t, b, es, node.URL(), brokers[c], "bench-"+c, fmt.Sprintf("bench-%s-%d", c, run), docs, "", "")
 			}
 			if err != nil {
 				t.Errorf("%s run %d: %v", c, run, err)
@@ -177,7 +177,7 @@ func TestTransferThroughput(t *testing.T) {
 func warmUp(t *testing.T, b transferBins, es *elastic.Client, esURL string, brokers []string) {
 	t.Helper()
 	preload(t, brokers, "warmup", warmupDocs)
-	if _, err := runTransfer(t, b, es, esURL, brokers, "warmup", "warmup", warmupDocs, ""); err != nil {
+	if _, err := runTransfer(t, b, es, esURL, brokers, "warmup", "warmup", warmupDocs, "", ""); err != nil {
 		t.Fatalf("warm-up: %v", err)
 	}
 }
@@ -218,10 +218,19 @@ func TestTransferProfile(t *testing.T) {
 	defer stopKfake()
 	warmUp(t, b, es, node.URL(), brokers)
 	preload(t, brokers, "bench-kfake", docs)
+	cpuProfileTransfer(t, b, es, node.URL(), brokers, "bench-kfake", docs, "", "logtransfer-kfake", "logtransfer (transferprof) against kfake")
+}
+
+// cpuProfileTransfer runs logtransfer as transferprof (its config file with
+// extra appended) until it has indexed the docs records of topic, and writes
+// the top 25 functions of its CPU and allocation profiles, by flat and
+// cumulative cost, to results/<name>-{cpu,alloc}-top.txt, headed by what.
+func cpuProfileTransfer(t *testing.T, b transferBins, es *elastic.Client, esURL string, brokers []string, topic string, docs int, extra, name, what string) {
+	t.Helper()
 	if err := os.MkdirAll(resultsDir(), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out := resultPath("logtransfer-kfake")
+	out := resultPath(name)
 	prof, err := filepath.Abs(out)
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +239,7 @@ func TestTransferProfile(t *testing.T) {
 	if note := waitIdle(t); note != "" {
 		busy = "  (machine busy at start: " + note + ")"
 	}
-	r, err := runTransfer(t, b, es, node.URL(), brokers, "bench-kfake", "profile", docs, prof)
+	r, err := runTransfer(t, b, es, esURL, brokers, topic, "profile-"+name, docs, extra, prof)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,8 +248,8 @@ func TestTransferProfile(t *testing.T) {
 		{"alloc", prof + ".alloc.prof", "-sample_index=alloc_space"},
 	} {
 		var text strings.Builder
-		fmt.Fprintf(&text, "logtransfer (transferprof) against kfake, %s profile: %d docs, %.0f docs/s, wall %.3fs, cpu %.3fs, rss %.1f MiB%s\n",
-			p.kind, r.docs, r.rate(), r.wall.Seconds(), r.cpu.Seconds(), mib(r.maxRSS), busy)
+		fmt.Fprintf(&text, "%s, %s profile: %d docs, %.0f docs/s, wall %.3fs, cpu %.3fs, rss %.1f MiB%s\n",
+			what, p.kind, r.docs, r.rate(), r.wall.Seconds(), r.cpu.Seconds(), mib(r.maxRSS), busy)
 		for _, sort := range []string{"-flat", "-cum"} {
 			args := []string{"tool", "pprof", "-top", sort, "-nodecount=25"}
 			if p.sample != "" {
@@ -341,7 +350,9 @@ func countDocs(es *elastic.Client, pattern string) (int, error) {
 	return int(n), err
 }
 
-func transferConfig(brokers []string, esURL, topic, group, metrics string, flush time.Duration) string {
+// transferConfig is logtransfer's config file for the harnesses; extra (YAML
+// keys such as pipelines:) is appended.
+func transferConfig(brokers []string, esURL, topic, group, metrics string, flush time.Duration, extra string) string {
 	return fmt.Sprintf(`kafka:
   brokers: [%s]
   topics: [%s]
@@ -360,16 +371,17 @@ metrics:
   listen: %s
 log:
   level: warn
-`, strings.Join(brokers, ","), topic, group, esURL, benchBulkActions, benchBulkBytes, benchBulkWorkers, flush, metrics)
+%s`, strings.Join(brokers, ","), topic, group, esURL, benchBulkActions, benchBulkBytes, benchBulkWorkers, flush, metrics, extra)
 }
 
 // runTransfer runs logtransfer from process start until it has indexed n
 // documents of topic (its docs_indexed_total, polled every transferPoll), stops
 // it with SIGTERM and checks the index holds n documents.
 //
-// With prof set, transferprof runs instead of logtransfer and writes its CPU
-// and allocation profiles to prof+".cpu.prof" and prof+".alloc.prof".
-func runTransfer(t *testing.T, b transferBins, es *elastic.Client, esURL string, brokers []string, topic, group string, n int, prof string) (transferRun, error) {
+// extra is appended to logtransfer's config file (pipelines, for one). With
+// prof set, transferprof runs instead of logtransfer and writes its CPU and
+// allocation profiles to prof+".cpu.prof" and prof+".alloc.prof".
+func runTransfer(t *testing.T, b transferBins, es *elastic.Client, esURL string, brokers []string, topic, group string, n int, extra, prof string) (transferRun, error) {
 	r := transferRun{broker: strings.TrimPrefix(topic, "bench-"), contender: "logtransfer", docs: n}
 	if err := deleteIndices(es, topic+"-*"); err != nil {
 		return r, err
@@ -377,7 +389,7 @@ func runTransfer(t *testing.T, b transferBins, es *elastic.Client, esURL string,
 	dir := t.TempDir()
 	metrics := testenv.FreeAddr(t)
 	config := filepath.Join(dir, "transfer.yaml")
-	if err := os.WriteFile(config, []byte(transferConfig(brokers, esURL, topic, group, metrics, benchFlush)), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte(transferConfig(brokers, esURL, topic, group, metrics, benchFlush, extra)), 0o644); err != nil {
 		return r, err
 	}
 	cmd := exec.Command(b.logtransfer, "-config", config)
@@ -514,7 +526,7 @@ func runFreshness(t *testing.T, b transferBins, es *elastic.Client, esURL string
 
 	tmetrics := testenv.FreeAddr(t)
 	tconfig := filepath.Join(dir, "transfer.yaml")
-	if err := os.WriteFile(tconfig, []byte(transferConfig(brokers, esURL, topic, topic, tmetrics, freshFlush)), 0o644); err != nil {
+	if err := os.WriteFile(tconfig, []byte(transferConfig(brokers, esURL, topic, topic, tmetrics, freshFlush, "")), 0o644); err != nil {
 		return fr, err
 	}
 	acfg := filepath.Join(dir, "agent.yaml")

@@ -59,7 +59,7 @@ func TestTransferMemory(t *testing.T) {
 	for run := 1; run <= runs; run++ {
 		for _, c := range order {
 			n++
-			r, err := runTransfer(t, transferBins{logtransfer: contenders[c]}, es, node.URL(), kafka.Brokers(), topic, "mem-"+string(rune('a'+n)), docs, "")
+			r, err := runTransfer(t, transferBins{logtransfer: contenders[c]}, es, node.URL(), kafka.Brokers(), topic, "mem-"+string(rune('a'+n)), docs, "", "")
 			if err != nil {
 				t.Fatalf("%s run %d: %v", c, run, err)
 			}

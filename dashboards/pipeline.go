@@ -253,6 +253,26 @@ func Pipeline() (dashboard.Dashboard, error) {
 	}.timeseries(ids.next()))
 
 	b.WithPanel(panel{
+		title: "Stalled partitions (per reason)",
+		description: "Partitions whose records wait for a retry (nothing after them is committed or dropped; their batch waits behind them), by reason, and how long the longest of each reason has waited, in seconds. 0 when healthy; es_rejected blips are normal. " +
+			"Bad: index_blocked = an index write-blocked or read-only (shrink, force-merge, restore); disk_watermark = flood-stage read_only_allow_delete; es_5xx = shards failing; dlq_unavailable = the dead-letter topic refuses the rejected records. The log names topic and partition (LogtransferPartitionStalled).",
+		unit: "short", width: 12, kind: prom, min: ptr(0.0),
+		targets: targets(
+			promTarget("A", `sum by (reason) (logtransfer_stalled_partitions{`+selHost+`})`, "stalled {{reason}}"),
+			promTarget("B", `max by (reason) (logtransfer_stall_seconds{`+selHost+`})`, "longest {{reason}} (s)"),
+		),
+	}.timeseries(ids.next()))
+	b.WithPanel(panel{
+		title: "Indices deleted by retention",
+		description: "Indices logtransfer's retention deleted (every document older than retention.max_age), and failed retention requests, per interval. A few a day with retention on; none with it off. " +
+			"Bad: errors = listing or deleting failed (Elasticsearch unreachable, the user lacks delete_index); old indices pile up until they succeed.",
+		unit: "short", width: 12, kind: prom, min: ptr(0.0), bars: true,
+		targets: targets(
+			promTarget("A", `sum (increase(logtransfer_retention_deleted_indices_total{`+selHost+`}[$__rate_interval]))`, "deleted"),
+			promTarget("B", `sum (increase(logtransfer_retention_errors_total{`+selHost+`}[$__rate_interval]))`, "errors"),
+		),
+	}.timeseries(ids.next()))
+	b.WithPanel(panel{
 		title: "Pipeline events, errors and dropped /s (per pipeline)",
 		description: "events: records each pipeline ran on; errors: events a step failed on, by pipeline and step (indexed unparsed, tagged _pipeline_error); dropped: events a drop step removed on purpose (not indexed, committed). " +
 			"Errors near 0 when healthy; dropped as the pipeline intends. Bad: errors a sizeable share of events = the log format changed or the pipeline is wrong, those lines cannot be filtered by their fields (LogtransferPipelineErrors); dropped close to events = a drop condition that matches too much.",

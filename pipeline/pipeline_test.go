@@ -9,7 +9,7 @@ import (
 )
 
 // parseConfigs reads pipelines from YAML, failing the test on an error.
-func parseConfigs(t *testing.T, y string) []Config {
+func parseConfigs(t testing.TB, y string) []Config {
 	t.Helper()
 	cfgs, err := Parse([]byte(y))
 	require.NoError(t, err)
@@ -185,4 +185,47 @@ func TestProcessorConfigYAML(t *testing.T) {
 	again := parseConfigs(t, string(out))
 	require.Equal(t, "drop", again[0].Processors[0].Type())
 	require.Len(t, again[0].Processors, 3)
+}
+
+// BenchmarkShapeSteps measures the steps that shape an event, each run as
+// logtransfer runs it (its if: condition, when it has one, evaluated first)
+// on the event an nginx access line gives. Each iteration puts back what
+// the step changed.
+func BenchmarkShapeSteps(b *testing.B) {
+	for _, bc := range []struct {
+		name, step string
+		reset      func(e *Event)
+	}{
+		{name: "set", step: `set: {fields: {event.dataset: nginx.access, event.module: nginx}}`},
+		{name: "set_if", step: `set: {fields: {event.outcome: failure}, if: 'http.response.status_code >= 500'}`},
+		{name: "rename", step: `rename: {fields: {level: log.level}}`, reset: func(e *Event) {
+			v, _ := e.Delete("log.level")
+			e.Fields["level"] = v
+		}},
+		{name: "remove", step: `remove: {fields: [time]}`, reset: func(e *Event) { e.Fields["time"] = "07/Dec/2026:10:00:00 +0000" }},
+		{name: "drop_if_false", step: `drop: {if: 'url.original == "/healthz"'}`},
+		{name: "drop", step: `drop: {}`, reset: func(e *Event) { e.dropped = false }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := stepPipeline(b, bc.step)
+			e := NewEvent(map[string]any{
+				"message": `203.0.113.7 - - [07/Dec/2026:10:00:00 +0000] "GET /index.html HTTP/1.1" 503 612 "-" "curl/8.5.0"`,
+				"time":    "07/Dec/2026:10:00:00 +0000",
+				"level":   "info",
+				"source":  map[string]any{"address": "203.0.113.7", "ip": "203.0.113.7"},
+				"url":     map[string]any{"original": "/index.html"},
+				"http": map[string]any{"request": map[string]any{"method": "GET"}, "version": "1.1",
+					"response": map[string]any{"status_code": int64(503), "body": map[string]any{"bytes": int64(612)}}},
+			})
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := p.run(e, nil, nil); err != nil {
+					b.Fatal(err)
+				}
+				if bc.reset != nil {
+					bc.reset(e)
+				}
+			}
+		})
+	}
 }

@@ -272,3 +272,34 @@ func TestBuildDocument(t *testing.T) {
 	require.ErrorAs(t, BuildDocument(p, []byte(`{"message":"nan","level":"x"}`), received, nil, nil).Err, &eerr)
 	require.Equal(t, "web", eerr.Pipeline)
 }
+
+// BenchmarkBuildDocument is what a pipeline costs logtransfer per record:
+// from the record's bytes (logagent's envelope around an nginx access line)
+// to the document's, with the pipeline of TestPipelineThroughput (the nginx
+// preset and a drop condition that does not hold) and, for scale, with a
+// pipeline of no steps (decoding and encoding alone).
+func BenchmarkBuildDocument(b *testing.B) {
+	value := []byte(`{"@timestamp":"2026-11-25T14:23:01.000000007Z","message":"10.1.2.3 - - [25/Nov/2026:14:23:01 +0000] \"GET /api/v1/items/7919?page=1 HTTP/1.1\" 200 4608 \"https://example.com/list\" \"Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0\"","host":{"name":"web-1","ip":"10.0.0.7"},"log":{"file":{"path":"/var/log/nginx/access.log"},"offset":200}}`)
+	received := time.Now()
+	kafka := func(e *Event) {
+		e.Fields["kafka"] = map[string]any{"topic": "web", "partition": int64(0), "offset": int64(200)}
+	}
+	for _, bc := range []struct{ name, processors string }{
+		{"no_steps", `[]`},
+		{"nginx_drop", `[{nginx: {}}, {drop: {if: 'url.original == "/healthz"'}}]`},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p, err := New(parseConfigs(b, `[{name: web, topics: [t], processors: `+bc.processors+`}]`)[0])
+			require.NoError(b, err)
+			var buf []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				d := BuildDocument(p, value, received, kafka, buf[:0])
+				if d.Err != nil {
+					b.Fatal(d.Err)
+				}
+				buf = d.Body
+			}
+		})
+	}
+}

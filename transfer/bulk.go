@@ -22,16 +22,22 @@ type outcome int
 
 const (
 	outcomeOK     outcome = iota // accepted: ack
-	outcomeRetry                 // 429, 5xx: send again later
+	outcomeRetry                 // 429, 5xx, a block: send again later
 	outcomeReject                // other 4xx (mapping conflict…): DLQ, then ack
 )
 
-// classify maps a bulk item's HTTP status to an outcome.
-func classify(status int) outcome {
-	switch {
+// classify maps a bulk item's HTTP status and error type to an outcome. A
+// block (cluster_block_exception: 403 for index.blocks.write or read_only,
+// 429 for the flood-stage watermark's read_only_allow_delete) is the
+// index's state, not the document's fault: the document is retried until
+// the block is lifted, never sent to the DLQ.
+func classify(it bulkItem) outcome {
+	switch status := it.Status; {
 	case status >= 200 && status < 300:
 		return outcomeOK
 	case status == http.StatusTooManyRequests || status >= 500 || status < 200:
+		return outcomeRetry
+	case it.Error != nil && isBlock(it.Error.Type):
 		return outcomeRetry
 	default:
 		return outcomeReject
@@ -186,6 +192,8 @@ func templateBody(tc TemplateConfig) map[string]any {
 func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()) []*kgo.Record {
 	acked := make([]*kgo.Record, 0, len(docs))
 	b := retry.Backoff{Min: t.cfg.Bulk.RetryBackoff.D(), Max: t.cfg.Bulk.RetryMaxBackoff.D()}
+	stalled := t.stalls.hold()
+	defer stalled.release()
 	pending := docs
 	for len(pending) > 0 {
 		start := time.Now()
@@ -208,6 +216,7 @@ func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()
 			t.m.ESUp.Set(0)
 			auth := isAuthError(err)
 			t.setAuthFailing(auth, err)
+			stalled.set(stalledBy(pending, requestStallReason(err)))
 			pause()
 			wait := b.Next()
 			if !auth { // an auth failure is logged once, by setAuthFailing
@@ -223,10 +232,11 @@ func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()
 		var again, reject []document
 		var reasons []*elastic.ErrorDetails
 		firstRetry := ""
+		var stalls map[partition]string // the partitions of again
 		now := time.Now()
 		for i, item := range items {
 			d := pending[i]
-			switch classify(item.Status) {
+			switch classify(item) {
 			case outcomeOK:
 				acked = append(acked, d.rec)
 				t.indexed.get(d.rec.Topic).Inc()
@@ -236,8 +246,10 @@ func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()
 				t.m.IndexErrors.WithLabelValues(d.rec.Topic, typ).Inc()
 				if len(again) == 0 {
 					firstRetry = typ
+					stalls = map[partition]string{}
 				}
 				again = append(again, d)
+				stalls[partition{d.rec.Topic, d.rec.Partition}] = itemStallReason(item)
 			case outcomeReject:
 				t.m.IndexErrors.WithLabelValues(d.rec.Topic, errorType(item)).Inc()
 				reject = append(reject, d)
@@ -253,6 +265,7 @@ func (t *Transfer) indexChunk(ctx context.Context, docs []document, pause func()
 			}
 		}
 		pending = again
+		stalled.set(stalls)
 		if len(again) > 0 {
 			pause()
 			wait := b.Next()
@@ -325,10 +338,11 @@ func (t *Transfer) splitTooLarge(ctx context.Context, docs []document, pause fun
 }
 
 // isAuthError reports whether a request failed because Elasticsearch
-// refused the credentials (401) or the user's privileges (403).
+// refused the credentials (401) or the user's privileges (403); a 403 for a
+// cluster-wide block (cluster.blocks.read_only) is no auth error.
 func isAuthError(err error) bool {
 	s := statusOf(err)
-	return s == http.StatusUnauthorized || s == http.StatusForbidden
+	return s == http.StatusUnauthorized || (s == http.StatusForbidden && !isBlock(requestErrorReason(err)))
 }
 
 // statusOf is the HTTP status of an Elasticsearch error, wrapped or not; 0
@@ -359,7 +373,14 @@ func (t *Transfer) setAuthFailing(failing bool, err error) {
 
 // requestErrorReason labels a failed bulk request.
 func requestErrorReason(err error) string {
-	switch statusOf(err) {
+	var ee *elastic.Error
+	if !errors.As(err, &ee) {
+		return "connection"
+	}
+	if ee.Details != nil && isBlock(ee.Details.Type) {
+		return ee.Details.Type
+	}
+	switch ee.Status {
 	case http.StatusUnauthorized:
 		return "unauthorized"
 	case http.StatusForbidden:
@@ -367,14 +388,10 @@ func requestErrorReason(err error) string {
 	case http.StatusRequestEntityTooLarge:
 		return "request_entity_too_large"
 	}
-	var ee *elastic.Error
-	if errors.As(err, &ee) {
-		if ee.Details != nil && ee.Details.Type != "" {
-			return ee.Details.Type
-		}
-		return fmt.Sprintf("status_%d", ee.Status)
+	if ee.Details != nil && ee.Details.Type != "" {
+		return ee.Details.Type
 	}
-	return "connection"
+	return fmt.Sprintf("status_%d", ee.Status)
 }
 
 // sendDLQ produces the rejected documents' records to the DLQ, with the
@@ -412,13 +429,22 @@ func (t *Transfer) sendDLQ(ctx context.Context, docs []document, reasons []*elas
 		t.log.Warn("document rejected; sending the record to the DLQ", "id", d.id, "dlq", recs[i].Topic, "error_type", typ, "error_reason", reason)
 	}
 	b := retry.Backoff{Min: t.cfg.Bulk.RetryBackoff.D(), Max: t.cfg.Bulk.RetryMaxBackoff.D()}
+	stalled := t.stalls.hold()
+	defer stalled.release()
+	source := make(map[*kgo.Record]document, len(recs))
+	for i, r := range recs {
+		source[r] = docs[i]
+	}
 	for {
 		var failed []*kgo.Record
 		var firstErr error
+		stalls := map[partition]string{}
 		for _, pr := range t.kcl.ProduceSync(ctx, recs...) {
 			if pr.Err != nil {
 				failed = append(failed, pr.Record)
 				firstErr = pr.Err
+				d := source[pr.Record]
+				stalls[partition{d.rec.Topic, d.rec.Partition}] = stallDLQUnavailable
 				continue
 			}
 			t.m.DLQRecords.WithLabelValues(docTopic(pr.Record)).Inc()
@@ -429,8 +455,9 @@ func (t *Transfer) sendDLQ(ctx context.Context, docs []document, reasons []*elas
 		if ctx.Err() != nil {
 			return false
 		}
+		stalled.set(stalls)
 		wait := b.Next()
-		t.log.Warn("DLQ produce failed; retrying", "records", len(failed), "retry_in", wait.String(), "err", firstErr.Error())
+		t.logRetry(b.Attempts(), "DLQ produce failed; retrying", "records", len(failed), "dlq", failed[0].Topic, "retry_in", wait.Round(time.Millisecond).String(), "err", firstErr.Error())
 		if !retry.Sleep(ctx, wait) {
 			return false
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/esindex"
 )
 
 // Micro-benchmarks of logtransfer's per-record hot path, for benchstat:
@@ -37,8 +39,8 @@ const (
 	bulkBytes   = 5 << 20
 )
 
-func benchNamer(b *testing.B) *indexNamer {
-	n, err := parseIndexTemplate("{topic}-{yyyy.MM.dd}")
+func benchNamer(b *testing.B) *esindex.Template {
+	n, err := esindex.Parse("{topic}-{yyyy.MM.dd}")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/logcollect/logcollect/internal/config"
 	"github.com/logcollect/logcollect/internal/esclient"
+	"github.com/logcollect/logcollect/internal/esindex"
 	"github.com/logcollect/logcollect/internal/etcdclient"
 	"github.com/logcollect/logcollect/internal/kafkaclient"
 	"github.com/logcollect/logcollect/pipeline"
@@ -27,6 +28,7 @@ type Config struct {
 	Bulk            BulkConfig          `yaml:"bulk"`
 	DLQ             DLQConfig           `yaml:"dlq"`
 	Template        TemplateConfig      `yaml:"template"`
+	Retention       RetentionConfig     `yaml:"retention"`
 	Metrics         MetricsConfig       `yaml:"metrics"`
 	Log             config.LogConfig    `yaml:"log"`
 	ShutdownTimeout config.Duration     `yaml:"shutdown_timeout"` // default 30s
@@ -94,6 +96,14 @@ type TemplateConfig struct {
 	Overwrite     bool     `yaml:"overwrite"`      // replace an existing template
 }
 
+// RetentionConfig deletes the dated indices of the topics logtransfer
+// consumes once every document they can hold is older than MaxAge (see
+// retention.go). Off unless MaxAge is set.
+type RetentionConfig struct {
+	MaxAge   esindex.Age     `yaml:"max_age"`  // "30d", "36h"; 0 (default): off
+	Interval config.Duration `yaml:"interval"` // default 1h: time between two runs
+}
+
 // MetricsConfig configures the Prometheus endpoint.
 type MetricsConfig struct {
 	Listen string `yaml:"listen"` // default "127.0.0.1:9102"
@@ -155,7 +165,7 @@ func (c *Config) Validate() error {
 	}
 
 	c.Elasticsearch.Validate("elasticsearch", &errs)
-	if _, err := parseIndexTemplate(c.Index); err != nil {
+	if _, err := esindex.Parse(c.Index); err != nil {
 		errs.BadValue("index", c.Index, "%v", err)
 	}
 	b := c.Bulk
@@ -175,6 +185,17 @@ func (c *Config) Validate() error {
 	config.Positive(&errs, "template.shards", c.Template.Shards)
 	if c.Template.Replicas != nil && *c.Template.Replicas < 0 {
 		errs.BadValue("template.replicas", *c.Template.Replicas, "must be >= 0")
+	}
+	if r := c.Retention; r.MaxAge != 0 {
+		if r.MaxAge < esindex.MinAge {
+			errs.BadValue("retention.max_age", r.MaxAge.String(), "must be at least 1h (or unset: no retention)")
+		}
+		if tmpl, err := esindex.Parse(c.Index); err == nil {
+			if err := tmpl.CheckDated(); err != nil {
+				errs.BadValue("retention.max_age", r.MaxAge.String(), "index %q %v", c.Index, err)
+			}
+		}
+		config.Positive(&errs, "retention.interval", r.Interval)
 	}
 	if err := config.CheckHostPort(c.Metrics.Listen, true); err != nil {
 		errs.BadValue("metrics.listen", c.Metrics.Listen, "%v", err)
@@ -216,6 +237,7 @@ func (c *Config) setDefaults() {
 	if len(c.Template.IndexPatterns) == 0 {
 		c.Template.IndexPatterns = []string{placeholder.ReplaceAllString(c.Index, "*")}
 	}
+	config.SetDefault(&c.Retention.Interval, config.Duration(time.Hour))
 	config.SetDefault(&c.Metrics.Listen, "127.0.0.1:9102")
 	c.Log.SetDefaults()
 	config.SetDefault(&c.ShutdownTimeout, config.Duration(30*time.Second))

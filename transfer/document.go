@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logcollect/logcollect/internal/esindex"
 	"github.com/logcollect/logcollect/internal/record"
 )
 
@@ -51,7 +52,7 @@ func docID(r *kgo.Record) string {
 // {"message": value, "@timestamp": Kafka timestamp, "kafka": {…}}. The index
 // comes from namer and the document's @timestamp (the Kafka timestamp when
 // @timestamp is missing or not RFC 3339).
-func buildDocument(r *kgo.Record, namer *indexNamer) document {
+func buildDocument(r *kgo.Record, namer *esindex.Template) document {
 	d := document{rec: r, id: docID(r), ts: r.Timestamp}
 	v := bytes.TrimSpace(r.Value)
 	if len(v) > 0 && v[0] == '{' && json.Valid(v) {
@@ -84,7 +85,7 @@ func buildDocument(r *kgo.Record, namer *indexNamer) document {
 		b = append(b, '"', '}')
 		d.body = appendKafkaField(b, r)
 	}
-	d.index = namer.name(r.Topic, d.ts)
+	d.index = namer.Name(r.Topic, d.ts)
 	return d
 }
 

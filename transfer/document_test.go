@@ -6,45 +6,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olivere/elastic/v7"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logcollect/logcollect/internal/esindex"
 	"github.com/logcollect/logcollect/internal/record"
 )
 
-func TestIndexNamer(t *testing.T) {
-	ts := time.Date(2026, 3, 7, 23, 30, 0, 0, time.FixedZone("X", -2*3600)) // 2026-03-08T01:30Z
-	tests := []struct {
-		name, template, topic, want, err string
-	}{
-		{name: "default", template: "{topic}-{yyyy.MM.dd}", topic: "nginx", want: "nginx-2026.03.08"},
-		{name: "classic", template: "{topic}", topic: "nginx", want: "nginx"},
-		{name: "lower-cased topic", template: "{topic}", topic: "App.Log", want: "app.log"},
-		{name: "prefix and hour", template: "logs-{topic}-{yy.MM.dd.HH}", topic: "a", want: "logs-a-26.03.08.01"},
-		{name: "month", template: "{topic}-{yyyy-MM}", topic: "a", want: "a-2026-03"},
-		{name: "no topic", template: "logs-{yyyy}", err: "must contain {topic}"},
-		{name: "unknown placeholder", template: "{topic}-{host}", err: "unknown placeholder {host}"},
-		{name: "empty placeholder", template: "{topic}-{}", err: "unknown placeholder {}"},
-		{name: "unterminated", template: "{topic}-{yyyy", err: "unterminated {"},
-		{name: "upper case literal", template: "Logs-{topic}", err: "lower case"},
-		{name: "empty", template: "", err: "empty"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			n, err := parseIndexTemplate(tt.template)
-			if tt.err != "" {
-				require.ErrorContains(t, err, tt.err)
-				return
-			}
-			require.NoError(t, err)
-			require.Equal(t, tt.want, n.name(tt.topic, ts))
-		})
-	}
-}
-
 func TestBuildDocument(t *testing.T) {
 	kts := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
-	namer, err := parseIndexTemplate(defaultIndex)
+	namer, err := esindex.Parse(defaultIndex)
 	require.NoError(t, err)
 	tests := []struct {
 		name      string
@@ -146,7 +118,7 @@ func TestDocID(t *testing.T) {
 		{"512 bytes", id(strings.Repeat("x", 512)), strings.Repeat("x", 512)},
 		{"not UTF-8", id("a\xffb"), "web-3-17"},
 	}
-	namer, err := parseIndexTemplate("{topic}")
+	namer, err := esindex.Parse("{topic}")
 	require.NoError(t, err)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,16 +129,36 @@ func TestDocID(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
+	block := func(status int) bulkItem {
+		return bulkItem{Status: status, Error: &elastic.ErrorDetails{Type: "cluster_block_exception"}}
+	}
 	tests := []struct {
-		status int
+		name   string
+		item   bulkItem
 		want   outcome
+		reason string // stall reason when retried
 	}{
-		{200, outcomeOK}, {201, outcomeOK},
-		{400, outcomeReject}, {404, outcomeReject}, {409, outcomeReject},
-		{429, outcomeRetry}, {500, outcomeRetry}, {503, outcomeRetry}, {0, outcomeRetry},
+		{"200", bulkItem{Status: 200}, outcomeOK, ""},
+		{"201", bulkItem{Status: 201}, outcomeOK, ""},
+		{"400", bulkItem{Status: 400, Error: &elastic.ErrorDetails{Type: "mapper_parsing_exception"}}, outcomeReject, ""},
+		{"404", bulkItem{Status: 404}, outcomeReject, ""},
+		{"409", bulkItem{Status: 409}, outcomeReject, ""},
+		{"403 without a block", bulkItem{Status: 403, Error: &elastic.ErrorDetails{Type: "security_exception"}}, outcomeReject, ""},
+		{"429", bulkItem{Status: 429, Error: &elastic.ErrorDetails{Type: "es_rejected_execution_exception"}}, outcomeRetry, stallESRejected},
+		{"500", bulkItem{Status: 500}, outcomeRetry, stallES5xx},
+		{"503", bulkItem{Status: 503}, outcomeRetry, stallES5xx},
+		{"no status", bulkItem{}, outcomeRetry, stallES5xx},
+		{"403 write block", block(403), outcomeRetry, stallIndexBlocked},
+		{"429 flood-stage block", block(429), outcomeRetry, stallDiskWatermark},
+		{"503 no master", block(503), outcomeRetry, stallES5xx},
 	}
 	for _, tt := range tests {
-		require.Equal(t, tt.want, classify(tt.status), "status %d", tt.status)
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, classify(tt.item))
+			if tt.want == outcomeRetry {
+				require.Equal(t, tt.reason, itemStallReason(tt.item))
+			}
+		})
 	}
 }
 

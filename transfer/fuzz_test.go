@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/esindex"
 )
 
 // Any record value becomes one line of valid JSON, an object whose "kafka"
@@ -20,7 +22,7 @@ func FuzzBuildDocument(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	namer, err := parseIndexTemplate(defaultIndex)
+	namer, err := esindex.Parse(defaultIndex)
 	if err != nil {
 		f.Fatal(err)
 	}

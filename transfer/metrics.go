@@ -20,6 +20,15 @@ type Metrics struct {
 	KafkaUp         prometheus.Gauge       // 1 when the last lag refresh succeeded
 	EndToEnd        prometheus.Histogram   // index time minus the read time (@timestamp as the agent sent it)
 
+	// Stalls (stall.go): partitions whose records wait for a retry, and
+	// the longest wait, by reason (a closed set, every value exported).
+	StalledPartitions *prometheus.GaugeVec // reason
+	StallSeconds      *prometheus.GaugeVec // reason
+
+	// Retention (retention.go).
+	RetentionDeleted prometheus.Counter // indices deleted
+	RetentionErrors  prometheus.Counter // failed listings and deletions
+
 	// The pipelines' metrics; their pipeline and processor labels come from
 	// the configuration, and the series of a pipeline (or step) a reload
 	// removes are deleted.
@@ -80,6 +89,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time from a record's @timestamp (the agent's read time, also for documents whose pipeline sets @timestamp from the line) to its indexing.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
 		}),
+		StalledPartitions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "logtransfer_stalled_partitions",
+			Help: "Partitions whose records wait for a retry (nothing after them is committed), by reason: es_5xx, es_rejected, index_blocked, disk_watermark, es_unavailable, dlq_unavailable.",
+		}, []string{"reason"}),
+		StallSeconds: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "logtransfer_stall_seconds",
+			Help: "How long the longest-stalled partition of each reason has been waiting for a retry to succeed (0 when none), refreshed every 10s and on each change.",
+		}, []string{"reason"}),
+		RetentionDeleted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logtransfer_retention_deleted_indices_total",
+			Help: "Indices retention deleted because all their documents are older than retention.max_age.",
+		}),
+		RetentionErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logtransfer_retention_errors_total",
+			Help: "Failed retention requests: listing the indices, or deleting one (it is tried again next retention.interval).",
+		}),
 		PipelineEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logtransfer_pipeline_events_total",
 			Help: "Records a pipeline ran on.",
@@ -107,8 +132,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.PipelineReloads.WithLabelValues(source, result)
 		}
 	}
+	for _, r := range stallReasons {
+		m.StalledPartitions.WithLabelValues(r)
+		m.StallSeconds.WithLabelValues(r)
+	}
 	reg.MustRegister(m.RecordsConsumed, m.DocsIndexed, m.IndexErrors, m.DLQRecords, m.BulkDuration,
 		m.BulkSize, m.ConsumerLag, m.CommitErrors, m.ESUp, m.KafkaUp, m.EndToEnd,
+		m.StalledPartitions, m.StallSeconds, m.RetentionDeleted, m.RetentionErrors,
 		m.PipelineEvents, m.PipelineErrors, m.PipelineDropped, m.PipelineDuration, m.PipelineReloads)
 	return m
 }

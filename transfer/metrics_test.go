@@ -41,6 +41,10 @@ func TestMetricsNamesAndLint(t *testing.T) {
 		"logtransfer_es_up",
 		"logtransfer_kafka_up",
 		"logtransfer_end_to_end_seconds",
+		"logtransfer_stalled_partitions",
+		"logtransfer_stall_seconds",
+		"logtransfer_retention_deleted_indices_total",
+		"logtransfer_retention_errors_total",
 		"logtransfer_pipeline_events_total",
 		"logtransfer_pipeline_errors_total",
 		"logtransfer_pipeline_dropped_total",
@@ -49,6 +53,7 @@ func TestMetricsNamesAndLint(t *testing.T) {
 	}, names)
 	for _, c := range []prometheus.Collector{m.RecordsConsumed, m.DocsIndexed, m.IndexErrors, m.DLQRecords, m.BulkDuration,
 		m.BulkSize, m.ConsumerLag, m.CommitErrors, m.ESUp, m.KafkaUp, m.EndToEnd,
+		m.StalledPartitions, m.StallSeconds, m.RetentionDeleted, m.RetentionErrors,
 		m.PipelineEvents, m.PipelineErrors, m.PipelineDropped, m.PipelineDuration, m.PipelineReloads} {
 		problems, err := testutil.CollectAndLint(c)
 		require.NoError(t, err)

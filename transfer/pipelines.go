@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logcollect/logcollect/internal/esindex"
 	"github.com/logcollect/logcollect/pipeline"
 )
 
@@ -249,7 +250,7 @@ func (t *Transfer) buildDocuments(recs []*kgo.Record, ps *pipelineSet) (docs []d
 // the event. The build is observed in logtransfer_pipeline_duration_seconds:
 // every one, since two clock reads and an observation do not show in
 // BenchmarkBuildDocumentPipeline (a few tens of ns of ~5 µs).
-func buildPipelineDocument(r *kgo.Record, namer *indexNamer, p *pipeline.Pipeline, pm *pipelineMetrics) (d document, ok bool) {
+func buildPipelineDocument(r *kgo.Record, namer *esindex.Template, p *pipeline.Pipeline, pm *pipelineMetrics) (d document, ok bool) {
 	start := time.Now()
 	pm.events.Inc()
 	pd := pipeline.BuildDocument(p, r.Value, r.Timestamp, func(e *pipeline.Event) { setKafkaField(e, r) },
@@ -267,7 +268,7 @@ func buildPipelineDocument(r *kgo.Record, namer *indexNamer, p *pipeline.Pipelin
 	case errors.As(pd.Err, &eerr):
 		pm.failed(pipeline.EncodeStep)
 	}
-	d = document{rec: r, id: docID(r), ts: pd.Read, body: pd.Body, index: namer.name(r.Topic, pd.Time)}
+	d = document{rec: r, id: docID(r), ts: pd.Read, body: pd.Body, index: namer.Name(r.Topic, pd.Time)}
 	pm.duration.Observe(time.Since(start).Seconds())
 	return d, true
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logcollect/logcollect/internal/ctl"
+	"github.com/logcollect/logcollect/internal/esindex"
 	"github.com/logcollect/logcollect/internal/record"
 	"github.com/logcollect/logcollect/internal/testenv"
 	"github.com/logcollect/logcollect/pipeline"
@@ -35,7 +36,7 @@ func pipelinesOf(t testing.TB, y string) []pipeline.Config {
 // the index namer and the given pipelines.
 func testTransfer(t testing.TB, cfgs []pipeline.Config) (*Transfer, *pipelineSet) {
 	t.Helper()
-	namer, err := parseIndexTemplate(defaultIndex)
+	namer, err := esindex.Parse(defaultIndex)
 	require.NoError(t, err)
 	tr := &Transfer{m: NewMetrics(prometheus.NewRegistry()), namer: namer, log: slog.New(slog.DiscardHandler)}
 	set, err := pipeline.NewSet(cfgs)
@@ -288,6 +289,72 @@ func TestTransferPipelines(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	require.Equal(t, float64(0), r2.metric(t, "logtransfer_records_consumed_total"))
 	require.Equal(t, writes, es.Writes())
+}
+
+// A line's own time picks its daily index: nginx lines written 30 hours and
+// three days ago, read and shipped now (the agent's @timestamp is the read
+// time), go through dissect and the timestamp processor into the indices of
+// their UTC dates, not today's, whatever zone the line was written in. Sent
+// again by an agent that restarted before its offsets were saved (the same
+// event ids, later Kafka offsets), they overwrite their documents in those
+// same indices instead of adding any.
+func TestPipelineTimestampPicksTheIndex(t *testing.T) {
+	brokers := startKfake(t, 1)
+	es := transfertest.NewES(t)
+	cfg := testConfig(brokers, es.URL(), "web")
+	cfg.Pipelines = pipelinesOf(t, `
+- name: web
+  topics: [web]
+  processors:
+    - dissect: {pattern: '%{source.address} - %{user.name} [%{time}] "%{request}" %{status} %{bytes}'}
+    - timestamp: {field: time, formats: [nginx]}
+    - remove: {fields: [time]}
+`)
+	now := time.Now()
+	readAt := now.UTC().Format(time.RFC3339Nano)
+	lines := []struct {
+		id      string
+		written time.Time
+	}{
+		{"late-1", now.Add(-30 * time.Hour).In(time.FixedZone("", -7*3600))},
+		{"late-2", now.AddDate(0, 0, -3).In(time.FixedZone("", 5*3600+1800))},
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.AllowAutoTopicCreation())
+	require.NoError(t, err)
+	defer cl.Close()
+	produce := func() {
+		for _, l := range lines {
+			msg := fmt.Sprintf(`203.0.113.7 - - [%s] "GET / HTTP/1.1" 200 612`, l.written.Format(pipeline.FormatNginx))
+			v := fmt.Sprintf(`{"@timestamp":%q,"message":%q,"host":{"name":"web-1"}}`, readAt, msg)
+			r := &kgo.Record{Topic: "web", Value: []byte(v), Headers: []kgo.RecordHeader{{Key: record.IDHeader, Value: []byte(l.id)}}}
+			require.NoError(t, cl.ProduceSync(t.Context(), r).FirstErr())
+		}
+	}
+	produce()
+	r := startTransfer(t, cfg)
+	waitCount(t, es, len(lines), 30*time.Second)
+	produce() // the same lines again, after the first ones were indexed
+	require.Eventually(t, func() bool { return r.metric(t, "logtransfer_docs_indexed_total") == float64(2*len(lines)) },
+		30*time.Second, 10*time.Millisecond)
+	requireAllCommitted(t, brokers, cfg.Kafka.Group, "web")
+
+	docs := es.Docs()
+	require.Len(t, docs, len(lines), "sent twice, indexed once each")
+	for _, l := range lines {
+		key := "web-" + l.written.UTC().Format("2006.01.02") + "/" + l.id
+		body, ok := docs[key]
+		require.True(t, ok, "%s not in its day's index: %v", key, docs)
+		var d struct {
+			Timestamp time.Time `json:"@timestamp"`
+			Event     struct {
+				Ingested string `json:"ingested"`
+			} `json:"event"`
+		}
+		require.NoError(t, json.Unmarshal(body, &d))
+		require.True(t, d.Timestamp.Equal(l.written.Truncate(time.Second)), "@timestamp %s, written %s", d.Timestamp, l.written)
+		require.Equal(t, readAt, d.Event.Ingested, "the read time stays in event.ingested")
+		require.NotContains(t, string(body), `"time"`)
+	}
 }
 
 // Pipelines from etcd: the key is read before the first record and replaces

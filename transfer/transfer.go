@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/logcollect/logcollect/internal/esclient"
+	"github.com/logcollect/logcollect/internal/esindex"
 	"github.com/logcollect/logcollect/internal/etcdclient"
 	"github.com/logcollect/logcollect/internal/kafkaclient"
 	"github.com/logcollect/logcollect/pipeline"
@@ -49,7 +50,7 @@ type Transfer struct {
 	m   *Metrics
 	// consumed and indexed are m's per-topic counters, cached.
 	consumed, indexed *topicCounters
-	namer             *indexNamer
+	namer             *esindex.Template
 	kcl               *kgo.Client
 	adm               *kadm.Client
 
@@ -62,6 +63,7 @@ type Transfer struct {
 	// tooLargeLogged is when a 413 was last logged (unix ns).
 	tooLargeLogged atomic.Int64
 	lost           atomic.Uint64 // bumped when partitions are lost
+	stalls         *stalls       // partitions waiting for a retry
 	closeOne       sync.Once
 
 	// pipes is the running set of pipelines (see pipelines.go); psrc the
@@ -77,7 +79,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Transfer, er
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	namer, err := parseIndexTemplate(cfg.Index)
+	namer, err := esindex.Parse(cfg.Index)
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
@@ -92,6 +94,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Transfer, er
 		namer:  namer,
 		esOpts: esOpts,
 	}
+	t.stalls = newStalls(t.log, t.m)
 	t.consumed = newTopicCounters(t.m.RecordsConsumed)
 	t.indexed = newTopicCounters(t.m.DocsIndexed)
 	set, err := pipeline.NewSet(cfg.Pipelines) // checked by Validate
@@ -236,6 +239,9 @@ func (t *Transfer) Run(ctx context.Context) error {
 			return nil
 		}
 		return err
+	}
+	if t.cfg.Retention.MaxAge > 0 {
+		wg.Go(func() { t.retentionLoop(lagCtx) })
 	}
 	select {
 	case <-pipelinesRead:
@@ -467,15 +473,16 @@ func splitDocs(docs []document, actions, bytes int) [][]document {
 	return out
 }
 
-// lagLoop refreshes logtransfer_consumer_lag and logtransfer_kafka_up, and
-// pings Elasticsearch for logtransfer_es_up (also while idle), every
-// lagInterval until ctx is done.
+// lagLoop refreshes logtransfer_consumer_lag and logtransfer_kafka_up,
+// pings Elasticsearch for logtransfer_es_up (also while idle) and refreshes
+// logtransfer_stall_seconds, every lagInterval until ctx is done.
 func (t *Transfer) lagLoop(ctx context.Context) {
 	tick := time.NewTicker(lagInterval)
 	defer tick.Stop()
 	for {
 		t.refreshLag(ctx)
 		t.pingElasticsearch(ctx)
+		t.stalls.refresh()
 		select {
 		case <-ctx.Done():
 			return

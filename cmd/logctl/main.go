@@ -1,6 +1,7 @@
 // Command logctl is the operator's command line for logcollect: collect
 // configs in etcd, live agents, log search in Elasticsearch, the
-// transfer's consumer lag in Kafka, and its pipelines tried on sample lines. The logic is in internal/ctl; this file
+// transfer's consumer lag in Kafka, its pipelines tried on sample lines, and
+// its daily indices listed and pruned. The logic is in internal/ctl; this file
 // only wires flags, environment and signals.
 package main
 
@@ -21,6 +22,7 @@ import (
 
 	"github.com/logcollect/logcollect/internal/collect"
 	"github.com/logcollect/logcollect/internal/ctl"
+	"github.com/logcollect/logcollect/internal/esindex"
 	"github.com/logcollect/logcollect/metrics"
 )
 
@@ -114,7 +116,7 @@ func rootCommand() (*cobra.Command, *globals) {
 	g.kafkaAuth.Password = os.Getenv("LOGCTL_KAFKA_PASSWORD")
 	pf.DurationVar(&g.timeout, "timeout", ctl.DefaultTimeout, "timeout of each request to etcd, Kafka or Elasticsearch")
 	pf.StringVar(&g.collectKey, "collect-key", collect.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
-	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), pipelineCmd(), etcdAuthCmd(g))
+	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), pipelineCmd(), indicesCmd(g), etcdAuthCmd(g))
 	return root, g
 }
 
@@ -520,5 +522,87 @@ A generated password is printed once and stored nowhere.`,
 		},
 	}
 	cmd.AddCommand(host, operator, enable)
+	return cmd
+}
+
+func indicesCmd(g *globals) *cobra.Command {
+	var template string
+	var topics []string
+	// open checks -o and builds the Indices of the flags.
+	open := func() (x *ctl.Indices, asJSON bool, err error) {
+		if asJSON, err = g.json(); err != nil {
+			return nil, false, err
+		}
+		es, err := ctl.NewSecureElasticsearchClient(g.es, g.timeout, g.esAuth)
+		if err != nil {
+			return nil, false, err
+		}
+		x, err = ctl.NewIndices(es, g.es, g.timeout, template, topics)
+		return x, asJSON, err
+	}
+	cmd := &cobra.Command{
+		Use:   "indices",
+		Short: "List logtransfer's dated indices: name, topic, date, docs, size",
+		Long: `List logtransfer's dated indices, oldest first: those whose name the
+index setting (--index, logtransfer's "index") makes for a topic and a date,
+and whose documents have kafka.topic. Hidden indices, closed ones and other
+tools' indices with look-alike names are left out.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			x, asJSON, err := open()
+			if err != nil {
+				return err
+			}
+			infos, err := x.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return ctl.WriteJSON(cmd.OutOrStdout(), infos)
+			}
+			return ctl.WriteIndices(cmd.OutOrStdout(), infos)
+		},
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&template, "index", ctl.DefaultIndexTemplate, "logtransfer's index setting: {topic} and a date such as {yyyy.MM.dd}")
+	pf.StringSliceVar(&topics, "topic", nil, "only the indices of these topics (default: all)")
+	addOutput(cmd, g)
+
+	var olderThan esindex.Age
+	var dryRun bool
+	prune := &cobra.Command{
+		Use:   "prune --older-than AGE [--dry-run]",
+		Short: "Delete logtransfer's indices whose every document is older than AGE (30d, 36h)",
+		Long: `Delete logtransfer's dated indices (those "logctl indices" lists) whose
+every document is older than --older-than: the daily index of 1 March goes
+with 30d from 1 April 00:00 UTC. The same rule as logtransfer's
+retention.max_age. --dry-run prints what would be deleted.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			x, asJSON, err := open()
+			if err != nil {
+				return err
+			}
+			ps, err := x.Prune(cmd.Context(), olderThan, time.Now(), dryRun)
+			if ps == nil && err != nil {
+				return err
+			}
+			var werr error
+			if asJSON {
+				werr = ctl.WriteJSON(cmd.OutOrStdout(), ps)
+			} else {
+				werr = ctl.WritePruned(cmd.OutOrStdout(), ps, dryRun)
+			}
+			if err != nil {
+				return err
+			}
+			return werr
+		},
+	}
+	prune.Flags().Var(&olderThan, "older-than", "delete the indices whose every document is older than this: whole days (30d) or a duration (36h), at least 1h")
+	prune.Flags().BoolVar(&dryRun, "dry-run", false, "only print what would be deleted")
+	_ = prune.MarkFlagRequired("older-than")
+	addOutput(prune, g)
+	cmd.AddCommand(prune)
 	return cmd
 }

@@ -1,7 +1,9 @@
 // Package ctl is the logic of logctl, the operator's command line for a
 // logcollect pipeline: it reads and writes the agents' collect configs in
-// etcd, lists the live agents, searches the indexed logs in Elasticsearch and
-// shows the transfer's consumer lag in Kafka. cmd/logctl only parses flags and
+// etcd, lists the live agents, searches the indexed logs in Elasticsearch,
+// shows the transfer's consumer lag in Kafka, and lists and prunes the
+// transfer's dated indices (by the rules of package esindex, which
+// logtransfer's retention follows too). cmd/logctl only parses flags and
 // calls it.
 //
 // Why it is built the way it is:

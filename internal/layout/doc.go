@@ -25,9 +25,8 @@
 //   - the logtransfer binary links neither gopsutil, the InfluxDB client, nxadm/tail nor
 //     fsnotify; logctl none of the first three.
 //   - the shared packages (internal/config, internal/kafkaclient, internal/etcdclient,
-//     internal/esclient, internal/record, internal/collect, internal/retry, metrics, and
-//     pipeline, which logtransfer and logctl share)
-//     import no service.
+//     internal/esclient, internal/esindex, internal/record, internal/collect, internal/retry,
+//     metrics, and pipeline, which logtransfer and logctl share) import no service.
 //
 // The rules are on production code: the non-test .go files, transitively (go list -deps), so a
 // forbidden package is found however deep it is, and reported with the chain of imports that

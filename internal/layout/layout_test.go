@@ -38,7 +38,7 @@ var (
 	// shared are the small packages the services meet through.
 	shared = []string{
 		"internal/config/...", "internal/kafkaclient/...", "internal/etcdclient/...", "internal/esclient/...",
-		"internal/record/...", "internal/collect/...", "internal/retry/...", "metrics/...", "pipeline/...",
+		"internal/record/...", "internal/collect/...", "internal/retry/...", "internal/esindex/...", "metrics/...", "pipeline/...",
 	}
 	// hostLibs sample the host (sysmon) and write to InfluxDB.
 	hostLibs = []string{"github.com/shirou/gopsutil/...", "github.com/influxdata/influxdb-client-go/..."}
