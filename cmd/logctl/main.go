@@ -453,28 +453,28 @@ A generated password is printed once and stored nowhere.`,
 	}
 	var o ctl.IdentityOptions
 	var ip, name string
-	admin := func() (*ctl.EtcdAuthAdmin, func(), error) {
+	// run sets up one identity with an admin on the connection flags and
+	// prints it (forAgent: with the agent's config lines).
+	run := func(cmd *cobra.Command, forAgent bool, setUp func(context.Context, *ctl.EtcdAuthAdmin) (ctl.Identity, error)) error {
 		cli, err := ctl.NewSecureEtcdClient(g.etcd, g.timeout, g.etcdAuth)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		return ctl.NewEtcdAuthAdmin(cli, g.collectKey, g.timeout), func() { cli.Close() }, nil
+		defer cli.Close()
+		id, err := setUp(cmd.Context(), ctl.NewEtcdAuthAdmin(cli, g.collectKey, g.timeout))
+		if err != nil {
+			return err
+		}
+		return ctl.WriteIdentity(cmd.OutOrStdout(), id, forAgent)
 	}
 	host := &cobra.Command{
 		Use:   "host HOST",
 		Short: "Create or update the user and role logagent-HOST of the agent on HOST (its IP, or its name with --ip)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, closeFn, err := admin()
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			id, err := adm.Host(cmd.Context(), args[0], ip, name, o)
-			if err != nil {
-				return err
-			}
-			return ctl.WriteIdentity(cmd.OutOrStdout(), id, true)
+			return run(cmd, true, func(ctx context.Context, adm *ctl.EtcdAuthAdmin) (ctl.Identity, error) {
+				return adm.Host(ctx, args[0], ip, name, o)
+			})
 		},
 	}
 	host.Flags().StringVar(&ip, "ip", "", "the host's IP (its registration key), when HOST is a name")
@@ -484,20 +484,13 @@ A generated password is printed once and stored nowhere.`,
 		Short: "Create or update an operator user for logctl (default logctl) with the role " + ctl.OperatorRole,
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, closeFn, err := admin()
-			if err != nil {
-				return err
-			}
-			defer closeFn()
 			user := ""
 			if len(args) == 1 {
 				user = args[0]
 			}
-			id, err := adm.Operator(cmd.Context(), user, o)
-			if err != nil {
-				return err
-			}
-			return ctl.WriteIdentity(cmd.OutOrStdout(), id, false)
+			return run(cmd, false, func(ctx context.Context, adm *ctl.EtcdAuthAdmin) (ctl.Identity, error) {
+				return adm.Operator(ctx, user, o)
+			})
 		},
 	}
 	for _, c := range []*cobra.Command{host, operator} {
@@ -509,16 +502,9 @@ A generated password is printed once and stored nowhere.`,
 		Short: "Turn etcd authentication on, creating the user root (with a generated password) if it does not exist",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			adm, closeFn, err := admin()
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			id, err := adm.Enable(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return ctl.WriteIdentity(cmd.OutOrStdout(), id, false)
+			return run(cmd, false, func(ctx context.Context, adm *ctl.EtcdAuthAdmin) (ctl.Identity, error) {
+				return adm.Enable(ctx)
+			})
 		},
 	}
 	cmd.AddCommand(host, operator, enable)
