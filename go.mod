@@ -3,6 +3,7 @@ module github.com/logcollect/logcollect
 go 1.26.0
 
 require (
+	github.com/bmatcuk/doublestar/v4 v4.10.7
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	github.com/elastic/go-grok v0.3.1
 	github.com/expr-lang/expr v1.17.8
@@ -112,7 +113,7 @@ require (
 	go.yaml.in/yaml/v4 v4.0.0-rc.5 // indirect
 	golang.org/x/crypto v0.58.0
 	golang.org/x/net v0.61.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/sys v0.49.0
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260803160001-6ac0973c030d // indirect

@@ -25,6 +25,7 @@ type Agent struct {
 	ship     *shipper
 	claims   *claims
 	watcher  *fileWatcher // set by Run; nil without inotify
+	policy   *collect.Policy
 	hostName string
 	hostIP   string
 
@@ -51,8 +52,13 @@ func New(cfg Config, prod Producer, log *slog.Logger, reg prometheus.Registerer)
 	if err != nil {
 		return nil, err
 	}
+	policy, err := collect.NewPolicy(cfg.Files.AllowedPaths, cfg.Kafka.AllowedTopics)
+	if err != nil {
+		return nil, err
+	}
 	a := &Agent{
 		cfg:      cfg,
+		policy:   policy,
 		log:      log,
 		m:        m,
 		reg:      offsets,
@@ -84,6 +90,11 @@ func (a *Agent) HostIP() string { return a.hostIP }
 // source (EtcdSource) counts its reloads and etcd's state in them.
 func (a *Agent) Metrics() *Metrics { return a.m }
 
+// Policy is what the files.allowed_paths and kafka.allowed_topics of the
+// config allow: the EtcdSource refuses a config outside it, and the agent
+// checks every file of a task from etcd against it when opening it.
+func (a *Agent) Policy() *collect.Policy { return a.policy }
+
 // HostName is the host name the agent reports.
 func (a *Agent) HostName() string { return a.hostName }
 
@@ -105,6 +116,12 @@ var ErrStopped = errors.New("agent stopped")
 // stop (their records in flight are still delivered and committed), changed
 // ones restart. It returns once the change is in effect. Safe for concurrent
 // use; Run must be running.
+//
+// source says where tasks come from. Only tasks of source "file" (the
+// config file) are trusted: the files of tasks from any other source are
+// opened only when they resolve inside files.allowed_paths (see
+// openLogFile); checking a remote config itself against the policy before
+// applying it is its source's job (EtcdSource).
 func (a *Agent) Apply(tasks []collect.Task, source string) error {
 	req := applyRequest{tasks: tasks, source: source, result: make(chan error, 1)}
 	select {
@@ -241,7 +258,7 @@ func (a *Agent) apply(ctx context.Context, runners map[string]*runningTask, task
 		if _, ok := runners[path]; ok {
 			continue
 		}
-		runners[path] = a.start(ctx, t)
+		runners[path] = a.start(ctx, t, source != "file")
 		added++
 	}
 	added -= changed
@@ -250,7 +267,8 @@ func (a *Agent) apply(ctx context.Context, runners map[string]*runningTask, task
 	return nil
 }
 
-func (a *Agent) start(ctx context.Context, t collect.Task) *runningTask {
+// start runs t; restricted: its files are checked against the policy.
+func (a *Agent) start(ctx context.Context, t collect.Task, restricted bool) *runningTask {
 	ctx, cancel := context.WithCancel(ctx)
 	enc := newEncoder(t.Format, a.hostName, a.hostIP, t.Fields)
 	overhead := 0 // room for the JSON envelope around the message
@@ -272,6 +290,9 @@ func (a *Agent) start(ctx context.Context, t collect.Task) *runningTask {
 		rescan:      make(chan struct{}, 1),
 		harvesters:  make(map[fileID]context.CancelFunc),
 		reported:    make(map[string]string),
+	}
+	if restricted {
+		tr.policy = a.policy
 	}
 	r := &runningTask{task: t, cancel: cancel, done: make(chan struct{})}
 	go func() {

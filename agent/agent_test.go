@@ -44,7 +44,9 @@ func testConfig(t testing.TB, brokers []string, dataDir string) Config {
 		Kafka:   kafkaBrokers(brokers...),
 		Host:    HostConfig{Name: "test-host", IP: "127.0.0.1"},
 		DataDir: dataDir,
-		Files:   FilesConfig{ScanFrequency: Duration(100 * time.Millisecond)},
+		// The tasks of the tests are applied as remote ones (source
+		// "test"): their files, in t.TempDir(), must be allowed.
+		Files: FilesConfig{ScanFrequency: Duration(100 * time.Millisecond), AllowedPaths: []string{filepath.Join(os.TempDir(), "**")}},
 	}
 	cfg.Kafka.Linger = Duration(time.Millisecond)
 	require.NoError(t, cfg.Validate())
@@ -69,8 +71,15 @@ func startAgent(t testing.TB, cfg Config, prod Producer, tasks ...collect.Task) 
 // startAgentLog is startAgent with the agent's logger.
 func startAgentLog(t testing.TB, cfg Config, prod Producer, log *slog.Logger, tasks ...collect.Task) *runningAgent {
 	t.Helper()
+	return startAgentFrom(t, cfg, prod, log, "test", tasks...)
+}
+
+// startAgentFrom is startAgentLog with the tasks' source: "file" for
+// trusted tasks of the config file, anything else for remote ones.
+func startAgentFrom(t testing.TB, cfg Config, prod Producer, log *slog.Logger, source string, tasks ...collect.Task) *runningAgent {
+	t.Helper()
 	if prod == nil {
-		cl, err := kafkaclient.NewProducer(cfg.Kafka, log)
+		cl, err := kafkaclient.NewProducer(cfg.Kafka.ProducerConfig, log)
 		require.NoError(t, err)
 		t.Cleanup(cl.Close)
 		prod = cl
@@ -82,7 +91,7 @@ func startAgentLog(t testing.TB, cfg Config, prod Producer, log *slog.Logger, ta
 	go func() { ra.done <- a.Run(ctx) }()
 	tasks, err = collect.ValidateTasks(tasks)
 	require.NoError(t, err)
-	require.NoError(t, a.Apply(tasks, "test"))
+	require.NoError(t, a.Apply(tasks, source))
 	t.Cleanup(func() { ra.stop(t) })
 	return ra
 }

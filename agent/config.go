@@ -3,6 +3,7 @@ package agent
 import (
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/logcollect/logcollect/internal/collect"
@@ -16,15 +17,25 @@ import (
 // binary also reads a sysmon: section from the same file, to run the host
 // sampler in its process; the agent itself knows nothing of it.)
 type Config struct {
-	Kafka           kafkaclient.ProducerConfig `yaml:"kafka"`
-	Etcd            EtcdConfig                 `yaml:"etcd"`
-	Host            HostConfig                 `yaml:"host"`
-	DataDir         string                     `yaml:"data_dir"` // default "/var/lib/logagent"
-	Metrics         MetricsConfig              `yaml:"metrics"`
-	Log             LogConfig                  `yaml:"log"`
-	Files           FilesConfig                `yaml:"files"`
-	Tasks           []collect.Task             `yaml:"tasks"`            // used when etcd.endpoints is empty
-	ShutdownTimeout Duration                   `yaml:"shutdown_timeout"` // default 30s: how long SIGTERM waits for buffered records
+	Kafka           KafkaConfig    `yaml:"kafka"`
+	Etcd            EtcdConfig     `yaml:"etcd"`
+	Host            HostConfig     `yaml:"host"`
+	DataDir         string         `yaml:"data_dir"` // default "/var/lib/logagent"
+	Metrics         MetricsConfig  `yaml:"metrics"`
+	Log             LogConfig      `yaml:"log"`
+	Files           FilesConfig    `yaml:"files"`
+	Tasks           []collect.Task `yaml:"tasks"`            // used when etcd.endpoints is empty
+	ShutdownTimeout Duration       `yaml:"shutdown_timeout"` // default 30s: how long SIGTERM waits for buffered records
+}
+
+// KafkaConfig is the Kafka producer plus the topics a collect config from
+// etcd may name.
+type KafkaConfig struct {
+	kafkaclient.ProducerConfig `yaml:",inline"`
+	// AllowedTopics are globs; a collect config from etcd naming another
+	// topic is refused. Empty: any topic. Tasks of the config file are not
+	// restricted.
+	AllowedTopics []string `yaml:"allowed_topics"`
 }
 
 // EtcdConfig configures where collect tasks come from: the etcd connection
@@ -52,8 +63,14 @@ type LogConfig = config.LogConfig
 // string such as "10s"; see config.Duration.
 type Duration = config.Duration
 
-// FilesConfig configures how files are found and closed.
+// FilesConfig configures which files remote configs may name and how files
+// are found and closed.
 type FilesConfig struct {
+	// AllowedPaths are globs (** for any number of directories) of the
+	// files a collect config from etcd may name, checked with symlinks
+	// resolved; default collect.DefaultAllowedPaths (/var/log/**). Tasks of
+	// the config file are not restricted. See collect.Policy.
+	AllowedPaths  []string `yaml:"allowed_paths"`
 	ScanFrequency Duration `yaml:"scan_frequency"` // default 10s: how often globs are re-expanded
 	CloseInactive Duration `yaml:"close_inactive"` // default 5m
 	IgnoreOlder   Duration `yaml:"ignore_older"`   // default 0 = off
@@ -100,6 +117,19 @@ func (c *Config) Validate() error {
 		errs.BadValue("metrics.listen", c.Metrics.Listen, "%v", err)
 	}
 	c.Log.Validate("log", &errs)
+	if len(c.Files.AllowedPaths) == 0 {
+		errs.Addf("files.allowed_paths", `must not be empty (["/**"] allows every file)`)
+	}
+	for i, rule := range c.Files.AllowedPaths {
+		if err := collect.CheckPathRule(rule); err != nil {
+			errs.BadValue(fmt.Sprintf("files.allowed_paths[%d]", i), rule, "%v", err)
+		}
+	}
+	for i, rule := range c.Kafka.AllowedTopics {
+		if err := collect.CheckTopicRule(rule); err != nil {
+			errs.BadValue(fmt.Sprintf("kafka.allowed_topics[%d]", i), rule, "%v", err)
+		}
+	}
 	errs.NonNegative("files.scan_frequency", c.Files.ScanFrequency)
 	errs.NonNegative("files.close_inactive", c.Files.CloseInactive)
 	errs.NonNegative("files.ignore_older", c.Files.IgnoreOlder)
@@ -127,6 +157,9 @@ func (c *Config) setDefaults() {
 	config.SetDefault(&c.Kafka.MaxBufferedBytes, 16<<20)
 	config.SetDefault(&c.Etcd.DialTimeout, Duration(5*time.Second))
 	config.SetDefault(&c.Etcd.CollectKey, collect.DefaultCollectKey)
+	if c.Files.AllowedPaths == nil {
+		c.Files.AllowedPaths = slices.Clone(collect.DefaultAllowedPaths)
+	}
 	config.SetDefault(&c.Files.ScanFrequency, Duration(10*time.Second))
 	config.SetDefault(&c.Files.CloseInactive, Duration(5*time.Minute))
 	config.SetDefault(&c.Files.CleanRemoved, Duration(24*time.Hour))

@@ -25,23 +25,26 @@ func writeConfig(t *testing.T, content string) string {
 }
 
 // kafkaBrokers is a Kafka config with brokers only.
-func kafkaBrokers(brokers ...string) kafkaclient.ProducerConfig {
-	return kafkaclient.ProducerConfig{Config: kafkaclient.Config{Brokers: brokers}}
+func kafkaBrokers(brokers ...string) KafkaConfig {
+	return KafkaConfig{ProducerConfig: kafkaclient.ProducerConfig{Config: kafkaclient.Config{Brokers: brokers}}}
 }
 
 // defaults is the config a file with only kafka.brokers gives.
 func defaults(brokers ...string) Config {
 	return Config{
-		Kafka: kafkaclient.ProducerConfig{
+		Kafka: KafkaConfig{ProducerConfig: kafkaclient.ProducerConfig{
 			Config:      kafkaclient.Config{Brokers: brokers, ClientID: "logagent"},
 			Compression: "zstd", Linger: Duration(10 * time.Millisecond),
 			MaxBufferedRecords: 10000, MaxBufferedBytes: 16 << 20,
+		}},
+		Etcd:    EtcdConfig{Config: etcdclient.Config{DialTimeout: Duration(5 * time.Second)}, CollectKey: "/logagent/{ip}/collect_config"},
+		DataDir: "/var/lib/logagent",
+		Metrics: MetricsConfig{Listen: "127.0.0.1:9101"},
+		Log:     LogConfig{Level: "info", Format: "text"},
+		Files: FilesConfig{
+			AllowedPaths:  []string{"/var/log/**"},
+			ScanFrequency: Duration(10 * time.Second), CloseInactive: Duration(5 * time.Minute), CleanRemoved: Duration(24 * time.Hour),
 		},
-		Etcd:            EtcdConfig{Config: etcdclient.Config{DialTimeout: Duration(5 * time.Second)}, CollectKey: "/logagent/{ip}/collect_config"},
-		DataDir:         "/var/lib/logagent",
-		Metrics:         MetricsConfig{Listen: "127.0.0.1:9101"},
-		Log:             LogConfig{Level: "info", Format: "text"},
-		Files:           FilesConfig{ScanFrequency: Duration(10 * time.Second), CloseInactive: Duration(5 * time.Minute), CleanRemoved: Duration(24 * time.Hour)},
 		Tasks:           []collect.Task{},
 		ShutdownTimeout: Duration(30 * time.Second),
 	}
@@ -66,6 +69,7 @@ kafka:
     mechanism: SCRAM-SHA-512
     username: agent
     password: secret
+  allowed_topics: ["web_*", app_log]
 etcd:
   endpoints: ["etcd-1:2379", "https://etcd-2:2379"]
   dial_timeout: 2s
@@ -85,6 +89,7 @@ log:
   level: debug
   format: json
 files:
+  allowed_paths: ["/var/log/**", "/srv/*/logs/*.log"]
   scan_frequency: 1s
   close_inactive: 1m
   ignore_older: 48h
@@ -111,13 +116,16 @@ tasks:
 			name: "full",
 			yaml: full,
 			want: Config{
-				Kafka: kafkaclient.ProducerConfig{
-					Config: kafkaclient.Config{
-						Brokers: []string{"kafka-1:9092", "10.0.0.2:9093"}, ClientID: "agent-7",
-						TLS:  config.TLSConfig{Enabled: true, CAFile: "/etc/ca.pem", CertFile: "/etc/cert.pem", KeyFile: "/etc/key.pem", ServerName: "kafka.internal"},
-						SASL: kafkaclient.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "agent", Password: "secret"},
+				Kafka: KafkaConfig{
+					ProducerConfig: kafkaclient.ProducerConfig{
+						Config: kafkaclient.Config{
+							Brokers: []string{"kafka-1:9092", "10.0.0.2:9093"}, ClientID: "agent-7",
+							TLS:  config.TLSConfig{Enabled: true, CAFile: "/etc/ca.pem", CertFile: "/etc/cert.pem", KeyFile: "/etc/key.pem", ServerName: "kafka.internal"},
+							SASL: kafkaclient.SASLConfig{Mechanism: "SCRAM-SHA-512", Username: "agent", Password: "secret"},
+						},
+						Compression: "lz4", Linger: Duration(50 * time.Millisecond), MaxBufferedRecords: 500, MaxBufferedBytes: 1 << 20,
 					},
-					Compression: "lz4", Linger: Duration(50 * time.Millisecond), MaxBufferedRecords: 500, MaxBufferedBytes: 1 << 20,
+					AllowedTopics: []string{"web_*", "app_log"},
 				},
 				Etcd: EtcdConfig{
 					Config: etcdclient.Config{
@@ -131,6 +139,7 @@ tasks:
 				Metrics: MetricsConfig{Listen: ":9200"},
 				Log:     LogConfig{Level: "debug", Format: "json"},
 				Files: FilesConfig{
+					AllowedPaths:  []string{"/var/log/**", "/srv/*/logs/*.log"},
 					ScanFrequency: Duration(time.Second), CloseInactive: Duration(time.Minute),
 					IgnoreOlder: Duration(48 * time.Hour), CleanRemoved: Duration(72 * time.Hour),
 				},
@@ -196,7 +205,7 @@ func TestLoadConfigErrors(t *testing.T) {
 	}{
 		{name: "empty file", yaml: "", wantErrs: []string{"kafka.brokers: at least one broker is required"}},
 		{name: "unknown top-level key", yaml: brokers + "kafak: {}\n", wantErrs: []string{"line 3: field kafak not found in type agent.Config"}},
-		{name: "unknown nested key", yaml: brokers + "  lingr: 5ms\n", wantErrs: []string{"line 3: field lingr not found in type kafkaclient.ProducerConfig"}},
+		{name: "unknown nested key", yaml: brokers + "  lingr: 5ms\n", wantErrs: []string{"line 3: field lingr not found in type agent.KafkaConfig"}},
 		{name: "unknown task key", yaml: brokers + "tasks:\n  - path: /a.log\n    topik: t\n", wantErrs: []string{"line 5: field topik not found in type collect.Task"}},
 		{name: "duration as number", yaml: brokers + "  linger: 10\n", wantErrs: []string{"line 3: cannot use number 10 as a duration"}},
 		{name: "bad duration", yaml: brokers + "shutdown_timeout: 10 seconds\n", wantErrs: []string{`line 3: invalid duration: time: unknown unit " seconds"`}},
@@ -231,6 +240,14 @@ func TestLoadConfigErrors(t *testing.T) {
 		{name: "files durations", yaml: brokers + "files: {scan_frequency: -1s, close_inactive: -1s, ignore_older: -1s, clean_removed: -1s}\n", wantErrs: []string{
 			"files.scan_frequency -1s: must be >= 0", "files.close_inactive -1s: must be >= 0",
 			"files.ignore_older -1s: must be >= 0", "files.clean_removed -1s: must be >= 0",
+		}},
+		{name: "allowed paths empty", yaml: brokers + "files: {allowed_paths: []}\n", wantErrs: []string{`files.allowed_paths: must not be empty (["/**"] allows every file)`}},
+		{name: "allowed paths bad", yaml: brokers + "files: {allowed_paths: [var/log/**, \"/var/log/[\", /var/log/../etc/*, \"\"]}\n", wantErrs: []string{
+			`files.allowed_paths[0] "var/log/**": must be absolute`, `files.allowed_paths[1] "/var/log/[": invalid glob`,
+			`files.allowed_paths[2] "/var/log/../etc/*": must be clean (/var/etc/*)`, `files.allowed_paths[3] "": must not be empty`,
+		}},
+		{name: "allowed topics bad", yaml: "kafka: {brokers: [k:9092], allowed_topics: [\"app_[\", \"\"]}\n", wantErrs: []string{
+			`kafka.allowed_topics[0] "app_[": invalid glob`, `kafka.allowed_topics[1] "": must not be empty`,
 		}},
 		{name: "shutdown timeout", yaml: brokers + "shutdown_timeout: -5s\n", wantErrs: []string{"shutdown_timeout -5s: must be > 0"}},
 		{name: "bad task", yaml: brokers + "tasks:\n  - {path: /a.log, topic: t}\n  - {path: b.log, topic: t}\n", wantErrs: []string{`tasks: task 1 (path "b.log"): path: must be absolute`}},
@@ -345,7 +362,8 @@ func TestSampleConfig(t *testing.T) {
 		},
 	}
 	require.Empty(t, c.Etcd.Endpoints)
-	c.Etcd.Endpoints = nil
+	require.Empty(t, c.Kafka.AllowedTopics)
+	c.Etcd.Endpoints, c.Kafka.AllowedTopics = nil, nil
 	requireConfigEqual(t, want, c)
 }
 

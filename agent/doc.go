@@ -50,6 +50,16 @@
 // (collect.Task.Equal) keep running across updates; changed ones restart
 // from their committed offsets.
 //
+// What etcd may name. Whoever writes the collect key decides what the agent
+// reads, and the agent often runs as root, so the host has the last word:
+// files.allowed_paths and kafka.allowed_topics in the YAML file
+// (collect.Policy). The EtcdSource refuses a list naming a file or topic
+// outside them, as it refuses an invalid one; and every file of a task that
+// did not come from the file is checked again when it is opened, with its
+// symlinks resolved, and opened without following any (openfile.go), so a
+// symlink planted in /var/log, or created after the list was checked, does
+// not lead elsewhere.
+//
 // # A line's path, file by file
 //
 // agent.go and taskrunner.go run one harvester per file of a task;

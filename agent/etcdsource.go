@@ -39,15 +39,20 @@ type EtcdSourceConfig struct {
 	RetryInterval time.Duration
 	// RequestTimeout bounds each Get. Default 5s.
 	RequestTimeout time.Duration
+	// Policy, when set, is what a config may name (Agent.Policy: the host's
+	// files.allowed_paths and kafka.allowed_topics). A config naming
+	// anything else is rejected like an invalid one, the cached config too.
+	Policy *collect.Policy
 }
 
 // EtcdSource reads the collect config from one etcd key and follows its
 // changes: a snapshot (Get), then a watch from the snapshot's revision.
 //
 // What it guarantees:
-//   - A value that does not parse or validate is rejected (logged at error
-//     level, logagent_config_reloads_total{result="error"}) and the tasks
-//     running keep running.
+//   - A value that does not parse or validate, or names a file or topic the
+//     host's Policy does not allow, is rejected as a whole (logged at error
+//     level with the task and the rule, logagent_config_reloads_total
+//     {result="error"}) and the tasks running keep running.
 //   - Deleting the key is not a config: it is logged and the running tasks
 //     keep running. Put [] to stop every task.
 //   - The last valid config read from etcd is cached in CacheFile. At
@@ -311,7 +316,7 @@ func (s *EtcdSource) handleValue(ctx context.Context, apply func([]collect.Task,
 		return // seen by the watch before a re-list, or by the previous re-list
 	}
 	s.keyMissing = false
-	tasks, err := collect.ParseTasks(raw)
+	tasks, err := s.parse(raw)
 	if err != nil {
 		s.lastModRev, s.lastRaw = modRev, bytes.Clone(raw)
 		s.m.ConfigReloads.WithLabelValues("error").Inc()
@@ -344,6 +349,19 @@ func (s *EtcdSource) handleValue(ctx context.Context, apply func([]collect.Task,
 	s.writeCache(raw)
 }
 
+// parse parses and validates a collect config and checks it against the
+// policy.
+func (s *EtcdSource) parse(raw []byte) ([]collect.Task, error) {
+	tasks, err := collect.ParseTasks(raw)
+	if err != nil || s.cfg.Policy == nil {
+		return tasks, err
+	}
+	if err := s.cfg.Policy.CheckTasks(tasks); err != nil {
+		return nil, fmt.Errorf("refused by this host's policy: %w", err)
+	}
+	return tasks, nil
+}
+
 // applyCache applies the cached config when nothing has been applied yet.
 // It reports whether it did.
 func (s *EtcdSource) applyCache(ctx context.Context, apply func([]collect.Task, string) error, why string) bool {
@@ -363,7 +381,7 @@ func (s *EtcdSource) applyCache(ctx context.Context, apply func([]collect.Task, 
 	if fi, err := os.Stat(s.cfg.CacheFile); err == nil {
 		cachedAt = fi.ModTime()
 	}
-	tasks, err := collect.ParseTasks(data)
+	tasks, err := s.parse(data)
 	if err != nil {
 		s.log.Error("cached collect config is invalid; ignoring it", "cache_file", s.cfg.CacheFile, "err", err)
 		return false

@@ -54,7 +54,8 @@ type taskRunner struct {
 	ship        *shipper
 	reg         *Registry
 	claims      *claims
-	watcher     *fileWatcher // nil: harvesters poll
+	watcher     *fileWatcher    // nil: harvesters poll
+	policy      *collect.Policy // nil: a task of the config file, not restricted
 	tm          *taskMetrics
 	log         *slog.Logger
 
@@ -151,11 +152,16 @@ func (t *taskRunner) problem(p, msg string, err error) {
 }
 
 func (t *taskRunner) consider(ctx context.Context, p string, now time.Time) {
-	fi, err := os.Stat(p)
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			t.problem(p, "cannot stat file", err)
-		}
+	real, fi, err := statLogFile(p, t.policy)
+	var outside *policyError
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return
+	case errors.As(err, &outside):
+		t.problem(p, "file outside files.allowed_paths, skipped", err)
+		return
+	case err != nil:
+		t.problem(p, "cannot stat file", err)
 		return
 	}
 	if !fi.Mode().IsRegular() {
@@ -176,7 +182,7 @@ func (t *taskRunner) consider(ctx context.Context, p string, now time.Time) {
 	if running {
 		return
 	}
-	f, err := os.Open(p)
+	f, err := openLogFile(real, t.policy != nil)
 	if err != nil {
 		t.problem(p, "cannot open file", err)
 		return

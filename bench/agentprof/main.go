@@ -69,7 +69,7 @@ func run(args []string) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	kafka, err := kafkaclient.NewProducer(cfg.Kafka, log)
+	kafka, err := kafkaclient.NewProducer(cfg.Kafka.ProducerConfig, log)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func run(args []string) error {
 func serve(ctx context.Context, cfg fileConfig, log *slog.Logger) error {
 	reg := metrics.NewRegistry(metrics.DefaultBuildInfo())
 
-	kafka, err := kafkaclient.NewProducer(cfg.Kafka, log)
+	kafka, err := kafkaclient.NewProducer(cfg.Kafka.ProducerConfig, log)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,9 @@ func serve(ctx context.Context, cfg fileConfig, log *slog.Logger) error {
 		StartTime: time.Now().UTC(), MetricsURL: "http://" + srv.Addr().String() + "/metrics",
 	}
 	registrar.Update(info)
-	src := agent.NewEtcdSource(cli, agent.EtcdSourceConfig{Key: key, CacheFile: filepath.Join(cfg.DataDir, "collect_config.json")}, log, m)
+	src := agent.NewEtcdSource(cli, agent.EtcdSourceConfig{
+		Key: key, CacheFile: filepath.Join(cfg.DataDir, "collect_config.json"), Policy: a.Policy(),
+	}, log, m)
 	g.Go(func() error { return registrar.Run(ctx) })
 	g.Go(func() error {
 		return src.Run(ctx, func(tasks []collect.Task, source string) error {

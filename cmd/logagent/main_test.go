@@ -31,7 +31,8 @@ type agentProc struct {
 	metrics string
 }
 
-// writeConfig writes an agent config; extra is appended YAML.
+// writeConfig writes an agent config; extra is appended YAML. Its tasks from
+// etcd may name files in the temporary directory (files.allowed_paths).
 func writeConfig(t *testing.T, brokers []string, dataDir, extra string) (path, metricsAddr string) {
 	metricsAddr = testenv.FreeAddr(t)
 	cfg := fmt.Sprintf(`kafka:
@@ -45,11 +46,12 @@ host:
   name: test-host
   ip: 127.0.0.1
 files:
+  allowed_paths: ["%s/**"]
   scan_frequency: 200ms
 shutdown_timeout: 10s
 log:
   level: debug
-%s`, strings.Join(brokers, ","), dataDir, metricsAddr, extra)
+%s`, strings.Join(brokers, ","), dataDir, metricsAddr, os.TempDir(), extra)
 	path = filepath.Join(t.TempDir(), "agent.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o644))
 	return path, metricsAddr

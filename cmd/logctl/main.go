@@ -116,7 +116,7 @@ func rootCommand() (*cobra.Command, *globals) {
 	g.kafkaAuth.Password = os.Getenv("LOGCTL_KAFKA_PASSWORD")
 	pf.DurationVar(&g.timeout, "timeout", ctl.DefaultTimeout, "timeout of each request to etcd, Kafka or Elasticsearch")
 	pf.StringVar(&g.collectKey, "collect-key", collect.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
-	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), pipelineCmd(), indicesCmd(g))
+	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), pipelineCmd(), indicesCmd(g), etcdAuthCmd(g))
 	return root, g
 }
 
@@ -191,9 +191,11 @@ func configCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := ctl.Validate(data); err != nil {
+			tasks, err := ctl.Validate(data)
+			if err != nil {
 				return fmt.Errorf("%s: invalid collect config, nothing written: %w", file, err)
 			}
+			ctl.WarnOutsideDefaultRoots(cmd.ErrOrStderr(), tasks)
 			s, closeFn, err := g.store()
 			if err != nil {
 				return err
@@ -433,6 +435,79 @@ stderr).`,
 	_ = test.MarkFlagRequired("config")
 	_ = test.MarkFlagRequired("pipeline")
 	cmd.AddCommand(test)
+	return cmd
+}
+
+func etcdAuthCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "etcd-auth",
+		Short: "Create the etcd users and roles: one per agent host, reaching only its own keys, and one for operators",
+		Long: `Create etcd users and roles so that a compromised host cannot rewrite the
+collect config or the registration of another: each agent's user reads only
+its own collect key and writes only its own registration key; the operator's
+user (logctl) reads and writes the collect keys and reads the registrations.
+Run as etcd's root (--etcd-user root, LOGCTL_ETCD_PASSWORD), or before
+"etcd-auth enable". Each command can be run again: a role gets exactly its
+permissions, an existing user keeps its password unless --rotate-password.
+A generated password is printed once and stored nowhere.`,
+	}
+	var o ctl.IdentityOptions
+	var ip, name string
+	// run sets up one identity with an admin on the connection flags and
+	// prints it (forAgent: with the agent's config lines).
+	run := func(cmd *cobra.Command, forAgent bool, setUp func(context.Context, *ctl.EtcdAuthAdmin) (ctl.Identity, error)) error {
+		cli, err := ctl.NewSecureEtcdClient(g.etcd, g.timeout, g.etcdAuth)
+		if err != nil {
+			return err
+		}
+		defer cli.Close()
+		id, err := setUp(cmd.Context(), ctl.NewEtcdAuthAdmin(cli, g.collectKey, g.timeout))
+		if err != nil {
+			return err
+		}
+		return ctl.WriteIdentity(cmd.OutOrStdout(), id, forAgent)
+	}
+	host := &cobra.Command{
+		Use:   "host HOST",
+		Short: "Create or update the user and role logagent-HOST of the agent on HOST (its IP, or its name with --ip)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(cmd, true, func(ctx context.Context, adm *ctl.EtcdAuthAdmin) (ctl.Identity, error) {
+				return adm.Host(ctx, args[0], ip, name, o)
+			})
+		},
+	}
+	host.Flags().StringVar(&ip, "ip", "", "the host's IP (its registration key), when HOST is a name")
+	host.Flags().StringVar(&name, "name", "", "the host's name, when HOST is an IP and --collect-key uses {hostname}")
+	operator := &cobra.Command{
+		Use:   "operator [USER]",
+		Short: "Create or update an operator user for logctl (default logctl) with the role " + ctl.OperatorRole,
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			user := ""
+			if len(args) == 1 {
+				user = args[0]
+			}
+			return run(cmd, false, func(ctx context.Context, adm *ctl.EtcdAuthAdmin) (ctl.Identity, error) {
+				return adm.Operator(ctx, user, o)
+			})
+		},
+	}
+	for _, c := range []*cobra.Command{host, operator} {
+		c.Flags().BoolVar(&o.Cert, "cert", false, "no password: the user authenticates with a client certificate whose CN is its name (etcd --client-cert-auth)")
+		c.Flags().BoolVar(&o.Rotate, "rotate-password", false, "give an existing user a new generated password")
+	}
+	enable := &cobra.Command{
+		Use:   "enable",
+		Short: "Turn etcd authentication on, creating the user root (with a generated password) if it does not exist",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd, false, func(ctx context.Context, adm *ctl.EtcdAuthAdmin) (ctl.Identity, error) {
+				return adm.Enable(ctx)
+			})
+		},
+	}
+	cmd.AddCommand(host, operator, enable)
 	return cmd
 }
 

@@ -125,11 +125,12 @@ host:
   ip: 127.0.0.1
 data_dir: %s
 files:
+  allowed_paths: ["%s/**"]
   scan_frequency: 200ms
 metrics:
   listen: %s
 shutdown_timeout: 20s
-`, strings.Join(srv.kafka.Brokers(), ","), strings.Join(srv.etcd.Endpoints(), ","), p.dataDir(), p.agentAddr), 0o644))
+`, strings.Join(srv.kafka.Brokers(), ","), strings.Join(srv.etcd.Endpoints(), ","), p.dataDir(), p.dir, p.agentAddr), 0o644))
 	p.transferCfg = filepath.Join(cfgDir, "transfer.yaml")
 	require.NoError(t, os.WriteFile(p.transferCfg, transferConfig(srv, p.topics(), "chaos-"+name, esURL, p.transferAddr), 0o644))
 	p.startAgent()

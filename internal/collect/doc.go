@@ -3,7 +3,8 @@
 // A collect config is a JSON list of tasks ({path, topic} and options); a
 // host's list lives under a key derived from its IP or name
 // (DefaultCollectKey), and each running agent registers its AgentInfo under
-// RegistrationKey.
+// RegistrationKey. Policy is what a host lets such a config name
+// (files.allowed_paths, kafka.allowed_topics).
 //
 // logagent and logctl both import it, so there is one parser and one
 // validator: a config that `logctl config set` accepts is one the agents

@@ -130,6 +130,34 @@ func Validate(data []byte) ([]collect.Task, error) {
 	return collect.ParseTasks(data)
 }
 
+// defaultPolicy is what an agent with the default files.allowed_paths and
+// no kafka.allowed_topics allows.
+var defaultPolicy = func() *collect.Policy {
+	p, err := collect.NewPolicy(collect.DefaultAllowedPaths, nil)
+	if err != nil {
+		panic(err) // a constant
+	}
+	return p
+}()
+
+// WarnOutsideDefaultRoots writes a warning to w for each task whose path is
+// outside the agents' default files.allowed_paths (as written: the hosts'
+// symlinks are not known here). An agent with the default refuses the
+// whole config; one whose files.allowed_paths includes the path applies
+// it, so it is a warning, not an error. It reports whether it warned.
+func WarnOutsideDefaultRoots(w io.Writer, tasks []collect.Task) bool {
+	err := defaultPolicy.CheckTasksAsWritten(tasks)
+	if err == nil {
+		return false
+	}
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		fmt.Fprintf(w, "warning: %s\n", line)
+	}
+	fmt.Fprintf(w, "warning: an agent with the default files.allowed_paths %q refuses this whole config; "+
+		"it applies only on hosts whose own config allows these paths\n", collect.DefaultAllowedPaths)
+	return true
+}
+
 // Put validates value and writes it to key if the key's ModRevision is
 // still rev (0: the key must not exist). It returns the new revision, or a
 // *ConflictError when the key changed since rev. An invalid value is never
@@ -286,13 +314,15 @@ func (s *ConfigStore) Edit(ctx context.Context, ip string, ed Editor) (SetResult
 		if bytes.Equal(bytes.TrimSpace(edited), bytes.TrimSpace(initial)) {
 			return SetResult{}, ErrNoChange
 		}
-		if _, verr := Validate(edited); verr != nil {
+		tasks, verr := Validate(edited)
+		if verr != nil {
 			fmt.Fprintf(ed.Prompts, "invalid collect config: %v\nre-open the editor? [Y/n] ", verr)
 			if !ed.yes() {
 				return SetResult{}, fmt.Errorf("invalid collect config, nothing written: %w", verr)
 			}
 			continue
 		}
+		WarnOutsideDefaultRoots(ed.Prompts, tasks)
 		newRev, err := s.Put(ctx, cur.Key, edited, cur.Revision)
 		if err != nil {
 			keep = true

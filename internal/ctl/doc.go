@@ -27,6 +27,11 @@
 //     window of --lookback behind the newest document seen (paging with
 //     search_after on @timestamp and _id) and prints only the ids it has not
 //     printed yet.
+//   - Least privilege in etcd. EtcdAuthAdmin (logctl etcd-auth) gives each
+//     agent host a user whose role reads only its own collect key and writes
+//     only its own registration key, so one compromised host cannot rewrite
+//     another's config; operators get a role of their own. Roles are set to
+//     exactly their permissions on every run, so the commands can be re-run.
 //   - Clear connection errors. When a server cannot be reached the error
 //     names the service and its addresses, what was being done and, after a
 //     TCP probe, why (connection refused, no route, timeout).

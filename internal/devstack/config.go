@@ -5,7 +5,8 @@ package devstack
 // commonYAML.
 
 // agentYAML: %[1]s the brokers, %[2]s the etcd endpoints (YAML lists), %[3]s host.ip,
-// %[4]s the data dir (offsets and the last good collect config).
+// %[4]s the data dir (offsets and the last good collect config), %[5]s the demo log
+// directory, the only files the collect config from etcd may name (files.allowed_paths).
 const agentYAML = `kafka:
   brokers: %[1]s
   linger: 5ms
@@ -15,6 +16,7 @@ host:
   ip: %[3]q
 data_dir: %[4]q
 files:
+  allowed_paths: ["%[5]s/**"]
   scan_frequency: 1s
 `
 

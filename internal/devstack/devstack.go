@@ -325,7 +325,7 @@ func (s *Stack) startDaemons(ctx context.Context) error {
 	specs := []spec{
 		{name: "logtransfer", port: p.Logtransfer,
 			config: fmt.Sprintf(transferYAML, brokers, yamlList(Topics()), yamlList([]string{s.es.URL()}), Topic, AppTopic, SyslogTopic)},
-		{name: "logagent", config: fmt.Sprintf(agentYAML, brokers, etcd, AgentIP, s.path("agent")), port: p.Logagent},
+		{name: "logagent", config: fmt.Sprintf(agentYAML, brokers, etcd, AgentIP, s.path("agent"), s.path("demo")), port: p.Logagent},
 		sysmon,
 	}
 	for _, sp := range specs {

@@ -76,10 +76,11 @@ host:
   ip: 127.0.0.1
 data_dir: %s
 files:
+  allowed_paths: ["%s/**"]
   scan_frequency: 200ms
 metrics:
   listen: %%s
-`, strings.Join(s.kafka.Brokers(), ","), strings.Join(s.etcd.Endpoints(), ","), filepath.Join(dir, "agent-data"))},
+`, strings.Join(s.kafka.Brokers(), ","), strings.Join(s.etcd.Endpoints(), ","), filepath.Join(dir, "agent-data"), dir)},
 		{"logtransfer", fmt.Sprintf(`kafka:
   brokers: [%s]
   topics: [%s]

@@ -52,20 +52,35 @@ func New(cfg Config) (*clientv3.Client, error) {
 	// returning, waiting up to DialTimeout and failing when etcd is down. To
 	// start anyway, the Authenticate call made inside New is answered
 	// locally with "auth not enabled": the client starts without a token.
-	// Its first request then gets "user name is empty" from etcd, and
-	// clientv3 fetches a token and retries (see shouldRefreshToken in
-	// client/v3/retry_interceptor.go). Later Authenticate calls (token
-	// refreshes) go to etcd. A wrong password thus shows up as the error of
-	// the first request instead of an error here.
-	var constructing atomic.Bool
+	// Until a later Authenticate succeeds, every request is answered locally
+	// with "user name is empty", on which clientv3 fetches a token and
+	// retries (see shouldRefreshToken in client/v3/retry_interceptor.go);
+	// later Authenticate calls (token refreshes) go to etcd. A wrong
+	// password thus shows up as the error of the first request instead of
+	// an error here. No request leaves without the token: one would be
+	// anonymous, and with etcd's --client-cert-auth it would run as the
+	// user named by the client certificate's CN instead of the configured
+	// one. (A watch opened before any other request is not held back; the
+	// services always read before they watch.)
+	var constructing, authenticated atomic.Bool
 	if cfg.Username != "" && cfg.Password != "" {
 		constructing.Store(true)
 		ccfg.DialOptions = append(ccfg.DialOptions, grpc.WithChainUnaryInterceptor(
 			func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-				if constructing.Load() && method == "/etcdserverpb.Auth/Authenticate" {
+				if method != "/etcdserverpb.Auth/Authenticate" {
+					if !authenticated.Load() {
+						return rpctypes.ErrGRPCUserEmpty
+					}
+					return invoker(ctx, method, req, reply, cc, opts...)
+				}
+				if constructing.Load() {
 					return rpctypes.ErrGRPCAuthNotEnabled
 				}
-				return invoker(ctx, method, req, reply, cc, opts...)
+				err := invoker(ctx, method, req, reply, cc, opts...)
+				if err == nil || errors.Is(rpctypes.Error(err), rpctypes.ErrAuthNotEnabled) {
+					authenticated.Store(true)
+				}
+				return err
 			}))
 	}
 	cli, err := clientv3.New(ccfg)

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -25,13 +26,17 @@ type Certs struct {
 	ExpiredCert, ExpiredKey string // a server certificate that expired an hour ago
 	ClientCert, ClientKey   string
 	ServerPEM, ExpiredPEM   string // key then certificate in one file (a Kafka PEM keystore)
+
+	dir   string
+	ca    []byte // the CA's DER and key, to sign more client certificates
+	caKey *ecdsa.PrivateKey
 }
 
 // NewCerts generates the certificates (ECDSA P-256) into t.TempDir().
 func NewCerts(t testing.TB) *Certs {
 	t.Helper()
 	dir := t.TempDir()
-	c := &Certs{}
+	c := &Certs{dir: dir}
 	p := func(name string) string { return filepath.Join(dir, name) }
 	now := time.Now()
 	ca, caKey := newCert(t, nil, nil, &x509.Certificate{
@@ -39,6 +44,7 @@ func NewCerts(t testing.TB) *Certs {
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 	})
 	c.CA = writePEM(t, p("ca.pem"), ca, nil)
+	c.ca, c.caKey = ca, caKey
 	other, _ := newCert(t, nil, nil, &x509.Certificate{
 		Subject: pkix.Name{CommonName: "other CA"}, IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
@@ -56,12 +62,24 @@ func NewCerts(t testing.TB) *Certs {
 	}
 	c.ServerCert, c.ServerKey, c.ServerPEM = server("server", now.Add(-time.Hour), now.Add(24*time.Hour))
 	c.ExpiredCert, c.ExpiredKey, c.ExpiredPEM = server("expired", now.Add(-48*time.Hour), now.Add(-time.Hour))
-	der, k := newCert(t, ca, caKey, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "logcollect client"}, KeyUsage: x509.KeyUsageDigitalSignature,
+	c.ClientCert, c.ClientKey = c.NewClientCert(t, "logcollect client")
+	return c
+}
+
+// NewClientCert writes a client certificate signed by the CA, with the common name cn (the
+// user name etcd takes from it with --client-cert-auth), and its key; it returns their paths.
+func (c *Certs) NewClientCert(t testing.TB, cn string) (cert, key string) {
+	t.Helper()
+	now := time.Now()
+	der, k := newCert(t, c.ca, c.caKey, &x509.Certificate{
+		Subject: pkix.Name{CommonName: cn}, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 	})
-	c.ClientCert, c.ClientKey = writePEM(t, p("client.pem"), der, nil), writePEM(t, p("client-key.pem"), nil, k)
-	return c
+	name := "client"
+	if cn != "logcollect client" {
+		name = "client-" + strings.NewReplacer("/", "_", " ", "_").Replace(cn)
+	}
+	return writePEM(t, filepath.Join(c.dir, name+".pem"), der, nil), writePEM(t, filepath.Join(c.dir, name+"-key.pem"), nil, k)
 }
 
 // newCert creates tmpl with a new key, signed by parent (self-signed when parent is nil), and
