@@ -51,6 +51,7 @@ type globals struct {
 	kafkaAuth         ctl.KafkaAuth
 	timeout           time.Duration
 	collectKey        string
+	topicsKey         string
 	output            string
 }
 
@@ -71,6 +72,14 @@ func envList(name, def string) []string {
 		v = def
 	}
 	return strings.Split(v, ",")
+}
+
+// envOr is the environment variable's value when it is set, even to "", or def.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -114,6 +123,7 @@ func rootCommand() (*cobra.Command, *globals) {
 	g.kafkaAuth.Password = os.Getenv("LOGCTL_KAFKA_PASSWORD")
 	pf.DurationVar(&g.timeout, "timeout", ctl.DefaultTimeout, "timeout of each request to etcd, Kafka or Elasticsearch")
 	pf.StringVar(&g.collectKey, "collect-key", collect.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
+	pf.StringVar(&g.topicsKey, "topics-key", envOr("LOGCTL_TOPICS_KEY", ctl.DefaultTopicsKey), "logtransfer's etcd.topics_key, where config set/edit add the tasks' new topics; \"\" leaves it alone (env LOGCTL_TOPICS_KEY)")
 	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), pipelineCmd())
 	return root, g
 }
@@ -127,7 +137,7 @@ func (g *globals) store() (*ctl.ConfigStore, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return ctl.NewConfigStore(cli, g.collectKey, g.timeout), func() { cli.Close() }, nil
+	return ctl.NewConfigStore(cli, g.collectKey, g.topicsKey, g.timeout), func() { cli.Close() }, nil
 }
 
 func configCmd(g *globals) *cobra.Command {

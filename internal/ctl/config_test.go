@@ -3,6 +3,7 @@ package ctl
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -89,7 +90,7 @@ func put(t *testing.T, cli *clientv3.Client, key, value string) int64 {
 func TestConfigStore(t *testing.T) {
 	e := testenv.StartEtcd(t)
 	cli := e.Client(t)
-	s := NewConfigStore(cli, "", 5*time.Second)
+	s := NewConfigStore(cli, "", "", 5*time.Second)
 	ctx := context.Background()
 
 	t.Run("get missing key", func(t *testing.T) {
@@ -176,7 +177,7 @@ func TestConfigStore(t *testing.T) {
 
 	t.Run("hostname in the key template", func(t *testing.T) {
 		register(t, cli, collect.AgentInfo{Hostname: "db-1", IP: "10.0.1.9", Version: "1.0.0", StartTime: time.Now()})
-		hs := NewConfigStore(cli, "/logagent/{hostname}/{ip}/tasks", 5*time.Second)
+		hs := NewConfigStore(cli, "/logagent/{hostname}/{ip}/tasks", "", 5*time.Second)
 		key, err := hs.Key(ctx, "10.0.1.9")
 		require.NoError(t, err)
 		require.Equal(t, "/logagent/db-1/10.0.1.9/tasks", key)
@@ -197,7 +198,7 @@ func cmpErr(errs ...error) error {
 func TestConfigStoreAll(t *testing.T) {
 	e := testenv.StartEtcd(t)
 	cli := e.Client(t)
-	s := NewConfigStore(cli, "", 5*time.Second)
+	s := NewConfigStore(cli, "", "", 5*time.Second)
 	ctx := context.Background()
 
 	_, err := s.SetAll(ctx, []byte(validConfig))
@@ -255,7 +256,7 @@ func editorScript(t *testing.T, steps ...string) string {
 func TestEdit(t *testing.T) {
 	e := testenv.StartEtcd(t)
 	cli := e.Client(t)
-	s := NewConfigStore(cli, "", 5*time.Second)
+	s := NewConfigStore(cli, "", "", 5*time.Second)
 	ctx := context.Background()
 	const ip = "10.0.0.9"
 	key := "/logagent/" + ip + "/collect_config"
@@ -334,5 +335,96 @@ func TestEdit(t *testing.T) {
 		c, gerr := s.Get(ctx, ip)
 		require.NoError(t, gerr)
 		require.JSONEq(t, `[]`, string(c.Value), "the other operator's write stays")
+	})
+}
+
+// TestConfigStoreAddsTopics: a collect config written with a topics key adds
+// its new topics to logtransfer's list in the same transaction, keeps the
+// topics already there, and writes nothing at all when the config is refused.
+func TestConfigStoreAddsTopics(t *testing.T) {
+	e := testenv.StartEtcd(t)
+	cli := e.Client(t)
+	ctx := context.Background()
+	const topicsKey = "/logtransfer/topics"
+	s := NewConfigStore(cli, "", topicsKey, 5*time.Second)
+	tasks := func(topics ...string) []byte {
+		var ts []string
+		for i, tp := range topics {
+			ts = append(ts, fmt.Sprintf(`{"path":"/var/log/f%d.log","topic":%q}`, i, tp))
+		}
+		return []byte("[" + strings.Join(ts, ",") + "]")
+	}
+	get := func(key string) (string, int64) {
+		resp, err := cli.Get(ctx, key)
+		require.NoError(t, err)
+		if len(resp.Kvs) == 0 {
+			return "", 0
+		}
+		return string(resp.Kvs[0].Value), resp.Kvs[0].ModRevision
+	}
+
+	tests := []struct {
+		name       string
+		topics     string // the topics key before; "" for none
+		config     []byte
+		rev        int64 // of the collect key; -1: the current one
+		wantAdded  []string
+		wantTopics string // the topics key after
+		wantErr    string
+	}{
+		{name: "no topics key yet", config: tasks("web_log", "app_log", "web_log"), rev: -1,
+			wantAdded: []string{"web_log", "app_log"}, wantTopics: `["web_log","app_log"]`},
+		{name: "a new topic is appended, the others kept", topics: `["web_log","other"]`, config: tasks("web_log", "new_log"), rev: -1,
+			wantAdded: []string{"new_log"}, wantTopics: `["web_log","other","new_log"]`},
+		{name: "every topic listed: the key is not written", topics: `["web_log","app_log"]`, config: tasks("app_log"), rev: -1,
+			wantTopics: `["web_log","app_log"]`},
+		{name: "a removed task's topic stays", topics: `["gone"]`, config: tasks(), rev: -1, wantTopics: `["gone"]`},
+		{name: "an invalid topics key: nothing written", topics: `web_log`, config: tasks("x_log"), rev: -1,
+			wantTopics: `web_log`, wantErr: "logtransfer's topics key /logtransfer/topics is not a JSON list"},
+		{name: "a conflict on the collect key: nothing written", topics: `["web_log"]`, config: tasks("x_log"), rev: 1,
+			wantTopics: `["web_log"]`, wantErr: "changed by someone else"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ip := fmt.Sprintf("10.0.1.%d", i)
+			key := "/logagent/" + ip + "/collect_config"
+			before := put(t, cli, key, validConfig)
+			_, err := cli.Delete(ctx, topicsKey)
+			require.NoError(t, err)
+			if tt.topics != "" {
+				put(t, cli, topicsKey, tt.topics)
+			}
+			_, topicsRev := get(topicsKey)
+			r, err := s.Set(ctx, ip, tt.config, tt.rev)
+			got, gotRev := get(topicsKey)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				require.Equal(t, tt.wantTopics, got)
+				_, rev := get(key)
+				require.Equal(t, before, rev, "the collect key is not written")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.wantAdded, r.TopicsAdded)
+			require.JSONEq(t, tt.wantTopics, got)
+			if len(tt.wantAdded) == 0 {
+				require.Equal(t, topicsRev, gotRev, "the topics key is not written")
+				require.Empty(t, r.TopicsKey)
+			} else {
+				require.Equal(t, r.Revision, gotRev, "one transaction")
+				require.Equal(t, topicsKey, r.TopicsKey)
+			}
+			value, _ := get(key)
+			require.JSONEq(t, string(tt.config), value)
+		})
+	}
+
+	t.Run("no topics key: left alone", func(t *testing.T) {
+		put(t, cli, topicsKey, `["web_log"]`)
+		r, err := NewConfigStore(cli, "", "", 5*time.Second).Set(ctx, "10.0.2.1", tasks("other_log"), -1)
+		require.NoError(t, err)
+		require.Empty(t, r.TopicsAdded)
+		got, _ := get(topicsKey)
+		require.Equal(t, `["web_log"]`, got)
 	})
 }
