@@ -17,12 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logcollect/logcollect/internal/collect"
 	"github.com/logcollect/logcollect/internal/kafkaclient"
+	"github.com/logcollect/logcollect/internal/testenv"
 )
 
 // testLog shows agent logs only with -v.
@@ -114,58 +114,11 @@ type consumed struct {
 	Flags              []string
 }
 
-// consumeN waits until topic holds at least n records or the timeout
-// passes, then reads it from the start to its end (the high watermarks of
-// its partitions), so that records beyond the n expected, duplicates, are
-// returned too.
+// consumeN returns the records of topic once it holds n (see testenv.ReadTopic: read to
+// the end, so that duplicates are seen too), or what it holds after timeout.
 func consumeN(t testing.TB, brokers []string, topic string, n int, timeout time.Duration) []*kgo.Record {
 	t.Helper()
-	adm := kadm.NewClient(newClient(t, brokers))
-	endOffsets := func() map[int32]int64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		listed, err := adm.ListEndOffsets(ctx, topic)
-		ends := map[int32]int64{}
-		if err != nil || listed.Error() != nil { // no such topic yet
-			return ends
-		}
-		listed.Each(func(o kadm.ListedOffset) {
-			if o.Offset > 0 {
-				ends[o.Partition] = o.Offset
-			}
-		})
-		return ends
-	}
-	deadline := time.Now().Add(timeout)
-	want := endOffsets()
-	for sum(want) < int64(n) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		want = endOffsets()
-	}
-	// Read every partition up to the end offset listed last.
-	cl := newClient(t, brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	rctx, rcancel := context.WithTimeout(context.Background(), time.Minute)
-	defer rcancel()
-	var recs []*kgo.Record
-	for len(want) > 0 {
-		fs := cl.PollFetches(rctx)
-		require.NoError(t, rctx.Err(), "reading %s to its end offsets %v", topic, want)
-		fs.EachRecord(func(r *kgo.Record) {
-			recs = append(recs, r)
-			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
-				delete(want, r.Partition)
-			}
-		})
-	}
-	return recs
-}
-
-func sum(m map[int32]int64) int64 {
-	var n int64
-	for _, v := range m {
-		n += v
-	}
-	return n
+	return testenv.ReadTopic(t, brokers, topic, n, timeout)
 }
 
 // messages decodes the JSON records and groups their messages by file.

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logcollect/logcollect/internal/testenv"
@@ -91,7 +89,7 @@ metrics:
 	// Complete events, and a last one that only the timeout ends.
 	write(path, 0, 10)
 	written := time.Now()
-	recs := consumeAll(t, kafka.Brokers(), topic, 10, 30*time.Second)
+	recs := testenv.ReadTopic(t, kafka.Brokers(), topic, 10, 30*time.Second)
 	require.Equal(t, want, messages(t, recs), "events 0-9, the last one flushed by the timeout")
 	require.GreaterOrEqual(t, time.Since(written), timeout, "event 9 was shipped before multiline.timeout passed")
 
@@ -100,7 +98,7 @@ metrics:
 	write(path, 10, 14)
 	require.NoError(t, os.Rename(path, path+".1"))
 	write(path, 14, 20)
-	recs = consumeAll(t, kafka.Brokers(), topic, 20, 30*time.Second)
+	recs = testenv.ReadTopic(t, kafka.Brokers(), topic, 20, 30*time.Second)
 	got := messages(t, recs)
 	require.Len(t, got, 20, "events: one record each, none lost, split or joined across files")
 	// Records are keyed by the file's identity (device and inode): the rotated file and the
@@ -127,56 +125,6 @@ metrics:
 	require.Equal(t, want[:14], byFile[files[0]], "the first file's events, in order, ending with the one pending at the rotation")
 	require.Equal(t, want[14:], byFile[files[1]], "the new file's events, in order")
 	require.NoError(t, agent.Stop(30*time.Second))
-}
-
-// consumeAll waits until topic holds at least n records (or timeout passes), then reads it
-// from the start to its end offsets, so that records beyond the n expected are seen too.
-func consumeAll(t *testing.T, brokers []string, topic string, n int, timeout time.Duration) []*kgo.Record {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	require.NoError(t, err)
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ends := map[int32]int64{}
-	deadline := time.Now().Add(timeout)
-	for {
-		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-		listed, err := adm.ListEndOffsets(ctx, topic)
-		cancel()
-		var total int64
-		if err == nil && listed.Error() == nil {
-			listed.Each(func(o kadm.ListedOffset) {
-				ends[o.Partition] = o.Offset
-				total += o.Offset
-			})
-		}
-		if total >= int64(n) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	for p, end := range ends {
-		if end == 0 {
-			delete(ends, p)
-		}
-	}
-	rd, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	require.NoError(t, err)
-	defer rd.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	var recs []*kgo.Record
-	for len(ends) > 0 {
-		fs := rd.PollFetches(ctx)
-		require.NoError(t, ctx.Err(), "reading %s to its end offsets", topic)
-		fs.EachRecord(func(r *kgo.Record) {
-			recs = append(recs, r)
-			if end, ok := ends[r.Partition]; ok && r.Offset+1 >= end {
-				delete(ends, r.Partition)
-			}
-		})
-	}
-	return recs
 }
 
 // messages returns the records' message fields.
