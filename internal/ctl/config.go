@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/logcollect/logcollect/internal/collect"
@@ -179,7 +180,11 @@ func (s *ConfigStore) Put(ctx context.Context, key string, value []byte, rev int
 		}
 		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(clientv3.OpGet(key)).Commit()
 		if err != nil {
-			return SetResult{}, connError("etcd", s.endpoints, "write "+key, err)
+			op := "write " + key
+			if len(added) > 0 {
+				op += " and " + s.topicsKey
+			}
+			return SetResult{}, s.topicsHint(connError("etcd", s.endpoints, op, err))
 		}
 		if resp.Succeeded {
 			r := SetResult{Key: key, Revision: resp.Header.Revision}
@@ -201,12 +206,21 @@ func (s *ConfigStore) Put(ctx context.Context, key string, value []byte, rev int
 	}
 }
 
+// topicsHint adds to an etcd permission error what to do when the user may
+// write collect configs but not logtransfer's topics key.
+func (s *ConfigStore) topicsHint(err error) error {
+	if s.topicsKey == "" || !errors.Is(err, rpctypes.ErrPermissionDenied) {
+		return err
+	}
+	return fmt.Errorf("%w (nothing written: logctl also adds new topics to logtransfer's %s; grant this etcd user read and write on it, or give --topics-key \"\" to leave it alone)", err, s.topicsKey)
+}
+
 // topics reads logtransfer's topics key: its list and ModRevision (0 and no
 // topics when it does not exist).
 func (s *ConfigStore) topics(ctx context.Context) ([]string, int64, error) {
 	resp, err := s.cli.Get(ctx, s.topicsKey)
 	if err != nil {
-		return nil, 0, connError("etcd", s.endpoints, "get "+s.topicsKey, err)
+		return nil, 0, s.topicsHint(connError("etcd", s.endpoints, "get "+s.topicsKey, err))
 	}
 	if len(resp.Kvs) == 0 {
 		return nil, 0, nil

@@ -428,3 +428,36 @@ func TestConfigStoreAddsTopics(t *testing.T) {
 		require.Equal(t, `["web_log"]`, got)
 	})
 }
+
+// TestConfigStoreTopicsKeyPermission: an etcd user allowed the collect keys
+// but not logtransfer's topics key gets an error that says what to grant, or
+// to give --topics-key "", and nothing is written; with no topics key the
+// write goes through.
+func TestConfigStoreTopicsKeyPermission(t *testing.T) {
+	const rootPW, opsPW = "root-pw-4f1c", "ops-pw-9a2e"
+	e := testenv.StartEtcdWithOptions(t, testenv.EtcdOptions{RootPassword: rootPW})
+	root := e.Client(t)
+	ctx := context.Background()
+	_, err := root.RoleAdd(ctx, "collect")
+	require.NoError(t, err)
+	_, err = root.RoleGrantPermission(ctx, "collect", "/logagent/", clientv3.GetPrefixRangeEnd("/logagent/"), clientv3.PermissionType(clientv3.PermReadWrite))
+	require.NoError(t, err)
+	_, err = root.UserAdd(ctx, "ops", opsPW)
+	require.NoError(t, err)
+	_, err = root.UserGrantRole(ctx, "ops", "collect")
+	require.NoError(t, err)
+	ops, err := clientv3.New(clientv3.Config{Endpoints: e.Endpoints(), Username: "ops", Password: opsPW, DialTimeout: 5 * time.Second})
+	require.NoError(t, err)
+	defer ops.Close()
+
+	_, err = NewConfigStore(ops, "", DefaultTopicsKey, 5*time.Second).Set(ctx, "10.0.0.1", []byte(validConfig), -1)
+	require.ErrorContains(t, err, "permission denied")
+	require.ErrorContains(t, err, `logctl also adds new topics to logtransfer's /logtransfer/topics; grant this etcd user read and write on it, or give --topics-key "" to leave it alone`)
+	resp, err := root.Get(ctx, "/logagent/10.0.0.1/collect_config")
+	require.NoError(t, err)
+	require.Empty(t, resp.Kvs, "nothing written")
+
+	r, err := NewConfigStore(ops, "", "", 5*time.Second).Set(ctx, "10.0.0.1", []byte(validConfig), -1)
+	require.NoError(t, err)
+	require.Empty(t, r.TopicsAdded)
+}
