@@ -122,8 +122,8 @@ func rootCommand() (*cobra.Command, *globals) {
 	pf.StringVar(&g.kafkaAuth.Username, "kafka-user", os.Getenv("LOGCTL_KAFKA_USER"), "Kafka SASL user, with the password in env LOGCTL_KAFKA_PASSWORD (env LOGCTL_KAFKA_USER)")
 	g.kafkaAuth.Password = os.Getenv("LOGCTL_KAFKA_PASSWORD")
 	pf.DurationVar(&g.timeout, "timeout", ctl.DefaultTimeout, "timeout of each request to etcd, Kafka or Elasticsearch")
-	pf.StringVar(&g.collectKey, "collect-key", collect.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
 	pf.StringVar(&g.topicsKey, "topics-key", envOr("LOGCTL_TOPICS_KEY", ctl.DefaultTopicsKey), "logtransfer's etcd.topics_key, where config set/edit add the tasks' new topics; \"\" leaves it alone (env LOGCTL_TOPICS_KEY)")
+	pf.StringVar(&g.collectKey, "collect-key", collect.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
 	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), pipelineCmd())
 	return root, g
 }
