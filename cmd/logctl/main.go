@@ -137,7 +137,7 @@ func (g *globals) store() (*ctl.ConfigStore, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return ctl.NewConfigStore(cli, g.collectKey, g.topicsKey, g.timeout), func() { cli.Close() }, nil
+	return ctl.NewConfigStore(cli, g.collectKey, g.timeout).WithTopicsKey(g.topicsKey), func() { cli.Close() }, nil
 }
 
 func configCmd(g *globals) *cobra.Command {

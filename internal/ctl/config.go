@@ -36,16 +36,24 @@ const DefaultTopicsKey = "/logtransfer/topics"
 
 // NewConfigStore returns a store using cli (whose endpoints appear in
 // errors), the agents' collect key template (collect.DefaultCollectKey when
-// empty), logtransfer's topics key (see Put; "" for none) and timeout for
-// each request.
-func NewConfigStore(cli *clientv3.Client, keyTemplate, topicsKey string, timeout time.Duration) *ConfigStore {
+// empty) and timeout for each request. It leaves logtransfer's topics key
+// alone unless WithTopicsKey names it.
+func NewConfigStore(cli *clientv3.Client, keyTemplate string, timeout time.Duration) *ConfigStore {
 	if keyTemplate == "" {
 		keyTemplate = collect.DefaultCollectKey
 	}
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	return &ConfigStore{cli: cli, endpoints: cli.Endpoints(), keyTmpl: keyTemplate, topicsKey: topicsKey, timeout: timeout}
+	return &ConfigStore{cli: cli, endpoints: cli.Endpoints(), keyTmpl: keyTemplate, timeout: timeout}
+}
+
+// WithTopicsKey makes Put add the new topics of the configs it writes to
+// logtransfer's topics key, key ("" for none; see Put), and returns s. Call
+// it before using s.
+func (s *ConfigStore) WithTopicsKey(key string) *ConfigStore {
+	s.topicsKey = key
+	return s
 }
 
 // CollectConfig is the collect config of one host as stored in etcd.

@@ -90,7 +90,7 @@ func put(t *testing.T, cli *clientv3.Client, key, value string) int64 {
 func TestConfigStore(t *testing.T) {
 	e := testenv.StartEtcd(t)
 	cli := e.Client(t)
-	s := NewConfigStore(cli, "", "", 5*time.Second)
+	s := NewConfigStore(cli, "", 5*time.Second)
 	ctx := context.Background()
 
 	t.Run("get missing key", func(t *testing.T) {
@@ -177,7 +177,7 @@ func TestConfigStore(t *testing.T) {
 
 	t.Run("hostname in the key template", func(t *testing.T) {
 		register(t, cli, collect.AgentInfo{Hostname: "db-1", IP: "10.0.1.9", Version: "1.0.0", StartTime: time.Now()})
-		hs := NewConfigStore(cli, "/logagent/{hostname}/{ip}/tasks", "", 5*time.Second)
+		hs := NewConfigStore(cli, "/logagent/{hostname}/{ip}/tasks", 5*time.Second)
 		key, err := hs.Key(ctx, "10.0.1.9")
 		require.NoError(t, err)
 		require.Equal(t, "/logagent/db-1/10.0.1.9/tasks", key)
@@ -198,7 +198,7 @@ func cmpErr(errs ...error) error {
 func TestConfigStoreAll(t *testing.T) {
 	e := testenv.StartEtcd(t)
 	cli := e.Client(t)
-	s := NewConfigStore(cli, "", "", 5*time.Second)
+	s := NewConfigStore(cli, "", 5*time.Second)
 	ctx := context.Background()
 
 	_, err := s.SetAll(ctx, []byte(validConfig))
@@ -256,7 +256,7 @@ func editorScript(t *testing.T, steps ...string) string {
 func TestEdit(t *testing.T) {
 	e := testenv.StartEtcd(t)
 	cli := e.Client(t)
-	s := NewConfigStore(cli, "", "", 5*time.Second)
+	s := NewConfigStore(cli, "", 5*time.Second)
 	ctx := context.Background()
 	const ip = "10.0.0.9"
 	key := "/logagent/" + ip + "/collect_config"
@@ -346,7 +346,7 @@ func TestConfigStoreAddsTopics(t *testing.T) {
 	cli := e.Client(t)
 	ctx := context.Background()
 	const topicsKey = "/logtransfer/topics"
-	s := NewConfigStore(cli, "", topicsKey, 5*time.Second)
+	s := NewConfigStore(cli, "", 5*time.Second).WithTopicsKey(topicsKey)
 	tasks := func(topics ...string) []byte {
 		var ts []string
 		for i, tp := range topics {
@@ -421,7 +421,7 @@ func TestConfigStoreAddsTopics(t *testing.T) {
 
 	t.Run("no topics key: left alone", func(t *testing.T) {
 		put(t, cli, topicsKey, `["web_log"]`)
-		r, err := NewConfigStore(cli, "", "", 5*time.Second).Set(ctx, "10.0.2.1", tasks("other_log"), -1)
+		r, err := NewConfigStore(cli, "", 5*time.Second).Set(ctx, "10.0.2.1", tasks("other_log"), -1)
 		require.NoError(t, err)
 		require.Empty(t, r.TopicsAdded)
 		got, _ := get(topicsKey)
@@ -450,14 +450,14 @@ func TestConfigStoreTopicsKeyPermission(t *testing.T) {
 	require.NoError(t, err)
 	defer ops.Close()
 
-	_, err = NewConfigStore(ops, "", DefaultTopicsKey, 5*time.Second).Set(ctx, "10.0.0.1", []byte(validConfig), -1)
+	_, err = NewConfigStore(ops, "", 5*time.Second).WithTopicsKey(DefaultTopicsKey).Set(ctx, "10.0.0.1", []byte(validConfig), -1)
 	require.ErrorContains(t, err, "permission denied")
 	require.ErrorContains(t, err, `logctl also adds new topics to logtransfer's /logtransfer/topics; grant this etcd user read and write on it, or give --topics-key "" to leave it alone`)
 	resp, err := root.Get(ctx, "/logagent/10.0.0.1/collect_config")
 	require.NoError(t, err)
 	require.Empty(t, resp.Kvs, "nothing written")
 
-	r, err := NewConfigStore(ops, "", "", 5*time.Second).Set(ctx, "10.0.0.1", []byte(validConfig), -1)
+	r, err := NewConfigStore(ops, "", 5*time.Second).Set(ctx, "10.0.0.1", []byte(validConfig), -1)
 	require.NoError(t, err)
 	require.Empty(t, r.TopicsAdded)
 }

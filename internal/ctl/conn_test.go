@@ -38,7 +38,7 @@ func TestUnreachable(t *testing.T) {
 				cli, err := NewEtcdClient([]string{"http://" + addr}, timeout)
 				require.NoError(t, err)
 				defer cli.Close()
-				_, err = NewConfigStore(cli, "", "", timeout).Set(ctx, "10.0.0.1", []byte(validConfig), -1)
+				_, err = NewConfigStore(cli, "", timeout).Set(ctx, "10.0.0.1", []byte(validConfig), -1)
 				return err
 			},
 			want: []string{"etcd http://" + addr + ": cannot connect (dial tcp " + addr + ": connect: connection refused): get /logagent/10.0.0.1/collect_config"},
