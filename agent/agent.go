@@ -28,6 +28,8 @@ type Agent struct {
 	policy   *collect.Policy
 	hostName string
 	hostIP   string
+	// pingEvery is the period of watchKafka's metadata request.
+	pingEvery time.Duration
 
 	updates chan applyRequest
 	done    chan struct{} // closed when Run returns
@@ -57,18 +59,19 @@ func New(cfg Config, prod Producer, log *slog.Logger, reg prometheus.Registerer)
 		return nil, err
 	}
 	a := &Agent{
-		cfg:      cfg,
-		policy:   policy,
-		log:      log,
-		m:        m,
-		reg:      offsets,
-		prod:     prod,
-		ship:     newShipper(prod, newLimiter(cfg.Kafka.MaxBufferedRecords, cfg.Kafka.MaxBufferedBytes), log),
-		claims:   &claims{owner: make(map[fileID]string)},
-		hostName: cfg.Host.Name,
-		hostIP:   cfg.Host.IP,
-		updates:  make(chan applyRequest),
-		done:     make(chan struct{}),
+		cfg:       cfg,
+		policy:    policy,
+		log:       log,
+		m:         m,
+		reg:       offsets,
+		prod:      prod,
+		ship:      newShipper(prod, newLimiter(cfg.Kafka.MaxBufferedRecords, cfg.Kafka.MaxBufferedBytes), newKafkaUp(m.KafkaUp), log),
+		pingEvery: 5 * time.Second,
+		claims:    &claims{owner: make(map[fileID]string)},
+		hostName:  cfg.Host.Name,
+		hostIP:    cfg.Host.IP,
+		updates:   make(chan applyRequest),
+		done:      make(chan struct{}),
 	}
 	if a.hostName == "" {
 		if a.hostName, err = os.Hostname(); err != nil {
@@ -303,30 +306,26 @@ func (a *Agent) start(ctx context.Context, t collect.Task, restricted bool) *run
 }
 
 // watchKafka keeps logagent_kafka_up current with a metadata request every
-// few seconds.
+// pingEvery, besides the acknowledgements (see kafkaUp).
 func (a *Agent) watchKafka(ctx context.Context, ping func(context.Context) error) {
-	t := time.NewTicker(5 * time.Second)
+	t := time.NewTicker(a.pingEvery)
 	defer t.Stop()
-	up := true
+	wasUp := true
 	for {
-		pctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+		pctx, cancel := context.WithTimeout(ctx, min(4*time.Second, a.pingEvery))
 		err := ping(pctx)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
+		up := a.ship.up.ping(err)
 		switch {
-		case err != nil && up:
+		case !up && wasUp:
 			a.log.Warn("kafka unreachable; lines wait in the files and the bounded buffer", "brokers", a.cfg.Kafka.Brokers, "err", err)
-		case err == nil && !up:
+		case up && !wasUp:
 			a.log.Info("kafka reachable again")
 		}
-		up = err == nil
-		if up {
-			a.m.KafkaUp.Set(1)
-		} else {
-			a.m.KafkaUp.Set(0)
-		}
+		wasUp = up
 		select {
 		case <-ctx.Done():
 			return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -264,4 +265,89 @@ func TestTruncatedWhileClosed(t *testing.T) {
 	got := fp.waitFor(t, 301)
 	require.Equal(t, append(wantLines(path, 0, 100), "new content"), got[200:])
 	require.Equal(t, float64(1), testutil.ToFloat64(ra.m.FilesTruncated.WithLabelValues(path, "t")))
+}
+
+// reuseEntry creates a new file at path with content, whose inode is, for
+// reg, the one of the deleted file oldID: the registry entry of the deleted
+// file (its committed offset and fingerprint) moves to the new file's device
+// and inode before the new file appears at path. That is what the agent
+// finds when the filesystem gives a new file a freed inode; ext4 does so only
+// sometimes (it skips recently deleted inodes), so the test does not wait
+// for it.
+func reuseEntry(t *testing.T, reg *Registry, oldID fileID, path string, content []byte) {
+	t.Helper()
+	old := reg.lookup(oldID)
+	require.NotNil(t, old, "the deleted file %s is not in the registry", oldID)
+	tmp := path + ".creating" // outside the task's path: not read yet
+	require.NoError(t, os.WriteFile(tmp, content, 0o644))
+	fi, err := os.Stat(tmp)
+	require.NoError(t, err)
+	newID, _ := statID(fi)
+	e := &entry{ID: newID, Task: old.Task}
+	old.mu.Lock()
+	e.update(old.path, old.fpLen, old.fp, old.lastSeen)
+	offset := old.acked
+	old.mu.Unlock()
+	e.begin(offset)
+	reg.renew(e)
+	reg.remove(oldID)
+	reg.put(e)
+	require.NoError(t, os.Rename(tmp, path))
+}
+
+// TestInodeReusedByNewFile deletes a shipped file and creates a new one that
+// gets its inode, while the agent is stopped and while it runs (after it
+// closed the deleted file, before the registry forgets it): the new file is
+// recognised by its first bytes and read from its start, not from the old
+// file's committed offset.
+func TestInodeReusedByNewFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		running bool
+	}{
+		{name: "while stopped"},
+		{name: "while running", running: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "app.log")
+			appendLines(t, path, 0, 200) // past the 1 KiB fingerprint
+			old := wantLines(path, 0, 200)
+			var b strings.Builder
+			var fresh []string
+			for i := range 300 { // longer than the old file: not taken for a truncation
+				line := fmt.Sprintf("new file, line %d", i)
+				fresh = append(fresh, line)
+				b.WriteString(line + "\n")
+			}
+			fp := &fakeProducer{}
+			cfg := fakeConfig(t)
+			log, logs := etcdTestLog(t)
+			task := collect.Task{Path: path, Topic: "t", StartPosition: "beginning"}
+			ra := startAgentLog(t, cfg, fp, log, task)
+			require.Equal(t, old, fp.waitFor(t, 200))
+			fi, err := os.Stat(path)
+			require.NoError(t, err)
+			oldID, _ := statID(fi)
+			if tt.running {
+				require.NoError(t, os.Remove(path))
+				require.Eventually(t, func() bool {
+					return testutil.ToFloat64(ra.m.FilesOpen.WithLabelValues(path, "t")) == 0
+				}, 10*time.Second, 20*time.Millisecond, "the deleted file is closed (its inode freed)")
+				reuseEntry(t, ra.reg, oldID, path, []byte(b.String()))
+			} else {
+				ra.stop(t)
+				reg, err := OpenRegistry(cfg.DataDir)
+				require.NoError(t, err)
+				require.NoError(t, os.Remove(path))
+				reuseEntry(t, reg, oldID, path, []byte(b.String()))
+				require.NoError(t, reg.Save())
+				ra = startAgentLog(t, cfg, fp, log, task)
+			}
+			got := fp.waitFor(t, 500)
+			require.Equal(t, append(old, fresh...), got, "the new file from its first line, once")
+			require.Contains(t, logs.String(), "inode reused by a new file; reading it from the start")
+			require.Zero(t, testutil.ToFloat64(ra.m.FilesTruncated.WithLabelValues(path, "t")), "a new file, not a truncated one")
+		})
+	}
 }

@@ -20,12 +20,25 @@ func TestLimiter(t *testing.T) {
 	defer cancel()
 	require.ErrorIs(t, l.acquire(cctx, 1), context.DeadlineExceeded)
 
-	// a release wakes a waiter
+	// a release wakes a waiter: once the waiter has armed the wake-up (the
+	// cancelled wait above left it armed: disarm it first), it is blocked
+	// until the release
+	l.armed.Store(false)
 	got := make(chan error, 1)
 	go func() { got <- l.acquire(ctx, 10) }()
-	time.Sleep(20 * time.Millisecond)
+	require.Eventually(t, l.armed.Load, 10*time.Second, time.Millisecond, "the acquire does not wait")
+	select {
+	case err := <-got:
+		t.Fatalf("acquire returned (%v) while the limiter is full", err)
+	default:
+	}
 	l.release(30)
-	require.NoError(t, <-got)
+	select {
+	case err := <-got:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the release did not wake the waiter")
+	}
 	recs, bytes := l.buffered()
 	require.EqualValues(t, 2, recs)
 	require.EqualValues(t, 70, bytes)

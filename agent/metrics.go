@@ -81,7 +81,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "logagent_etcd_up", Help: "1 if the last etcd request or watch succeeded, 0 otherwise.",
 		}),
 		KafkaUp: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "logagent_kafka_up", Help: "1 if Kafka acknowledged records or answered a metadata request recently, 0 otherwise.",
+			Name: "logagent_kafka_up", Help: "1 once Kafka acknowledges a record or answers a metadata request (every 5s); 0 once a record fails, or a metadata request fails with no acknowledgement since the previous one.",
 		}),
 		RegistryWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logagent_registry_writes_total", Help: "Offset registry writes to data_dir by result (ok|error).",

@@ -344,6 +344,7 @@ func seededTasks(t *testing.T, p *composeProject) []collect.Task {
 func TestComposeTopics(t *testing.T) {
 	forEachEnv(t, func(t *testing.T, p *composeProject) {
 		tr := pipelineServices(t, p)["logtransfer"].config.config.(transfer.Config)
+		requireTopicsFromLogctl(t, tr, "docker-compose.yml")
 		consumed := slices.Clone(tr.Kafka.Topics)
 		if len(tr.Etcd.Endpoints) > 0 {
 			if v, ok := etcdPuts(t, p)[tr.Etcd.TopicsKey]; ok {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/logcollect/logcollect/agent"
 	"github.com/logcollect/logcollect/internal/collect"
+	"github.com/logcollect/logcollect/internal/ctl"
 	"github.com/logcollect/logcollect/sysmon"
 	"github.com/logcollect/logcollect/transfer"
 )
@@ -124,12 +125,25 @@ func TestExampleConfigsLoad(t *testing.T) {
 				return
 			}
 			require.NoError(t, err)
+			if tr, ok := loaded.config.(transfer.Config); ok {
+				requireTopicsFromLogctl(t, tr, tt.file)
+			}
 			listen := loaded.listen
 			require.Equal(t, binaries[tt.binary].defaultPort, listenPort(t, listen), "metrics port of %s", tt.file)
 			host, _, _ := net.SplitHostPort(listen)
 			require.Empty(t, host, "%s: metrics must listen on all interfaces to be scraped from another container", tt.file)
 		})
 	}
+}
+
+// requireTopicsFromLogctl: logctl config set and edit add a new task's
+// topic to logtransfer's etcd topics key, by default ctl.DefaultTopicsKey;
+// an example logtransfer follows that key, so that a log source added with
+// logctl is indexed, not only shipped to Kafka.
+func requireTopicsFromLogctl(t *testing.T, tr transfer.Config, where string) {
+	t.Helper()
+	require.NotEmptyf(t, tr.Etcd.Endpoints, "%s: logtransfer has no etcd: the topics logctl adds are not consumed", where)
+	require.Equalf(t, ctl.DefaultTopicsKey, tr.Etcd.TopicsKey, "%s: etcd.topics_key is not the key logctl adds topics to", where)
 }
 
 // TestExampleConfigsCatchMistakes proves the loaders used above do fail on

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/transfer"
 )
 
 // k8sObject is the part of a Kubernetes object the tests read.
@@ -238,6 +239,9 @@ func TestKubernetesWorkloads(t *testing.T) {
 			require.NoError(t, os.WriteFile(file, []byte(data), 0o600))
 			cfg, err := loadWithEnv(t, tt.binary, file, podEnv(t, c))
 			require.NoError(t, err, "the %s config of ConfigMap %s", tt.binary, vol.ConfigMap.Name)
+			if tr, ok := cfg.config.(transfer.Config); ok {
+				requireTopicsFromLogctl(t, tr, "ConfigMap "+vol.ConfigMap.Name)
+			}
 
 			// One metrics port everywhere.
 			port := listenPort(t, cfg.listen)

@@ -30,9 +30,15 @@ type BuildInfo struct {
 // falls back to the main module version, which is set by
 // "go install module@version".
 func DefaultBuildInfo() BuildInfo {
-	info := BuildInfo{Version: Version, Revision: Revision}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
+	bi, _ := debug.ReadBuildInfo()
+	return buildInfo(Version, Revision, bi)
+}
+
+// buildInfo is DefaultBuildInfo with the link-time values and the toolchain's
+// build information (nil when the binary has none) given.
+func buildInfo(version, revision string, bi *debug.BuildInfo) BuildInfo {
+	info := BuildInfo{Version: version, Revision: revision}
+	if bi == nil {
 		return info
 	}
 	if info.Revision == "" {

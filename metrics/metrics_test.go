@@ -45,32 +45,45 @@ func TestBuildInfoLint(t *testing.T) {
 	require.Empty(t, problems)
 }
 
+// TestDefaultBuildInfo gives buildInfo the build information of binaries built
+// in different ways: the link-time values win, then the toolchain's stamps.
 func TestDefaultBuildInfo(t *testing.T) {
-	vcsRevision := ""
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				vcsRevision = s.Value
-			}
-		}
+	stamped := func(mainVersion string, settings ...debug.BuildSetting) *debug.BuildInfo {
+		return &debug.BuildInfo{Main: debug.Module{Path: "github.com/logcollect/logcollect", Version: mainVersion}, Settings: settings}
 	}
-
+	vcs := debug.BuildSetting{Key: "vcs.revision", Value: "0123abcd"}
 	tests := []struct {
-		name     string
-		version  string
-		revision string
-		want     BuildInfo
+		name              string
+		version, revision string // the link-time values
+		bi                *debug.BuildInfo
+		want              BuildInfo
 	}{
-		{name: "set by ldflags", version: "v1.2.3", revision: "abc123", want: BuildInfo{Version: "v1.2.3", Revision: "abc123"}},
-		{name: "revision falls back to vcs stamp", version: "v1.2.3", revision: "", want: BuildInfo{Version: "v1.2.3", Revision: vcsRevision}},
+		{name: "make build: ldflags set both", version: "v1.2.3", revision: "abc123", bi: stamped("(devel)", vcs),
+			want: BuildInfo{Version: "v1.2.3", Revision: "abc123"}},
+		{name: "go build in a checkout: the vcs stamp", version: "dev", bi: stamped("(devel)", vcs),
+			want: BuildInfo{Version: "dev", Revision: "0123abcd"}},
+		{name: "go install module@version: the module version", version: "dev", bi: stamped("v1.4.0"),
+			want: BuildInfo{Version: "v1.4.0"}},
+		{name: "ldflags version wins over the module version", version: "v9", bi: stamped("v1.4.0", vcs),
+			want: BuildInfo{Version: "v9", Revision: "0123abcd"}},
+		{name: "-buildvcs=false outside a module version", version: "dev", bi: stamped(""),
+			want: BuildInfo{Version: "dev"}},
+		{name: "other settings are not the revision", version: "dev", bi: stamped("(devel)", debug.BuildSetting{Key: "vcs.time", Value: "2026-01-01T00:00:00Z"}),
+			want: BuildInfo{Version: "dev"}},
+		{name: "no build information", version: "dev", revision: "r", bi: nil, want: BuildInfo{Version: "dev", Revision: "r"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			oldV, oldR := Version, Revision
-			t.Cleanup(func() { Version, Revision = oldV, oldR })
-			Version, Revision = tt.version, tt.revision
-
-			require.Equal(t, tt.want, DefaultBuildInfo())
+			require.Equal(t, tt.want, buildInfo(tt.version, tt.revision, tt.bi))
 		})
 	}
+}
+
+// TestDefaultBuildInfoReadsTheVariables: DefaultBuildInfo uses the variables
+// the Makefile's ldflags set.
+func TestDefaultBuildInfoReadsTheVariables(t *testing.T) {
+	oldV, oldR := Version, Revision
+	t.Cleanup(func() { Version, Revision = oldV, oldR })
+	Version, Revision = "v7.7.7", "feedface"
+	require.Equal(t, BuildInfo{Version: "v7.7.7", Revision: "feedface"}, DefaultBuildInfo())
 }

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -133,9 +134,17 @@ func TestRealKafkaAndElasticsearch(t *testing.T) {
 	require.Eventually(t, func() bool { return esCount(ctx, es, "applog-*") == n }, 60*time.Second, 200*time.Millisecond)
 	t.Logf("%d records from %v into %s in %s", n, brokers, node.Version(), time.Since(start))
 	requireAllCommitted(t, brokers, cfg.Kafka.Group, "applog")
-	idx, err := es.IndexNames()
+	// Each document is in the daily index of its own @timestamp.
+	all, err := es.Search("applog-*").Size(n).Do(ctx)
 	require.NoError(t, err)
-	require.Contains(t, idx, "applog-"+time.Now().UTC().Format("2006.01.02"), "daily index from @timestamp (unless midnight passed)")
+	require.Len(t, all.Hits.Hits, n)
+	for _, h := range all.Hits.Hits {
+		var d struct {
+			Timestamp time.Time `json:"@timestamp"`
+		}
+		require.NoError(t, json.Unmarshal(h.Source, &d))
+		require.Equal(t, "applog-"+d.Timestamp.UTC().Format("2006.01.02"), h.Index, "daily index from @timestamp")
+	}
 	res, err := es.Search("applog-*").
 		Query(elastic.NewBoolQuery().Filter(
 			elastic.NewTermQuery("host.name", "web-1"),

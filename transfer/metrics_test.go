@@ -1,12 +1,20 @@
 package transfer
 
 import (
+	"context"
+	"fmt"
+	"regexp"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/transfer/transfertest"
 )
 
 // The metric names are a contract (issue 4); they must also pass the
@@ -109,4 +117,71 @@ func BenchmarkTopicCounter(b *testing.B) {
 			c.get("nginx-access").Inc()
 		}
 	})
+}
+
+// TestEndToEndSecondsValues: logtransfer_end_to_end_seconds observes, for
+// each indexed document, the time from its @timestamp (or, without one, the
+// record's Kafka timestamp) to its indexing: records read a known time ago
+// land in the buckets of that delay, not only in the sample count.
+func TestEndToEndSecondsValues(t *testing.T) {
+	brokers := startKfake(t, 3)
+	es := transfertest.NewES(t)
+	const n = 100
+	const readAgo, producedAgo = 45 * time.Second, 100 * time.Second
+	start := time.Now()
+	// n agent records read readAgo, and n non-JSON records (no @timestamp:
+	// the Kafka timestamp counts) produced producedAgo.
+	produceAgentRecords(t, brokers, "e2e", 0, n, func(_ int, v []byte) []byte {
+		ts := start.Add(-readAgo).UTC().Format(time.RFC3339Nano)
+		return regexp.MustCompile(`"@timestamp":"[^"]*"`).ReplaceAll(v, []byte(`"@timestamp":"`+ts+`"`))
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Topic: "e2e", Value: fmt.Appendf(nil, "raw line %d", i), Timestamp: start.Add(-producedAgo)})
+	}
+	require.NoError(t, cl.ProduceSync(context.Background(), recs...).FirstErr())
+
+	r := startTransfer(t, testConfig(brokers, es.URL(), "e2e"))
+	waitCount(t, es, 2*n, 30*time.Second)
+	elapsed := time.Since(start) // each observation is its delay plus at most this
+
+	h := histogram(t, r.reg, "logtransfer_end_to_end_seconds")
+	require.EqualValues(t, 2*n, h.GetSampleCount())
+	low := n*readAgo.Seconds() + n*producedAgo.Seconds()
+	require.GreaterOrEqual(t, h.GetSampleSum(), low, "observations shorter than the known delays")
+	require.LessOrEqual(t, h.GetSampleSum(), low+2*n*elapsed.Seconds(), "observations longer than the delays and the test")
+	below := func(le float64) uint64 { // observations <= le
+		for _, b := range h.GetBucket() {
+			if b.GetUpperBound() >= le {
+				require.Equal(t, le, b.GetUpperBound(), "no bucket at %v", le)
+				return b.GetCumulativeCount()
+			}
+		}
+		t.Fatalf("no bucket at %v", le)
+		return 0
+	}
+	// Buckets 0.01·2^k s: 40.96 < 45 s, 45 s + elapsed <= 81.92 < 100 s, 100 s + elapsed
+	// <= 163.84.
+	require.Less(t, elapsed, 36*time.Second, "the buckets below assume a test shorter than 36 s")
+	require.Zero(t, below(40.96), "a record read 45 s ago observed under 41 s")
+	require.EqualValues(t, n, below(81.92), "the records read 45 s ago, and only them")
+	require.EqualValues(t, 2*n, below(163.84), "the records produced 100 s ago")
+}
+
+// histogram returns the histogram family name of reg.
+func histogram(t *testing.T, reg prometheus.Gatherer, name string) *dto.Histogram {
+	t.Helper()
+	fams, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range fams {
+		if f.GetName() == name {
+			require.Len(t, f.Metric, 1)
+			return f.Metric[0].GetHistogram()
+		}
+	}
+	t.Fatalf("no %s", name)
+	return nil
 }

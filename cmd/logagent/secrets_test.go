@@ -18,9 +18,9 @@ import (
 
 // TestSecretsNeverShown gives the agent distinctive secrets through the
 // environment and through ${file:...} (Kafka SASL password, etcd password,
-// InfluxDB token of the embedded sysmon), runs -check-config and then a few
-// seconds with debug logging against servers that refuse or ignore them,
-// and checks that no secret appears in any output, /metrics or /readyz.
+// InfluxDB token of the embedded sysmon), runs -check-config and then runs
+// with debug logging against servers that refuse or ignore them until Kafka
+// was found unreachable and two sysmon writes failed, and checks that no secret appears in any output, /metrics or /readyz.
 func TestSecretsNeverShown(t *testing.T) {
 	const kafkaPW, etcdPW, influxToken = "SECRET-kafka-8d1f", "SECRET-etcd-55ac", "SECRET-influx-c0de"
 	dir := t.TempDir()
@@ -53,7 +53,8 @@ sysmon:
 
 	p := startProc(t, cfg, maddr)
 	require.Eventually(t, func() bool { return strings.Contains(p.Log(), "kafka unreachable") }, 20*time.Second, 100*time.Millisecond)
-	time.Sleep(2 * time.Second) // a few sysmon writes fail
+	require.Eventually(t, func() bool { return p.metric("sysmon_write_errors_total") >= 2 }, 30*time.Second, 100*time.Millisecond,
+		"a few sysmon writes fail (and are logged)")
 	for _, path := range []string{"/metrics", "/readyz", "/healthz"} {
 		resp, err := http.Get("http://" + maddr + path)
 		require.NoError(t, err)

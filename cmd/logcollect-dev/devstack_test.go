@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +14,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -254,7 +257,8 @@ func testDevStack(t *testing.T, bin string, embedded bool) {
 		}
 	}
 
-	// A new task set with logctl makes a new file flow, without a restart.
+	// A new task set with logctl on a new topic makes a new file flow and be indexed, without
+	// a restart: logctl adds the topic to logtransfer's topics key.
 	appLog := filepath.Join(cfg.Dir, "app", "app.log")
 	require.NoError(t, os.MkdirAll(filepath.Dir(appLog), 0o755))
 	require.NoError(t, os.WriteFile(appLog, []byte("app started: marker-one\n"), 0o644))
@@ -262,21 +266,36 @@ func testDevStack(t *testing.T, bin string, embedded bool) {
 	require.Equal(t, 0, code)
 	var tasks []map[string]any
 	require.NoError(t, json.Unmarshal([]byte(stdout), &tasks))
-	tasks = append(tasks, map[string]any{"path": appLog, "topic": devstack.Topic, "start_position": "beginning"})
+	const newTopic = "dev_extra"
+	tasks = append(tasks, map[string]any{"path": appLog, "topic": newTopic, "start_position": "beginning"})
 	newConfig, err := json.Marshal(tasks)
 	require.NoError(t, err)
-	code, _, stderr = logctl(t, bin, "config", "set", devstack.AgentIP, writeFile(t, "tasks.json", string(newConfig)))
+	code, stdout, stderr = logctl(t, bin, "config", "set", devstack.AgentIP, writeFile(t, "tasks.json", string(newConfig)))
 	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "logtransfer now also consumes "+newTopic+" (/logtransfer/topics)")
 	require.Eventually(t, func() bool {
-		code, stdout, _ := logctl(t, bin, "search", "--since", "10m", "marker-one")
+		code, stdout, _ := logctl(t, bin, "search", "--since", "10m", "--topic", newTopic, "marker-one")
 		return code == 0 && strings.Contains(stdout, appLog+" app started: marker-one")
-	}, 20*time.Second, 200*time.Millisecond, "the new task's file is not shipped")
+	}, 30*time.Second, 200*time.Millisecond, "the new task's file is not indexed")
 
-	// Stop, then start again on the same dir: the agent resumes from its offsets, and every
-	// line of every file, before and after the restart, ends up indexed once.
-	require.NoError(t, s.Stop())
+	// Stop: the report names what stopped and the final counts, every line delivered.
+	var report strings.Builder
+	require.NoError(t, s.StopReport(&report))
 	stopped = true
+	t.Logf("stop report:\n%s", report.String())
+	final := regexp.MustCompile(`(?m)^final counts: lines generated (\d+) · sent to Kafka (\d+) · indexed (\d+)$`).FindStringSubmatch(report.String())
+	require.NotNil(t, final, "no final counts in the stop report")
+	require.Equal(t, final[2], final[3], "as many documents indexed as records sent")
+	for _, part := range []string{"the demo generators", "sysmon (SIGTERM, drained)", "logagent (SIGTERM, drained)", "logtransfer (SIGTERM, drained)", "elasticsearch", "etcd"} {
+		require.Contains(t, "\n"+report.String(), "\nstopped "+part+"\n")
+	}
 	before := s.Generated() + 1 // the demo lines and marker-one
+	if embedded {
+		before += runClosedPipe(t, cfg)
+	}
+
+	// Start again on the same dir: the agent resumes from its offsets, and every line of
+	// every file, before and after the restart, ends up indexed once.
 	s, err = devstack.Start(ctx, cfg)
 	require.NoError(t, err)
 	stopped = false
@@ -294,6 +313,69 @@ func testDevStack(t *testing.T, bin string, embedded bool) {
 		require.LessOrEqual(t, n, before+1+s.Generated(), "more documents than lines")
 		return n >= want
 	}, 30*time.Second, 200*time.Millisecond, "lines written before or after the restart are not indexed")
+}
+
+// runClosedPipe runs logcollect-dev (this test binary, see TestMain) on cfg's dir and ports
+// as `make run | tee run.log` would, then ends it as Ctrl-C does there: the pipe closes
+// first (tee exits), then SIGINT. It must still stop the daemons gracefully: they drain,
+// logtransfer leaves its consumer group (or the next run would index nothing until the
+// group's session timeout), and the stop report is in its log file. It returns how many
+// lines the run generated.
+func runClosedPipe(t *testing.T, cfg devstack.Config) int64 {
+	t.Helper()
+	ports, err := json.Marshal(cfg.Ports)
+	require.NoError(t, err)
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	cmd := osexec.Command(os.Args[0], "--dir", cfg.Dir, "--bin", cfg.BinDir, "--embedded", "--rate", "100")
+	cmd.Env = append(os.Environ(), "LOGCOLLECT_DEV_CHILD=1", "LOGCOLLECT_DEV_PORTS="+string(ports), "INFLUX_URL=")
+	cmd.Stdout = w
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, cmd.Start())
+	w.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	lines := bufio.NewScanner(r)
+	ready := false
+	for !ready && lines.Scan() {
+		ready = strings.HasPrefix(lines.Text(), "ready in ")
+	}
+	require.True(t, ready, "logcollect-dev did not get ready: %s", stderr.String())
+	logs := filepath.Join(cfg.Dir, "log")
+	transfer := fmt.Sprintf("127.0.0.1:%d", cfg.Ports.Logtransfer)
+	require.Eventually(t, func() bool { return testenv.Metric(transfer, "logtransfer_docs_indexed_total") > 0 }, 30*time.Second, 200*time.Millisecond,
+		"logcollect-dev indexes nothing")
+	time.Sleep(2 * time.Second)                            // lines flowing when the pipe closes
+	require.NoError(t, r.Close())                          // tee exits first...
+	require.NoError(t, cmd.Process.Signal(syscall.SIGINT)) // ...then Ctrl-C reaches logcollect-dev
+	select {
+	case err := <-exited:
+		exited <- err // for the cleanup
+		require.NoError(t, err, "logcollect-dev on a closed stdout: %s", stderr.String())
+	case <-time.After(2 * time.Minute):
+		t.Fatal("logcollect-dev did not stop")
+	}
+	report, err := os.ReadFile(filepath.Join(logs, "logcollect-dev.log"))
+	require.NoError(t, err)
+	t.Logf("logcollect-dev.log:\n%s", report)
+	for _, part := range []string{"logagent (SIGTERM, drained)", "logtransfer (SIGTERM, drained)", "etcd"} {
+		require.Contains(t, string(report), "\nstopped "+part+"\n")
+	}
+	transferLog, err := os.ReadFile(filepath.Join(logs, "logtransfer.log"))
+	require.NoError(t, err)
+	require.Equal(t, 2, strings.Count(string(transferLog), "leaving the group"), "logtransfer left the group at both stops")
+	m := regexp.MustCompile(`final counts: lines generated (\d+) · sent to Kafka (\d+) · indexed (\d+)\n`).FindSubmatch(report)
+	require.NotNil(t, m, "no final counts")
+	require.Equal(t, string(m[2]), string(m[3]), "as many documents indexed as records sent")
+	n, err := strconv.ParseInt(string(m[1]), 10, 64)
+	require.NoError(t, err)
+	return n
 }
 
 func firstLine(s string) string {

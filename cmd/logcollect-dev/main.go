@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -47,9 +48,22 @@ func logcollectDev(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "logcollect-dev: unexpected argument %q: it takes flags only (-h)\n", fs.Arg(0))
 		return 2
 	}
+	return serve(*cfg, stdout, stderr)
+}
+
+// serve runs the stack of cfg until SIGINT or SIGTERM and returns the exit status.
+//
+// SIGPIPE is ignored: with `make run | tee run.log`, Ctrl-C ends tee at once, and the next
+// write to stdout would kill this process (Go's default for a broken pipe on fds 1 and 2),
+// and with it the daemons (Pdeathsig) before they drain and leave the consumer group, so
+// the next run would index nothing until the group's session timeout. Ignored, the write
+// fails with EPIPE, and the stack is stopped as on a terminal; the stop report also goes to
+// <dir>/log/logcollect-dev.log.
+func serve(cfg devstack.Config, stdout, stderr io.Writer) int {
+	signal.Ignore(syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *cfg, stdout); err != nil {
+	if err := run(ctx, cfg, stdout); err != nil {
 		fmt.Fprintln(stderr, "logcollect-dev:", err)
 		return 1
 	}
@@ -93,8 +107,14 @@ func run(ctx context.Context, cfg devstack.Config, out io.Writer) error {
 	fmt.Fprintf(out, "ready in %s\n", time.Since(start).Round(100*time.Millisecond))
 	s.PrintSummary(out)
 	runErr := s.Run(ctx, out, 10*time.Second)
+	// The report goes to the log file first: stdout may be a closed pipe.
+	if f, err := os.OpenFile(filepath.Join(s.Dir(), "log", "logcollect-dev.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+		defer f.Close()
+		fmt.Fprintf(f, "%s: stopping after %s\n", time.Now().Format(time.RFC3339), time.Since(start).Round(time.Second))
+		out = io.MultiWriter(f, out)
+	}
 	fmt.Fprintln(out, "stopping…")
-	if err := s.Stop(); err != nil {
+	if err := s.StopReport(out); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("stop: %w", err))
 	}
 	if runErr != nil {

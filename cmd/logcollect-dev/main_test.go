@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,24 @@ import (
 	"github.com/logcollect/logcollect/internal/devstack"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
+
+// TestMain runs logcollect-dev instead of the tests when LOGCOLLECT_DEV_CHILD=1, on the ports
+// in LOGCOLLECT_DEV_PORTS (JSON of devstack.Ports: tests never use the fixed ones), so that a
+// test can signal a real process and close its stdout.
+func TestMain(m *testing.M) {
+	if os.Getenv("LOGCOLLECT_DEV_CHILD") == "1" {
+		fs, cfg := flags(os.Stderr)
+		if err := fs.Parse(os.Args[1:]); err != nil {
+			os.Exit(2)
+		}
+		if err := json.Unmarshal([]byte(os.Getenv("LOGCOLLECT_DEV_PORTS")), &cfg.Ports); err != nil {
+			fmt.Fprintln(os.Stderr, "LOGCOLLECT_DEV_PORTS:", err)
+			os.Exit(2)
+		}
+		os.Exit(serve(*cfg, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
 
 // The command line `make run` gives, and the environment it passes on.
 func TestFlags(t *testing.T) {

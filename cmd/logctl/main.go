@@ -53,6 +53,7 @@ type globals struct {
 	kafkaAuth         ctl.KafkaAuth
 	timeout           time.Duration
 	collectKey        string
+	topicsKey         string
 	output            string
 }
 
@@ -73,6 +74,14 @@ func envList(name, def string) []string {
 		v = def
 	}
 	return strings.Split(v, ",")
+}
+
+// envOr is the environment variable's value when it is set, even to "", or def.
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -115,6 +124,7 @@ func rootCommand() (*cobra.Command, *globals) {
 	pf.StringVar(&g.kafkaAuth.Username, "kafka-user", os.Getenv("LOGCTL_KAFKA_USER"), "Kafka SASL user, with the password in env LOGCTL_KAFKA_PASSWORD (env LOGCTL_KAFKA_USER)")
 	g.kafkaAuth.Password = os.Getenv("LOGCTL_KAFKA_PASSWORD")
 	pf.DurationVar(&g.timeout, "timeout", ctl.DefaultTimeout, "timeout of each request to etcd, Kafka or Elasticsearch")
+	pf.StringVar(&g.topicsKey, "topics-key", envOr("LOGCTL_TOPICS_KEY", ctl.DefaultTopicsKey), "logtransfer's etcd.topics_key, where config set/edit add the tasks' new topics; \"\" leaves it alone (env LOGCTL_TOPICS_KEY)")
 	pf.StringVar(&g.collectKey, "collect-key", collect.DefaultCollectKey, "the agents' etcd.collect_key ({ip}, {hostname})")
 	root.AddCommand(configCmd(g), agentsCmd(g), searchCmd(g), lagCmd(g), pipelineCmd(), indicesCmd(g), etcdAuthCmd(g))
 	return root, g
@@ -129,7 +139,7 @@ func (g *globals) store() (*ctl.ConfigStore, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return ctl.NewConfigStore(cli, g.collectKey, g.timeout), func() { cli.Close() }, nil
+	return ctl.NewConfigStore(cli, g.collectKey, g.timeout).WithTopicsKey(g.topicsKey), func() { cli.Close() }, nil
 }
 
 func configCmd(g *globals) *cobra.Command {

@@ -90,7 +90,7 @@ func TestConfigCommands(t *testing.T) {
 		{name: "get missing", args: []string{"config", "get", "10.0.0.7"}, code: 1,
 			stderr: `^logctl: no collect config for 10.0.0.7: /logagent/10.0.0.7/collect_config does not exist\n$`},
 		{name: "set bad writes nothing", args: []string{"config", "set", "10.0.0.7", badFile}, code: 1, stderr: `invalid collect config, nothing written`},
-		{name: "set", args: []string{"config", "set", "10.0.0.7", goodFile}, stdout: `^10\.0\.0\.7: /logagent/10\.0\.0\.7/collect_config: written \(revision \d+\)\n$`, want: good},
+		{name: "set", args: []string{"config", "set", "10.0.0.7", goodFile}, stdout: `^10\.0\.0\.7: /logagent/10\.0\.0\.7/collect_config: written \(revision \d+\); logtransfer now also consumes web_log \(/logtransfer/topics\)\n$`, want: good},
 		{name: "get", args: []string{"config", "get", "10.0.0.7"}, stdout: `^\Q` + good + `\E\n$`},
 		{name: "get json", args: []string{"config", "get", "10.0.0.7", "-o", "json"},
 			stdout: `"ip": "10.0.0.7",\n  "key": "/logagent/10.0.0.7/collect_config",\n  "revision": \d+,\n  "tasks": \[`},
@@ -134,6 +134,9 @@ func TestConfigCommands(t *testing.T) {
 		{name: "--all and HOST", args: []string{"config", "get", "--all", "10.0.0.7"}, code: 1, stderr: `with --all, get takes 0 argument\(s\), got 1`},
 		{name: "another collect key", args: []string{"config", "get", "10.0.0.7", "--collect-key", "/collect/{ip}"}, code: 1,
 			stderr: `^logctl: no collect config for 10.0.0.7: /collect/10.0.0.7 does not exist\n$`},
+		{name: "a new topic, --topics-key \"\": logtransfer's topics left alone",
+			args:   []string{"config", "set", "10.0.0.7", writeFile(t, "db.json", `[{"path":"/var/log/db.log","topic":"db_log"}]`), "--topics-key", ""},
+			stdout: `^10\.0\.0\.7: /logagent/10\.0\.0\.7/collect_config: written \(revision \d+\)\n$`},
 		{name: "bad output format", args: []string{"config", "get", "10.0.0.7", "-o", "yaml"}, code: 1, stderr: `-o "yaml": want json or table`},
 	}
 	for _, st := range steps {

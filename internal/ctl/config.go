@@ -10,27 +10,34 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/logcollect/logcollect/internal/collect"
 )
 
-// ConfigStore reads and writes the agents' collect configs in etcd. It is
-// safe for concurrent use.
+// ConfigStore reads and writes the agents' collect configs in etcd, and
+// keeps logtransfer's topics key listing their topics. It is safe for
+// concurrent use.
 type ConfigStore struct {
 	cli       *clientv3.Client
 	endpoints []string
 	keyTmpl   string // the agents' etcd.collect_key, with {ip} and {hostname}
+	topicsKey string // logtransfer's etcd.topics_key; "" leaves it alone
 	timeout   time.Duration
 }
 
+// DefaultTopicsKey is logtransfer's default etcd.topics_key.
+const DefaultTopicsKey = "/logtransfer/topics"
+
 // NewConfigStore returns a store using cli (whose endpoints appear in
 // errors), the agents' collect key template (collect.DefaultCollectKey when
-// empty)
-// and timeout for each request.
+// empty) and timeout for each request. It leaves logtransfer's topics key
+// alone unless WithTopicsKey names it.
 func NewConfigStore(cli *clientv3.Client, keyTemplate string, timeout time.Duration) *ConfigStore {
 	if keyTemplate == "" {
 		keyTemplate = collect.DefaultCollectKey
@@ -39,6 +46,14 @@ func NewConfigStore(cli *clientv3.Client, keyTemplate string, timeout time.Durat
 		timeout = DefaultTimeout
 	}
 	return &ConfigStore{cli: cli, endpoints: cli.Endpoints(), keyTmpl: keyTemplate, timeout: timeout}
+}
+
+// WithTopicsKey makes Put add the new topics of the configs it writes to
+// logtransfer's topics key, key ("" for none; see Put), and returns s. Call
+// it before using s.
+func (s *ConfigStore) WithTopicsKey(key string) *ConfigStore {
+	s.topicsKey = key
+	return s
 }
 
 // CollectConfig is the collect config of one host as stored in etcd.
@@ -162,28 +177,95 @@ func WarnOutsideDefaultRoots(w io.Writer, tasks []collect.Task) bool {
 // still rev (0: the key must not exist). It returns the new revision, or a
 // *ConflictError when the key changed since rev. An invalid value is never
 // written.
-func (s *ConfigStore) Put(ctx context.Context, key string, value []byte, rev int64) (int64, error) {
-	if _, err := Validate(value); err != nil {
-		return 0, fmt.Errorf("invalid collect config, nothing written to %s: %w", key, err)
+//
+// A task's topic must also be consumed by logtransfer, or its lines reach
+// Kafka and are never indexed: in the same transaction, the topics of value
+// that logtransfer's topics key does not list yet are added to it (the
+// key's other topics are kept; a topic is never removed, since another
+// agent may still ship to it). The topics added are in the result. When the
+// topics key changes between its read and the write, the write is retried.
+func (s *ConfigStore) Put(ctx context.Context, key string, value []byte, rev int64) (SetResult, error) {
+	tasks, err := Validate(value)
+	if err != nil {
+		return SetResult{}, fmt.Errorf("invalid collect config, nothing written to %s: %w", key, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	resp, err := s.cli.Txn(ctx).
-		If(clientv3.Compare(clientv3.ModRevision(key), "=", rev)).
-		Then(clientv3.OpPut(key, string(value))).
-		Else(clientv3.OpGet(key)).
-		Commit()
-	if err != nil {
-		return 0, connError("etcd", s.endpoints, "write "+key, err)
-	}
-	if !resp.Succeeded {
+	for attempt := 1; ; attempt++ {
+		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)}
+		ops := []clientv3.Op{clientv3.OpPut(key, string(value))}
+		var added []string
+		if s.topicsKey != "" {
+			topics, topicsRev, err := s.topics(ctx)
+			if err != nil {
+				return SetResult{}, err
+			}
+			for _, t := range tasks {
+				if !slices.Contains(topics, t.Topic) && !slices.Contains(added, t.Topic) {
+					added = append(added, t.Topic)
+				}
+			}
+			if len(added) > 0 {
+				list, err := json.Marshal(append(topics, added...))
+				if err != nil {
+					return SetResult{}, err
+				}
+				cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(s.topicsKey), "=", topicsRev))
+				ops = append(ops, clientv3.OpPut(s.topicsKey, string(list)))
+			}
+		}
+		resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(clientv3.OpGet(key)).Commit()
+		if err != nil {
+			op := "write " + key
+			if len(added) > 0 {
+				op += " and " + s.topicsKey
+			}
+			return SetResult{}, s.topicsHint(connError("etcd", s.endpoints, op, err))
+		}
+		if resp.Succeeded {
+			r := SetResult{Key: key, Revision: resp.Header.Revision}
+			if len(added) > 0 {
+				r.TopicsKey, r.TopicsAdded = s.topicsKey, added
+			}
+			return r, nil
+		}
 		actual := int64(0)
 		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
 			actual = kvs[0].ModRevision
 		}
-		return 0, &ConflictError{Key: key, Expected: rev, Actual: actual}
+		if actual != rev {
+			return SetResult{}, &ConflictError{Key: key, Expected: rev, Actual: actual}
+		}
+		if attempt == 5 { // the topics key keeps changing under us
+			return SetResult{}, fmt.Errorf("%s keeps changing: nothing written to %s; try again", s.topicsKey, key)
+		}
 	}
-	return resp.Header.Revision, nil
+}
+
+// topicsHint adds to an etcd permission error what to do when the user may
+// write collect configs but not logtransfer's topics key.
+func (s *ConfigStore) topicsHint(err error) error {
+	if s.topicsKey == "" || !errors.Is(err, rpctypes.ErrPermissionDenied) {
+		return err
+	}
+	return fmt.Errorf("%w (nothing written: logctl also adds new topics to logtransfer's %s; grant this etcd user read and write on it, or give --topics-key \"\" to leave it alone)", err, s.topicsKey)
+}
+
+// topics reads logtransfer's topics key: its list and ModRevision (0 and no
+// topics when it does not exist).
+func (s *ConfigStore) topics(ctx context.Context) ([]string, int64, error) {
+	resp, err := s.cli.Get(ctx, s.topicsKey)
+	if err != nil {
+		return nil, 0, s.topicsHint(connError("etcd", s.endpoints, "get "+s.topicsKey, err))
+	}
+	if len(resp.Kvs) == 0 {
+		return nil, 0, nil
+	}
+	var topics []string
+	if err := json.Unmarshal(resp.Kvs[0].Value, &topics); err != nil {
+		return nil, 0, fmt.Errorf("logtransfer's topics key %s is not a JSON list of topic names (%v): nothing written; fix it, or give --topics-key \"\" to leave it alone", s.topicsKey, err)
+	}
+	return topics, resp.Kvs[0].ModRevision, nil
 }
 
 // SetResult is the outcome of writing one host's collect config.
@@ -192,6 +274,10 @@ type SetResult struct {
 	Key      string
 	Revision int64 // the new revision when written
 	Err      error // why it was not written
+	// TopicsAdded are the topics added to logtransfer's topics key,
+	// TopicsKey, with the config (see Put).
+	TopicsKey   string
+	TopicsAdded []string
 }
 
 // Set writes value as the collect config of the agent with this ip. rev is
@@ -216,11 +302,12 @@ func (s *ConfigStore) set(ctx context.Context, ip, key string, value []byte, rev
 		}
 		rev = cur.Revision
 	}
-	newRev, err := s.Put(ctx, key, value, rev)
+	r, err := s.Put(ctx, key, value, rev)
 	if err != nil {
 		return SetResult{}, err
 	}
-	return SetResult{IP: ip, Key: key, Revision: newRev}, nil
+	r.IP = ip
+	return r, nil
 }
 
 // SetAll writes value as the collect config of every registered agent, each
@@ -323,12 +410,13 @@ func (s *ConfigStore) Edit(ctx context.Context, ip string, ed Editor) (SetResult
 			continue
 		}
 		WarnOutsideDefaultRoots(ed.Prompts, tasks)
-		newRev, err := s.Put(ctx, cur.Key, edited, cur.Revision)
+		r, err := s.Put(ctx, cur.Key, edited, cur.Revision)
 		if err != nil {
 			keep = true
 			return SetResult{}, fmt.Errorf("%w (your edit is kept in %s)", err, path)
 		}
-		return SetResult{IP: ip, Key: cur.Key, Revision: newRev}, nil
+		r.IP = ip
+		return r, nil
 	}
 }
 

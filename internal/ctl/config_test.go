@@ -3,6 +3,7 @@ package ctl
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -335,4 +336,128 @@ func TestEdit(t *testing.T) {
 		require.NoError(t, gerr)
 		require.JSONEq(t, `[]`, string(c.Value), "the other operator's write stays")
 	})
+}
+
+// TestConfigStoreAddsTopics: a collect config written with a topics key adds
+// its new topics to logtransfer's list in the same transaction, keeps the
+// topics already there, and writes nothing at all when the config is refused.
+func TestConfigStoreAddsTopics(t *testing.T) {
+	e := testenv.StartEtcd(t)
+	cli := e.Client(t)
+	ctx := context.Background()
+	const topicsKey = "/logtransfer/topics"
+	s := NewConfigStore(cli, "", 5*time.Second).WithTopicsKey(topicsKey)
+	tasks := func(topics ...string) []byte {
+		var ts []string
+		for i, tp := range topics {
+			ts = append(ts, fmt.Sprintf(`{"path":"/var/log/f%d.log","topic":%q}`, i, tp))
+		}
+		return []byte("[" + strings.Join(ts, ",") + "]")
+	}
+	get := func(key string) (string, int64) {
+		resp, err := cli.Get(ctx, key)
+		require.NoError(t, err)
+		if len(resp.Kvs) == 0 {
+			return "", 0
+		}
+		return string(resp.Kvs[0].Value), resp.Kvs[0].ModRevision
+	}
+
+	tests := []struct {
+		name       string
+		topics     string // the topics key before; "" for none
+		config     []byte
+		rev        int64 // of the collect key; -1: the current one
+		wantAdded  []string
+		wantTopics string // the topics key after
+		wantErr    string
+	}{
+		{name: "no topics key yet", config: tasks("web_log", "app_log", "web_log"), rev: -1,
+			wantAdded: []string{"web_log", "app_log"}, wantTopics: `["web_log","app_log"]`},
+		{name: "a new topic is appended, the others kept", topics: `["web_log","other"]`, config: tasks("web_log", "new_log"), rev: -1,
+			wantAdded: []string{"new_log"}, wantTopics: `["web_log","other","new_log"]`},
+		{name: "every topic listed: the key is not written", topics: `["web_log","app_log"]`, config: tasks("app_log"), rev: -1,
+			wantTopics: `["web_log","app_log"]`},
+		{name: "a removed task's topic stays", topics: `["gone"]`, config: tasks(), rev: -1, wantTopics: `["gone"]`},
+		{name: "an invalid topics key: nothing written", topics: `web_log`, config: tasks("x_log"), rev: -1,
+			wantTopics: `web_log`, wantErr: "logtransfer's topics key /logtransfer/topics is not a JSON list"},
+		{name: "a conflict on the collect key: nothing written", topics: `["web_log"]`, config: tasks("x_log"), rev: 1,
+			wantTopics: `["web_log"]`, wantErr: "changed by someone else"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ip := fmt.Sprintf("10.0.1.%d", i)
+			key := "/logagent/" + ip + "/collect_config"
+			before := put(t, cli, key, validConfig)
+			_, err := cli.Delete(ctx, topicsKey)
+			require.NoError(t, err)
+			if tt.topics != "" {
+				put(t, cli, topicsKey, tt.topics)
+			}
+			_, topicsRev := get(topicsKey)
+			r, err := s.Set(ctx, ip, tt.config, tt.rev)
+			got, gotRev := get(topicsKey)
+			if tt.wantErr != "" {
+				require.ErrorContains(t, err, tt.wantErr)
+				require.Equal(t, tt.wantTopics, got)
+				_, rev := get(key)
+				require.Equal(t, before, rev, "the collect key is not written")
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.wantAdded, r.TopicsAdded)
+			require.JSONEq(t, tt.wantTopics, got)
+			if len(tt.wantAdded) == 0 {
+				require.Equal(t, topicsRev, gotRev, "the topics key is not written")
+				require.Empty(t, r.TopicsKey)
+			} else {
+				require.Equal(t, r.Revision, gotRev, "one transaction")
+				require.Equal(t, topicsKey, r.TopicsKey)
+			}
+			value, _ := get(key)
+			require.JSONEq(t, string(tt.config), value)
+		})
+	}
+
+	t.Run("no topics key: left alone", func(t *testing.T) {
+		put(t, cli, topicsKey, `["web_log"]`)
+		r, err := NewConfigStore(cli, "", 5*time.Second).Set(ctx, "10.0.2.1", tasks("other_log"), -1)
+		require.NoError(t, err)
+		require.Empty(t, r.TopicsAdded)
+		got, _ := get(topicsKey)
+		require.Equal(t, `["web_log"]`, got)
+	})
+}
+
+// TestConfigStoreTopicsKeyPermission: an etcd user allowed the collect keys
+// but not logtransfer's topics key gets an error that says what to grant, or
+// to give --topics-key "", and nothing is written; with no topics key the
+// write goes through.
+func TestConfigStoreTopicsKeyPermission(t *testing.T) {
+	const rootPW, opsPW = "root-pw-4f1c", "ops-pw-9a2e"
+	e := testenv.StartEtcdWithOptions(t, testenv.EtcdOptions{RootPassword: rootPW})
+	root := e.Client(t)
+	ctx := context.Background()
+	_, err := root.RoleAdd(ctx, "collect")
+	require.NoError(t, err)
+	_, err = root.RoleGrantPermission(ctx, "collect", "/logagent/", clientv3.GetPrefixRangeEnd("/logagent/"), clientv3.PermissionType(clientv3.PermReadWrite))
+	require.NoError(t, err)
+	_, err = root.UserAdd(ctx, "ops", opsPW)
+	require.NoError(t, err)
+	_, err = root.UserGrantRole(ctx, "ops", "collect")
+	require.NoError(t, err)
+	ops, err := clientv3.New(clientv3.Config{Endpoints: e.Endpoints(), Username: "ops", Password: opsPW, DialTimeout: 5 * time.Second})
+	require.NoError(t, err)
+	defer ops.Close()
+
+	_, err = NewConfigStore(ops, "", 5*time.Second).WithTopicsKey(DefaultTopicsKey).Set(ctx, "10.0.0.1", []byte(validConfig), -1)
+	require.ErrorContains(t, err, "permission denied")
+	require.ErrorContains(t, err, `logctl also adds new topics to logtransfer's /logtransfer/topics; grant this etcd user read and write on it, or give --topics-key "" to leave it alone`)
+	resp, err := root.Get(ctx, "/logagent/10.0.0.1/collect_config")
+	require.NoError(t, err)
+	require.Empty(t, resp.Kvs, "nothing written")
+
+	r, err := NewConfigStore(ops, "", 5*time.Second).Set(ctx, "10.0.0.1", []byte(validConfig), -1)
+	require.NoError(t, err)
+	require.Empty(t, r.TopicsAdded)
 }

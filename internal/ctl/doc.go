@@ -16,6 +16,11 @@
 //     was prepared (for Edit: before the editor opened). If another operator
 //     wrote the key meanwhile, nothing is written and a *ConflictError says
 //     which revisions differ.
+//   - A new log source is indexed, not only shipped. A task's topic must
+//     also be consumed by logtransfer: Put adds the topics it does not list
+//     yet to logtransfer's etcd topics key (etcd.topics_key, which
+//     logtransfer watches), in the same transaction as the collect config,
+//     so the two cannot disagree after a failure.
 //   - Live agents only. Agents are listed from their registration keys
 //     (agent.RegistrationKey), which are bound to a lease the agent keeps
 //     alive, so a dead agent disappears within the lease TTL. Their metrics

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -74,7 +75,11 @@ func WriteSetResults(w io.Writer, rs []SetResult) error {
 		if r.Err != nil {
 			_, err = fmt.Fprintf(w, "%s: %s: FAILED: %v\n", r.IP, r.Key, r.Err)
 		} else {
-			_, err = fmt.Fprintf(w, "%s: %s: written (revision %d)\n", r.IP, r.Key, r.Revision)
+			topics := ""
+			if len(r.TopicsAdded) > 0 {
+				topics = fmt.Sprintf("; logtransfer now also consumes %s (%s)", strings.Join(r.TopicsAdded, ", "), r.TopicsKey)
+			}
+			_, err = fmt.Fprintf(w, "%s: %s: written (revision %d)%s\n", r.IP, r.Key, r.Revision, topics)
 		}
 		if err != nil {
 			return err

@@ -34,9 +34,11 @@ func TestWriteSetResults(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, WriteSetResults(&buf, []SetResult{
 		{IP: "10.0.0.7", Key: "/logagent/10.0.0.7/collect_config", Revision: 9},
+		{IP: "10.0.0.9", Key: "/logagent/10.0.0.9/collect_config", Revision: 10, TopicsKey: "/logtransfer/topics", TopicsAdded: []string{"app_log", "db_log"}},
 		{IP: "10.0.0.8", Key: "/logagent/10.0.0.8/collect_config", Err: &ConflictError{Key: "/logagent/10.0.0.8/collect_config", Expected: 4, Actual: 5}},
 	}))
 	require.Equal(t, "10.0.0.7: /logagent/10.0.0.7/collect_config: written (revision 9)\n"+
+		"10.0.0.9: /logagent/10.0.0.9/collect_config: written (revision 10); logtransfer now also consumes app_log, db_log (/logtransfer/topics)\n"+
 		"10.0.0.8: /logagent/10.0.0.8/collect_config: FAILED: /logagent/10.0.0.8/collect_config was changed by someone else (revision 4 when read, now 5): nothing written; read it again and redo the change\n",
 		buf.String())
 }

@@ -21,13 +21,18 @@ files:
 `
 
 // transferYAML: %[1]s the brokers, %[2]s the topics (a YAML list), %[3]s the Elasticsearch
-// URLs, %[4]q, %[5]q and %[6]q the nginx, app and syslog topics. Its pipelines parse the
-// demo files: the nginx preset, the JSON app log with its time and level, the syslog preset.
+// URLs, %[4]q, %[5]q and %[6]q the nginx, app and syslog topics, %[7]s the etcd endpoints.
+// Its pipelines parse the demo files: the nginx preset, the JSON app log with its time and
+// level, the syslog preset. It also consumes the topics listed in etcd under
+// /logtransfer/topics (the default etcd.topics_key), where `logctl config set` and `logctl
+// config edit` add the topics of new tasks: a log source added with logctl is indexed too.
 // The template is overwritten so that a state dir of an earlier logtransfer gets the
 // mappings of the fields the pipelines make.
 const transferYAML = `kafka:
   brokers: %[1]s
   topics: %[2]s
+etcd:
+  endpoints: %[7]s
 elasticsearch:
   urls: %[3]s
 template:

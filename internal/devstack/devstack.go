@@ -2,8 +2,10 @@ package devstack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/logcollect/logcollect/deploy"
 	"github.com/logcollect/logcollect/internal/config"
+	"github.com/logcollect/logcollect/internal/ctl"
 	"github.com/logcollect/logcollect/internal/servers"
 )
 
@@ -276,7 +279,8 @@ func (s *Stack) createTopic(ctx context.Context) error {
 
 // putDemoConfig puts the demo collect config into etcd unless the key exists: a config an
 // operator changed with `logctl config set` survives a restart. The one default of earlier
-// runs is replaced.
+// runs is replaced. It also puts the demo topics under logtransfer's topics key unless it
+// exists.
 func (s *Stack) putDemoConfig(ctx context.Context) error {
 	cli, err := clientv3.New(clientv3.Config{Endpoints: s.etcd.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
@@ -301,6 +305,17 @@ func (s *Stack) putDemoConfig(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("etcd: put %s: %w", key, err)
 	}
+	// logtransfer's topics key lists the demo topics, as a deployment's does (docker-compose.yml's
+	// etcd-init): `logctl config set` then adds only the new topics of the tasks it writes.
+	topics, err := json.Marshal(Topics())
+	if err != nil {
+		return err
+	}
+	_, err = cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(ctl.DefaultTopicsKey), "=", 0)).
+		Then(clientv3.OpPut(ctl.DefaultTopicsKey, string(topics))).Commit()
+	if err != nil {
+		return fmt.Errorf("etcd: put %s: %w", ctl.DefaultTopicsKey, err)
+	}
 	return nil
 }
 
@@ -324,7 +339,7 @@ func (s *Stack) startDaemons(ctx context.Context) error {
 	}
 	specs := []spec{
 		{name: "logtransfer", port: p.Logtransfer,
-			config: fmt.Sprintf(transferYAML, brokers, yamlList(Topics()), yamlList([]string{s.es.URL()}), Topic, AppTopic, SyslogTopic)},
+			config: fmt.Sprintf(transferYAML, brokers, yamlList(Topics()), yamlList([]string{s.es.URL()}), Topic, AppTopic, SyslogTopic, etcd)},
 		{name: "logagent", config: fmt.Sprintf(agentYAML, brokers, etcd, AgentIP, s.path("agent"), s.path("demo")), port: p.Logagent},
 		sysmon,
 	}
@@ -394,36 +409,82 @@ func pingInflux(ctx context.Context, url string) bool {
 	return servers.HTTPStatus(&http.Client{}, url+"/ping", http.StatusNoContent)(ctx) == nil
 }
 
-// Stop stops the stack, sources first so the sinks can drain: the generator, the daemons
-// in reverse start order (logagent before logtransfer; each gets SIGTERM and is waited
-// for), then Prometheus, Elasticsearch, Kafka and etcd. It returns every error met.
-func (s *Stack) Stop() error {
+// Stop is StopReport without the report.
+func (s *Stack) Stop() error { return s.StopReport(io.Discard) }
+
+// StopReport stops the stack, sources first so the sinks can drain: the generators, then,
+// once the pipeline has delivered what they wrote (up to drainTimeout), the daemons in
+// reverse start order (logagent before logtransfer; each gets SIGTERM and is waited for, and
+// is killed after 15 s), then Prometheus, Elasticsearch, Kafka and etcd. It writes to w the
+// final counts and each part it stopped, and returns every error met.
+func (s *Stack) StopReport(w io.Writer) error {
 	var errs []error
+	report := func(what string, err error) {
+		if err != nil {
+			fmt.Fprintf(w, "stopped %s: %v\n", what, err)
+			errs = append(errs, err)
+			return
+		}
+		fmt.Fprintf(w, "stopped %s\n", what)
+	}
 	if s.stopGen != nil {
 		s.stopGen()
-		errs = append(errs, <-s.genDone)
+		report("the demo generators", <-s.genDone)
 		s.stopGen = nil
 	}
+	if len(s.daemons) > 0 {
+		p, drained := s.drain(drainTimeout)
+		note := ""
+		if !drained {
+			note = fmt.Sprintf(" (not all delivered after %s: the rest is delivered at the next run)", drainTimeout)
+		}
+		fmt.Fprintf(w, "final counts: %s%s\n", p, note)
+	}
 	for i := len(s.daemons) - 1; i >= 0; i-- {
-		errs = append(errs, s.daemons[i].proc.Stop(syscall.SIGTERM))
+		d := s.daemons[i]
+		report(d.name+" (SIGTERM, drained)", d.proc.Stop(syscall.SIGTERM))
 	}
 	s.daemons = nil
 	if s.prom != nil {
-		errs = append(errs, s.prom.Stop())
+		report("prometheus", s.prom.Stop())
 	}
 	if s.es != nil {
-		errs = append(errs, s.es.Stop())
+		report("elasticsearch", s.es.Stop())
 	}
 	if s.kafka != nil {
-		errs = append(errs, s.kafka.Stop())
+		report("kafka", s.kafka.Stop())
 	}
 	if s.kfake != nil {
 		s.kfake.Close()
+		report("kfake", nil)
 	}
 	if s.etcd != nil {
 		s.etcd.Stop()
+		report("etcd", nil)
 	}
 	return errors.Join(errs...)
+}
+
+// drainTimeout bounds the wait of StopReport for the pipeline to deliver the last lines.
+const drainTimeout = 10 * time.Second
+
+// drain waits up to timeout until the agent has shipped every line of its files and
+// logtransfer has indexed as many documents as the agent sent, and returns the counts then,
+// and whether it got there.
+func (s *Stack) drain(timeout time.Duration) (Progress, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		p := s.Progress(ctx)
+		if lag := s.metric(ctx, "logagent", "logagent_lag_bytes"); lag == 0 && p.Sent >= 0 && p.Indexed >= p.Sent {
+			return p, true
+		}
+		select {
+		case <-ctx.Done():
+			return s.Progress(context.Background()), false
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // Brokers returns the Kafka bootstrap address.
@@ -433,6 +494,10 @@ func (s *Stack) Brokers() []string {
 	}
 	return s.kafka.Brokers()
 }
+
+// Dir returns the absolute directory of the stack's state; the processes' logs are in its
+// log subdirectory.
+func (s *Stack) Dir() string { return s.cfg.Dir }
 
 // EtcdEndpoints returns etcd's client URLs.
 func (s *Stack) EtcdEndpoints() []string { return s.etcd.Endpoints() }

@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/logcollect/logcollect/internal/ctl"
 	"github.com/logcollect/logcollect/internal/servers"
 )
 
@@ -55,6 +56,19 @@ func TestPutDemoConfig(t *testing.T) {
 	put(custom)
 	require.NoError(t, s.putDemoConfig(t.Context()))
 	require.Equal(t, custom, get(), "an operator's config is replaced")
+
+	// logtransfer's topics key: the demo topics when missing, an operator's list kept.
+	topics := func() string {
+		resp, err := cli.Get(t.Context(), ctl.DefaultTopicsKey)
+		require.NoError(t, err)
+		require.Len(t, resp.Kvs, 1)
+		return string(resp.Kvs[0].Value)
+	}
+	require.JSONEq(t, `["demo","demo_app","demo_syslog"]`, topics())
+	_, err = cli.Put(t.Context(), ctl.DefaultTopicsKey, `["demo","mine"]`)
+	require.NoError(t, err)
+	require.NoError(t, s.putDemoConfig(t.Context()))
+	require.Equal(t, `["demo","mine"]`, topics(), "an operator's topics are replaced")
 }
 
 // freePorts returns n distinct free loopback ports.

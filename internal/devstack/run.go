@@ -79,23 +79,25 @@ func (p Progress) String() string {
 
 // Progress scrapes logagent_records_sent_total and logtransfer_docs_indexed_total.
 func (s *Stack) Progress(ctx context.Context) Progress {
-	hc := &http.Client{Timeout: time.Second}
-	metric := func(daemon, name string) int64 {
-		addr := s.MetricsAddr(daemon)
-		if addr == "" {
-			return -1
-		}
-		m, err := ctl.Scrape(ctx, hc, "http://"+addr+"/metrics")
-		if err != nil {
-			return -1
-		}
-		return int64(m[name])
-	}
 	return Progress{
 		Generated: s.Generated(),
-		Sent:      metric("logagent", "logagent_records_sent_total"),
-		Indexed:   metric("logtransfer", "logtransfer_docs_indexed_total"),
+		Sent:      s.metric(ctx, "logagent", "logagent_records_sent_total"),
+		Indexed:   s.metric(ctx, "logtransfer", "logtransfer_docs_indexed_total"),
 	}
+}
+
+// metric scrapes a running daemon and returns the metric (the sum of its series), -1 when the
+// daemon does not run or the scrape fails.
+func (s *Stack) metric(ctx context.Context, daemon, name string) int64 {
+	addr := s.MetricsAddr(daemon)
+	if addr == "" {
+		return -1
+	}
+	m, err := ctl.Scrape(ctx, &http.Client{Timeout: time.Second}, "http://"+addr+"/metrics")
+	if err != nil {
+		return -1
+	}
+	return int64(m[name])
 }
 
 // Run shows the progress on w until ctx is done (then it returns nil) or a part of the
