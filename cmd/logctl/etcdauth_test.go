@@ -28,7 +28,7 @@ func TestEtcdAuthCommands(t *testing.T) {
 		`  read      /logagent/10\.0\.0\.7/collect_config\n  write     /logagent/agents/10\.0\.0\.7\n`+
 		`password \(shown once, stored nowhere\): \S{24}\n.*username: logagent-10\.0\.0\.7`, "etcd-auth", "host", "10.0.0.7")
 	run(`user logagent-10\.0\.0\.8 \(created\)`, "etcd-auth", "host", "10.0.0.8")
-	opOut := run(`^user logctl \(created\), role logctl-operator\n  readwrite /logagent/\* \(prefix\)\n`, "etcd-auth", "operator")
+	opOut := run(`^user logctl \(created\), role logctl-operator\n  readwrite /logagent/\* \(prefix\)\n  readwrite /logtransfer/topics\n`, "etcd-auth", "operator")
 	rootOut := run(`^user root \(created\), role root\n`, "etcd-auth", "enable")
 
 	t.Setenv("LOGCTL_ETCD_USER", "root")
@@ -41,6 +41,7 @@ func TestEtcdAuthCommands(t *testing.T) {
 	code, stdout, stderr := exec(t, "", "config", "set", "10.0.0.8", file)
 	require.Equal(t, 0, code, stderr)
 	require.Contains(t, stdout, "written")
+	require.Contains(t, stdout, "logtransfer now also consumes t (/logtransfer/topics)", "the operator may add topics")
 	require.Equal(t, `warning: task 1 (path "/etc/shadow"): path is outside files.allowed_paths ["/var/log/**"]`+"\n"+
 		`warning: an agent with the default files.allowed_paths ["/var/log/**"] refuses this whole config; it applies only on hosts whose own config allows these paths`+"\n", stderr)
 

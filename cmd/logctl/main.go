@@ -471,7 +471,7 @@ A generated password is printed once and stored nowhere.`,
 			return err
 		}
 		defer cli.Close()
-		id, err := setUp(cmd.Context(), ctl.NewEtcdAuthAdmin(cli, g.collectKey, g.timeout))
+		id, err := setUp(cmd.Context(), ctl.NewEtcdAuthAdmin(cli, g.collectKey, g.timeout).WithTopicsKey(g.topicsKey))
 		if err != nil {
 			return err
 		}

@@ -61,9 +61,11 @@ func HostPermissions(collectKeyTemplate, ip, hostname string) []Permission {
 }
 
 // OperatorPermissions are logctl's: read and write every collect key (the
-// literal prefix of the template, before its first placeholder) and read
-// the registrations (`logctl agents`, `config --all`, {hostname} keys).
-func OperatorPermissions(collectKeyTemplate string) []Permission {
+// literal prefix of the template, before its first placeholder), read the
+// registrations (`logctl agents`, `config --all`, {hostname} keys), and,
+// when topicsKey is not empty, read and write logtransfer's topics key,
+// where `config set/edit` add the tasks' new topics.
+func OperatorPermissions(collectKeyTemplate, topicsKey string) []Permission {
 	prefix := collectKeyTemplate
 	if i := strings.IndexByte(prefix, '{'); i >= 0 {
 		prefix = prefix[:i]
@@ -72,6 +74,9 @@ func OperatorPermissions(collectKeyTemplate string) []Permission {
 	perms := []Permission{{Type: authpb.READWRITE, Key: prefix, RangeEnd: clientv3.GetPrefixRangeEnd(prefix)}}
 	if !strings.HasPrefix(agents, prefix) {
 		perms = append(perms, Permission{Type: authpb.READ, Key: agents, RangeEnd: clientv3.GetPrefixRangeEnd(agents)})
+	}
+	if topicsKey != "" && !strings.HasPrefix(topicsKey, prefix) {
+		perms = append(perms, Permission{Type: authpb.READWRITE, Key: topicsKey})
 	}
 	return perms
 }
@@ -103,9 +108,10 @@ type IdentityOptions struct {
 // wanted ones and leaves an existing password alone unless told to rotate
 // it.
 type EtcdAuthAdmin struct {
-	cli     *clientv3.Client
-	keyTmpl string
-	timeout time.Duration
+	cli       *clientv3.Client
+	keyTmpl   string
+	topicsKey string
+	timeout   time.Duration
 }
 
 // NewEtcdAuthAdmin returns an admin using cli, for agents whose
@@ -118,6 +124,14 @@ func NewEtcdAuthAdmin(cli *clientv3.Client, keyTemplate string, timeout time.Dur
 		timeout = DefaultTimeout
 	}
 	return &EtcdAuthAdmin{cli: cli, keyTmpl: keyTemplate, timeout: timeout}
+}
+
+// WithTopicsKey gives the operator role read and write on logtransfer's
+// topics key, which `logctl config set/edit` update (see
+// ConfigStore.WithTopicsKey); "" leaves it out.
+func (a *EtcdAuthAdmin) WithTopicsKey(key string) *EtcdAuthAdmin {
+	a.topicsKey = key
+	return a
 }
 
 // HostUser is the etcd user (and role) name of the agent on host.
@@ -153,7 +167,7 @@ func (a *EtcdAuthAdmin) Operator(ctx context.Context, user string, o IdentityOpt
 	if user == "" {
 		user = DefaultOperator
 	}
-	return a.identity(ctx, user, OperatorRole, OperatorPermissions(a.keyTmpl), o)
+	return a.identity(ctx, user, OperatorRole, OperatorPermissions(a.keyTmpl, a.topicsKey), o)
 }
 
 // Enable turns etcd authentication on. etcd needs a user "root" with the

@@ -191,9 +191,11 @@ func TestEtcdAuthPermissions(t *testing.T) {
 		"read      /logagent/web-1/collect_config",
 		"write     /logagent/agents/10.0.0.7",
 	}, permStrings(HostPermissions("/logagent/{hostname}/collect_config", "10.0.0.7", "web-1")))
-	require.Equal(t, []string{"readwrite /logagent/* (prefix)"}, permStrings(OperatorPermissions(collect.DefaultCollectKey)))
+	require.Equal(t, []string{"readwrite /logagent/* (prefix)"}, permStrings(OperatorPermissions(collect.DefaultCollectKey, "")))
+	require.Equal(t, []string{"readwrite /logagent/* (prefix)", "readwrite /logtransfer/topics"},
+		permStrings(OperatorPermissions(collect.DefaultCollectKey, DefaultTopicsKey)))
 	require.Equal(t, []string{"readwrite /hosts/* (prefix)", "read      /logagent/agents/* (prefix)"},
-		permStrings(OperatorPermissions("/hosts/{ip}/tasks")))
+		permStrings(OperatorPermissions("/hosts/{ip}/tasks", "")))
 
 	adm := NewEtcdAuthAdmin(nil, "/logagent/{hostname}/collect_config", time.Second)
 	for _, tt := range []struct{ host, ip, name, wantErr string }{
