@@ -2,21 +2,10 @@ package testenv
 
 import (
 	"net"
-	"os"
 	"testing"
 
 	"github.com/logcollect/logcollect/internal/servers"
 )
-
-// skipOrFail skips the test when a server or tool is missing, or fails it when CI=true, where
-// .ci/run has installed everything.
-func skipOrFail(t testing.TB, err error) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(err)
-	}
-	t.Skip(err)
-}
 
 // cacheDir is where the fetch scripts put the servers (servers.CacheDir).
 func cacheDir() (string, error) { return servers.CacheDir() }
