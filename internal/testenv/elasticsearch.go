@@ -32,30 +32,43 @@ type ElasticsearchOptions struct {
 	// fast-start flags tests use (servers.ElasticsearchConfig.Tuned): for benchmarks that
 	// measure what the node indexes.
 	Tuned bool
+	// ports chooses the HTTP and transport ports; nil means freePorts. For the tests of the
+	// retry on a taken port.
+	ports func(testing.TB) (int, int)
 }
 
 // StartElasticsearchWithOptions is StartElasticsearch with the JVM o asks for.
 func StartElasticsearchWithOptions(t testing.TB, o ElasticsearchOptions) *Elasticsearch {
 	t.Helper()
+	skipShort(t, "starts an Elasticsearch node")
 	home, err := ElasticsearchHome()
 	if err != nil {
 		Missing(t, err)
 	}
-	port, trPort := freePorts(t)
-	se, err := servers.NewElasticsearch(servers.ElasticsearchConfig{Dir: t.TempDir(), Port: port, TransportPort: trPort, Home: home, Tuned: o.Tuned})
-	if err != nil {
-		t.Fatal(err)
+	choose := o.ports
+	if choose == nil {
+		choose = freePorts
 	}
-	e := &Elasticsearch{t: t, Elasticsearch: se}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("elasticsearch: last lines of %s:\n%s", e.Log(), e.LogTail())
+	var e *Elasticsearch
+	err = startOnFreshPorts(t, func() error {
+		port, trPort := choose(t)
+		se, err := servers.NewElasticsearch(servers.ElasticsearchConfig{Dir: t.TempDir(), Port: port, TransportPort: trPort, Home: home, Tuned: o.Tuned})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := e.Stop(); err != nil {
-			t.Log(err)
-		}
+		e = &Elasticsearch{t: t, Elasticsearch: se}
+		ee := e
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("elasticsearch: last lines of %s:\n%s", ee.Log(), ee.LogTail())
+			}
+			if err := ee.Stop(); err != nil {
+				t.Log(err)
+			}
+		})
+		return e.startOnce()
 	})
-	if err := e.Start(); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -66,8 +79,13 @@ func StartElasticsearchWithOptions(t testing.TB, o ElasticsearchOptions) *Elasti
 func ElasticsearchHome() (string, error) { return servers.ElasticsearchHome() }
 
 // Start starts the node again after Stop or Kill, on the same ports and with the same data,
-// and waits until the cluster health is yellow or green.
+// and waits until the cluster health is yellow or green. A port still taken
+// (servers.ErrPortInUse) is waited for, and the start tried again (restartOnSamePorts).
 func (e *Elasticsearch) Start() error {
+	return restartOnSamePorts(e.t, e.startOnce, e.Ports())
+}
+
+func (e *Elasticsearch) startOnce() error {
 	start := time.Now()
 	if err := e.Elasticsearch.Start(context.Background()); err != nil {
 		return err

@@ -121,6 +121,7 @@ func StartInfluxTLS(t testing.TB, certs *Certs, user, password string) *Influx {
 
 func startInflux(t testing.TB, user, password string, certs *Certs) *Influx {
 	t.Helper()
+	skipShort(t, "starts InfluxDB 1")
 	bin, err := InfluxBinary()
 	if err != nil {
 		Missing(t, err)

@@ -47,6 +47,7 @@ type Influx2 struct {
 // Influx2Binary) the test fails, or is skipped in a partial run (Missing).
 func StartInflux2(t testing.TB) *Influx2 {
 	t.Helper()
+	skipShort(t, "starts InfluxDB 2")
 	bin, err := Influx2Binary()
 	if err != nil {
 		Missing(t, err)

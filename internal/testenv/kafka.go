@@ -26,27 +26,37 @@ func StartKafka(t testing.TB) *Kafka {
 
 func startKafka(t testing.TB, o KafkaOptions) *Kafka {
 	t.Helper()
+	skipShort(t, "starts a Kafka broker")
 	libs, err := KafkaLibs()
 	if err != nil {
 		Missing(t, err)
 	}
-	port, ctrlPort := freePorts(t)
-	secure := map[string]int{}
-	sk, err := servers.NewKafka(servers.KafkaConfig{Dir: t.TempDir(), Port: port, ControllerPort: ctrlPort, Libs: libs,
-		ExtraProps: o.props(t, port, ctrlPort, secure), Tuned: o.Tuned})
-	if err != nil {
-		t.Fatal(err)
+	choose := o.ports
+	if choose == nil {
+		choose = freePorts
 	}
-	k := &Kafka{t: t, Kafka: sk, secure: secure}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("kafka: last lines of %s:\n%s", k.Log(), k.LogTail())
+	var k *Kafka
+	err = startOnFreshPorts(t, func() error {
+		port, ctrlPort := choose(t)
+		secure := map[string]int{}
+		sk, err := servers.NewKafka(servers.KafkaConfig{Dir: t.TempDir(), Port: port, ControllerPort: ctrlPort, Libs: libs,
+			ExtraProps: o.props(t, port, ctrlPort, secure), Tuned: o.Tuned})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := k.Stop(); err != nil {
-			t.Log(err)
-		}
+		k = &Kafka{t: t, Kafka: sk, secure: secure}
+		kk := k
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("kafka: last lines of %s:\n%s", kk.Log(), kk.LogTail())
+			}
+			if err := kk.Stop(); err != nil {
+				t.Log(err)
+			}
+		})
+		return k.startOnce()
 	})
-	if err := k.Start(); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := o.addSCRAMUsers(k); err != nil {
@@ -59,8 +69,17 @@ func startKafka(t testing.TB, o KafkaOptions) *Kafka {
 func KafkaLibs() (string, error) { return servers.KafkaLibs() }
 
 // Start starts the broker again after Stop or Kill, on the same ports and with the same data,
-// and waits until it answers.
+// and waits until it answers. A port still taken (servers.ErrPortInUse) is waited for, and
+// the start tried again (restartOnSamePorts).
 func (k *Kafka) Start() error {
+	ports := k.Ports()
+	for _, p := range k.secure {
+		ports = append(ports, p)
+	}
+	return restartOnSamePorts(k.t, k.startOnce, ports)
+}
+
+func (k *Kafka) startOnce() error {
 	start := time.Now()
 	if err := k.Kafka.Start(context.Background()); err != nil {
 		return err

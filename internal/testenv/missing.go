@@ -28,6 +28,16 @@ func Missing(t testing.TB, err error) {
 		"%s=1 skips the tests that need it", err, PartialEnv)
 }
 
+// skipShort skips the test under -short: every Start* of a real server (and BuildBinaries)
+// calls it, so `make test-short` stays short without a testing.Short check in each test. why
+// says what the test would have done: "starts a Kafka broker".
+func skipShort(t testing.TB, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(why + " (-short)")
+	}
+}
+
 // Partial reports whether this run may skip the tests whose server is missing (see Missing).
 func Partial() bool {
 	return testing.Short() || (EnvTrue(PartialEnv) && !EnvTrue("CI"))

@@ -41,6 +41,7 @@ type TLSProxy struct {
 // partial run (Missing).
 func StartTLSProxy(t testing.TB, o TLSProxyOptions) *TLSProxy {
 	t.Helper()
+	skipShort(t, "starts nginx")
 	bin := Tool(t, "nginx", "nginx")
 	dir := t.TempDir()
 	up, err := url.Parse(o.Upstream)

@@ -39,6 +39,7 @@ func PromtoolBinary(t testing.TB) string {
 // with its TSDB in t.TempDir(), and waits until /-/ready answers. t.Cleanup stops it.
 func StartPrometheus(t testing.TB, config string) *Prometheus {
 	t.Helper()
+	skipShort(t, "starts Prometheus")
 	bin, err := PrometheusBinary()
 	if err != nil {
 		Missing(t, err)
