@@ -34,6 +34,9 @@ func TestPromtoolCheckRules(t *testing.T) {
 }
 
 func TestPromtoolTestRules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs promtool test rules")
+	}
 	out, err := runPromtool(t, "prometheus", "test", "rules", "alerts_test.yml")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "SUCCESS")
@@ -43,6 +46,9 @@ func TestPromtoolTestRules(t *testing.T) {
 // rules are copied with LogagentDown's `for:` raised from 2m to 10m, and
 // promtool must then report that test as failing.
 func TestPromtoolTestRulesCanFail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs promtool test rules on broken copies")
+	}
 	testenv.PromtoolBinary(t)
 	rules, err := Files.ReadFile(AlertsFile)
 	require.NoError(t, err)

@@ -3,7 +3,8 @@
 //
 // It is for tests only; nothing outside _test.go files should import it. The recipes of
 // Kafka, Elasticsearch, etcd and Prometheus live in internal/servers, which the local stack
-// (`make run`) shares; this package adds temp dirs, free ports, t.Cleanup and the missing-server policy (Missing).
+// (`make run`) shares; this package adds temp dirs, free ports, t.Cleanup, retries on a
+// taken port (ports.go) and the missing-server policy (Missing).
 //
 // StartKafka runs a real Apache Kafka broker (single-node KRaft) as a child JVM. Its jars
 // come from Maven Central through internal/servers/kafka/fetch.sh.
@@ -23,7 +24,9 @@
 // or builds every server and tool above. A test that still finds one missing goes through
 // Missing: it fails, naming what is missing and how to get it, unless the run is partial
 // (-short, or LOGCOLLECT_PARTIAL=1 outside CI), where it is skipped and listed by `make
-// test`'s summary (internal/testreport). No test passes by skipping silently.
+// test`'s summary (internal/testreport). No test passes by skipping silently. Under -short
+// every Start* of a real server (not StartEtcd: embedded, under a second) and BuildBinaries
+// skip the test, so `make test-short` starts no server.
 //
 // StartEtcd runs an embedded etcd server in the test process. kfake (franz-go's in-process
 // Kafka) is used directly by the tests that need faults a real broker cannot give.
