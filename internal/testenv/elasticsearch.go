@@ -56,17 +56,17 @@ func StartElasticsearchWithOptions(t testing.TB, o ElasticsearchOptions) *Elasti
 		if err != nil {
 			t.Fatal(err)
 		}
-		e = &Elasticsearch{t: t, Elasticsearch: se}
-		ee := e
+		attempt := &Elasticsearch{t: t, Elasticsearch: se}
+		e = attempt
 		t.Cleanup(func() {
 			if t.Failed() {
-				t.Logf("elasticsearch: last lines of %s:\n%s", ee.Log(), ee.LogTail())
+				t.Logf("elasticsearch: last lines of %s:\n%s", attempt.Log(), attempt.LogTail())
 			}
-			if err := ee.Stop(); err != nil {
+			if err := attempt.Stop(); err != nil {
 				t.Log(err)
 			}
 		})
-		return e.startOnce()
+		return attempt.startOnce()
 	})
 	if err != nil {
 		t.Fatal(err)

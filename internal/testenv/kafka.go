@@ -44,17 +44,17 @@ func startKafka(t testing.TB, o KafkaOptions) *Kafka {
 		if err != nil {
 			t.Fatal(err)
 		}
-		k = &Kafka{t: t, Kafka: sk, secure: secure}
-		kk := k
+		attempt := &Kafka{t: t, Kafka: sk, secure: secure}
+		k = attempt
 		t.Cleanup(func() {
 			if t.Failed() {
-				t.Logf("kafka: last lines of %s:\n%s", kk.Log(), kk.LogTail())
+				t.Logf("kafka: last lines of %s:\n%s", attempt.Log(), attempt.LogTail())
 			}
-			if err := kk.Stop(); err != nil {
+			if err := attempt.Stop(); err != nil {
 				t.Log(err)
 			}
 		})
-		return k.startOnce()
+		return attempt.startOnce()
 	})
 	if err != nil {
 		t.Fatal(err)
