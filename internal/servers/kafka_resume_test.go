@@ -2,7 +2,6 @@ package servers_test
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -12,19 +11,6 @@ import (
 	"github.com/logcollect/logcollect/internal/servers"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
-
-// freePorts returns two distinct free loopback ports.
-func freePorts(t *testing.T) (int, int) {
-	t.Helper()
-	var ports [2]int
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer l.Close() // held until both are chosen, so they differ
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	return ports[0], ports[1]
-}
 
 // TestKafkaResumesFromDir is what `make run` relies on: a second NewKafka on the same dir
 // and ports does not format again, and the broker comes back with the records of the first.
@@ -36,7 +22,8 @@ func TestKafkaResumesFromDir(t *testing.T) {
 		testenv.Missing(t, err)
 	}
 	cfg := servers.KafkaConfig{Dir: t.TempDir()}
-	cfg.Port, cfg.ControllerPort = freePorts(t)
+	ports := testenv.FreePorts(t, 2)
+	cfg.Port, cfg.ControllerPort = ports[0], ports[1]
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 

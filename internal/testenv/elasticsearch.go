@@ -45,33 +45,13 @@ func StartElasticsearchWithOptions(t testing.TB, o ElasticsearchOptions) *Elasti
 	if err != nil {
 		Missing(t, err)
 	}
-	choose := o.ports
-	if choose == nil {
-		choose = freePorts
-	}
-	var e *Elasticsearch
-	err = startOnFreshPorts(t, func() error {
-		port, trPort := choose(t)
+	return startJVM(t, "elasticsearch", o.ports, func(port, trPort int) (*Elasticsearch, error) {
 		se, err := servers.NewElasticsearch(servers.ElasticsearchConfig{Dir: t.TempDir(), Port: port, TransportPort: trPort, Home: home, Tuned: o.Tuned})
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		attempt := &Elasticsearch{t: t, Elasticsearch: se}
-		e = attempt
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("elasticsearch: last lines of %s:\n%s", attempt.Log(), attempt.LogTail())
-			}
-			if err := attempt.Stop(); err != nil {
-				t.Log(err)
-			}
-		})
-		return attempt.startOnce()
+		return &Elasticsearch{t: t, Elasticsearch: se}, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
 }
 
 // ElasticsearchHome returns the directory that elasticsearch/fetch.sh fills

@@ -31,34 +31,15 @@ func startKafka(t testing.TB, o KafkaOptions) *Kafka {
 	if err != nil {
 		Missing(t, err)
 	}
-	choose := o.ports
-	if choose == nil {
-		choose = freePorts
-	}
-	var k *Kafka
-	err = startOnFreshPorts(t, func() error {
-		port, ctrlPort := choose(t)
+	k := startJVM(t, "kafka", o.ports, func(port, ctrlPort int) (*Kafka, error) {
 		secure := map[string]int{}
 		sk, err := servers.NewKafka(servers.KafkaConfig{Dir: t.TempDir(), Port: port, ControllerPort: ctrlPort, Libs: libs,
 			ExtraProps: o.props(t, port, ctrlPort, secure), Tuned: o.Tuned})
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		attempt := &Kafka{t: t, Kafka: sk, secure: secure}
-		k = attempt
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("kafka: last lines of %s:\n%s", attempt.Log(), attempt.LogTail())
-			}
-			if err := attempt.Stop(); err != nil {
-				t.Log(err)
-			}
-		})
-		return attempt.startOnce()
+		return &Kafka{t: t, Kafka: sk, secure: secure}, nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := o.addSCRAMUsers(k); err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,46 @@ const (
 	portFreeTimeout = 30 * time.Second
 )
 
+// jvmServer is a Kafka or Elasticsearch of this package, as startJVM starts it.
+type jvmServer interface {
+	Log() string
+	LogTail() string
+	Stop() error
+	startOnce() error
+}
+
+// startJVM starts the server that newServer makes on two ports that choose (nil: freePorts)
+// returns, again on fresh ports while a port is taken (startOnFreshPorts), and fails t if it
+// does not start. t.Cleanup stops every server it made, and logs the end of its log if t
+// failed. name prefixes that log's lines.
+func startJVM[S jvmServer](t testing.TB, name string, choose func(testing.TB) (int, int), newServer func(port1, port2 int) (S, error)) S {
+	t.Helper()
+	if choose == nil {
+		choose = freePorts
+	}
+	var s S
+	err := startOnFreshPorts(t, func() error {
+		attempt, err := newServer(choose(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("%s: last lines of %s:\n%s", name, attempt.Log(), attempt.LogTail())
+			}
+			if err := attempt.Stop(); err != nil {
+				t.Log(err)
+			}
+		})
+		s = attempt
+		return attempt.startOnce()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // startOnFreshPorts calls start, which chooses ports afresh and starts a server on them, up
 // to portAttempts times while it fails with servers.ErrPortInUse.
 func startOnFreshPorts(t testing.TB, start func() error) error {
