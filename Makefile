@@ -1,6 +1,8 @@
-# logcollect — every CI step is a target here; .ci/run calls `make lint test`.
+# logcollect — every CI step is a target here; .ci/run calls `make setup lint fuzz test`.
 
 GO      ?= go
+# bash for pipefail: `go test -json | testreport` exits with go test's status.
+SHELL   := bash
 # The Go release the project builds and tests with, taken from the Go module
 # proxy by the go command: 1.26.8's standard library has vulnerabilities
 # (govulncheck) that 1.27.3 fixes. GOTOOLCHAIN=local uses the machine's Go.
@@ -20,7 +22,7 @@ FUZZ_TARGETS ?= ./internal/collect:FuzzParseTasks ./agent:FuzzJoiner ./agent:Fuz
 	./pipeline:FuzzJSON ./pipeline:FuzzDissect ./pipeline:FuzzNginx ./pipeline:FuzzSyslog ./pipeline:FuzzCRI
 FUZZTIME     ?= 5m
 
-.PHONY: all build test test-short lint fmt bench microbench bench-smoke fuzz chaos run clean
+.PHONY: all build setup test test-short lint fmt bench microbench bench-smoke fuzz chaos run clean
 
 all: lint test build
 
@@ -30,13 +32,23 @@ CMDS ?= ./cmd/...
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN_DIR)/ $(CMDS)
 
-## test: the whole suite with the race detector, real servers included
-test:
-	$(GO) test -race -count=1 -timeout 20m ./...
+## setup: what the whole suite needs on this machine (internal/servers/setup.sh): the missing
+## Debian packages (apt-get as root or through sudo -n) and every server's fetch or build
+## script, cached in LOGCOLLECT_CACHE; `make test` and .ci/run run it first
+setup:
+	bash internal/servers/setup.sh
 
-## test-short: the quick inner loop (tests honour testing.Short)
+## test: the whole suite with the race detector, real servers included; a test whose server
+## is missing fails (LOGCOLLECT_PARTIAL=1 skips it instead). It ends with the counts and the
+## skipped tests (internal/testreport); the exit status is go test's
+TEST_PKGS ?= ./...
+test: setup
+	set -o pipefail; $(GO) test -race -count=1 -timeout 20m -json $(TEST_PKGS) | $(GO) run ./internal/testreport
+
+## test-short: the quick inner loop: -short skips every test that starts a server or runs
+## for long (no set-up needed)
 test-short:
-	$(GO) test -short ./...
+	set -o pipefail; $(GO) test -short -json $(TEST_PKGS) | $(GO) run ./internal/testreport
 
 ## lint: gofmt must list nothing; go vet must pass; the import rules between packages
 ## must hold (internal/layout: agent and transfer apart, no test servers in production, ...)

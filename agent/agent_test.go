@@ -210,6 +210,9 @@ func TestShipsEveryLineOncePerFileInOrder(t *testing.T) {
 }
 
 func TestRestartResumesAtCommittedOffset(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts the agent")
+	}
 	brokers := newFakeKafka(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "app.log")
@@ -230,6 +233,9 @@ func TestRestartResumesAtCommittedOffset(t *testing.T) {
 }
 
 func TestPartialLineWaitsForItsNewline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a partial line")
+	}
 	brokers := newFakeKafka(t)
 	path := filepath.Join(t.TempDir(), "app.log")
 	require.NoError(t, os.WriteFile(path, nil, 0o644))
@@ -255,6 +261,9 @@ func TestPartialLineWaitsForItsNewline(t *testing.T) {
 // renamed again (rotation slower than scan_frequency); with a glob that also
 // matches rotated names, any pace works, without duplicates.
 func TestRotation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("rotates files for seconds")
+	}
 	tests := []struct {
 		name  string
 		mode  string

@@ -177,6 +177,9 @@ func tasksJSON(pairs ...string) string {
 }
 
 func TestEtcdSourceFollowsChanges(t *testing.T) {
+	if testing.Short() {
+		t.Skip("follows etcd changes")
+	}
 	etcdLeakCheck(t)
 	e := testenv.StartEtcd(t)
 	cli := e.Client(t)
@@ -258,6 +261,9 @@ func TestEtcdSourceFollowsChanges(t *testing.T) {
 }
 
 func TestEtcdSourceStartsWhileEtcdDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for etcd to come up")
+	}
 	tests := []struct {
 		name      string
 		cache     string // "" = no cache file
@@ -356,6 +362,9 @@ func TestEtcdSourceStartsWithoutUsableValue(t *testing.T) {
 }
 
 func TestEtcdSourceSurvivesEtcdRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts etcd")
+	}
 	etcdLeakCheck(t)
 	e := testenv.StartEtcd(t)
 	cli := e.Client(t)

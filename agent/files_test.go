@@ -128,6 +128,9 @@ func TestBackpressureBoundsInFlight(t *testing.T) {
 }
 
 func TestDeletedFileIsReadToItsEndAndClosed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a deleted file to be closed")
+	}
 	path := filepath.Join(t.TempDir(), "app.log")
 	require.NoError(t, os.WriteFile(path, nil, 0o644))
 	fp := &fakeProducer{hold: true}

@@ -333,6 +333,9 @@ func requireShipped(t *testing.T, fp *fakeProducer, f *filterFile, from int) {
 // reaches the end of the file even when its last lines are filtered; after
 // a restart nothing is sent again, and new lines are filtered the same way.
 func TestLineFiltersShip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ships filtered lines through kfake")
+	}
 	info := func(s string) filterEvent { return filterEvent{lines: []string{"INFO " + s}} }
 	keep := func(lines ...string) filterEvent { return filterEvent{lines: lines, kept: true} }
 	drop := func(lines ...string) filterEvent { return filterEvent{lines: lines} }

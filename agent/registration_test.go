@@ -80,6 +80,9 @@ func runRegistrar(t *testing.T, r *Registrar) (stop func()) {
 }
 
 func TestRegistrarLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for etcd leases")
+	}
 	etcdLeakCheck(t)
 	e := testenv.StartEtcd(t)
 	cli := e.Client(t)
@@ -135,6 +138,9 @@ func TestRegistrarLifecycle(t *testing.T) {
 }
 
 func TestRegistrarSurvivesEtcdRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts etcd")
+	}
 	tests := []struct {
 		name   string
 		outage time.Duration

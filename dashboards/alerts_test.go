@@ -13,26 +13,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
-)
 
-// promtool returns the path of promtool. Locally a missing promtool skips the
-// test; in CI (CI=true, where .ci/run installs Debian's prometheus package)
-// it is a failure, so the rules are never shipped unchecked.
-func promtool(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("promtool not found in CI: .ci/run must install the prometheus package: %v", err)
-		}
-		t.Skip("promtool not installed (apt-get install prometheus); skipping the promtool checks")
-	}
-	return p
-}
+	"github.com/logcollect/logcollect/internal/testenv"
+)
 
 func runPromtool(t *testing.T, dir string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(promtool(t), args...)
+	cmd := exec.Command(testenv.PromtoolBinary(t), args...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -47,6 +34,9 @@ func TestPromtoolCheckRules(t *testing.T) {
 }
 
 func TestPromtoolTestRules(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs promtool test rules")
+	}
 	out, err := runPromtool(t, "prometheus", "test", "rules", "alerts_test.yml")
 	require.NoError(t, err, out)
 	require.Contains(t, out, "SUCCESS")
@@ -56,7 +46,10 @@ func TestPromtoolTestRules(t *testing.T) {
 // rules are copied with LogagentDown's `for:` raised from 2m to 10m, and
 // promtool must then report that test as failing.
 func TestPromtoolTestRulesCanFail(t *testing.T) {
-	promtool(t)
+	if testing.Short() {
+		t.Skip("runs promtool test rules on broken copies")
+	}
+	testenv.PromtoolBinary(t)
 	rules, err := Files.ReadFile(AlertsFile)
 	require.NoError(t, err)
 	tests, err := Files.ReadFile(AlertTestsFile)
@@ -224,7 +217,7 @@ func TestParseAlertRules(t *testing.T) {
 // queries are written as recording rules into a temporary rule file, which
 // `promtool check rules` parses with Prometheus's own code.
 func TestDashboardQueriesAcceptedByPromtool(t *testing.T) {
-	promtool(t)
+	testenv.PromtoolBinary(t)
 	data, err := Files.ReadFile(PipelineFile)
 	require.NoError(t, err)
 	qs, err := Queries(data)

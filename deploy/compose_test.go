@@ -24,6 +24,7 @@ import (
 
 	"github.com/logcollect/logcollect/agent"
 	"github.com/logcollect/logcollect/internal/collect"
+	"github.com/logcollect/logcollect/internal/testenv"
 	"github.com/logcollect/logcollect/sysmon"
 	"github.com/logcollect/logcollect/transfer"
 )
@@ -431,7 +432,7 @@ func TestComposePrometheus(t *testing.T) {
 	require.NotEmpty(t, host, "%s is not mounted", configPath)
 	require.Equal(t, filepath.Join(p.root, "deploy", prometheusConfig), host)
 
-	promtool := requireTool(t, "promtool")
+	promtool := testenv.PromtoolBinary(t)
 	root := t.TempDir()
 	for _, v := range s.Volumes {
 		if v.Type == types.VolumeTypeBind {
@@ -612,7 +613,7 @@ func TestLoggenFeedsCollectConfig(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the generator for 2s")
 	}
-	sh := requireTool(t, "sh")
+	sh := testenv.Tool(t, "sh", "dash")
 	dir := t.TempDir()
 	cmd := exec.Command(sh, "compose/loggen.sh")
 	cmd.Env = append(os.Environ(), "LOG_DIR="+dir, "ITERATIONS=2", "LINES_PER_SECOND=7")

@@ -17,8 +17,8 @@
 //   - kubernetes/: logagent as a DaemonSet, logtransfer as a Deployment.
 //
 // The tests load every example config with the binaries' own loaders and
-// validators, run promtool and systemd-analyze where they are installed (and
-// require them under CI=true), parse the Kubernetes manifests, and load
+// validators, run promtool and systemd-analyze (which `make setup` installs;
+// without them the tests fail unless the run is partial), parse the Kubernetes manifests, and load
 // ../docker-compose.yml with the compose-spec loader to check that the stack
 // fits together: dependencies have health checks, mounted files exist and
 // are valid, ports and scrape targets agree. There is no Docker engine on the

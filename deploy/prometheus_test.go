@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/logcollect/logcollect/internal/testenv"
 )
 
 const prometheusConfig = "prometheus/prometheus.yml"
@@ -93,7 +95,7 @@ func TestPrometheusRuleFiles(t *testing.T) {
 }
 
 func TestPromtoolCheckConfig(t *testing.T) {
-	promtool := requireTool(t, "promtool")
+	promtool := testenv.PromtoolBinary(t)
 	out, err := exec.Command(promtool, "check", "config", prometheusConfig).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	// promtool also checks every rule file the config loads.
@@ -128,11 +130,11 @@ func TestPrometheusConfigOverrides(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	if promtool, err := exec.LookPath("promtool"); err == nil {
-		out, err := exec.Command(promtool, "check", "config", file).CombinedOutput()
+	t.Run("promtool check config", func(t *testing.T) {
+		out, err := exec.Command(testenv.PromtoolBinary(t), "check", "config", file).CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		require.Regexp(t, `SUCCESS: [1-9][0-9]* rules found`, string(out))
-	}
+	})
 
 	for name, o := range map[string]PrometheusOverrides{
 		"a job without targets": {Targets: map[string][]string{"logagent": {"127.0.0.1:1"}}},

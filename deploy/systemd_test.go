@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logcollect/logcollect/agent"
+	"github.com/logcollect/logcollect/internal/testenv"
 )
 
 // unitFile is a parsed systemd unit: section → key → values, in order (a
@@ -149,7 +150,7 @@ func stageUnits(t *testing.T) []string {
 }
 
 func TestSystemdAnalyzeVerify(t *testing.T) {
-	tool := requireTool(t, "systemd-analyze")
+	tool := testenv.Tool(t, "systemd-analyze", "systemd")
 	units := stageUnits(t)
 	out, err := exec.Command(tool, append([]string{"verify"}, units...)...).CombinedOutput()
 	// verify exits 0 on unknown keys and bad values, printing a warning:
@@ -162,7 +163,7 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 // sandboxed, 10 = not at all) where it is: about 1.5 today. --threshold
 // counts tenths: 20 is 2.0.
 func TestSystemdAnalyzeSecurity(t *testing.T) {
-	tool := requireTool(t, "systemd-analyze")
+	tool := testenv.Tool(t, "systemd-analyze", "systemd")
 	for _, p := range stageUnits(t) {
 		t.Run(filepath.Base(p), func(t *testing.T) {
 			out, err := exec.Command(tool, "security", "--offline=true", "--threshold=20", p).CombinedOutput()

@@ -93,6 +93,9 @@ func nonNil[S ~[]string](s S) []string {
 
 // TestPointBufferRandom checks random operation sequences against the model.
 func TestPointBufferRandom(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a long random sequence")
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var (
 		b     pointBuffer

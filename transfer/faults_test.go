@@ -111,6 +111,9 @@ func TestTransferSplitsTooLargeRequests(t *testing.T) {
 // records) with es_up 0 and the failures counted, but logged once when they
 // start and once when they end, not on every retry.
 func TestTransferAuthFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out authentication retries")
+	}
 	tests := []struct {
 		name      string
 		status    int

@@ -38,6 +38,9 @@ func TestParseTopics(t *testing.T) {
 // Topics listed in the etcd key are consumed; a topic added to the key is
 // consumed without a restart; an invalid value is ignored.
 func TestTransferEtcdTopics(t *testing.T) {
+	if testing.Short() {
+		t.Skip("follows topic changes in etcd")
+	}
 	etcd := testenv.StartEtcd(t)
 	cli := etcd.Client(t)
 	ctx := context.Background()

@@ -373,6 +373,9 @@ func TestTransferShutdown(t *testing.T) {
 // Two instances in one group split the partitions; when one stops, the
 // other takes over its partitions.
 func TestTransferTwoInstances(t *testing.T) {
+	if testing.Short() {
+		t.Skip("two consumers through a rebalance")
+	}
 	brokers := startKfake(t, 4)
 	es := transfertest.NewES(t)
 	cfg := testConfig(brokers, es.URL(), "shared")
@@ -399,6 +402,9 @@ func TestTransferTwoInstances(t *testing.T) {
 // lets the batches finish and allows the rebalance every rebalanceEvery),
 // and each record is indexed once.
 func TestTransferRebalanceUnderSteadyStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a steady stream through two rebalances")
+	}
 	brokers := startKfake(t, 4)
 	es := transfertest.NewES(t)
 	// About 0.2 s per batch of 2 × 1000: the 60,000 records keep the

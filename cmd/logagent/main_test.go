@@ -306,6 +306,9 @@ func fakeKafka(t *testing.T) []string {
 // change topic, invalid JSON (rejected, old tasks keep running), and a start
 // with etcd down (cached config used).
 func TestEtcdConfig(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs logagent against etcd for seconds")
+	}
 	brokers := fakeKafka(t)
 	e := testenv.StartEtcd(t)
 	cli := e.Client(t)

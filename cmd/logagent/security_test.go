@@ -113,6 +113,9 @@ func insertKafka(t *testing.T, path, yaml string) string {
 // wrong password the agent reports etcd down (logagent_etcd_up 0), and its
 // log and /readyz name the endpoint and the cause.
 func TestEtcdTLSAndAuth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs logagent against a secured etcd")
+	}
 	certs := testenv.NewCerts(t)
 	const password = "etcd-pw-Wq81Lm"
 	e := testenv.StartEtcdWithOptions(t, testenv.EtcdOptions{Certs: certs, RootPassword: password})

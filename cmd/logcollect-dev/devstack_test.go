@@ -100,14 +100,12 @@ func esCountQuery(t *testing.T, url, pattern, q string) int64 {
 	return c.Count
 }
 
-// skipWithout skips the test when a fetched server is missing, or fails it when CI=true.
-func skipWithout(t *testing.T, find func() (string, error)) {
+// needs fails the test when a fetched server is missing, or skips it in a partial run
+// (testenv.Missing).
+func needs(t *testing.T, find func() (string, error)) {
 	t.Helper()
 	if _, err := find(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testenv.Missing(t, err)
 	}
 }
 
@@ -120,16 +118,16 @@ func TestDevStack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Elasticsearch and builds the daemons")
 	}
-	skipWithout(t, testenv.ElasticsearchHome)
+	needs(t, testenv.ElasticsearchHome)
 	bin := buildDaemons(t)
 	t.Run("kfake", func(t *testing.T) { testDevStack(t, bin, true) })
 	t.Run("kafka", func(t *testing.T) {
-		skipWithout(t, testenv.KafkaLibs)
+		needs(t, testenv.KafkaLibs)
 		testDevStack(t, bin, false)
 	})
 	// Ctrl-C while the JVMs start: Start returns at once and leaves nothing running.
 	t.Run("interrupted start", func(t *testing.T) {
-		skipWithout(t, testenv.KafkaLibs)
+		needs(t, testenv.KafkaLibs)
 		ports := devPorts(t)
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 		defer cancel()

@@ -185,6 +185,9 @@ func TestAgentsCommand(t *testing.T) {
 // Each command exits 1 with the service, its address and the reason when
 // its server is not there.
 func TestUnreachableServers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for connection timeouts")
+	}
 	addr := testenv.FreeAddr(t)
 	refused := fmt.Sprintf(`cannot connect \(dial tcp %s: connect: connection refused\)`, addr)
 	tests := []struct {

@@ -46,6 +46,9 @@ func runSecure(t *testing.T, c secureCase, secrets []string, args ...string) {
 // authentication, and with mutual TLS, using the agent's etcd client; a wrong CA, a wrong
 // password or a missing client certificate fail with an error naming the endpoint.
 func TestEtcdTLSAndAuth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs logctl against a secured etcd")
+	}
 	certs := testenv.NewCerts(t)
 	const password = "etcd-pw-LoGcTl-77"
 	const value = `[{"path": "/var/log/secure.log", "topic": "secure"}]`

@@ -163,6 +163,9 @@ func TestEndToEnd(t *testing.T) {
 // TestWithoutInflux: without influx.url sysmon samples, serves its own metrics, says once
 // at startup that nothing is stored, is ready without an influx check and stops cleanly.
 func TestWithoutInflux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs sysmon for seconds")
+	}
 	p := startSysmon(t, `""`, `""`, "")
 	require.Eventually(t, func() bool { return p.scrape()["sysmon_samples_total"] >= 2 }, 15*time.Second, 100*time.Millisecond)
 	m := p.scrape()
@@ -218,6 +221,9 @@ func TestSIGTERMFlushes(t *testing.T) {
 }
 
 func TestSIGTERMWithInfluxDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs sysmon for seconds")
+	}
 	p := startSysmon(t, "http://"+testenv.FreeAddr(t), "telegraf", "shutdown_timeout: 1s\n")
 	require.Eventually(t, func() bool { return p.scrape()["sysmon_buffered_points"] > 0 }, 15*time.Second, 100*time.Millisecond)
 	start := time.Now()

@@ -23,6 +23,9 @@ import (
 // few seconds with debug logging against an InfluxDB that refuses the
 // token, and checks that it appears in no output, /metrics or /readyz.
 func TestSecretsNeverShown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs sysmon for seconds")
+	}
 	const fileToken, envToken = "SECRET-influx-file-3b9e", "SECRET-influx-env-d7a0"
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")

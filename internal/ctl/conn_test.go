@@ -13,6 +13,9 @@ import (
 // Every command fails with the service, its address, what it was doing and
 // why, when the server is not there.
 func TestUnreachable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for connection timeouts")
+	}
 	addr := testenv.FreeAddr(t) // nothing listens there
 	const timeout = time.Second
 	ctx := context.Background()

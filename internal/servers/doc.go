@@ -12,6 +12,11 @@
 // The Kafka and Elasticsearch jars come from Maven Central through kafka/fetch.sh and
 // elasticsearch/fetch.sh into ${LOGCOLLECT_CACHE:-$HOME/.cache/logcollect}; KafkaLibs and
 // ElasticsearchHome find them.
+// setup.sh (`make setup`) runs every server's fetch script (here and in internal/testenv) and
+// installs the Debian packages the tests run.
+//
+// A JVM binds its ports seconds after they were chosen: a Start that fails because one was
+// taken returns an error wrapping ErrPortInUse, and WaitPortsFree waits for a restart's ports.
 //
 // A server's children run in their own process group and are killed if the process that
 // started them dies (Pdeathsig), so none outlives its caller. Start and Stop are not safe for

@@ -211,6 +211,9 @@ func ElasticsearchHome() (string, error) {
 // URL returns the node's HTTP address, e.g. "http://127.0.0.1:9200".
 func (e *Elasticsearch) URL() string { return "http://" + loopback(e.cfg.Port) }
 
+// Ports returns the HTTP and transport ports.
+func (e *Elasticsearch) Ports() []int { return []int{e.cfg.Port, e.cfg.TransportPort} }
+
 // JavaFlags returns the node's JVM flags (heap, GC, JIT; not the class path and properties
 // that name files), for a benchmark's report.
 func (e *Elasticsearch) JavaFlags() []string { return e.cfg.javaFlags() }
@@ -260,7 +263,7 @@ func (e *Elasticsearch) Start(ctx context.Context) error {
 		if ctx.Err() != nil { // interrupted: the log says nothing about it
 			return fmt.Errorf("elasticsearch: %w", err)
 		}
-		return fmt.Errorf("elasticsearch: %w\n%s", err, e.proc.LogTail())
+		return e.proc.startError(r, err)
 	}
 	return nil
 }

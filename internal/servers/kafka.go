@@ -187,6 +187,9 @@ func KafkaLibs() (string, error) {
 // Brokers returns the broker's address, e.g. ["127.0.0.1:9092"].
 func (k *Kafka) Brokers() []string { return []string{loopback(k.cfg.Port)} }
 
+// Ports returns the client and controller ports (not those of ExtraProps' listeners).
+func (k *Kafka) Ports() []int { return []int{k.cfg.Port, k.cfg.ControllerPort} }
+
 // Log is the path of the broker's log file.
 func (k *Kafka) Log() string { return k.proc.Log }
 
@@ -225,7 +228,7 @@ func (k *Kafka) Start(ctx context.Context) error {
 		if ctx.Err() != nil { // interrupted: the log says nothing about it
 			return fmt.Errorf("kafka: %w", err)
 		}
-		return fmt.Errorf("kafka: %w\n%s", err, k.proc.LogTail())
+		return k.proc.startError(r, err)
 	}
 	return nil
 }

@@ -1,67 +1,13 @@
 package servers
 
 import (
-	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// freePorts returns two distinct free loopback ports.
-func freePorts(t *testing.T) (int, int) {
-	t.Helper()
-	var ports [2]int
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer l.Close() // held until both are chosen, so they differ
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	return ports[0], ports[1]
-}
-
-// TestKafkaResumesFromDir is what `make run` relies on: a second NewKafka on the same dir
-// and ports does not format again, and the broker comes back with the records of the first.
-func TestKafkaResumesFromDir(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a JVM twice")
-	}
-	if _, err := KafkaLibs(); err != nil {
-		t.Skip(err)
-	}
-	cfg := KafkaConfig{Dir: t.TempDir()}
-	cfg.Port, cfg.ControllerPort = freePorts(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-
-	k, err := NewKafka(cfg)
-	require.NoError(t, err)
-	require.NoError(t, k.Start(ctx))
-	t.Cleanup(func() { _ = k.Kill() })
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...), kgo.AllowAutoTopicCreation())
-	require.NoError(t, err)
-	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "resume", Value: []byte("kept")}).FirstErr())
-	cl.Close()
-	require.NoError(t, k.Stop())
-
-	k2, err := NewKafka(cfg)
-	require.NoError(t, err)
-	require.NoError(t, k2.Start(ctx))
-	t.Cleanup(func() { _ = k2.Stop() })
-	cl, err = kgo.NewClient(kgo.SeedBrokers(k2.Brokers()...), kgo.ConsumeTopics("resume"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	require.NoError(t, err)
-	defer cl.Close()
-	fetches := cl.PollRecords(ctx, 1)
-	require.NoError(t, fetches.Err())
-	require.Equal(t, "kept", string(fetches.Records()[0].Value))
-}
 
 func TestConfigValidation(t *testing.T) {
 	for _, tc := range []struct {

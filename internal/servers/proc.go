@@ -1,8 +1,10 @@
 package servers
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -32,10 +34,20 @@ type Proc struct {
 
 // Run is one run of a Proc.
 type Run struct {
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
-	err  error         // cmd.Wait's result, set before done is closed
+	cmd      *exec.Cmd
+	done     chan struct{} // closed when the process has exited
+	err      error         // cmd.Wait's result, set before done is closed
+	logStart int64         // the size of the log when this run started: its lines follow
 }
+
+// ErrPortInUse is wrapped by a server's Start error when the server exited because a port it
+// was given is taken (its log says "Address already in use"): ports are chosen free, then
+// bound seconds later by a JVM, and another process can take one in between, or still hold
+// it on a restart. The caller can wait for the port and start again, or choose other ports.
+var ErrPortInUse = errors.New("a port is in use")
+
+// portInUseLog is what a JVM server logs when it cannot bind a port (java.net.BindException).
+const portInUseLog = "Address already in use"
 
 // Done is closed when the process has exited.
 func (r *Run) Done() <-chan struct{} { return r.done }
@@ -59,12 +71,16 @@ func (p *Proc) Start(cmd *exec.Cmd) (*Run, error) {
 		return nil, fmt.Errorf("%s: %w", p.Name, err)
 	}
 	defer log.Close() // the child has its own copy
+	st, err := log.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.Name, err)
+	}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: start %s: %w", p.Name, p.Noun, err)
 	}
-	r := &Run{cmd: cmd, done: make(chan struct{})}
+	r := &Run{cmd: cmd, done: make(chan struct{}), logStart: st.Size()}
 	go func() {
 		r.err = cmd.Wait()
 		close(r.done)
@@ -105,6 +121,61 @@ func (p *Proc) Stop(sig syscall.Signal) error {
 func exitedOnTerm(err error) bool {
 	var exit *exec.ExitError
 	return err == nil || (errors.As(err, &exit) && exit.ExitCode() == 143)
+}
+
+// startError is the error of a start that failed after the process was started (run r),
+// err saying why: wrapped in ErrPortInUse when r's log says that a port was taken.
+func (p *Proc) startError(r *Run, err error) error {
+	if p.portInUse(r) {
+		err = fmt.Errorf("%w: %w", ErrPortInUse, err)
+	}
+	return fmt.Errorf("%s: %w\n%s", p.Name, err, p.LogTail())
+}
+
+// portInUse reports whether the lines that run r wrote to the log (its last 1 MiB) say that a
+// port could not be bound.
+func (p *Proc) portInUse(r *Run) bool {
+	f, err := os.Open(p.Log)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	from := max(r.logStart, st.Size()-1<<20)
+	b, err := io.ReadAll(io.NewSectionReader(f, from, st.Size()-from))
+	return err == nil && strings.Contains(string(b), portInUseLog)
+}
+
+// WaitPortsFree waits until every one of ports can be bound on 127.0.0.1, for a restart on
+// the same ports after ErrPortInUse: a server that just exited, or a client connection, may
+// hold one for a moment. It gives up after timeout or when ctx is done.
+func WaitPortsFree(ctx context.Context, timeout time.Duration, ports ...int) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var busy error
+		for _, port := range ports {
+			l, err := net.Listen("tcp", loopback(port))
+			if err != nil {
+				busy = err
+				break
+			}
+			l.Close()
+		}
+		if busy == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("ports %v still in use after %s: %w", ports, timeout, busy)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // LogTail returns the last TailLines lines of the log.

@@ -13,6 +13,7 @@ import (
 // and returns their paths by name. The build cache makes it quick after the first run.
 func BuildBinaries(t testing.TB, names ...string) map[string]string {
 	t.Helper()
+	skipShort(t, "builds the binaries")
 	_, self, _, ok := runtime.Caller(0)
 	if !ok {
 		t.Fatal("testenv: cannot locate the module root")

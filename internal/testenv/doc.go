@@ -3,11 +3,11 @@
 //
 // It is for tests only; nothing outside _test.go files should import it. The recipes of
 // Kafka, Elasticsearch, etcd and Prometheus live in internal/servers, which the local stack
-// (`make run`) shares; this package adds temp dirs, free ports, t.Cleanup and skipping.
+// (`make run`) shares; this package adds temp dirs, free ports, t.Cleanup, retries on a
+// taken port (ports.go) and the missing-server policy (Missing).
 //
 // StartKafka runs a real Apache Kafka broker (single-node KRaft) as a child JVM. Its jars
-// come from Maven Central through internal/servers/kafka/fetch.sh; without them the tests
-// that need the broker are skipped, or fail when CI=true.
+// come from Maven Central through internal/servers/kafka/fetch.sh.
 //
 // StartElasticsearch runs a real Elasticsearch 7.17 node, started in-JVM by a small launcher
 // (internal/servers/elasticsearch/Launcher.java) from the server jars on Maven Central,
@@ -15,11 +15,18 @@
 // and mapper-extras are loaded: core analyzers only, no x-pack (no data streams or ILM).
 //
 // StartInflux runs a real InfluxDB 1.8.10 (influxd, built by influx/fetch.sh with go install)
-// on free loopback ports; without the binary the tests that need it are skipped, or fail when
-// CI=true.
+// on free loopback ports.
 //
-// StartPrometheus runs Debian's prometheus 2.42 (installed by .ci/run) with a config the test
-// writes, and PromtoolBinary finds its promtool; both skip without it, or fail when CI=true.
+// StartPrometheus runs Debian's prometheus 2.42 (installed by `make setup`) with a config the
+// test writes, and PromtoolBinary finds its promtool.
+//
+// `make setup` (internal/servers/setup.sh, which `make test` and .ci/run run first) installs
+// or builds every server and tool above. A test that still finds one missing goes through
+// Missing: it fails, naming what is missing and how to get it, unless the run is partial
+// (-short, or LOGCOLLECT_PARTIAL=1 outside CI), where it is skipped and listed by `make
+// test`'s summary (internal/testreport). No test passes by skipping silently. Under -short
+// every Start* of a real server (not StartEtcd: embedded, under a second) and BuildBinaries
+// skip the test, so `make test-short` starts no server.
 //
 // StartEtcd runs an embedded etcd server in the test process. kfake (franz-go's in-process
 // Kafka) is used directly by the tests that need faults a real broker cannot give.

@@ -20,7 +20,7 @@ type Elasticsearch struct {
 // StartElasticsearch starts a fresh node on free 127.0.0.1 ports with its data in
 // t.TempDir(), and waits until the cluster health is yellow or green. t.Cleanup stops it
 // (killing it if a graceful stop takes over 15 s). Without the jars (see ElasticsearchHome)
-// the test is skipped, or fails when CI=true.
+// the test fails, or is skipped in a partial run (Missing).
 func StartElasticsearch(t testing.TB) *Elasticsearch {
 	t.Helper()
 	return StartElasticsearchWithOptions(t, ElasticsearchOptions{})
@@ -32,33 +32,26 @@ type ElasticsearchOptions struct {
 	// fast-start flags tests use (servers.ElasticsearchConfig.Tuned): for benchmarks that
 	// measure what the node indexes.
 	Tuned bool
+	// ports chooses the HTTP and transport ports; nil means freePorts. For the tests of the
+	// retry on a taken port.
+	ports func(testing.TB) (int, int)
 }
 
 // StartElasticsearchWithOptions is StartElasticsearch with the JVM o asks for.
 func StartElasticsearchWithOptions(t testing.TB, o ElasticsearchOptions) *Elasticsearch {
 	t.Helper()
+	skipShort(t, "starts an Elasticsearch node")
 	home, err := ElasticsearchHome()
 	if err != nil {
-		skipOrFail(t, err)
+		Missing(t, err)
 	}
-	port, trPort := freePorts(t)
-	se, err := servers.NewElasticsearch(servers.ElasticsearchConfig{Dir: t.TempDir(), Port: port, TransportPort: trPort, Home: home, Tuned: o.Tuned})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &Elasticsearch{t: t, Elasticsearch: se}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("elasticsearch: last lines of %s:\n%s", e.Log(), e.LogTail())
+	return startJVM(t, "elasticsearch", o.ports, func(port, trPort int) (*Elasticsearch, error) {
+		se, err := servers.NewElasticsearch(servers.ElasticsearchConfig{Dir: t.TempDir(), Port: port, TransportPort: trPort, Home: home, Tuned: o.Tuned})
+		if err != nil {
+			return nil, err
 		}
-		if err := e.Stop(); err != nil {
-			t.Log(err)
-		}
+		return &Elasticsearch{t: t, Elasticsearch: se}, nil
 	})
-	if err := e.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return e
 }
 
 // ElasticsearchHome returns the directory that elasticsearch/fetch.sh fills
@@ -66,8 +59,13 @@ func StartElasticsearchWithOptions(t testing.TB, o ElasticsearchOptions) *Elasti
 func ElasticsearchHome() (string, error) { return servers.ElasticsearchHome() }
 
 // Start starts the node again after Stop or Kill, on the same ports and with the same data,
-// and waits until the cluster health is yellow or green.
+// and waits until the cluster health is yellow or green. A port still taken
+// (servers.ErrPortInUse) is waited for, and the start tried again (restartOnSamePorts).
 func (e *Elasticsearch) Start() error {
+	return restartOnSamePorts(e.t, e.startOnce, e.Ports())
+}
+
+func (e *Elasticsearch) startOnce() error {
 	start := time.Now()
 	if err := e.Elasticsearch.Start(context.Background()); err != nil {
 		return err

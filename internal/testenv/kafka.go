@@ -18,7 +18,7 @@ type Kafka struct {
 
 // StartKafka starts a fresh broker on free 127.0.0.1 ports with its data in t.TempDir(), and
 // waits until it answers. t.Cleanup stops it (killing it if a graceful stop takes over 15 s).
-// Without the jars (see KafkaLibs) the test is skipped, or fails when CI=true.
+// Without the jars (see KafkaLibs) the test fails, or is skipped in a partial run (Missing).
 func StartKafka(t testing.TB) *Kafka {
 	t.Helper()
 	return startKafka(t, KafkaOptions{})
@@ -26,29 +26,20 @@ func StartKafka(t testing.TB) *Kafka {
 
 func startKafka(t testing.TB, o KafkaOptions) *Kafka {
 	t.Helper()
+	skipShort(t, "starts a Kafka broker")
 	libs, err := KafkaLibs()
 	if err != nil {
-		skipOrFail(t, err)
+		Missing(t, err)
 	}
-	port, ctrlPort := freePorts(t)
-	secure := map[string]int{}
-	sk, err := servers.NewKafka(servers.KafkaConfig{Dir: t.TempDir(), Port: port, ControllerPort: ctrlPort, Libs: libs,
-		ExtraProps: o.props(t, port, ctrlPort, secure), Tuned: o.Tuned})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := &Kafka{t: t, Kafka: sk, secure: secure}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("kafka: last lines of %s:\n%s", k.Log(), k.LogTail())
+	k := startJVM(t, "kafka", o.ports, func(port, ctrlPort int) (*Kafka, error) {
+		secure := map[string]int{}
+		sk, err := servers.NewKafka(servers.KafkaConfig{Dir: t.TempDir(), Port: port, ControllerPort: ctrlPort, Libs: libs,
+			ExtraProps: o.props(t, port, ctrlPort, secure), Tuned: o.Tuned})
+		if err != nil {
+			return nil, err
 		}
-		if err := k.Stop(); err != nil {
-			t.Log(err)
-		}
+		return &Kafka{t: t, Kafka: sk, secure: secure}, nil
 	})
-	if err := k.Start(); err != nil {
-		t.Fatal(err)
-	}
 	if err := o.addSCRAMUsers(k); err != nil {
 		t.Fatal(err)
 	}
@@ -59,8 +50,17 @@ func startKafka(t testing.TB, o KafkaOptions) *Kafka {
 func KafkaLibs() (string, error) { return servers.KafkaLibs() }
 
 // Start starts the broker again after Stop or Kill, on the same ports and with the same data,
-// and waits until it answers.
+// and waits until it answers. A port still taken (servers.ErrPortInUse) is waited for, and
+// the start tried again (restartOnSamePorts).
 func (k *Kafka) Start() error {
+	ports := k.Ports()
+	for _, p := range k.secure {
+		ports = append(ports, p)
+	}
+	return restartOnSamePorts(k.t, k.startOnce, ports)
+}
+
+func (k *Kafka) startOnce() error {
 	start := time.Now()
 	if err := k.Kafka.Start(context.Background()); err != nil {
 		return err

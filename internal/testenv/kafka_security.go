@@ -27,6 +27,9 @@ type KafkaOptions struct {
 	// Tuned starts the broker's JVM as a deployment's (servers.KafkaConfig.Tuned), for
 	// benchmarks.
 	Tuned bool
+	// ports chooses the client and controller ports; nil means freePorts. For the tests of
+	// the retry on a taken port.
+	ports func(testing.TB) (int, int)
 }
 
 // kafkaSecureListeners are the listeners Certs adds, with their security protocols.

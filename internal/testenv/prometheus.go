@@ -24,12 +24,12 @@ type Prometheus struct {
 func PrometheusBinary() (string, error) { return servers.PrometheusBinary() }
 
 // PromtoolBinary returns the path of promtool, which comes with the same package. Without it
-// the caller's test is skipped, or fails when CI=true.
+// the caller's test fails, or is skipped in a partial run (Missing).
 func PromtoolBinary(t testing.TB) string {
 	t.Helper()
 	bin, err := servers.PromtoolBinary()
 	if err != nil {
-		skipOrFail(t, err)
+		Missing(t, err)
 	}
 	return bin
 }
@@ -39,9 +39,10 @@ func PromtoolBinary(t testing.TB) string {
 // with its TSDB in t.TempDir(), and waits until /-/ready answers. t.Cleanup stops it.
 func StartPrometheus(t testing.TB, config string) *Prometheus {
 	t.Helper()
+	skipShort(t, "starts Prometheus")
 	bin, err := PrometheusBinary()
 	if err != nil {
-		skipOrFail(t, err)
+		Missing(t, err)
 	}
 	port, _ := freePorts(t)
 	sp, err := servers.NewPrometheus(servers.PrometheusConfig{Dir: t.TempDir(), Port: port, Config: []byte(config), Binary: bin})

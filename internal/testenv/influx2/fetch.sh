@@ -59,8 +59,14 @@ replace github.com/nats-io/nats-streaming-server v0.11.2 => github.com/influxdat
 GOMOD
 	(
 		cd "$dest/src"
+		start=$SECONDS
 		go get "github.com/influxdata/influxdb/v2/cmd/influxd@v$version" >&2
+		echo "influx2/fetch.sh: go get $((SECONDS - start))s" >&2
+		start=$SECONDS
+		# Builds libflux (Rust, through the pkg-config wrapper) when cgo reaches the flux
+		# package, while the Go packages compile; on 2 cores both use every core.
 		go build -o "$dest/bin/influxd" github.com/influxdata/influxdb/v2/cmd/influxd >&2
+		echo "influx2/fetch.sh: go build (Go + Rust flux) $((SECONDS - start))s" >&2
 	)
 	"$dest/bin/influxd" version >&2
 	touch "$dest/complete"
