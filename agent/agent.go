@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,8 @@ type Agent struct {
 	prod     Producer
 	ship     *shipper
 	claims   *claims
+	slots    readSlots
+	limit    *harvesterLimit
 	watcher  *fileWatcher // set by Run; nil without inotify
 	hostName string
 	hostIP   string
@@ -59,6 +62,8 @@ func New(cfg Config, prod Producer, log *slog.Logger, reg prometheus.Registerer)
 		prod:     prod,
 		ship:     newShipper(prod, newLimiter(cfg.Kafka.MaxBufferedRecords, cfg.Kafka.MaxBufferedBytes), log),
 		claims:   &claims{owner: make(map[fileID]string)},
+		slots:    make(readSlots, readPasses()),
+		limit:    newHarvesterLimit(cmp.Or(cfg.Files.MaxOpenFiles, defaultMaxOpenFiles()), m, log),
 		hostName: cfg.Host.Name,
 		hostIP:   cfg.Host.IP,
 		updates:  make(chan applyRequest),
@@ -267,10 +272,13 @@ func (a *Agent) start(ctx context.Context, t collect.Task) *runningTask {
 		reg:         a.reg,
 		claims:      a.claims,
 		watcher:     a.watcher,
+		slots:       a.slots,
+		limit:       a.limit,
 		tm:          newTaskMetrics(a.m, t.Path, t.Topic),
 		log:         a.log.With("task", t.Path, "topic", t.Topic),
 		rescan:      make(chan struct{}, 1),
-		harvesters:  make(map[fileID]context.CancelFunc),
+		admitted:    make(chan struct{}, 1),
+		harvesters:  make(map[fileID]*harvester),
 		reported:    make(map[string]string),
 	}
 	r := &runningTask{task: t, cancel: cancel, done: make(chan struct{})}

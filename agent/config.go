@@ -58,6 +58,10 @@ type FilesConfig struct {
 	CloseInactive Duration `yaml:"close_inactive"` // default 5m
 	IgnoreOlder   Duration `yaml:"ignore_older"`   // default 0 = off
 	CleanRemoved  Duration `yaml:"clean_removed"`  // default 24h
+	// MaxOpenFiles bounds the files read at once (one harvester, one
+	// descriptor each); more wait their turn. 0 (default): half of
+	// ulimit -n, at most 4096, resolved by New.
+	MaxOpenFiles int `yaml:"max_open_files"`
 }
 
 // LoadConfig reads the YAML config file at path with config.Load, which
@@ -104,6 +108,9 @@ func (c *Config) Validate() error {
 	errs.NonNegative("files.close_inactive", c.Files.CloseInactive)
 	errs.NonNegative("files.ignore_older", c.Files.IgnoreOlder)
 	errs.NonNegative("files.clean_removed", c.Files.CleanRemoved)
+	if c.Files.MaxOpenFiles < 0 {
+		errs.BadValue("files.max_open_files", c.Files.MaxOpenFiles, "must be >= 0 (0: half of ulimit -n, at most %d)", maxOpenFilesAuto)
+	}
 	config.Positive(&errs, "shutdown_timeout", c.ShutdownTimeout)
 
 	tasks, err := collect.ValidateTasks(c.Tasks)
