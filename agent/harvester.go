@@ -37,6 +37,10 @@ const (
 // files from being read.
 const passBudget = 4 << 20
 
+// yieldPoll is how often a harvester that gives way looks whether Kafka has
+// acknowledged its last lines.
+const yieldPoll = 20 * time.Millisecond
+
 // harvesterTurn is how long a harvester keeps its file open while other
 // files wait for a harvester (files.max_open_files) and its own keeps
 // growing; at its end of file, it gives way at once.
@@ -261,7 +265,7 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 		// Files wait for a harvester: give way at the end of the file, or
 		// after a turn, once every line read is acknowledged (closing
 		// earlier would read the unacknowledged ones again).
-		yield = !renamed && !pending && t.limit.waiting() && ((n == 0 && !more) || now.Sub(opened) >= harvesterTurn)
+		yield = !renamed && !pending && t.limit.waiting() && (!more || now.Sub(opened) >= harvesterTurn)
 		if yield && h.e.committed() >= h.lineEnd {
 			h.unread = more || skipped
 			return endYield, nil
@@ -279,7 +283,7 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 		wait := poll
 		switch {
 		case yield:
-			wait = minPoll
+			wait = yieldPoll
 		case watched && !renamed:
 			wait = watchedPoll
 		}
