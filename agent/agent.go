@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -158,6 +159,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	prune := time.NewTicker(time.Minute)
 	defer prune.Stop()
 	saveFailing := false
+	var idle idleMemory
 	for {
 		select {
 		case req := <-a.updates:
@@ -173,6 +175,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				a.log.Info("offset registry saved again", "path", a.reg.Path())
 			}
 			saveFailing = err != nil
+			idle.check(time.Now())
 		case <-prune.C:
 			if n := a.reg.prune(time.Now(), a.cfg.Files.CleanRemoved.D()); n > 0 {
 				a.log.Info("forgot files gone longer than clean_removed", "files", n)
@@ -180,6 +183,30 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return a.shutdown(runners)
 		}
+	}
+}
+
+// idleMemory gives the memory of a burst back to the system once the agent
+// is idle: no read pass for idleAfter. The Go runtime returns free memory by
+// itself only slowly, paced by the heap goal of its last collection, and an
+// idle agent runs no collection: after a backlog, its RSS would stay at the
+// backlog's peak for minutes. One forced collection per burst is cheap.
+type idleMemory struct {
+	passes uint64
+	since  time.Time
+	freed  bool
+}
+
+const idleAfter = 10 * time.Second
+
+func (m *idleMemory) check(now time.Time) {
+	if n := readPassCount.Load(); n != m.passes || m.since.IsZero() {
+		m.passes, m.since, m.freed = n, now, false
+		return
+	}
+	if !m.freed && now.Sub(m.since) >= idleAfter {
+		debug.FreeOSMemory()
+		m.freed = true
 	}
 }
 

@@ -44,6 +44,7 @@ func defaults(brokers ...string) Config {
 		Files:           FilesConfig{ScanFrequency: Duration(10 * time.Second), CloseInactive: Duration(5 * time.Minute), CleanRemoved: Duration(24 * time.Hour)},
 		Tasks:           []collect.Task{},
 		ShutdownTimeout: Duration(30 * time.Second),
+		MemoryLimit:     64 << 20,
 	}
 }
 
@@ -139,6 +140,7 @@ tasks:
 					StartPosition: "end", Fields: map[string]string{"env": "prod", "tier": "1"}, MaxLineBytes: 1 << 20, Format: "json",
 				}},
 				ShutdownTimeout: Duration(time.Minute),
+				MemoryLimit:     64 << 20,
 			},
 		},
 		{

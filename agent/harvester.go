@@ -349,6 +349,7 @@ func (h *harvester) readAvailable(ctx context.Context) (n int, more bool, err er
 		return 0, false, err
 	}
 	defer h.task.slots.release()
+	readPassCount.Add(1)
 	defer h.arena.reset()
 	defer func() {
 		if rerr := h.lr.release(); rerr != nil && err == nil {

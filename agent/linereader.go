@@ -24,6 +24,10 @@ var (
 	readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
 
 	readBuffersInUse atomic.Int64
+
+	// readPassCount counts read passes, for the agent's idle check (see
+	// Agent.returnMemoryWhenIdle).
+	readPassCount atomic.Uint64
 )
 
 // lineReader reads newline-terminated lines from r, which is positioned at

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -196,6 +197,7 @@ type Registry struct {
 	path      string
 	saveMu    sync.Mutex
 	lastSaved []byte // skip writes that would not change the file
+	lastSum   uint64 // digest of what lastSaved holds: skip encoding it again (see digest)
 
 	mu      sync.Mutex
 	entries map[fileID]*entry
@@ -345,6 +347,15 @@ func (r *Registry) Save() error {
 func (r *Registry) save() error {
 	// Every epoch numbered up to seq is set before the snapshot below.
 	seq := r.seq.Load()
+	sum := r.digest()
+	if r.lastSaved != nil && sum == r.lastSum {
+		// Nothing changed since the last save: an idle agent saves every
+		// second, and encoding thousands of entries is its main cost.
+		if seq > r.savedSeq.Load() {
+			r.savedSeq.Store(seq)
+		}
+		return nil
+	}
 	rf := registryFile{Version: 1}
 	r.mu.Lock()
 	for t := range r.tasks {
@@ -371,10 +382,47 @@ func (r *Registry) save() error {
 		}
 		r.lastSaved = data
 	}
+	r.lastSum = sum
 	if seq > r.savedSeq.Load() { // only save moves it, under saveMu
 		r.savedSeq.Store(seq)
 	}
 	return nil
+}
+
+// digest hashes what save would write, without encoding it: the tasks and
+// each entry's fields, in map order combined so that the order does not
+// matter.
+func (r *Registry) digest() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var sum uint64
+	h := fnv.New64a()
+	var b [8]byte
+	word := func(v uint64) {
+		binary.LittleEndian.PutUint64(b[:], v)
+		h.Write(b[:])
+	}
+	for t := range r.tasks {
+		h.Reset()
+		h.Write([]byte(t))
+		sum += h.Sum64()
+	}
+	for _, e := range r.entries {
+		h.Reset()
+		e.mu.Lock()
+		word(e.ID.Dev)
+		word(e.ID.Ino)
+		word(uint64(e.acked))
+		word(uint64(e.fpLen))
+		word(e.fp)
+		word(uint64(e.lastSeen.UnixNano()))
+		h.Write([]byte(e.path))
+		h.Write([]byte(e.Task))
+		h.Write([]byte(e.epoch))
+		e.mu.Unlock()
+		sum += h.Sum64() * 0x9e3779b97f4a7c15
+	}
+	return sum + uint64(len(r.entries))
 }
 
 // writeFileAtomic replaces path with data: temp file in the same directory,

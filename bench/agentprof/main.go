@@ -57,6 +57,7 @@ func run(args []string) (err error) {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level)) // validated
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.ApplyMemoryLimit()
 
 	if *cpuProfile != "" {
 		stopProfile, err := profile.CPU(*cpuProfile)
