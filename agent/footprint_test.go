@@ -22,7 +22,7 @@ func TestMaxOpenFilesShipsEveryFile(t *testing.T) {
 		files, lines int
 		max          int
 	}{
-		{name: "10,000 small files, 64 open", files: 10_000, lines: 2, max: 64},
+		{name: "10,000 small files, 256 open", files: 10_000, lines: 2, max: 256},
 		{name: "200 files, 1 open", files: 200, lines: 20, max: 1},
 	}
 	for _, tt := range tests {

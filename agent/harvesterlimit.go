@@ -77,10 +77,10 @@ func newHarvesterLimit(max int, m *Metrics, log *slog.Logger) *harvesterLimit {
 // limitWarnEvery is how often at most the limit's warning is logged.
 const limitWarnEvery = time.Minute
 
-// take reserves a slot for the file at path of task t, or queues the file
-// (once) and reports false. A queued file is started by its task (admit)
-// when a slot is handed to it.
-func (l *harvesterLimit) take(t *taskRunner, path string) bool {
+// take reserves a slot for the file at path of task t, or reports false
+// and, if unread says the file has lines to read, queues it (once). A queued
+// file is started by its task (admit) when a slot is handed to it.
+func (l *harvesterLimit) take(t *taskRunner, path string, unread bool) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.open < l.max && len(l.queue) == 0 {
@@ -88,7 +88,7 @@ func (l *harvesterLimit) take(t *taskRunner, path string) bool {
 		return true
 	}
 	w := waitingFile{t: t, path: path}
-	if l.queued[w] {
+	if !unread || l.queued[w] {
 		return false
 	}
 	l.queue = append(l.queue, w)

@@ -231,7 +231,8 @@ func (t *taskRunner) consider(ctx context.Context, p string, now time.Time, rese
 	if !ok {
 		return
 	}
-	if e := t.reg.lookup(id); e != nil {
+	e := t.reg.lookup(id)
+	if e != nil {
 		e.seen(now)
 		e.size.Store(fi.Size())
 	}
@@ -247,7 +248,9 @@ func (t *taskRunner) consider(ctx context.Context, p string, now time.Time, rese
 		}
 		return
 	}
-	if !slot && !t.limit.take(t, p) {
+	// Over the limit, a known file read to its end does not wait in the
+	// queue (its fingerprint is checked once it grows, or once there is room).
+	if !slot && !t.limit.take(t, p, e == nil || e.committed() != fi.Size()) {
 		return
 	}
 	slot = true
