@@ -175,7 +175,9 @@ func (a *Agent) Run(ctx context.Context) error {
 				a.log.Info("offset registry saved again", "path", a.reg.Path())
 			}
 			saveFailing = err != nil
-			idle.check(time.Now())
+			if idle.check(time.Now()) {
+				a.log.Debug("idle after reading: memory returned to the system")
+			}
 		case <-prune.C:
 			if n := a.reg.prune(time.Now(), a.cfg.Files.CleanRemoved.D()); n > 0 {
 				a.log.Info("forgot files gone longer than clean_removed", "files", n)
@@ -199,15 +201,19 @@ type idleMemory struct {
 
 const idleAfter = 10 * time.Second
 
-func (m *idleMemory) check(now time.Time) {
+// check returns memory to the system if the agent has been idle for
+// idleAfter since its last burst, and reports whether it did.
+func (m *idleMemory) check(now time.Time) bool {
 	if n := readPassCount.Load(); n != m.passes || m.since.IsZero() {
 		m.passes, m.since, m.freed = n, now, false
-		return
+		return false
 	}
-	if !m.freed && now.Sub(m.since) >= idleAfter {
-		debug.FreeOSMemory()
-		m.freed = true
+	if m.freed || now.Sub(m.since) < idleAfter {
+		return false
 	}
+	debug.FreeOSMemory()
+	m.freed = true
+	return true
 }
 
 func (a *Agent) saveRegistry() error {

@@ -390,8 +390,8 @@ func (r *Registry) save() error {
 }
 
 // digest hashes what save would write, without encoding it: the tasks and
-// each entry's fields, in map order combined so that the order does not
-// matter.
+// each entry's fields (lastSeen to the hour), combined so that the map's
+// order does not matter.
 func (r *Registry) digest() uint64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -415,7 +415,10 @@ func (r *Registry) digest() uint64 {
 		word(uint64(e.acked))
 		word(uint64(e.fpLen))
 		word(e.fp)
-		word(uint64(e.lastSeen.UnixNano()))
+		// Scans refresh lastSeen every scan_frequency: only its hour
+		// counts, or an idle agent would rewrite the file at every scan
+		// (it is saved with the next change, and prune reads the memory).
+		word(uint64(e.lastSeen.Unix() / 3600))
 		h.Write([]byte(e.path))
 		h.Write([]byte(e.Task))
 		h.Write([]byte(e.epoch))
