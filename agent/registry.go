@@ -75,6 +75,11 @@ type entry struct {
 	read atomic.Int64 // end offset of the last line handed to the producer
 	size atomic.Int64 // file size at the last look, for lag
 
+	// readLook is the file as a scan last found it with nothing to read
+	// (under mu): while a stat still shows it, the scan does not open the
+	// file again. A reused inode has another modification time.
+	readLook fileLook
+
 	// A filtered event (include_lines / exclude_lines) of generation gen
 	// waiting for the records sent before it (see skip), under mu: skipTo is
 	// its end offset, skipAfter the end offset of the last record sent
@@ -502,6 +507,21 @@ func (e *entry) setFingerprint(n int, fp uint64) {
 	e.mu.Lock()
 	e.fpLen, e.fp = n, fp
 	e.mu.Unlock()
+}
+
+// readTo records that the file, as l describes it, has nothing to read.
+func (e *entry) readTo(l fileLook) {
+	e.mu.Lock()
+	e.readLook = l
+	e.mu.Unlock()
+}
+
+// unchangedSinceRead reports whether the file, as l describes it, is as it was when
+// readTo found nothing to read in it.
+func (e *entry) unchangedSinceRead(l fileLook) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.readLook == l && l.size == e.acked
 }
 
 func (e *entry) seen(now time.Time) {

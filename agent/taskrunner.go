@@ -248,8 +248,13 @@ func (t *taskRunner) consider(ctx context.Context, p string, now time.Time, rese
 		}
 		return
 	}
-	// Over the limit, a known file read to its end does not wait in the
+	// A known file read to its end and unchanged since is not opened again
+	// (thousands of closed files would cost four system calls each per
+	// scan), and over the limit, one read to its end does not wait in the
 	// queue (its fingerprint is checked once it grows, or once there is room).
+	if e != nil && e.unchangedSinceRead(lookOf(fi)) {
+		return
+	}
 	if !slot && !t.limit.take(t, p, e == nil || e.committed() != fi.Size()) {
 		return
 	}
@@ -358,6 +363,7 @@ func (t *taskRunner) startOffset(f *os.File, p string, id fileID, now time.Time)
 			start = 0
 			t.reg.renew(e)
 		case size == start:
+			e.readTo(lookOf(fi))
 			return 0, nil, false
 		}
 	} else {
