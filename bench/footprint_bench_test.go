@@ -64,7 +64,9 @@ func footprintParamsFromEnv(t *testing.T) footprintParams {
 // commit, that binary runs too, as "logagent (before)". With profiles on
 // (BENCH_FOOTPRINT_PROFILE, default 1), one more logagent run per scenario,
 // as bench/agentprof, writes a CPU profile and, at the end of the idle
-// window, a heap profile beside the results. Nothing is asserted.
+// window, a heap profile beside the results. BENCH_FOOTPRINT_CONTENDERS,
+// if set, names the contenders that run (comma-separated: rsyslog,
+// logagent, logagent (before)). Nothing is asserted.
 func TestFootprint(t *testing.T) {
 	fp := footprintParamsFromEnv(t)
 	lines := fp.lines - fp.lines%10_000
@@ -89,6 +91,9 @@ func TestFootprint(t *testing.T) {
 		contenders = append(contenders, agent("logagent (before)", fp.before))
 	}
 	contenders = append(contenders, agent("logagent", b.logagent))
+	if only := os.Getenv("BENCH_FOOTPRINT_CONTENDERS"); only != "" {
+		contenders = slices.DeleteFunc(contenders, func(p peer) bool { return !slices.Contains(strings.Split(only, ","), p.name) })
+	}
 	e := environment(t, b)
 
 	scenarios := []footprintScenario{
