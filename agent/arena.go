@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"math/bits"
 	"sync"
 	"sync/atomic"
 )
@@ -10,10 +9,10 @@ import (
 // a backlog costs no allocation per line. Blocks grow from arenaMinBlock
 // while a read pass goes on, and reset drops them when it ends, so an idle
 // file holds no block: a trickle of lines gets small blocks, a backlog large
-// ones. A block goes back to a pool of its size once the arena has moved on
-// and Kafka has acknowledged (or failed) all its records, so a backlog, and
-// many files read in turn, reuse the same few blocks instead of allocating
-// (and the GC scanning) one per pass or per 256 lines.
+// ones. A full-size block goes back to a pool once the arena has moved on
+// and Kafka has acknowledged (or failed) all its records, so a backlog reuses
+// the same few blocks instead of allocating (and the GC scanning) one per
+// 256 lines.
 //
 // Blocks change only in next, so the bytes of a record (taken with value and
 // used before or after its inflight, in any order) are in the block of its
@@ -43,21 +42,9 @@ const (
 	arenaBufPer   = 512 // value bytes reserved per record of a block
 )
 
-// arenaPools recycle blocks, one pool per block size (arenaMinBlock << i):
-// a file read in short passes, as thousands of small files are, grows
-// through the small sizes at every pass.
-var arenaPools [arenaClasses]sync.Pool
-
-const arenaClasses = 7 // arenaMinBlock << (arenaClasses-1) == arenaMaxBlock
-
-func arenaClass(records int) int { return bits.Len(uint(records/arenaMinBlock)) - 1 }
-
-func newArenaBlock(records int) *arenaBlock {
-	if b, ok := arenaPools[arenaClass(records)].Get().(*arenaBlock); ok {
-		return b
-	}
-	return &arenaBlock{recs: make([]inflight, records), buf: make([]byte, records*arenaBufPer)}
-}
+var arenaPool = sync.Pool{New: func() any {
+	return &arenaBlock{recs: make([]inflight, arenaMaxBlock), buf: make([]byte, arenaMaxBlock*arenaBufPer)}
+}}
 
 // done drops one reference to b (an inflight's), and recycles b when it was
 // the last. A nil b (an inflight not from an arena) is left alone.
@@ -67,8 +54,10 @@ func (b *arenaBlock) drop(n int32) {
 	if b == nil || b.refs.Add(-n) != 0 {
 		return
 	}
-	clear(b.recs) // drop what the records pointed to
-	arenaPools[arenaClass(len(b.recs))].Put(b)
+	if len(b.recs) == arenaMaxBlock {
+		clear(b.recs) // drop what the records pointed to
+		arenaPool.Put(b)
+	}
 }
 
 func (a *arena) reset() {
@@ -87,7 +76,12 @@ func (a *arena) leave() {
 func (a *arena) grow() {
 	a.leave()
 	a.block = min(max(a.block*2, arenaMinBlock), arenaMaxBlock)
-	b := newArenaBlock(a.block)
+	var b *arenaBlock
+	if a.block == arenaMaxBlock {
+		b = arenaPool.Get().(*arenaBlock)
+	} else {
+		b = &arenaBlock{recs: make([]inflight, a.block), buf: make([]byte, a.block*arenaBufPer)}
+	}
 	b.refs.Store(int32(len(b.recs)) + 1)
 	a.blk, a.recs, a.buf, a.full = b, b.recs, b.buf[:0], false
 }
