@@ -107,7 +107,7 @@ func TestFootprint(t *testing.T) {
 		{name: "live 50k/s, 10 files", files: 10, live: true, rate: 50_000},
 	}
 	var all []peerResult
-	var profiles []string
+	var profiles, failed []string
 	for _, sc := range scenarios {
 		if sc.live {
 			sc.lines = sc.rate * fp.liveSecs
@@ -139,6 +139,7 @@ func TestFootprint(t *testing.T) {
 					res, err := runPeer(t, b, p, input(t.TempDir()), int64(sc.lines), params)
 					if err != nil {
 						t.Errorf("%s / %s run %d: %v", sc.name, p.name, run, err)
+						failed = append(failed, fmt.Sprintf("- %s / %s run %d: %s", sc.name, p.name, run, firstLine(err.Error())))
 						continue
 					}
 					res.scenario, res.contender, res.run, res.r.busy = sc.name, p.name, run, busy
@@ -159,7 +160,7 @@ func TestFootprint(t *testing.T) {
 	if len(all) == 0 {
 		t.Fatalf("no run succeeded: %s is left as it was", footprintResults)
 	}
-	md := footprintMarkdown(e, fp, lines, contenders, scenarios, all, profiles)
+	md := footprintMarkdown(e, fp, lines, contenders, scenarios, all, profiles, failed)
 	t.Log("\n" + md)
 	writeResult(t, footprintResults, []byte(md))
 }
@@ -245,7 +246,12 @@ func idlePercent(r runResult) float64 {
 	return 100 * r.idleCPU.Seconds() / r.idleWindow.Seconds()
 }
 
-func footprintMarkdown(e env, fp footprintParams, lines int, contenders []peer, scenarios []footprintScenario, all []peerResult, profiles []string) string {
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func footprintMarkdown(e env, fp footprintParams, lines int, contenders []peer, scenarios []footprintScenario, all []peerResult, profiles, failed []string) string {
 	var s strings.Builder
 	s.WriteString(e.header("logagent's footprint against rsyslog", footprintCommand, footprintResults))
 	fmt.Fprintf(&s, "- Contenders: ")
@@ -295,6 +301,9 @@ func footprintMarkdown(e env, fp footprintParams, lines int, contenders []peer, 
 				fmt.Fprintf(&s, "| %s | %d | %s | %.2f | %.2f | %.1f | %s |\n", r.contender, r.run, thousands(r.rate()), r.r.cpu.Seconds(), perM, mib(r.r.maxRSS), flags)
 			}
 		}
+	}
+	if len(failed) > 0 {
+		s.WriteString("\n## Failed runs\n\n" + strings.Join(failed, "\n") + "\n")
 	}
 	if len(profiles) > 0 {
 		s.WriteString("\n## Profiles\n\nOne logagent run per scenario as `bench/agentprof` (CPU profile over the whole run; heap profile and runtime memory figures at the end of the idle window), tops beside this file:\n\n")
