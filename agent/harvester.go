@@ -187,10 +187,14 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 		// that read lines or stopped at its budget, or a new look.
 		// Truncation is checked before reading: after a copytruncate the
 		// bytes past the old offset belong to new lines.
-		check := woken || skipped || more || n > 0
+		// fresh says there may be new lines; a pass that read some is
+		// followed by one more look (for the fingerprint and the end of
+		// file), which is not evidence of new lines.
+		fresh := woken || more || skipped
+		check := fresh || n > 0
 		if fi, err := h.f.Stat(); err == nil {
 			if l := lookOf(fi); l != looked {
-				check, looked = true, l
+				fresh, check, looked = true, true, l
 				h.lookMu.Lock()
 				h.looked = l
 				h.lookMu.Unlock()
@@ -205,7 +209,7 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 			}
 		}
 		n, more = 0, false
-		skipped = check && yield // read once the harvester no longer gives way
+		skipped = fresh && yield // read once the harvester no longer gives way, or by the next one
 		if check && !yield {
 			n, more, err = h.readAvailable(ctx)
 			if err != nil {
