@@ -516,8 +516,8 @@ func (e *entry) readTo(l fileLook) {
 	e.mu.Unlock()
 }
 
-// unchangedSinceRead reports whether the file, as l describes it, is as it was when
-// readTo found nothing to read in it.
+// unchangedSinceRead reports whether the file, as l describes it, is as it
+// was when readTo found nothing to read in it.
 func (e *entry) unchangedSinceRead(l fileLook) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
