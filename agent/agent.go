@@ -1,12 +1,14 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -24,6 +26,8 @@ type Agent struct {
 	prod     Producer
 	ship     *shipper
 	claims   *claims
+	slots    readSlots
+	limit    *harvesterLimit
 	watcher  *fileWatcher // set by Run; nil without inotify
 	policy   *collect.Policy
 	hostName string
@@ -68,6 +72,8 @@ func New(cfg Config, prod Producer, log *slog.Logger, reg prometheus.Registerer)
 		ship:      newShipper(prod, newLimiter(cfg.Kafka.MaxBufferedRecords, cfg.Kafka.MaxBufferedBytes), newKafkaUp(m.KafkaUp), log),
 		pingEvery: 5 * time.Second,
 		claims:    &claims{owner: make(map[fileID]string)},
+		slots:     make(readSlots, readPasses()),
+		limit:     newHarvesterLimit(cmp.Or(cfg.Files.MaxOpenFiles, defaultMaxOpenFiles()), m, log),
 		hostName:  cfg.Host.Name,
 		hostIP:    cfg.Host.IP,
 		updates:   make(chan applyRequest),
@@ -173,6 +179,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	prune := time.NewTicker(time.Minute)
 	defer prune.Stop()
 	saveFailing := false
+	var idle idleMemory
 	for {
 		select {
 		case req := <-a.updates:
@@ -188,6 +195,9 @@ func (a *Agent) Run(ctx context.Context) error {
 				a.log.Info("offset registry saved again", "path", a.reg.Path())
 			}
 			saveFailing = err != nil
+			if idle.check(time.Now()) {
+				a.log.Debug("idle after reading: memory returned to the system")
+			}
 		case <-prune.C:
 			if n := a.reg.prune(time.Now(), a.cfg.Files.CleanRemoved.D()); n > 0 {
 				a.log.Info("forgot files gone longer than clean_removed", "files", n)
@@ -196,6 +206,34 @@ func (a *Agent) Run(ctx context.Context) error {
 			return a.shutdown(runners)
 		}
 	}
+}
+
+// idleMemory gives the memory of a burst back to the system once the agent
+// is idle: no read pass for idleAfter. The Go runtime returns free memory by
+// itself only slowly, paced by the heap goal of its last collection, and an
+// idle agent runs no collection: after a backlog, its RSS would stay at the
+// backlog's peak for minutes. One forced collection per burst is cheap.
+type idleMemory struct {
+	passes uint64
+	since  time.Time
+	freed  bool
+}
+
+const idleAfter = 10 * time.Second
+
+// check returns memory to the system if the agent has been idle for
+// idleAfter since its last burst, and reports whether it did.
+func (m *idleMemory) check(now time.Time) bool {
+	if n := readPassCount.Load(); n != m.passes || m.since.IsZero() {
+		m.passes, m.since, m.freed = n, now, false
+		return false
+	}
+	if m.freed || now.Sub(m.since) < idleAfter {
+		return false
+	}
+	debug.FreeOSMemory()
+	m.freed = true
+	return true
 }
 
 func (a *Agent) saveRegistry() error {
@@ -288,10 +326,13 @@ func (a *Agent) start(ctx context.Context, t collect.Task, restricted bool) *run
 		reg:         a.reg,
 		claims:      a.claims,
 		watcher:     a.watcher,
+		slots:       a.slots,
+		limit:       a.limit,
 		tm:          newTaskMetrics(a.m, t.Path, t.Topic),
 		log:         a.log.With("task", t.Path, "topic", t.Topic),
 		rescan:      make(chan struct{}, 1),
-		harvesters:  make(map[fileID]context.CancelFunc),
+		admitted:    make(chan struct{}, 1),
+		harvesters:  make(map[fileID]*harvester),
 		reported:    make(map[string]string),
 	}
 	if restricted {

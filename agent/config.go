@@ -3,6 +3,8 @@ package agent
 import (
 	"fmt"
 	"net"
+	"os"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -26,6 +28,7 @@ type Config struct {
 	Files           FilesConfig    `yaml:"files"`
 	Tasks           []collect.Task `yaml:"tasks"`            // used when etcd.endpoints is empty
 	ShutdownTimeout Duration       `yaml:"shutdown_timeout"` // default 30s: how long SIGTERM waits for buffered records
+	MemoryLimit     int64          `yaml:"memory_limit"`     // default 64 MiB: the Go runtime's soft memory limit (see ApplyMemoryLimit)
 }
 
 // KafkaConfig is the Kafka producer plus the topics a collect config from
@@ -36,6 +39,24 @@ type KafkaConfig struct {
 	// topic is refused. Empty: any topic. Tasks of the config file are not
 	// restricted.
 	AllowedTopics []string `yaml:"allowed_topics"`
+}
+
+// defaultMemoryLimit is memory_limit when unset: above what the agent needs
+// with its default in-flight caps (16 MiB of records), so that it only
+// makes the GC return memory sooner.
+const defaultMemoryLimit = 64 << 20
+
+// ApplyMemoryLimit sets the Go runtime's soft memory limit
+// (runtime/debug.SetMemoryLimit) to memory_limit, unless the GOMEMLIMIT
+// environment variable is set: the runtime has applied it, and it wins. It
+// returns the limit in effect and where it came from, for the startup log.
+// It changes the whole process: cmd/logagent calls it once, after Validate.
+func (c Config) ApplyMemoryLimit() (limit int64, source string) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return debug.SetMemoryLimit(-1), "GOMEMLIMIT"
+	}
+	debug.SetMemoryLimit(c.MemoryLimit)
+	return c.MemoryLimit, "memory_limit"
 }
 
 // EtcdConfig configures where collect tasks come from: the etcd connection
@@ -75,6 +96,10 @@ type FilesConfig struct {
 	CloseInactive Duration `yaml:"close_inactive"` // default 5m
 	IgnoreOlder   Duration `yaml:"ignore_older"`   // default 0 = off
 	CleanRemoved  Duration `yaml:"clean_removed"`  // default 24h
+	// MaxOpenFiles bounds the files read at once (one harvester, one
+	// descriptor each); more wait their turn. 0 (default): half of
+	// ulimit -n, at most 4096, resolved by New.
+	MaxOpenFiles int `yaml:"max_open_files"`
 }
 
 // LoadConfig reads the YAML config file at path with config.Load, which
@@ -134,7 +159,13 @@ func (c *Config) Validate() error {
 	errs.NonNegative("files.close_inactive", c.Files.CloseInactive)
 	errs.NonNegative("files.ignore_older", c.Files.IgnoreOlder)
 	errs.NonNegative("files.clean_removed", c.Files.CleanRemoved)
+	if c.Files.MaxOpenFiles < 0 {
+		errs.BadValue("files.max_open_files", c.Files.MaxOpenFiles, "must be >= 0 (0: half of ulimit -n, at most %d)", maxOpenFilesAuto)
+	}
 	config.Positive(&errs, "shutdown_timeout", c.ShutdownTimeout)
+	if c.MemoryLimit < 0 {
+		errs.BadValue("memory_limit", c.MemoryLimit, "must be >= 0 (bytes; 0: %d)", defaultMemoryLimit)
+	}
 
 	tasks, err := collect.ValidateTasks(c.Tasks)
 	if err != nil {
@@ -150,6 +181,7 @@ func (c *Config) setDefaults() {
 	config.SetDefault(&c.Metrics.Listen, "127.0.0.1:9101")
 	c.Log.SetDefaults()
 	config.SetDefault(&c.ShutdownTimeout, Duration(30*time.Second))
+	config.SetDefault(&c.MemoryLimit, defaultMemoryLimit)
 	config.SetDefault(&c.Kafka.ClientID, "logagent")
 	config.SetDefault(&c.Kafka.Compression, "zstd")
 	config.SetDefault(&c.Kafka.Linger, Duration(10*time.Millisecond))

@@ -47,6 +47,7 @@ func defaults(brokers ...string) Config {
 		},
 		Tasks:           []collect.Task{},
 		ShutdownTimeout: Duration(30 * time.Second),
+		MemoryLimit:     64 << 20,
 	}
 }
 
@@ -148,6 +149,7 @@ tasks:
 					StartPosition: "end", Fields: map[string]string{"env": "prod", "tier": "1"}, MaxLineBytes: 1 << 20, Format: "json",
 				}},
 				ShutdownTimeout: Duration(time.Minute),
+				MemoryLimit:     64 << 20,
 			},
 		},
 		{

@@ -8,21 +8,43 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logcollect/logcollect/internal/collect"
 	"github.com/logcollect/logcollect/internal/record"
 )
 
-// A harvester at the end of its file is woken by inotify, and looks again
-// anyway after a poll interval (the safety net: inotify events can be missed
-// or unavailable). The interval doubles while the file stays idle, from
-// minPoll to maxPoll, so thousands of idle files cost little.
+// A harvester at the end of its file waits. It is woken by inotify, by the
+// task's scan when the file's size, modification or change time differ from
+// what the harvester last saw (or the scan no longer finds it at its path),
+// and by its own timer: the deadlines of close_inactive, of a pending
+// multiline or container event and of a renamed file, and a safety-net poll.
+// With an inotify watch on its file, the poll is watchedPoll; without one,
+// it doubles from minPoll to maxPoll while the file stays idle. A wake costs
+// one fstat when nothing changed.
 const (
-	minPoll = 250 * time.Millisecond
-	maxPoll = 2 * time.Second
+	minPoll     = 250 * time.Millisecond
+	maxPoll     = 2 * time.Second
+	watchedPoll = 30 * time.Second
 )
+
+// passBudget is how many bytes a read pass reads at most before it gives its
+// read slot back (see readSlots): a large backlog does not keep the other
+// files from being read.
+const passBudget = 4 << 20
+
+// yieldPoll is how often a harvester that gives way looks whether Kafka has
+// acknowledged its last lines.
+const yieldPoll = 20 * time.Millisecond
+
+// harvesterTurn is how long a harvester keeps its file open while other
+// files wait for a harvester (files.max_open_files) and its own keeps
+// growing; at its end of file, it gives way at once.
+const harvesterTurn = 10 * time.Second
 
 // errSendFailed ends a harvester whose records Kafka did not acknowledge; the
 // file is read again from its committed offset.
@@ -35,7 +57,22 @@ const (
 	endCancelled harvestEnd = iota // task stopped or agent shutting down
 	endInactive                    // idle for close_inactive: closed, reopened by a scan when it grows
 	endGone                        // renamed or deleted, read to its end
+	endYield                       // closed for a file waiting for a harvester (files.max_open_files)
 )
+
+// fileLook is what a harvester saw of its file at its last look: a change of
+// any field is worth a read.
+type fileLook struct {
+	size, mtime, ctime int64
+}
+
+func lookOf(fi os.FileInfo) fileLook {
+	l := fileLook{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		l.ctime = st.Ctim.Nano()
+	}
+	return l
+}
 
 // harvester reads one file, identified by device and inode, from a start
 // offset and hands every event to the shipper. It owns its descriptor, so a
@@ -81,6 +118,31 @@ type harvester struct {
 	// container_format. toJoiner is its output, bound once.
 	container *containerJoiner
 	toJoiner  func(Line)
+
+	// wake (one pending at most) makes the harvester look at its file now:
+	// the task's scan sends it when the file changed since looked, the
+	// harvester's last look (under lookMu).
+	wake   chan struct{}
+	lookMu sync.Mutex
+	looked fileLook
+	seen   time.Time // the last scan that found the file at path, under task.mu
+
+	unread bool // it gave way (endYield) with lines left to read
+}
+
+// poke wakes the harvester, unless a wake is pending already.
+func (h *harvester) poke() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// changedSince reports whether fi differs from the harvester's last look.
+func (h *harvester) changedSince(fi os.FileInfo) bool {
+	h.lookMu.Lock()
+	defer h.lookMu.Unlock()
+	return h.looked != lookOf(fi)
 }
 
 func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
@@ -105,41 +167,64 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 	h.persistEpoch()
 
 	changed, unwatch, err := t.watcher.watch(h.path)
-	if err == nil {
+	watched := err == nil
+	if watched {
 		defer unwatch()
 	} else {
 		h.log.Debug("no inotify watch, polling", "err", err)
 	}
-	poll := time.NewTimer(minPoll)
-	defer poll.Stop()
-	wait := minPoll
+	timer := time.NewTimer(minPoll)
+	defer timer.Stop()
+	poll := minPoll
 
 	lastActivity := time.Now()
-	renamed := false
+	opened := lastActivity
+	renamed, woken, yield, skipped := false, true, false, false
+	n, more := 0, false
+	var looked fileLook
 	for {
+		// A pass reads when something may have changed: a wake, a pass
+		// that read lines or stopped at its budget, or a new look.
 		// Truncation is checked before reading: after a copytruncate the
 		// bytes past the old offset belong to new lines.
+		// fresh says there may be new lines; a pass that read some is
+		// followed by one more look (for the fingerprint and the end of
+		// file), which is not evidence of new lines.
+		fresh := woken || more || skipped
+		check := fresh || n > 0
 		if fi, err := h.f.Stat(); err == nil {
-			h.e.size.Store(fi.Size())
-			if h.wasTruncated(fi.Size()) {
-				if err := h.truncated(fi.Size()); err != nil {
-					return endCancelled, err
+			if l := lookOf(fi); l != looked {
+				fresh, check, looked = true, true, l
+				h.lookMu.Lock()
+				h.looked = l
+				h.lookMu.Unlock()
+			}
+			if check {
+				h.e.size.Store(fi.Size())
+				if h.wasTruncated(fi.Size()) {
+					if err := h.truncated(fi.Size()); err != nil {
+						return endCancelled, err
+					}
 				}
 			}
 		}
-		n, err := h.readAvailable(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return endCancelled, nil
+		n, more = 0, false
+		skipped = fresh && yield // read once the harvester no longer gives way, or by the next one
+		if check && !yield {
+			n, more, err = h.readAvailable(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return endCancelled, nil
+				}
+				return endCancelled, err
 			}
-			return endCancelled, err
 		}
 		now := time.Now()
 		if n > 0 {
 			lastActivity = now
-			wait = minPoll
-		} else {
-			wait = min(2*wait, maxPoll)
+			poll = minPoll
+		} else if !more {
+			poll = min(2*poll, maxPoll)
 		}
 		if h.e.isFailed(h.gen) {
 			return endCancelled, errSendFailed
@@ -149,24 +234,28 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 			// (to multiline, which has its own timeout).
 			h.readAt = time.Now()
 			h.container.Flush(h.toJoiner)
+			h.arena.reset()
 			if h.err != nil {
 				return endCancelled, h.err
 			}
 		}
-		if ml := t.task.Multiline; ml != nil && h.joiner.Pending() && now.Sub(lastActivity) >= ml.Timeout.D() {
+		ml := t.task.Multiline
+		if ml != nil && h.joiner.Pending() && now.Sub(lastActivity) >= ml.Timeout.D() {
 			// Only the multiline event: a partial container record
 			// waits for its own timeout.
 			h.readAt = time.Now()
 			h.joiner.Flush(h.emit)
+			h.arena.reset()
 			if h.err != nil {
 				return endCancelled, h.err
 			}
 		}
-		if !renamed && !h.samePath() {
+		if check && !renamed && !h.samePath() {
 			renamed = true
 			h.log.Debug("file renamed or deleted; reading it to its end")
 			t.rescanSoon()
 		}
+		pending := h.joiner.Pending() || (h.container != nil && h.container.Pending())
 		idle := now.Sub(lastActivity)
 		switch {
 		case renamed && idle >= min(t.files.CloseInactive.D(), renamedIdle):
@@ -174,18 +263,70 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 				return endCancelled, err
 			}
 			return endGone, nil
-		case !renamed && idle >= t.files.CloseInactive.D() && !h.joiner.Pending() && (h.container == nil || !h.container.Pending()):
+		case !renamed && idle >= t.files.CloseInactive.D() && !pending:
 			return endInactive, nil
 		}
+		// Files wait for a harvester: give way at the end of the file, or
+		// after a turn, once every line read is acknowledged (closing
+		// earlier would read the unacknowledged ones again).
+		yield = !renamed && !pending && t.limit.waiting() && (!more || now.Sub(opened) >= harvesterTurn)
+		if yield && h.e.committed() >= h.lineEnd {
+			h.unread = more || skipped
+			return endYield, nil
+		}
 
+		woken = false
+		if more {
+			select {
+			case <-ctx.Done():
+				return endCancelled, nil
+			default:
+				continue
+			}
+		}
+		wait := poll
+		switch {
+		case yield:
+			wait = yieldPoll
+		case watched && !renamed:
+			wait = watchedPoll
+		}
+		// The deadlines still ahead.
+		for _, d := range []time.Duration{
+			t.files.CloseInactive.D() - idle,
+			h.pendingDeadline(ml != nil && h.joiner.Pending(), ml, idle),
+		} {
+			if d > 0 {
+				wait = min(wait, d)
+			}
+		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return endCancelled, nil
 		case <-changed:
-		case <-poll.C:
+			woken = true
+		case <-h.wake:
+			woken = true
+		case <-timer.C:
 		}
-		poll.Reset(wait)
 	}
+}
+
+// pendingDeadline is how long until a pending container record or multiline
+// event (multiline says whether one is pending) is flushed by its timeout,
+// idle being the time since the last line; 0 if none is pending.
+func (h *harvester) pendingDeadline(multiline bool, ml *collect.Multiline, idle time.Duration) time.Duration {
+	var d time.Duration
+	if h.container != nil && h.container.Pending() {
+		d = containerFlushTimeout - idle
+	}
+	if multiline {
+		if m := ml.Timeout.D() - idle; d <= 0 || (m > 0 && m < d) {
+			d = m
+		}
+	}
+	return d
 }
 
 // renamedIdle is how long a renamed or deleted file must stay idle before its
@@ -203,32 +344,48 @@ func (h *harvester) samePath() bool {
 	return ok && id == h.e.ID
 }
 
-// readAvailable ships every complete line up to the end of the file.
-func (h *harvester) readAvailable(ctx context.Context) (int, error) {
+// readAvailable ships the complete lines up to the end of the file, in one
+// read pass: it waits for a read slot (readSlots), reads with a lent buffer
+// and gives both back at the end, with the pass's arena. A pass stops after
+// passBudget bytes; more then reports that the file has more lines.
+func (h *harvester) readAvailable(ctx context.Context) (n int, more bool, err error) {
+	if err := h.task.slots.acquire(ctx); err != nil {
+		return 0, false, err
+	}
+	defer h.task.slots.release()
+	readPassCount.Add(1)
 	defer h.arena.reset()
+	defer func() {
+		if rerr := h.lr.release(); rerr != nil && err == nil {
+			err = fmt.Errorf("read %s: %w", h.path, rerr)
+		}
+	}()
 	tm := h.task.tm
-	n := 0
+	from := h.lr.offset
 	h.readAt = time.Now()
 	h.readTime = appendTime(h.readTime[:0], h.readAt)
 	for {
 		line, end, truncated, err := h.lr.next()
 		if errors.Is(err, io.EOF) {
-			return n, nil
+			return n, false, nil
 		}
 		if err != nil {
 			tm.fileErrors.Inc()
-			return n, fmt.Errorf("read %s: %w", h.path, err)
+			return n, false, fmt.Errorf("read %s: %w", h.path, err)
 		}
 		if err := h.add(line, end, truncated); err != nil {
-			return n, err
+			return n, false, err
 		}
 		n++
 		if n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
-				return n, err
+				return n, false, err
 			}
 			if h.e.isFailed(h.gen) {
-				return n, nil
+				return n, false, nil
+			}
+			if h.lr.offset-from >= passBudget {
+				return n, true, nil
 			}
 			h.readAt = time.Now()
 			h.readTime = appendTime(h.readTime[:0], h.readAt)
@@ -255,6 +412,7 @@ func (h *harvester) add(line []byte, end int64, truncated bool) error {
 }
 
 func (h *harvester) flush() error {
+	defer h.arena.reset()
 	h.readAt = time.Now() // a multiline event flushed by its timeout is sent now
 	if h.container != nil {
 		h.container.Flush(h.toJoiner)
@@ -265,8 +423,11 @@ func (h *harvester) flush() error {
 
 // finish ships the unterminated last line of a file that will not grow again.
 func (h *harvester) finish(ctx context.Context) error {
-	if _, err := h.readAvailable(ctx); err != nil {
-		return err
+	for more := true; more; {
+		var err error
+		if _, more, err = h.readAvailable(ctx); err != nil {
+			return err
+		}
 	}
 	if line, end, truncated, ok := h.lr.partial(); ok {
 		if err := h.add(line, end, truncated); err != nil {

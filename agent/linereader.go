@@ -4,13 +4,42 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// readBufferSize is the size of the buffer a file is read with: large enough
+// that a backlog costs one read system call per few hundred lines.
+const readBufferSize = 64 << 10
+
+// lineBufferKeep is how much of its line buffer a lineReader keeps between
+// read passes: a partial line longer than this is kept in a buffer of its
+// own size, and a line buffer grown by a long line is dropped when empty.
+const lineBufferKeep = 1 << 10
+
+// readBuffers lends the read buffers. A lineReader holds one only during a
+// read pass (see lineReader.release), so a file that is not being read holds
+// none; readBuffersInUse counts those lent, for tests and the profile.
+var (
+	readBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+	readBuffersInUse atomic.Int64
+
+	// readPassCount counts read passes, for the agent's idle check (see
+	// Agent.returnMemoryWhenIdle).
+	readPassCount atomic.Uint64
 )
 
 // lineReader reads newline-terminated lines from r, which is positioned at
 // offset. Lines longer than max are cut to max bytes and flagged; the rest of
 // such a line is read and discarded, so memory stays bounded by max.
+//
+// It takes a read buffer from readBuffers at its first read and gives it
+// back in release, which the harvester calls at the end of each read pass;
+// between passes it keeps only the partial last line, in a small buffer.
 type lineReader struct {
-	br     *bufio.Reader
+	r      io.Reader
+	br     *bufio.Reader // the read buffer, nil between passes
 	max    int
 	offset int64  // offset just past the last complete line returned
 	buf    []byte // the current line (possibly partial)
@@ -18,7 +47,7 @@ type lineReader struct {
 }
 
 func newLineReader(r io.Reader, offset int64, max int) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, 64<<10), max: max, offset: offset}
+	return &lineReader{r: r, max: max, offset: offset}
 }
 
 // next returns the next complete line (without "\n" or "\r\n"), the offset
@@ -26,6 +55,11 @@ func newLineReader(r io.Reader, offset int64, max int) *lineReader {
 // returns io.EOF and keeps the partial line for a later call or for partial.
 // The returned slice is valid until the next call.
 func (lr *lineReader) next() (line []byte, end int64, truncated bool, err error) {
+	if lr.br == nil {
+		lr.br = readBuffers.Get().(*bufio.Reader)
+		lr.br.Reset(lr.r)
+		readBuffersInUse.Add(1)
+	}
 	for {
 		chunk, err := lr.br.ReadSlice('\n')
 		complete := err == nil
@@ -48,6 +82,34 @@ func (lr *lineReader) next() (line []byte, end int64, truncated bool, err error)
 			return nil, 0, false, io.EOF
 		}
 	}
+}
+
+// release gives the read buffer back, at the end of a read pass. Bytes read
+// into it and not yet returned by next are given back to r when it can seek
+// (its offset moves back over them), and the buffer is kept otherwise. A
+// line buffer that a long line grew is replaced by one of the partial line's
+// size. The next call to next takes a buffer again.
+func (lr *lineReader) release() error {
+	if lr.br == nil {
+		return nil
+	}
+	if n := lr.br.Buffered(); n > 0 {
+		s, ok := lr.r.(io.Seeker)
+		if !ok {
+			return nil
+		}
+		if _, err := s.Seek(-int64(n), io.SeekCurrent); err != nil {
+			return err
+		}
+	}
+	lr.br.Reset(nil)
+	readBuffers.Put(lr.br)
+	readBuffersInUse.Add(-1)
+	lr.br = nil
+	if cap(lr.buf) > lineBufferKeep {
+		lr.buf = append([]byte(nil), lr.buf...)
+	}
+	return nil
 }
 
 // partial returns the unterminated last line, for a file that will not grow

@@ -6,25 +6,27 @@ import "github.com/prometheus/client_golang/prometheus"
 // with the dashboards and alerts in dashboards/. Labels are bounded: topic and
 // task (the task's path pattern), never a per-file path.
 type Metrics struct {
-	LinesRead       *prometheus.CounterVec   // task, topic
-	BytesRead       *prometheus.CounterVec   // task, topic
-	RecordsSent     *prometheus.CounterVec   // task, topic
-	BytesSent       *prometheus.CounterVec   // task, topic
-	SendErrors      *prometheus.CounterVec   // task, topic
-	LinesTruncated  *prometheus.CounterVec   // task, topic
-	LinesFiltered   *prometheus.CounterVec   // task, topic
-	FilesTruncated  *prometheus.CounterVec   // task, topic
-	ProduceLatency  *prometheus.HistogramVec // topic
-	BufferedRecords prometheus.Gauge
-	BufferedBytes   prometheus.Gauge
-	FilesOpen       *prometheus.GaugeVec // task, topic
-	LagBytes        *prometheus.GaugeVec // task, topic
-	ConfigReloads   *prometheus.CounterVec
-	Tasks           prometheus.Gauge
-	EtcdUp          prometheus.Gauge
-	KafkaUp         prometheus.Gauge
-	RegistryWrites  *prometheus.CounterVec // result
-	FileErrors      *prometheus.CounterVec // task, topic
+	LinesRead             *prometheus.CounterVec   // task, topic
+	BytesRead             *prometheus.CounterVec   // task, topic
+	RecordsSent           *prometheus.CounterVec   // task, topic
+	BytesSent             *prometheus.CounterVec   // task, topic
+	SendErrors            *prometheus.CounterVec   // task, topic
+	LinesTruncated        *prometheus.CounterVec   // task, topic
+	LinesFiltered         *prometheus.CounterVec   // task, topic
+	FilesTruncated        *prometheus.CounterVec   // task, topic
+	ProduceLatency        *prometheus.HistogramVec // topic
+	BufferedRecords       prometheus.Gauge
+	BufferedBytes         prometheus.Gauge
+	FilesOpen             *prometheus.GaugeVec // task, topic
+	FilesWaiting          prometheus.Gauge
+	HarvesterLimitReached prometheus.Counter
+	LagBytes              *prometheus.GaugeVec // task, topic
+	ConfigReloads         *prometheus.CounterVec
+	Tasks                 prometheus.Gauge
+	EtcdUp                prometheus.Gauge
+	KafkaUp               prometheus.Gauge
+	RegistryWrites        *prometheus.CounterVec // result
+	FileErrors            *prometheus.CounterVec // task, topic
 }
 
 // NewMetrics creates the agent metrics and registers them with reg.
@@ -68,6 +70,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		FilesOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logagent_files_open", Help: "Files currently open for reading.",
 		}, taskLabels),
+		FilesWaiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "logagent_files_waiting", Help: "Files with lines to read that wait for a harvester: files.max_open_files are being read.",
+		}),
+		HarvesterLimitReached: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "logagent_harvesters_limit_reached_total", Help: "Times a file had to wait for a harvester because files.max_open_files files were being read.",
+		}),
 		LagBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "logagent_lag_bytes", Help: "Bytes written to the task's files but not yet acknowledged by Kafka.",
 		}, taskLabels),
@@ -96,7 +104,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.LinesRead, m.BytesRead, m.RecordsSent, m.BytesSent, m.SendErrors, m.LinesTruncated,
 		m.LinesFiltered, m.FilesTruncated, m.ProduceLatency, m.BufferedRecords, m.BufferedBytes, m.FilesOpen,
-		m.LagBytes, m.ConfigReloads, m.Tasks, m.EtcdUp, m.KafkaUp, m.RegistryWrites, m.FileErrors)
+		m.FilesWaiting, m.HarvesterLimitReached, m.LagBytes, m.ConfigReloads, m.Tasks, m.EtcdUp, m.KafkaUp, m.RegistryWrites, m.FileErrors)
 	return m
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,6 +74,11 @@ type entry struct {
 
 	read atomic.Int64 // end offset of the last line handed to the producer
 	size atomic.Int64 // file size at the last look, for lag
+
+	// readLook is the file as a scan last found it with nothing to read
+	// (under mu): while a stat still shows it, the scan does not open the
+	// file again. A reused inode has another modification time.
+	readLook fileLook
 
 	// A filtered event (include_lines / exclude_lines) of generation gen
 	// waiting for the records sent before it (see skip), under mu: skipTo is
@@ -196,6 +202,7 @@ type Registry struct {
 	path      string
 	saveMu    sync.Mutex
 	lastSaved []byte // skip writes that would not change the file
+	lastSum   uint64 // digest of what lastSaved holds: skip encoding it again (see digest)
 
 	mu      sync.Mutex
 	entries map[fileID]*entry
@@ -345,6 +352,15 @@ func (r *Registry) Save() error {
 func (r *Registry) save() error {
 	// Every epoch numbered up to seq is set before the snapshot below.
 	seq := r.seq.Load()
+	sum := r.digest()
+	if r.lastSaved != nil && sum == r.lastSum {
+		// Nothing changed since the last save: an idle agent saves every
+		// second, and encoding thousands of entries is its main cost.
+		if seq > r.savedSeq.Load() {
+			r.savedSeq.Store(seq)
+		}
+		return nil
+	}
 	rf := registryFile{Version: 1}
 	r.mu.Lock()
 	for t := range r.tasks {
@@ -371,10 +387,50 @@ func (r *Registry) save() error {
 		}
 		r.lastSaved = data
 	}
+	r.lastSum = sum
 	if seq > r.savedSeq.Load() { // only save moves it, under saveMu
 		r.savedSeq.Store(seq)
 	}
 	return nil
+}
+
+// digest hashes what save would write, without encoding it: the tasks and
+// each entry's fields (lastSeen to the hour), combined so that the map's
+// order does not matter.
+func (r *Registry) digest() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var sum uint64
+	h := fnv.New64a()
+	var b [8]byte
+	word := func(v uint64) {
+		binary.LittleEndian.PutUint64(b[:], v)
+		h.Write(b[:])
+	}
+	for t := range r.tasks {
+		h.Reset()
+		h.Write([]byte(t))
+		sum += h.Sum64()
+	}
+	for _, e := range r.entries {
+		h.Reset()
+		e.mu.Lock()
+		word(e.ID.Dev)
+		word(e.ID.Ino)
+		word(uint64(e.acked))
+		word(uint64(e.fpLen))
+		word(e.fp)
+		// Scans refresh lastSeen every scan_frequency: only its hour
+		// counts, or an idle agent would rewrite the file at every scan
+		// (it is saved with the next change, and prune reads the memory).
+		word(uint64(e.lastSeen.Unix() / 3600))
+		h.Write([]byte(e.path))
+		h.Write([]byte(e.Task))
+		h.Write([]byte(e.epoch))
+		e.mu.Unlock()
+		sum += h.Sum64() * 0x9e3779b97f4a7c15
+	}
+	return sum + uint64(len(r.entries))
 }
 
 // writeFileAtomic replaces path with data: temp file in the same directory,
@@ -451,6 +507,21 @@ func (e *entry) setFingerprint(n int, fp uint64) {
 	e.mu.Lock()
 	e.fpLen, e.fp = n, fp
 	e.mu.Unlock()
+}
+
+// readTo records that the file, as l describes it, has nothing to read.
+func (e *entry) readTo(l fileLook) {
+	e.mu.Lock()
+	e.readLook = l
+	e.mu.Unlock()
+}
+
+// unchangedSinceRead reports whether the file, as l describes it, is as it
+// was when readTo found nothing to read in it.
+func (e *entry) unchangedSinceRead(l fileLook) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.readLook == l && l.size == e.acked
 }
 
 func (e *entry) seen(now time.Time) {

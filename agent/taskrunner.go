@@ -56,16 +56,52 @@ type taskRunner struct {
 	claims      *claims
 	watcher     *fileWatcher    // nil: harvesters poll
 	policy      *collect.Policy // nil: a task of the config file, not restricted
+	slots       readSlots       // the agent's, shared by every task
+	limit       *harvesterLimit
 	tm          *taskMetrics
 	log         *slog.Logger
 
 	firstRun bool // the task never ran on this host: start_position applies
 	rescan   chan struct{}
+	admitted chan struct{} // a waiting file got a harvester slot (see admit)
 
 	mu         sync.Mutex
-	harvesters map[fileID]context.CancelFunc
+	harvesters map[fileID]*harvester
 	reported   map[string]string // path → last problem logged, to log each once
+	ready      []string          // files whose harvester slot is reserved, to start
+	stopped    bool              // run returned: admit refuses
 	wg         sync.WaitGroup
+}
+
+// admit hands a reserved harvester slot to the file at path, which waited
+// for one; the task's loop starts it. It reports false once the task has
+// stopped. Called by harvesterLimit with its lock held.
+func (t *taskRunner) admit(path string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return false
+	}
+	t.ready = append(t.ready, path)
+	select {
+	case t.admitted <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// stop refuses further slots and gives back those handed to files not
+// started yet, and the task's place in the queue.
+func (t *taskRunner) stop() {
+	t.mu.Lock()
+	t.stopped = true
+	ready := t.ready
+	t.ready = nil
+	t.mu.Unlock()
+	for range ready {
+		t.limit.release()
+	}
+	t.limit.forget(t)
 }
 
 func (t *taskRunner) rescanSoon() {
@@ -93,12 +129,22 @@ func (t *taskRunner) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			t.stop()
 			t.wg.Wait()
 			return
 		case <-scan.C:
 			t.scan(ctx)
 		case <-t.rescan:
 			t.scan(ctx)
+		case <-t.admitted:
+			t.mu.Lock()
+			ready := t.ready
+			t.ready = nil
+			t.mu.Unlock()
+			now := time.Now()
+			for _, p := range ready {
+				t.consider(ctx, p, now, true)
+			}
 		case <-lag.C:
 			t.tm.lag.Set(float64(t.reg.lag(t.task.Path)))
 		}
@@ -106,7 +152,9 @@ func (t *taskRunner) run(ctx context.Context) {
 }
 
 // scan expands the glob and starts a harvester for each file that has
-// unread data and no harvester yet.
+// unread data and no harvester yet. It is also the harvesters' stat pass:
+// it wakes those whose file changed since they last looked, and those whose
+// file it no longer finds at their path (renamed or deleted).
 func (t *taskRunner) scan(ctx context.Context) {
 	paths, err := filepath.Glob(t.task.Path)
 	if err != nil { // validated earlier; cannot happen
@@ -118,8 +166,15 @@ func (t *taskRunner) scan(ctx context.Context) {
 		if t.excluded(p) {
 			continue
 		}
-		t.consider(ctx, p, now)
+		t.consider(ctx, p, now, false)
 	}
+	t.mu.Lock()
+	for _, h := range t.harvesters {
+		if h.seen != now {
+			h.poke()
+		}
+	}
+	t.mu.Unlock()
 }
 
 func (t *taskRunner) excluded(p string) bool {
@@ -151,7 +206,17 @@ func (t *taskRunner) problem(p, msg string, err error) {
 	}
 }
 
-func (t *taskRunner) consider(ctx context.Context, p string, now time.Time) {
+// consider starts a harvester for the file at path if it has unread data
+// and none reads it yet, within the harvester limit: a file over the limit
+// waits in its queue. reserved says that a slot of the limit is already the
+// file's (it waited for it): consider gives it back if it starts nothing.
+func (t *taskRunner) consider(ctx context.Context, p string, now time.Time, reserved bool) {
+	slot := reserved
+	defer func() {
+		if slot {
+			t.limit.release()
+		}
+	}()
 	real, fi, err := statLogFile(p, t.policy)
 	var outside *policyError
 	switch {
@@ -172,16 +237,34 @@ func (t *taskRunner) consider(ctx context.Context, p string, now time.Time) {
 	if !ok {
 		return
 	}
-	if e := t.reg.lookup(id); e != nil {
+	e := t.reg.lookup(id)
+	if e != nil {
 		e.seen(now)
 		e.size.Store(fi.Size())
 	}
 	t.mu.Lock()
-	_, running := t.harvesters[id]
+	running, ok := t.harvesters[id]
+	if ok && running.path == p {
+		running.seen = now
+	}
 	t.mu.Unlock()
-	if running {
+	if ok {
+		if running.changedSince(fi) {
+			running.poke()
+		}
 		return
 	}
+	// A known file read to its end and unchanged since is not opened again
+	// (thousands of closed files would cost four system calls each per
+	// scan), and over the limit, one read to its end does not wait in the
+	// queue (its fingerprint is checked once it grows, or once there is room).
+	if e != nil && e.unchangedSinceRead(lookOf(fi)) {
+		return
+	}
+	if !slot && !t.limit.take(t, p, e == nil || e.committed() != fi.Size()) {
+		return
+	}
+	slot = true
 	f, err := openLogFile(real, t.policy != nil)
 	if err != nil {
 		t.problem(p, "cannot open file", err)
@@ -197,14 +280,16 @@ func (t *taskRunner) consider(ctx context.Context, p string, now time.Time) {
 		t.problem(p, "file already read by task "+owner, nil)
 		return
 	}
+	h := &harvester{task: t, path: p, f: f, e: e, start: start, log: t.log.With("path", p, "file", id.String()),
+		wake: make(chan struct{}, 1), seen: now}
 	t.mu.Lock()
 	delete(t.reported, p)
 	hctx, cancel := context.WithCancel(ctx)
-	t.harvesters[id] = cancel
+	t.harvesters[id] = h
 	t.mu.Unlock()
 
-	h := &harvester{task: t, path: p, f: f, e: e, start: start, log: t.log.With("path", p, "file", id.String())}
 	h.log.Debug("harvester started", "offset", start)
+	slot = false // the harvester's now, given back when it ends
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
@@ -214,6 +299,11 @@ func (t *taskRunner) consider(ctx context.Context, p string, now time.Time) {
 		t.mu.Lock()
 		delete(t.harvesters, id)
 		t.mu.Unlock()
+		if end == endYield && h.unread {
+			t.limit.requeue(t, p)
+		} else {
+			t.limit.release()
+		}
 		switch {
 		case errors.Is(err, errSendFailed):
 			h.log.Warn("records not acknowledged by Kafka; reading again from the committed offset", "offset", e.committed())
@@ -225,6 +315,8 @@ func (t *taskRunner) consider(ctx context.Context, p string, now time.Time) {
 			t.rescanSoon()
 		case end == endInactive:
 			h.log.Debug("file inactive, closed", "offset", h.lineEnd)
+		case end == endYield:
+			h.log.Debug("file closed for files waiting for a harvester", "offset", h.lineEnd)
 		}
 	}()
 }
@@ -277,6 +369,7 @@ func (t *taskRunner) startOffset(f *os.File, p string, id fileID, now time.Time)
 			start = 0
 			t.reg.renew(e)
 		case size == start:
+			e.readTo(lookOf(fi))
 			return 0, nil, false
 		}
 	} else {

@@ -86,6 +86,15 @@ type runResult struct {
 	busy              string        // why the machine was not idle at start, "" if it was
 	brokerCPU         time.Duration // the broker's CPU over the run, 0 if unknown
 	otherCPU          time.Duration // CPU used by neither the contender, the broker nor the test
+
+	// With watch.idle set (TestFootprint): the contender's CPU and peak RSS
+	// when the last line reached Kafka, then its CPU over the idle window
+	// (and the window's length) and its RSS (VmRSS) at the window's end.
+	shipCPU    time.Duration
+	shipRSS    int64
+	idleCPU    time.Duration
+	idleWindow time.Duration
+	idleRSS    int64
 }
 
 // disturbed reports whether other processes used more than otherMax of the
@@ -267,7 +276,13 @@ func runOne(t *testing.T, b bins, brokers []string, brokerPID int, adm *kadm.Cli
 // Kafka's disk).
 func freshTopic(t *testing.T, adm *kadm.Client, contender string) (string, func(), error) {
 	t.Helper()
-	topic := fmt.Sprintf("bench-%s-%d", strings.ReplaceAll(contender, " ", "-"), time.Now().UnixNano())
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
+			return r
+		}
+		return '-'
+	}, contender)
+	topic := fmt.Sprintf("bench-%s-%d", name, time.Now().UnixNano())
 	ctx := t.Context()
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	_, err := adm.CreateTopic(cctx, 1, 1, nil, topic)
@@ -294,7 +309,18 @@ type watch struct {
 	term      bool  // SIGTERM the contender once want records are in; else it exits by itself
 	logPath   string
 	started   func() // if set, called once the contender has started
+
+	// idle, if set, keeps the contender running this long once every line
+	// is in Kafka (after idleSettle), measuring its idle CPU and RSS;
+	// idleEnd, if set, is called at the end of that window.
+	idle    time.Duration
+	idleEnd func(p *proc)
 }
+
+// idleSettle is how long a contender that has shipped everything is left
+// alone before its idle window: its last acknowledgements, registry save and
+// GC are not idle cost.
+const idleSettle = 5 * time.Second
 
 // measure starts cmd (startProc), polls w.topic's high watermark every
 // pollInterval until it reaches w.want, stops the contender and returns the
@@ -326,17 +352,23 @@ func measure(t *testing.T, cmd *exec.Cmd, w watch) (runResult, error) {
 	if n != w.want {
 		t.Logf("WARNING: %s: %d records in %s, want %d (duplicates?)", w.name, n, w.topic, w.want)
 	}
+	var r runResult
+	if w.idle > 0 {
+		r.shipCPU, r.shipRSS = treeCPU(p.pid()), p.maxRSS()
+		time.Sleep(idleSettle)
+		c0, t0 := treeCPU(p.pid()), time.Now()
+		time.Sleep(w.idle)
+		r.idleCPU, r.idleWindow = treeCPU(p.pid())-c0, time.Since(t0)
+		r.idleRSS, _ = p.memNow()
+		if w.idleEnd != nil {
+			w.idleEnd(p)
+		}
+	}
 	if err := p.stop(w.term, stopTimeout); err != nil {
 		return runResult{}, err
 	}
 	after := sampleCPU(w.brokerPID)
-	r := runResult{
-		lines:     w.want,
-		wall:      wall,
-		cpu:       p.cpu,
-		maxRSS:    p.maxRSS(),
-		brokerCPU: after.broker - before.broker,
-	}
+	r.lines, r.wall, r.cpu, r.maxRSS, r.brokerCPU = w.want, wall, p.cpu, p.maxRSS(), after.broker-before.broker
 	r.otherCPU = max(0, after.machine-before.machine-r.cpu-r.brokerCPU-(after.self-before.self))
 	return r, nil
 }
@@ -370,6 +402,11 @@ func rawproducerArgs(brokers []string, topic, files string) []string {
 }
 
 func agentConfig(brokers []string, dir, data, topic, format string) string {
+	return agentConfigFiles(brokers, dir, data, topic, format, "{scan_frequency: 1s}")
+}
+
+// agentConfigFiles is agentConfig with files: set to the YAML files.
+func agentConfigFiles(brokers []string, dir, data, topic, format, files string) string {
 	return fmt.Sprintf(`kafka:
   brokers: [%s]
   compression: %s
@@ -380,7 +417,7 @@ data_dir: %s
 metrics:
   listen: 127.0.0.1:0
 host: {name: bench, ip: 127.0.0.1}
-files: {scan_frequency: 1s}
+files: %s
 log: {level: warn}
 tasks:
   - path: %s
@@ -388,7 +425,7 @@ tasks:
     start_position: beginning
     format: %s
 `, strings.Join(brokers, ", "), compression, linger, maxBufferedRecords, maxBufferedBytes,
-		filepath.Join(dir, "data"), data, topic, format)
+		filepath.Join(dir, "data"), files, data, topic, format)
 }
 
 // endOffsets is the sum of the topic's high watermarks.

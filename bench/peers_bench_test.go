@@ -67,6 +67,12 @@ type peerInput struct {
 	files []string // the input files, complete (backfill) or growing (live)
 	glob  string   // a pattern matching exactly files
 	live  bool
+
+	// TestFootprint: nofile, if set, is the contender's open-file limit
+	// (ulimit -n, soft and hard); idle and idleEnd are watch's.
+	nofile  int
+	idle    time.Duration
+	idleEnd func(p *proc)
 }
 
 // peerRun is what a contender's command is built from.
@@ -205,7 +211,7 @@ func runPeer(t *testing.T, b bins, p peer, in peerInput, want int64, params peer
 
 	dir := t.TempDir()
 	w := watch{name: p.name, adm: adm, topic: topic, want: want, brokerPID: brokerPID, term: p.term,
-		logPath: filepath.Join(dir, "contender.log")}
+		logPath: filepath.Join(dir, "contender.log"), idle: in.idle, idleEnd: in.idleEnd}
 	ctx, cancel := context.WithCancel(t.Context())
 	var (
 		wg       sync.WaitGroup
@@ -220,8 +226,10 @@ func runPeer(t *testing.T, b bins, p peer, in peerInput, want int64, params peer
 		if err := os.MkdirAll(filepath.Dir(in.files[0]), 0o755); err != nil {
 			return peerResult{}, err
 		}
-		if err := os.WriteFile(in.files[0], nil, 0o644); err != nil {
-			return peerResult{}, err
+		for _, f := range in.files {
+			if err := os.WriteFile(f, nil, 0o644); err != nil {
+				return peerResult{}, err
+			}
 		}
 		wg.Add(1)
 		go func() {
@@ -232,7 +240,7 @@ func runPeer(t *testing.T, b bins, p peer, in peerInput, want int64, params peer
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				written <- appendLive(ctx, in.files[0], params.liveRate, want)
+				written <- appendLive(ctx, in.files, params.liveRate, want)
 			}()
 		}
 	}
@@ -240,6 +248,10 @@ func runPeer(t *testing.T, b bins, p peer, in peerInput, want int64, params peer
 	cmd, err := p.command(peerRun{dir: dir, brokers: brokers, topic: topic, in: in})
 	if err != nil {
 		return peerResult{}, err
+	}
+	if in.nofile > 0 {
+		// The shell sets the limit and becomes the contender (same pid).
+		cmd = exec.Command("sh", append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, in.nofile), cmd.Path}, cmd.Args[1:]...)...)
 	}
 	r, err := measure(t, cmd, w)
 	if err != nil {
@@ -265,25 +277,31 @@ func runPeer(t *testing.T, b bins, p peer, in peerInput, want int64, params peer
 	return res, nil
 }
 
-// appendLive appends total lines to the file at path at rate lines/s, in a
-// write every liveTick, after liveWarmup (the contender starts meanwhile).
-// Each line ends with liveMarker and its write time in Unix nanoseconds.
-func appendLive(ctx context.Context, path string, rate int, total int64) error {
+// appendLive appends total lines to the files at paths at rate lines/s in
+// all, in a write per file every liveTick, after liveWarmup (the contender
+// starts meanwhile). Each line ends with liveMarker and its write time in
+// Unix nanoseconds; the lines of a tick are dealt to the files in turn.
+func appendLive(ctx context.Context, paths []string, rate int, total int64) error {
 	select {
 	case <-time.After(liveWarmup):
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return err
+	files := make([]*os.File, len(paths))
+	for i, path := range paths {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		files[i] = f
 	}
-	defer f.Close()
 	g := newLineGen(2)
 	tick := time.NewTicker(liveTick)
 	defer tick.Stop()
 	var (
-		buf  []byte
+		bufs = make([][]byte, len(files))
+		line []byte
 		n    int64
 		from = time.Now()
 	)
@@ -294,14 +312,22 @@ func appendLive(ctx context.Context, path string, rate int, total int64) error {
 			return ctx.Err()
 		}
 		due := min(total, int64(time.Since(from).Seconds()*float64(rate)))
-		buf = buf[:0]
-		for ; n < due; n++ {
-			buf = g.next(buf)
-			buf = strconv.AppendInt(append(buf[:len(buf)-1], " "+liveMarker...), time.Now().UnixNano(), 10)
-			buf = append(buf, '\n')
+		for i := range bufs {
+			bufs[i] = bufs[i][:0]
 		}
-		if _, err := f.Write(buf); err != nil {
-			return fmt.Errorf("append %s: %w", path, err)
+		for ; n < due; n++ {
+			line = g.next(line[:0])
+			line = strconv.AppendInt(append(line[:len(line)-1], " "+liveMarker...), time.Now().UnixNano(), 10)
+			i := n % int64(len(files))
+			bufs[i] = append(append(bufs[i], line...), '\n')
+		}
+		for i, f := range files {
+			if len(bufs[i]) == 0 {
+				continue
+			}
+			if _, err := f.Write(bufs[i]); err != nil {
+				return fmt.Errorf("append %s: %w", paths[i], err)
+			}
 		}
 	}
 	return nil

@@ -19,16 +19,16 @@ type peersInstall struct {
 	failed map[string]string
 }
 
-// installPeers runs peers/install.sh, which installs what is missing and
-// reuses what is cached; with LOGCOLLECT_PEERS_INSTALL=0 it does not, and
-// the peers found are used.
-func installPeers(t *testing.T) peersInstall {
+// installPeers runs peers/install.sh for the peers named (all without
+// names), which installs what is missing and reuses what is cached; with
+// LOGCOLLECT_PEERS_INSTALL=0 it does not, and the peers found are used.
+func installPeers(t *testing.T, names ...string) peersInstall {
 	t.Helper()
 	in := peersInstall{status: map[string]string{}, failed: map[string]string{}}
 	if os.Getenv("LOGCOLLECT_PEERS_INSTALL") == "0" {
 		return in
 	}
-	out, err := exec.Command("bash", "peers/install.sh").CombinedOutput()
+	out, err := exec.Command("bash", append([]string{"peers/install.sh"}, names...)...).CombinedOutput()
 	var name string
 	var section []string
 	for line := range strings.Lines(string(out)) {

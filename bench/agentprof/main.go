@@ -1,9 +1,12 @@
 // Command agentprof runs the logagent code path (config file tasks, no etcd,
-// no metrics server) with a CPU profile, for the throughput benchmark's
-// profiling run. It builds the agent as cmd/logagent does and writes the
-// profile when SIGINT or SIGTERM stops it.
+// no metrics server) with a CPU profile, for the benchmarks' profiling runs.
+// It builds the agent as cmd/logagent does and writes the CPU profile when
+// SIGINT or SIGTERM stops it. With -heapprofile, each SIGUSR1 writes a heap
+// profile (after a GC) there, and the runtime's memory figures beside it
+// (path + ".txt"): the footprint benchmark takes one at the end of its idle
+// window, with the files still open.
 //
-//	agentprof -config agent.yaml -cpuprofile agent.prof
+//	agentprof -config agent.yaml -cpuprofile agent.prof -heapprofile heap.prof
 package main
 
 import (
@@ -34,8 +37,9 @@ func main() {
 func run(args []string) (err error) {
 	fs := flag.NewFlagSet("agentprof", flag.ContinueOnError)
 	var (
-		configPath = fs.String("config", "", "path of the logagent YAML config file")
-		cpuProfile = fs.String("cpuprofile", "", "write a CPU profile to this file")
+		configPath  = fs.String("config", "", "path of the logagent YAML config file")
+		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile to this file")
+		heapProfile = fs.String("heapprofile", "", "write a heap profile to this file on each SIGUSR1")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -53,6 +57,7 @@ func run(args []string) (err error) {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level)) // validated
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg.ApplyMemoryLimit()
 
 	if *cpuProfile != "" {
 		stopProfile, err := profile.CPU(*cpuProfile)
@@ -68,6 +73,23 @@ func run(args []string) (err error) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *heapProfile != "" {
+		usr1 := make(chan os.Signal, 1)
+		signal.Notify(usr1, syscall.SIGUSR1)
+		defer signal.Stop(usr1)
+		go func() {
+			for {
+				select {
+				case <-usr1:
+					if err := profile.Heap(*heapProfile); err != nil {
+						log.Error("heap profile", "err", err)
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
 
 	kafka, err := kafkaclient.NewProducer(cfg.Kafka.ProducerConfig, log)
 	if err != nil {

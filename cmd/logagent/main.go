@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -55,6 +56,9 @@ func run(args []string) error {
 	}
 
 	log := cfg.Log.NewLogger(os.Stderr)
+	if limit, source := cfg.ApplyMemoryLimit(); limit < math.MaxInt64 {
+		log.Info("Go memory limit", "bytes", limit, "from", source)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return serve(ctx, cfg, log)

@@ -1,0 +1,94 @@
+package agent
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/logcollect/logcollect/internal/collect"
+)
+
+// TestMaxOpenFilesShipsEveryFile: with far more files than
+// files.max_open_files, every line of every file is shipped once and in
+// order, the files waiting are counted, and no more than the limit are open
+// at once.
+func TestMaxOpenFilesShipsEveryFile(t *testing.T) {
+	tests := []struct {
+		name         string
+		files, lines int
+		max          int
+	}{
+		{name: "10,000 small files, 256 open", files: 10_000, lines: 2, max: 256},
+		{name: "200 files, 1 open", files: 200, lines: 20, max: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if testing.Short() && tt.files > 1000 {
+				t.Skip("10,000 files: not in -short")
+			}
+			if raceEnabled && tt.files > 1000 {
+				tt.files = 2000 // the race detector makes each file ~10 times slower
+			}
+			brokers := newFakeKafka(t)
+			dir := t.TempDir()
+			var paths []string
+			for i := range tt.files {
+				p := filepath.Join(dir, fmt.Sprintf("app-%05d.log", i))
+				appendLines(t, p, 0, tt.lines)
+				paths = append(paths, p)
+			}
+			cfg := testConfig(t, brokers, t.TempDir())
+			cfg.Files.MaxOpenFiles = tt.max
+			cfg.Files.ScanFrequency = Duration(time.Second)
+			ra := startAgent(t, cfg, nil, collect.Task{Path: filepath.Join(dir, "*.log"), Topic: "many", StartPosition: "beginning"})
+
+			task := filepath.Join(dir, "*.log")
+			open := ra.m.FilesOpen.WithLabelValues(task, "many")
+			peak := 0.0
+			want := tt.files * tt.lines
+			deadline := time.Now().Add(3 * time.Minute)
+			for testutil.ToFloat64(ra.m.RecordsSent.WithLabelValues(task, "many")) < float64(want) {
+				require.True(t, time.Now().Before(deadline), "%v of %d lines shipped", testutil.ToFloat64(ra.m.RecordsSent.WithLabelValues(task, "many")), want)
+				peak = max(peak, testutil.ToFloat64(open))
+				time.Sleep(10 * time.Millisecond)
+			}
+			require.LessOrEqual(t, peak, float64(tt.max), "open files above max_open_files")
+			require.Positive(t, testutil.ToFloat64(ra.m.HarvesterLimitReached), "the limit was reached and counted")
+
+			recs := consumeN(t, brokers, "many", want, time.Minute)
+			require.Len(t, recs, want, "every line once")
+			byFile := messagesByFile(t, recs)
+			for _, p := range paths {
+				require.Equal(t, wantLines(p, 0, tt.lines), byFile[p], "file %s: every line once, in order", p)
+			}
+			require.Eventually(t, func() bool { return testutil.ToFloat64(ra.m.FilesWaiting) == 0 }, 30*time.Second, 10*time.Millisecond)
+		})
+	}
+}
+
+// TestIdleFilesHoldNoReadBuffer: files read to their end and still open hold
+// no read buffer: buffers are lent per read pass, not per open file.
+func TestIdleFilesHoldNoReadBuffer(t *testing.T) {
+	const files, lines = 50, 100
+	dir := t.TempDir()
+	for i := range files {
+		appendLines(t, filepath.Join(dir, fmt.Sprintf("app-%02d.log", i)), 0, lines)
+	}
+	fp := &fakeProducer{}
+	task := filepath.Join(dir, "*.log")
+	ra := startAgent(t, fakeConfig(t), fp, collect.Task{Path: task, Topic: "t", StartPosition: "beginning"})
+	fp.waitFor(t, files*lines)
+	require.Eventually(t, func() bool {
+		return testutil.ToFloat64(ra.m.FilesOpen.WithLabelValues(task, "t")) == files && readBuffersInUse.Load() == 0
+	}, 30*time.Second, 10*time.Millisecond, "files open: %v, read buffers in use: %d",
+		testutil.ToFloat64(ra.m.FilesOpen.WithLabelValues(task, "t")), readBuffersInUse.Load())
+
+	// A file that grows again is read with a buffer, then gives it back.
+	appendLines(t, filepath.Join(dir, "app-07.log"), lines, lines+10)
+	fp.waitFor(t, files*lines+10)
+	require.Eventually(t, func() bool { return readBuffersInUse.Load() == 0 }, 30*time.Second, 10*time.Millisecond)
+}
