@@ -25,7 +25,7 @@ func TestKafka(t *testing.T) {
 	require.NoError(t, created.Err)
 
 	want := produce(t, cl, topic, 0, 10_000)
-	require.Equal(t, want, consumeAll(t, k, topic))
+	require.Equal(t, want, consumeAll(t, k.Brokers(), topic))
 
 	require.NoError(t, k.Stop())
 	down, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...))
@@ -37,13 +37,13 @@ func TestKafka(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded, "a produce while the broker is down waits")
 
 	require.NoError(t, k.Start())
-	require.Equal(t, want, consumeAll(t, k, topic), "records survive a graceful stop")
+	require.Equal(t, want, consumeAll(t, k.Brokers(), topic), "records survive a graceful stop")
 	want = append(want, produce(t, cl, topic, len(want), 1_000)...) // the old client reconnects
-	require.Equal(t, want, consumeAll(t, k, topic))
+	require.Equal(t, want, consumeAll(t, k.Brokers(), topic))
 
 	require.NoError(t, k.Kill())
 	require.NoError(t, k.Start())
-	require.Equal(t, want, consumeAll(t, k, topic), "acked records survive a crash of the broker alone")
+	require.Equal(t, want, consumeAll(t, k.Brokers(), topic), "acked records survive a crash of the broker alone")
 }
 
 // produce writes n records numbered from first and returns their values, sorted.
@@ -61,9 +61,9 @@ func produce(t *testing.T, cl *kgo.Client, topic string, first, n int) []string 
 
 // consumeAll reads the whole topic with a fresh client and returns the values, sorted; reading
 // up to the end offsets means duplicates would show too.
-func consumeAll(t *testing.T, k *Kafka, topic string) []string {
+func consumeAll(t *testing.T, brokers []string, topic string) []string {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...), kgo.ConsumeTopics(topic),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	require.NoError(t, err)
 	defer cl.Close()
