@@ -413,14 +413,23 @@ func (t *Transfer) sendDLQ(ctx context.Context, docs []document, reasons []*elas
 	}
 	b := retry.Backoff{Min: t.cfg.Bulk.RetryBackoff.D(), Max: t.cfg.Bulk.RetryMaxBackoff.D()}
 	for {
+		// With kafka.create_topics, a DLQ topic is created before its
+		// first record (once: Ensure remembers it).
+		for _, r := range recs {
+			if err := t.topics.Ensure(ctx, r.Topic); err != nil && ctx.Err() == nil {
+				t.log.Error("cannot create the DLQ topic", "topic", r.Topic, "err", err)
+			}
+		}
 		var failed []*kgo.Record
 		var firstErr error
 		for _, pr := range t.kcl.ProduceSync(ctx, recs...) {
 			if pr.Err != nil {
+				t.topics.Failed(pr.Record.Topic, pr.Err)
 				failed = append(failed, pr.Record)
 				firstErr = pr.Err
 				continue
 			}
+			t.topics.Acked(pr.Record.Topic)
 			t.m.DLQRecords.WithLabelValues(docTopic(pr.Record)).Inc()
 		}
 		if len(failed) == 0 {

@@ -55,6 +55,9 @@ type KafkaConfig struct {
 	// out SessionTimeout after a crash. Unset: derived from the host name
 	// and metrics.listen (see defaultInstanceID); "": off.
 	InstanceID *string `yaml:"instance_id"`
+	// CreateTopics creates the dead-letter topics when Kafka does not have
+	// them.
+	CreateTopics kafkaclient.CreateTopicsConfig `yaml:"create_topics"`
 	// FetchMaxBytes caps one fetch response, in bytes as stored in Kafka
 	// (compressed). The client buffers one fetch per broker ahead of the
 	// batch in hand, decompressed, so this is what bounds logtransfer's
@@ -134,6 +137,7 @@ func (c *Config) Validate() error {
 	if id := *k.InstanceID; id != "" && !kafkaclient.ValidInstanceID(id) {
 		errs.BadValue("kafka.instance_id", id, "want 1 to 249 of [a-zA-Z0-9._-], or \"\" for no static membership")
 	}
+	k.CreateTopics.Validate("kafka.create_topics", &errs)
 	if k.FetchMaxBytes < 0 || k.FetchMaxBytes > math.MaxInt32 {
 		errs.BadValue("kafka.fetch_max_bytes", k.FetchMaxBytes, "must be > 0 and < 2 GiB")
 	}
@@ -279,6 +283,7 @@ func (k KafkaConfig) producerConfig() kafkaclient.ProducerConfig {
 		Linger:             config.Duration(5 * time.Millisecond),
 		MaxBufferedRecords: 10000,
 		MaxBufferedBytes:   16 << 20,
+		CreateTopics:       k.CreateTopics,
 	}
 }
 

@@ -53,6 +53,7 @@ type Transfer struct {
 	namer             *indexNamer
 	kcl               *kgo.Client
 	adm               *kadm.Client
+	topics            *kafkaclient.Topics // creates the DLQ topics, reports missing ones
 
 	etcd      *clientv3.Client // nil without etcd.endpoints
 	esOpts    []elastic.ClientOptionFunc
@@ -160,6 +161,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Transfer, er
 	}
 	t.kcl = cl
 	t.adm = kadm.NewClient(cl)
+	t.topics = kafkaclient.NewTopics(cl, cfg.Kafka.CreateTopics, t.m.TopicMissing, t.log)
 	return t, nil
 }
 
