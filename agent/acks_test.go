@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logcollect/logcollect/internal/collect"
@@ -165,28 +163,14 @@ func (w *lineWriter) stopAfter(more int) int {
 // readLineNumbers reads the whole topic and counts the records of each line number.
 func readLineNumbers(t *testing.T, brokers []string, topic string) map[int]int {
 	t.Helper()
-	cl := newClient(t, brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	require.NoError(t, err)
-	require.NoError(t, ends.Error())
-	var total int64
-	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
 	seen := map[int]int{}
-	for read := int64(0); read < total; {
-		fs := cl.PollFetches(ctx)
-		require.NoError(t, fs.Err(), "after %d of %d records", read, total)
-		fs.EachRecord(func(r *kgo.Record) {
-			read++
-			var n int
-			msgs := messagesByFile(t, []*kgo.Record{r})
-			for _, m := range msgs {
-				_, err := fmt.Sscanf(m[0], "line %d", &n)
-				require.NoError(t, err, "record %q", r.Value)
-			}
-			seen[n]++
-		})
+	for _, r := range testenv.ReadTopic(t, brokers, topic) {
+		var n int
+		for _, msgs := range messagesByFile(t, []*kgo.Record{r}) {
+			_, err := fmt.Sscanf(msgs[0], "line %d", &n)
+			require.NoError(t, err, "record %q", r.Value)
+		}
+		seen[n]++
 	}
 	return seen
 }

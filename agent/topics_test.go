@@ -1,12 +1,9 @@
 package agent
 
 import (
-	"bytes"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,7 +42,7 @@ func TestCreateTopics(t *testing.T) {
 			require.NoError(t, os.WriteFile(path, nil, 0o644))
 			cfg := testConfig(t, k.Brokers(), t.TempDir())
 			cfg.Kafka.CreateTopics = tc.create
-			var log syncBuffer
+			var log logBuffer
 			ra := startAgentLog(t, cfg, nil, slog.New(slog.NewTextHandler(&log, nil)),
 				collect.Task{Path: path, Topic: topic, StartPosition: "beginning"})
 			appendLines(t, path, 0, 100)
@@ -84,22 +81,4 @@ func TestCreateTopics(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer for a logger written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Clone(s.b.String())
 }

@@ -3,6 +3,8 @@ package chaos
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -201,6 +203,20 @@ func (w *intakeWatch) describe(killed time.Time, get func(intakeSample) int) str
 	if minRate >= 0 {
 		rate = fmt.Sprintf("%d lines/s (written at %d/s)", minRate, w.p.w.rate)
 	}
-	return fmt.Sprintf("longest stall %s, lowest 1 s rate %s, lag over its level before the kill (%d lines, or half a second of lines): %s",
-		stall.Round(10*time.Millisecond), rate, lagBefore, recovered)
+	// lines per second after the kill, for the first 20 s
+	var perSec []string
+	for sec, k := 1, 0; sec <= 20; sec++ {
+		end := killed.Add(time.Duration(sec) * time.Second)
+		j := k
+		for j < len(ss)-1 && ss[j+1].at.Before(end) {
+			j++
+		}
+		if j == k || ss[j].at.Before(end.Add(-time.Second)) {
+			break
+		}
+		perSec = append(perSec, strconv.Itoa(get(ss[j])-get(ss[k])))
+		k = j
+	}
+	return fmt.Sprintf("longest stall %s, lowest 1 s rate %s, lag over its level before the kill (%d lines, or half a second of lines): %s; lines per second after the kill: %s",
+		stall.Round(10*time.Millisecond), rate, lagBefore, recovered, strings.Join(perSec, " "))
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -137,7 +138,7 @@ func (c *KafkaConfig) validate() error {
 		return fmt.Errorf("kafka: want two distinct ports, have %d and %d", c.Port, c.ControllerPort)
 	case c.NodeID < 0:
 		return fmt.Errorf("kafka: node id %d: want > 0", c.NodeID)
-	case c.Voters != "" && !strings.Contains(c.Voters, fmt.Sprintf("%d@%s", c.nodeID(), loopback(c.ControllerPort))):
+	case c.Voters != "" && !slices.Contains(strings.Split(c.Voters, ","), fmt.Sprintf("%d@%s", c.nodeID(), loopback(c.ControllerPort))):
 		return fmt.Errorf("kafka: voters %q do not include node %d on controller port %d", c.Voters, c.nodeID(), c.ControllerPort)
 	}
 	if c.Libs == "" {

@@ -245,3 +245,35 @@ func quorumErr(resp *kmsg.DescribeQuorumResponse) error {
 	}
 	return kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode)
 }
+
+// ReadTopic reads topic from the start up to its end offsets (taken first) with a fresh
+// client, so that duplicates show too, and returns the records; it fails t after a minute.
+func ReadTopic(t testing.TB, brokers []string, topic string) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		t.Fatalf("kafka: end offsets of %s: %v", topic, err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	var recs []*kgo.Record
+	for int64(len(recs)) < total {
+		fetches := cl.PollFetches(ctx)
+		if err := fetches.Err(); err != nil {
+			t.Fatalf("kafka: read %s: %v after %d of %d records", topic, err, len(recs), total)
+		}
+		recs = append(recs, fetches.Records()...)
+	}
+	return recs
+}

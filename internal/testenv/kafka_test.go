@@ -59,28 +59,12 @@ func produce(t *testing.T, cl *kgo.Client, topic string, first, n int) []string 
 	return values
 }
 
-// consumeAll reads the whole topic with a fresh client and returns the values, sorted; reading
-// up to the end offsets means duplicates would show too.
+// consumeAll reads the whole topic (ReadTopic) and returns the values, sorted.
 func consumeAll(t *testing.T, brokers []string, topic string) []string {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	require.NoError(t, err)
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	require.NoError(t, err)
-	require.NoError(t, ends.Error())
-	var total int64
-	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
-
 	var got []string
-	for int64(len(got)) < total {
-		fetches := cl.PollFetches(ctx)
-		require.NoError(t, fetches.Err(), "after %d of %d records", len(got), total)
-		fetches.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	for _, r := range ReadTopic(t, brokers, topic) {
+		got = append(got, string(r.Value))
 	}
 	slices.Sort(got)
 	return got
