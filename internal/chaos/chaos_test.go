@@ -57,10 +57,11 @@ type scenario struct {
 	proxy     bool // logtransfer reaches Elasticsearch through an esProxy
 	// cluster: the scenario runs on a 3-broker Kafka cluster of its own (servers.cluster)
 	cluster bool
-	// writeFor, if set, is the least time the lines are written over (at a lower rate than
-	// CHAOS_RATE if need be), so that faults that take seconds each fall while lines flow
-	writeFor time.Duration
-	fault    func(ctx context.Context, p *pipeline, sz size, i int) error
+	// faultTime, if set, is about how long one fault takes: the lines are written over at
+	// least (faults+1) × faultTime (at a lower rate than CHAOS_RATE if need be), so that
+	// every fault falls while lines flow
+	faultTime time.Duration
+	fault     func(ctx context.Context, p *pipeline, sz size, i int) error
 	// check, if set, runs once every line is indexed, before the daemons are stopped
 	check func(t *testing.T, p *pipeline)
 }
@@ -146,7 +147,7 @@ func scenarios() []scenario {
 			return p.srv.etcd.Start()
 		}},
 		{name: "config-churn", what: "collect config changed every second: task removed, changed, added, restored", every: time.Second, fault: churn},
-		{name: "broker-failover", cluster: true, writeFor: 20 * time.Second, fault: brokerFailover,
+		{name: "broker-failover", cluster: true, faultTime: 10 * time.Second, fault: brokerFailover,
 			what: "3-broker cluster (replication 3, min.insync.replicas 2): kill -9 in turn the active KRaft controller and the leader of a partition, restart it on its ports, wait until every replica is in sync again"},
 		{name: "registry-unwritable", maxFaults: 3, what: "registry cannot be written (a directory in its place), logagent killed meanwhile, restored", fault: breakRegistry},
 	}
@@ -260,8 +261,9 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	defer stopReader()
 
 	rate := sz.rate
-	if sc.writeFor > 0 {
-		rate = max(1, min(rate, int(float64(sz.lines)/sc.writeFor.Seconds())))
+	if sc.faultTime > 0 {
+		writeFor := time.Duration(sz.faults+1) * sc.faultTime
+		rate = max(1, min(rate, int(float64(sz.lines)/writeFor.Seconds())))
 		p.notes = append(p.notes, fmt.Sprintf("written at %d lines/s", rate))
 	}
 	writeTime := time.Duration(float64(sz.lines)/float64(rate)*1000) * time.Millisecond
