@@ -132,22 +132,18 @@ func (w *intakeWatch) sample() {
 	w.mu.Unlock()
 }
 
-// stop waits (at most a minute) until the acknowledged and the consumed lines are back to
-// their lag before the kill (or half a second of lines), stops sampling, and describes both.
+// stop waits (at most a minute) until every line written before the kill has been
+// acknowledged and read back, stops sampling, and describes both series.
 func (w *intakeWatch) stop(killed time.Time) (acked, consumed string) {
-	limit := func(get func(intakeSample) int) int {
-		first := w.samples[0]
-		return max(first.written-get(first), w.p.w.rate/2)
-	}
 	getAcked := func(s intakeSample) int { return s.acked }
 	getConsumed := func(s intakeSample) int { return s.consumed }
+	before := w.samples[0].written // only the watch's goroutine appends; [0] is set
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		w.mu.Lock()
 		last := w.samples[len(w.samples)-1]
-		caughtUp := last.written-last.acked <= limit(getAcked) && last.written-last.consumed <= limit(getConsumed)
 		w.mu.Unlock()
-		if caughtUp {
+		if last.acked >= before && last.consumed >= before {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -158,13 +154,14 @@ func (w *intakeWatch) stop(killed time.Time) (acked, consumed string) {
 }
 
 // describe gives, for one series: the longest time it did not grow while lines waited, its
-// lowest rate over 1 s while lines were written, and from when on its lag stayed within its
-// level before the kill (or half a second of lines).
+// lowest rate over 1 s while lines were written, when every line written before the kill was
+// in it, and its lines per second after the kill.
 func (w *intakeWatch) describe(killed time.Time, get func(intakeSample) int) string {
 	ss := w.samples
-	lagBefore := ss[0].written - get(ss[0])
+	before := ss[0].written
 	var stall time.Duration
-	minRate, lastAbove := -1, -1
+	minRate := -1
+	drained := "more than a minute"
 	var stallFrom time.Time
 	for j, s := range ss {
 		if j > 0 && get(s) == get(ss[j-1]) && s.written > get(s) {
@@ -175,8 +172,8 @@ func (w *intakeWatch) describe(killed time.Time, get func(intakeSample) int) str
 		} else {
 			stallFrom = time.Time{}
 		}
-		if s.written-get(s) > max(lagBefore, w.p.w.rate/2) {
-			lastAbove = j
+		if drained == "more than a minute" && get(s) >= before {
+			drained = max(0, s.at.Sub(killed)).Round(10 * time.Millisecond).String()
 		}
 		// the 1 s window ending at s, while lines were written (the rate drops to 0 once
 		// the writer is done)
@@ -191,13 +188,6 @@ func (w *intakeWatch) describe(killed time.Time, get func(intakeSample) int) str
 				break
 			}
 		}
-	}
-	recovered := "never above it"
-	switch {
-	case lastAbove == len(ss)-1:
-		recovered = "more than a minute"
-	case lastAbove >= 0:
-		recovered = "back after " + ss[lastAbove+1].at.Sub(killed).Round(10*time.Millisecond).String()
 	}
 	rate := "n/a (the writer was done)"
 	if minRate >= 0 {
@@ -217,6 +207,6 @@ func (w *intakeWatch) describe(killed time.Time, get func(intakeSample) int) str
 		perSec = append(perSec, strconv.Itoa(get(ss[j])-get(ss[k])))
 		k = j
 	}
-	return fmt.Sprintf("longest stall %s, lowest 1 s rate %s, lag over its level before the kill (%d lines, or half a second of lines): %s; lines per second after the kill: %s",
-		stall.Round(10*time.Millisecond), rate, lagBefore, recovered, strings.Join(perSec, " "))
+	return fmt.Sprintf("longest stall %s, lowest 1 s rate %s, every line written before the kill (%d lines behind then) in after %s; lines per second after the kill: %s",
+		stall.Round(10*time.Millisecond), rate, before-get(ss[0]), drained, strings.Join(perSec, " "))
 }
