@@ -137,7 +137,9 @@ func (w *intakeWatch) sample() {
 func (w *intakeWatch) stop(killed time.Time) (acked, consumed string) {
 	getAcked := func(s intakeSample) int { return s.acked }
 	getConsumed := func(s intakeSample) int { return s.consumed }
-	before := w.samples[0].written // only the watch's goroutine appends; [0] is set
+	w.mu.Lock()
+	before := w.samples[0].written
+	w.mu.Unlock()
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		w.mu.Lock()
