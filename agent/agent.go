@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/logcollect/logcollect/internal/collect"
+	"github.com/logcollect/logcollect/internal/kafkaclient"
 )
 
 // Agent runs the collect tasks of one host and ships their lines to Kafka.
@@ -25,6 +27,7 @@ type Agent struct {
 	reg      *Registry
 	prod     Producer
 	ship     *shipper
+	topics   *kafkaclient.Topics // nil with a fake producer
 	claims   *claims
 	slots    readSlots
 	limit    *harvesterLimit
@@ -45,6 +48,17 @@ type applyRequest struct {
 	result chan error
 }
 
+// newTopics returns what creates the tasks' topics (kafka.create_topics) and
+// reports missing ones, through the admin API of the producer's client: nil
+// when prod is a test's fake, which has none.
+func newTopics(prod Producer, cfg Config, m *Metrics, log *slog.Logger) *kafkaclient.Topics {
+	cl, ok := prod.(*kgo.Client)
+	if !ok {
+		return nil
+	}
+	return kafkaclient.NewTopics(cl, cfg.Kafka.CreateTopics, m.TopicMissing, log)
+}
+
 // New validates cfg (see Config.Validate), opens the offset registry in
 // cfg.DataDir and registers the agent's metrics with reg. prod is the Kafka
 // client (or a fake in tests); it stays owned by the caller, who closes it
@@ -54,6 +68,7 @@ func New(cfg Config, prod Producer, log *slog.Logger, reg prometheus.Registerer)
 		return nil, err
 	}
 	m := NewMetrics(reg)
+	topics := newTopics(prod, cfg, m, log)
 	offsets, err := OpenRegistry(cfg.DataDir)
 	if err != nil {
 		return nil, err
@@ -69,7 +84,8 @@ func New(cfg Config, prod Producer, log *slog.Logger, reg prometheus.Registerer)
 		m:         m,
 		reg:       offsets,
 		prod:      prod,
-		ship:      newShipper(prod, newLimiter(cfg.Kafka.MaxBufferedRecords, cfg.Kafka.MaxBufferedBytes), newKafkaUp(m.KafkaUp), log),
+		ship:      newShipper(prod, newLimiter(cfg.Kafka.MaxBufferedRecords, cfg.Kafka.MaxBufferedBytes), newKafkaUp(m.KafkaUp), topics, log),
+		topics:    topics,
 		pingEvery: 5 * time.Second,
 		claims:    &claims{owner: make(map[fileID]string)},
 		slots:     make(readSlots, readPasses()),
@@ -341,6 +357,12 @@ func (a *Agent) start(ctx context.Context, t collect.Task, restricted bool) *run
 	r := &runningTask{task: t, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
+		// Before the first record: with kafka.create_topics the topic is
+		// there by then. A failure is only logged: the records wait and
+		// are sent again, and the topic's missing gauge says why.
+		if err := a.topics.Ensure(ctx, t.Topic); err != nil && ctx.Err() == nil {
+			tr.log.Error("cannot create the task's topic", "err", err)
+		}
 		tr.run(ctx)
 	}()
 	return r

@@ -159,7 +159,7 @@ func BenchmarkShipperSendAck(b *testing.B) {
 	m := NewMetrics(prometheus.NewRegistry())
 	tm := newTaskMetrics(m, "/var/log/*.log", "bench")
 	prod := &ackProducer{}
-	s := newShipper(prod, newLimiter(10000, 16<<20), newKafkaUp(m.KafkaUp), testLog(b))
+	s := newShipper(prod, newLimiter(10000, 16<<20), newKafkaUp(m.KafkaUp), nil, testLog(b))
 	e := &entry{ID: fileID{Dev: 1, Ino: 2}, Task: "/var/log/*.log"}
 	gen := e.begin(0)
 	key := []byte(e.ID.String())

@@ -27,6 +27,7 @@ type Metrics struct {
 	KafkaUp               prometheus.Gauge
 	RegistryWrites        *prometheus.CounterVec // result
 	FileErrors            *prometheus.CounterVec // task, topic
+	TopicMissing          *prometheus.GaugeVec   // topic
 }
 
 // NewMetrics creates the agent metrics and registers them with reg.
@@ -97,6 +98,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		FileErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logagent_file_errors_total", Help: "Files that could not be opened or read (permission denied, not a regular file, ...).",
 		}, taskLabels),
+		TopicMissing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "logagent_kafka_topic_missing", Help: "1 while Kafka says a task's topic does not exist (records to it fail and are sent again); absent otherwise.",
+		}, []string{"topic"}),
 	}
 	for _, r := range []string{"ok", "error"} {
 		m.ConfigReloads.WithLabelValues(r)
@@ -104,7 +108,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.LinesRead, m.BytesRead, m.RecordsSent, m.BytesSent, m.SendErrors, m.LinesTruncated,
 		m.LinesFiltered, m.FilesTruncated, m.ProduceLatency, m.BufferedRecords, m.BufferedBytes, m.FilesOpen,
-		m.FilesWaiting, m.HarvesterLimitReached, m.LagBytes, m.ConfigReloads, m.Tasks, m.EtcdUp, m.KafkaUp, m.RegistryWrites, m.FileErrors)
+		m.FilesWaiting, m.HarvesterLimitReached, m.LagBytes, m.ConfigReloads, m.Tasks, m.EtcdUp, m.KafkaUp, m.RegistryWrites, m.FileErrors, m.TopicMissing)
 	return m
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/logcollect/logcollect/internal/kafkaclient"
 )
 
 // Producer is the part of the Kafka client the agent uses. Promises are called
@@ -29,6 +31,7 @@ type shipper struct {
 	prod    Producer
 	lim     *limiter
 	up      *kafkaUp
+	topics  *kafkaclient.Topics // told of acknowledgements and failures (missing topics)
 	log     *slog.Logger
 	promise func(*kgo.Record, error) // s.acked, bound once: a method value per record would allocate
 	clock   ackClock
@@ -60,8 +63,8 @@ func (c *ackClock) since(t time.Time) time.Duration {
 	return time.Duration(now - ts)
 }
 
-func newShipper(prod Producer, lim *limiter, up *kafkaUp, log *slog.Logger) *shipper {
-	s := &shipper{prod: prod, lim: lim, up: up, log: log}
+func newShipper(prod Producer, lim *limiter, up *kafkaUp, topics *kafkaclient.Topics, log *slog.Logger) *shipper {
+	s := &shipper{prod: prod, lim: lim, up: up, topics: topics, log: log}
 	s.promise = s.acked
 	return s
 }
@@ -118,12 +121,14 @@ func (s *shipper) acked(r *kgo.Record, err error) {
 	if err != nil {
 		in.tm.sendErrors.Inc()
 		s.up.fail()
+		s.topics.Failed(r.Topic, err)
 		if in.e.fail(in.gen) {
 			s.log.Warn("kafka did not acknowledge a record", "topic", r.Topic, "file", in.e.ID.String(), "err", err)
 		}
 	} else {
 		in.e.ack(in.gen, in.end)
 		s.up.ack()
+		s.topics.Acked(r.Topic)
 		in.tm.recordsSent.Inc()
 		in.tm.bytesSent.Add(float64(len(r.Value)))
 		in.tm.latency.Observe(s.clock.since(r.Timestamp).Seconds())

@@ -436,17 +436,26 @@ func (t *Transfer) sendDLQ(ctx context.Context, docs []document, reasons []*elas
 		source[r] = docs[i]
 	}
 	for {
+		// With kafka.create_topics, a DLQ topic is created before its
+		// first record (once: Ensure remembers it).
+		for _, r := range recs {
+			if err := t.topics.Ensure(ctx, r.Topic); err != nil && ctx.Err() == nil {
+				t.log.Error("cannot create the DLQ topic", "topic", r.Topic, "err", err)
+			}
+		}
 		var failed []*kgo.Record
 		var firstErr error
 		stalls := map[partition]string{}
 		for _, pr := range t.kcl.ProduceSync(ctx, recs...) {
 			if pr.Err != nil {
+				t.topics.Failed(pr.Record.Topic, pr.Err)
 				failed = append(failed, pr.Record)
 				firstErr = pr.Err
 				d := source[pr.Record]
 				stalls[partition{d.rec.Topic, d.rec.Partition}] = stallDLQUnavailable
 				continue
 			}
+			t.topics.Acked(pr.Record.Topic)
 			t.m.DLQRecords.WithLabelValues(docTopic(pr.Record)).Inc()
 		}
 		if len(failed) == 0 {

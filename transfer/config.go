@@ -3,6 +3,8 @@ package transfer
 import (
 	"fmt"
 	"math"
+	"net"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -49,6 +51,15 @@ type KafkaConfig struct {
 	// SessionTimeout is how long the group waits for a silent member
 	// (killed, partitioned) before giving its partitions to others.
 	SessionTimeout config.Duration `yaml:"session_timeout"` // default 45s
+	// InstanceID is the member's static group membership id
+	// (group.instance.id): a logtransfer restarted with the same id takes
+	// its partitions back at once, without a rebalance and without waiting
+	// out SessionTimeout after a crash. Unset: derived from the host name
+	// and metrics.listen (see defaultInstanceID); "": off.
+	InstanceID *string `yaml:"instance_id"`
+	// CreateTopics creates the dead-letter topics when Kafka does not have
+	// them.
+	CreateTopics kafkaclient.CreateTopicsConfig `yaml:"create_topics"`
 	// FetchMaxBytes caps one fetch response, in bytes as stored in Kafka
 	// (compressed). The client buffers one fetch per broker ahead of the
 	// batch in hand, decompressed, so this is what bounds logtransfer's
@@ -133,6 +144,10 @@ func (c *Config) Validate() error {
 		errs.BadValue("kafka.start_offset", k.StartOffset, "must be earliest or latest")
 	}
 	config.Positive(&errs, "kafka.session_timeout", k.SessionTimeout)
+	if id := *k.InstanceID; id != "" && !kafkaclient.ValidInstanceID(id) {
+		errs.BadValue("kafka.instance_id", id, "want 1 to 249 of [a-zA-Z0-9._-], or \"\" for no static membership")
+	}
+	k.CreateTopics.Validate("kafka.create_topics", &errs)
 	if k.FetchMaxBytes < 0 || k.FetchMaxBytes > math.MaxInt32 {
 		errs.BadValue("kafka.fetch_max_bytes", k.FetchMaxBytes, "must be > 0 and < 2 GiB")
 	}
@@ -211,11 +226,16 @@ func (c *Config) Validate() error {
 const defaultIndex = "{topic}-{yyyy.MM.dd}"
 
 func (c *Config) setDefaults() {
+	config.SetDefault(&c.Metrics.Listen, "127.0.0.1:9102") // before the instance id, made from it
 	config.SetDefault(&c.Kafka.ClientID, "logtransfer")
 	config.SetDefault(&c.Kafka.Group, "logtransfer")
 	config.SetDefault(&c.Kafka.StartOffset, "earliest")
 	config.SetDefault(&c.Kafka.SessionTimeout, config.Duration(45*time.Second))
 	config.SetDefault(&c.Kafka.FetchMaxBytes, 1<<20)
+	if c.Kafka.InstanceID == nil {
+		id := defaultInstanceID(c.Metrics.Listen)
+		c.Kafka.InstanceID = &id
+	}
 	config.SetDefault(&c.Etcd.DialTimeout, config.Duration(5*time.Second))
 	config.SetDefault(&c.Etcd.TopicsKey, "/logtransfer/topics")
 	config.SetDefault(&c.Etcd.PipelinesKey, "/logtransfer/pipelines")
@@ -238,10 +258,39 @@ func (c *Config) setDefaults() {
 		c.Template.IndexPatterns = []string{placeholder.ReplaceAllString(c.Index, "*")}
 	}
 	config.SetDefault(&c.Retention.Interval, config.Duration(time.Hour))
-	config.SetDefault(&c.Metrics.Listen, "127.0.0.1:9102")
 	c.Log.SetDefaults()
 	config.SetDefault(&c.ShutdownTimeout, config.Duration(30*time.Second))
 }
+
+// hostname is os.Hostname (a variable for tests).
+var hostname = os.Hostname
+
+// defaultInstanceID is kafka.instance_id when unset: the host name and the
+// metrics listen address, such as "web-1-127.0.0.1-9102" (":9102":
+// "web-1-9102"), with what Kafka
+// refuses in an instance id replaced by '-'. Two instances on one host
+// cannot listen on the same address, so they never get the same id (a
+// second member with the id of a live one would fence it out of the group),
+// and a restarted instance gets its old one. With a random metrics port
+// (:0), or no host name, there is no stable id: static membership is off.
+func defaultInstanceID(listen string) string {
+	name, err := hostname()
+	host, port, perr := net.SplitHostPort(listen)
+	if err != nil || name == "" || perr != nil || port == "0" {
+		return ""
+	}
+	var parts []string
+	for _, p := range []string{name, host, port} {
+		if p = strings.Trim(invalidIDChars.ReplaceAllString(p, "-"), "-"); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	id := strings.Join(parts, "-")
+	return id[:min(len(id), 249)]
+}
+
+// invalidIDChars are the characters Kafka refuses in a group instance id.
+var invalidIDChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
 
 // placeholder finds a {placeholder}.
 var placeholder = regexp.MustCompile(`\{[^}]*\}`)
@@ -256,6 +305,7 @@ func (k KafkaConfig) producerConfig() kafkaclient.ProducerConfig {
 		Linger:             config.Duration(5 * time.Millisecond),
 		MaxBufferedRecords: 10000,
 		MaxBufferedBytes:   16 << 20,
+		CreateTopics:       k.CreateTopics,
 	}
 }
 

@@ -1,6 +1,8 @@
 package transfer
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -21,11 +23,12 @@ func TestSampleConfig(t *testing.T) {
 	c, err := LoadConfig("testdata/transfer.yaml")
 	require.NoError(t, err)
 	one := 1
+	id := defaultInstanceID("127.0.0.1:9102")
 	want := Config{
 		Kafka: KafkaConfig{
 			Config: kafkaclient.Config{Brokers: []string{"127.0.0.1:9092"}, ClientID: "logtransfer"}, Group: "logtransfer",
 			StartOffset: "earliest", Topics: []string{"nginx-access", "app-log"}, TopicRegex: "^logs-.*",
-			SessionTimeout: config.Duration(45 * time.Second), FetchMaxBytes: 1 << 20,
+			SessionTimeout: config.Duration(45 * time.Second), FetchMaxBytes: 1 << 20, InstanceID: &id,
 		},
 		Etcd: EtcdConfig{Config: etcdclient.Config{Endpoints: []string{}, DialTimeout: config.Duration(5 * time.Second)}, TopicsKey: "/logtransfer/topics", PipelinesKey: "/logtransfer/pipelines"},
 		Elasticsearch: ElasticsearchConfig{
@@ -66,6 +69,38 @@ func TestConfigDefaults(t *testing.T) {
 	require.NoError(t, c.Validate())
 	require.Equal(t, []string{"*"}, c.Template.IndexPatterns)
 	require.NoError(t, c.Validate(), "Validate is idempotent")
+}
+
+// kafka.instance_id: unset, one per host and metrics address (two instances
+// on one host never share one); "" is off; a name Kafka refuses is an error.
+func TestInstanceID(t *testing.T) {
+	defer func(h func() (string, error)) { hostname = h }(hostname)
+	hostname = func() (string, error) { return "web-1.example.com", nil }
+	for _, tc := range []struct {
+		name, yaml, listen, want, err string
+	}{
+		{name: "default", listen: "127.0.0.1:9102", want: "web-1.example.com-127.0.0.1-9102"},
+		{name: "default, all interfaces", listen: ":9102", want: "web-1.example.com-9102"},
+		{name: "default, IPv6", listen: "[::1]:9102", want: "web-1.example.com-1-9102"},
+		{name: "default, random port: off", listen: "127.0.0.1:0", want: ""},
+		{name: "set", yaml: "instance_id: transfer-a", listen: "127.0.0.1:9102", want: "transfer-a"},
+		{name: "off", yaml: `instance_id: ""`, listen: "127.0.0.1:9102", want: ""},
+		{name: "refused", yaml: "instance_id: a/b", listen: "127.0.0.1:9102", err: `kafka.instance_id "a/b": want 1 to 249 of [a-zA-Z0-9._-]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yaml")
+			require.NoError(t, os.WriteFile(path, fmt.Appendf(nil, "kafka:\n  brokers: [b:1]\n  topics: [t]\n  %s\nelasticsearch:\n  urls: [http://es:9200]\nmetrics:\n  listen: %q\n", tc.yaml, tc.listen), 0o644))
+			c, err := LoadConfig(path)
+			if tc.err != "" {
+				require.ErrorContains(t, err, tc.err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.want, *c.Kafka.InstanceID)
+		})
+	}
+	hostname = func() (string, error) { return "", errors.New("no name") }
+	require.Empty(t, defaultInstanceID("127.0.0.1:9102"), "no host name: off")
 }
 
 func TestLoadConfigErrors(t *testing.T) {

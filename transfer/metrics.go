@@ -12,6 +12,7 @@ type Metrics struct {
 	DocsIndexed     *prometheus.CounterVec // topic
 	IndexErrors     *prometheus.CounterVec // topic, reason
 	DLQRecords      *prometheus.CounterVec // topic
+	TopicMissing    *prometheus.GaugeVec   // topic (a DLQ topic)
 	BulkDuration    prometheus.Histogram   // seconds per bulk request
 	BulkSize        prometheus.Histogram   // documents per bulk request
 	ConsumerLag     *prometheus.GaugeVec   // topic, partition
@@ -126,6 +127,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "logtransfer_pipeline_reloads_total",
 			Help: "Pipeline sets read on SIGHUP (source file) or from the etcd key (source etcd): applied (ok) or rejected (error, the running set stays).",
 		}, []string{"source", "result"}),
+		TopicMissing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "logtransfer_kafka_topic_missing",
+			Help: "1 while Kafka says a dead-letter topic does not exist (its records wait and are sent again); absent otherwise.",
+		}, []string{"topic"}),
 	}
 	for _, source := range []string{reloadFile, reloadEtcd} {
 		for _, result := range []string{"ok", "error"} {
@@ -139,7 +144,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.RecordsConsumed, m.DocsIndexed, m.IndexErrors, m.DLQRecords, m.BulkDuration,
 		m.BulkSize, m.ConsumerLag, m.CommitErrors, m.ESUp, m.KafkaUp, m.EndToEnd,
 		m.StalledPartitions, m.StallSeconds, m.RetentionDeleted, m.RetentionErrors,
-		m.PipelineEvents, m.PipelineErrors, m.PipelineDropped, m.PipelineDuration, m.PipelineReloads)
+		m.PipelineEvents, m.PipelineErrors, m.PipelineDropped, m.PipelineDuration, m.PipelineReloads, m.TopicMissing)
 	return m
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/olivere/elastic/v7"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
@@ -53,6 +54,7 @@ type Transfer struct {
 	namer             *esindex.Template
 	kcl               *kgo.Client
 	adm               *kadm.Client
+	topics            *kafkaclient.Topics // creates the DLQ topics, reports missing ones
 
 	etcd      *clientv3.Client // nil without etcd.endpoints
 	esOpts    []elastic.ClientOptionFunc
@@ -131,6 +133,9 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Transfer, er
 			t.log.Warn("partitions lost (session expired?): the current batch will not be committed", "partitions", l)
 		}),
 	)
+	if id := *cfg.Kafka.InstanceID; id != "" {
+		opts = append(opts, kgo.InstanceID(id))
+	}
 	opts = append(opts, fetchOpts(cfg.Kafka)...)
 	if cfg.Kafka.TopicRegex == "" {
 		if len(cfg.Kafka.Topics) > 0 {
@@ -159,6 +164,7 @@ func New(cfg Config, log *slog.Logger, reg prometheus.Registerer) (*Transfer, er
 	}
 	t.kcl = cl
 	t.adm = kadm.NewClient(cl)
+	t.topics = kafkaclient.NewTopics(cl, cfg.Kafka.CreateTopics, t.m.TopicMissing, t.log)
 	return t, nil
 }
 
@@ -352,6 +358,13 @@ func (t *Transfer) collect(ctx context.Context, firstWait time.Duration) batch {
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return
+			}
+			if errors.Is(err, kerr.FencedInstanceID) {
+				// The group keeps the newest member with an id: this one
+				// stays out until the other stops.
+				t.log.Error("another member of the group uses this kafka.instance_id: give each instance its own (or \"\" for none); this one gets no partitions meanwhile",
+					"instance_id", *t.cfg.Kafka.InstanceID, "group", t.cfg.Kafka.Group, "err", err)
 				return
 			}
 			t.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)

@@ -55,9 +55,14 @@ func produceAgentRecords(t *testing.T, brokers []string, topic string, from, to 
 	require.NoError(t, cl.ProduceSync(context.Background(), recs...).FirstErr())
 }
 
+// testConfig is a config for an in-process Transfer. Static membership is
+// off: the default instance id comes from the host name and metrics.listen,
+// which every in-process instance of a test shares (TestStaticMembership
+// tests it on separate processes).
 func testConfig(brokers []string, esURL string, topics ...string) Config {
+	noInstanceID := ""
 	return Config{
-		Kafka:           KafkaConfig{Config: kafkaclient.Config{Brokers: brokers}, Topics: topics, Group: "g-" + strings.Join(topics, "-")},
+		Kafka:           KafkaConfig{Config: kafkaclient.Config{Brokers: brokers}, Topics: topics, Group: "g-" + strings.Join(topics, "-"), InstanceID: &noInstanceID},
 		Elasticsearch:   ElasticsearchConfig{URLs: []string{esURL}},
 		Bulk:            BulkConfig{Actions: 1000, FlushInterval: config.Duration(50 * time.Millisecond), RetryBackoff: config.Duration(20 * time.Millisecond), RetryMaxBackoff: config.Duration(200 * time.Millisecond)},
 		ShutdownTimeout: config.Duration(5 * time.Second),

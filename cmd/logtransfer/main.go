@@ -80,7 +80,7 @@ func serve(ctx context.Context, cfg transfer.Config, log *slog.Logger, path stri
 		return err
 	}
 	log.Info("logtransfer starting", "version", metrics.DefaultBuildInfo().Version, "brokers", cfg.Kafka.Brokers,
-		"group", cfg.Kafka.Group, "topics", cfg.Kafka.Topics, "topic_regex", cfg.Kafka.TopicRegex,
+		"group", cfg.Kafka.Group, "instance_id", *cfg.Kafka.InstanceID, "topics", cfg.Kafka.Topics, "topic_regex", cfg.Kafka.TopicRegex,
 		"elasticsearch", config.RedactURLs(cfg.Elasticsearch.URLs), "index", cfg.Index, "metrics", srv.Addr().String())
 
 	g, ctx := errgroup.WithContext(ctx)

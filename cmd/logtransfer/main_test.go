@@ -373,6 +373,8 @@ func TestBinaryRealServers(t *testing.T) {
 		t.Logf("%d records (%d kept) into %s with %d kill -9 in %s", n, kept, rs.version, kills, time.Since(start).Round(time.Millisecond))
 	})
 
+	t.Run("restart with and without kafka.instance_id", func(t *testing.T) { testRestartResume(t, rs) })
+
 	// Two instances in one group split the partitions and index each
 	// record once between them; when one is killed -9 the other takes its
 	// partitions over and indexes what it left.

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,6 +55,12 @@ type scenario struct {
 	maxFaults int
 	rotate    bool // rotate the files while writing
 	proxy     bool // logtransfer reaches Elasticsearch through an esProxy
+	// cluster: the scenario runs on a 3-broker Kafka cluster of its own (servers.cluster)
+	cluster bool
+	// faultTime, if set, is about how long one fault takes: the lines are written over at
+	// least (faults+1) × faultTime (at a lower rate than CHAOS_RATE if need be), so that
+	// every fault falls while lines flow
+	faultTime time.Duration
 	fault     func(ctx context.Context, p *pipeline, sz size, i int) error
 	// check, if set, runs once every line is indexed, before the daemons are stopped
 	check func(t *testing.T, p *pipeline)
@@ -85,6 +93,12 @@ func TestChaos(t *testing.T) {
 	var results []result
 	for _, sc := range scenarios() {
 		t.Run(sc.name, func(t *testing.T) {
+			srv := srv
+			if sc.cluster { // only this scenario's: the other ones stop the single broker
+				withCluster := *srv
+				withCluster.cluster = testenv.StartKafkaCluster(t, testenv.KafkaClusterOptions{})
+				srv = &withCluster
+			}
 			results = append(results, runScenario(t, srv, sz, sc))
 		})
 	}
@@ -133,6 +147,8 @@ func scenarios() []scenario {
 			return p.srv.etcd.Start()
 		}},
 		{name: "config-churn", what: "collect config changed every second: task removed, changed, added, restored", every: time.Second, fault: churn},
+		{name: "broker-failover", cluster: true, faultTime: 10 * time.Second, fault: brokerFailover,
+			what: "3-broker cluster (replication 3, min.insync.replicas 2): kill -9 in turn the active KRaft controller and the leader of a partition, restart it on its ports, wait until every replica is in sync again"},
 		{name: "registry-unwritable", maxFaults: 3, what: "registry cannot be written (a directory in its place), logagent killed meanwhile, restored", fault: breakRegistry},
 	}
 }
@@ -244,8 +260,15 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	require.NoError(t, err)
 	defer stopReader()
 
-	writeTime := time.Duration(sz.lines/sz.rate) * time.Second
-	w := &writer{p: p}
+	rate := sz.rate
+	if sc.faultTime > 0 {
+		writeFor := time.Duration(sz.faults+1) * sc.faultTime
+		rate = max(1, min(rate, int(float64(sz.lines)/writeFor.Seconds())))
+		p.notes = append(p.notes, fmt.Sprintf("written at %d lines/s", rate))
+	}
+	writeTime := time.Duration(float64(sz.lines)/float64(rate)*1000) * time.Millisecond
+	w := &writer{p: p, rate: rate}
+	p.kr, p.w = kr, w
 	if sc.rotate {
 		w.rotateEvery = max(1000, min(10000, sz.lines/numFiles/3))
 	}
@@ -255,7 +278,7 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	writing := make(chan struct{})
 	go func() {
 		defer close(writing)
-		writeErr = w.write(ctx, sz.lines, sz.rate)
+		writeErr = w.write(ctx, sz.lines, rate)
 	}()
 	faults, faultErr := strike(ctx, p, sz, sc, writing, writeTime)
 	lastFault := time.Now()
@@ -376,9 +399,11 @@ func strike(ctx context.Context, p *pipeline, sz size, sc scenario, writing <-ch
 	if sc.maxFaults > 0 {
 		n = min(n, sc.maxFaults)
 	}
-	interval := writeTime / time.Duration(n+1)
+	// Fault i is due (i+1) intervals after the start, or at once when the faults before it
+	// took longer (a broker's restart takes seconds).
+	interval, start := writeTime/time.Duration(n+1), time.Now()
 	for i := range n {
-		sleep(ctx, interval)
+		sleep(ctx, time.Until(start.Add(time.Duration(i+1)*interval)))
 		if err := sc.fault(ctx, p, sz, i); err != nil {
 			return i, err
 		}
@@ -422,6 +447,8 @@ func checkOrder(t *testing.T, kr *kafkaReader, generation func(file, n int) int)
 // rotated file is deleted), odd files by copytruncate.
 type writer struct {
 	p           *pipeline
+	rate        int          // lines per second
+	written     atomic.Int64 // lines written so far, read by the faults
 	rotateEvery int
 	n           [numFiles]int // lines written per file
 	rotations   [numFiles]int
@@ -493,6 +520,7 @@ func (w *writer) write(ctx context.Context, total, rate int) error {
 			if _, err := f.Write(bufs[i]); err != nil {
 				return fmt.Errorf("write %s: %w", f.Name(), err)
 			}
+			w.written.Add(int64(bytes.Count(bufs[i], []byte{'\n'})))
 			bufs[i] = bufs[i][:0]
 			if w.rotateEvery > 0 && w.n[i]/w.rotateEvery > w.rotations[i] {
 				nf, err := w.rotate(ctx, i, f)

@@ -1,7 +1,8 @@
 // Package chaos proves the whole pipeline under repeated faults: the built logagent and
-// logtransfer binaries ship numbered lines through a real Kafka broker into a real
-// Elasticsearch node while a scenario kills the daemons, stops the servers, rotates the files,
-// churns the collect config or breaks the agent's offset registry. At the end every line must
+// logtransfer binaries ship numbered lines through a real Kafka broker (a 3-broker cluster for
+// broker-failover) into a real Elasticsearch node while a scenario kills the daemons, stops or
+// kills the servers, rotates the files, churns the collect config or breaks the agent's offset
+// registry. At the end every line must
 // be in the index (count and content), every Kafka record indexed exactly once, and each file's
 // lines in order in Kafka. Each scenario prints the figures that RELIABILITY.md publishes.
 //

@@ -38,9 +38,28 @@ const (
 // consumer group, indexes, files and agent data dir.
 type servers struct {
 	kafka *testenv.Kafka
-	es    *testenv.Elasticsearch
-	etcd  *testenv.Etcd
-	bins  map[string]string
+	// cluster, when set, is the Kafka the scenario's daemons use instead of kafka: a 3-broker
+	// cluster, its topics replicated to every broker.
+	cluster *testenv.KafkaCluster
+	es      *testenv.Elasticsearch
+	etcd    *testenv.Etcd
+	bins    map[string]string
+}
+
+// brokers are the Kafka brokers of the scenario.
+func (s *servers) brokers() []string {
+	if s.cluster != nil {
+		return s.cluster.Brokers()
+	}
+	return s.kafka.Brokers()
+}
+
+// replication is the replication factor of the scenario's topics.
+func (s *servers) replication() int16 {
+	if s.cluster != nil {
+		return int16(s.cluster.Size())
+	}
+	return 1
 }
 
 // pipeline is one scenario's run: its files, daemons and what the checks found.
@@ -58,6 +77,9 @@ type pipeline struct {
 	agent    *testenv.Self
 	transfer *testenv.Self
 	maxRSS   map[string]int64 // KiB, by binary
+
+	kr *kafkaReader // what is in Kafka, set once the scenario runs
+	w  *writer      // what was written, likewise
 
 	proxy      *esProxy // between logtransfer and Elasticsearch, when the scenario has one
 	esDownSeen int      // samples of logtransfer_es_up at 0 while the proxy faulted
@@ -104,9 +126,9 @@ func newPipeline(t *testing.T, srv *servers, name string, proxy bool) *pipeline 
 	for i := range numFiles {
 		require.NoError(t, os.WriteFile(p.filePath(i), nil, 0o644))
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(srv.kafka.Brokers()...))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(srv.brokers()...))
 	require.NoError(t, err)
-	_, err = kadm.NewClient(cl).CreateTopics(t.Context(), partitions, 1, nil, p.topics()...)
+	_, err = kadm.NewClient(cl).CreateTopics(t.Context(), partitions, srv.replication(), nil, p.topics()...)
 	cl.Close()
 	require.NoError(t, err)
 	require.NoError(t, p.putConfig(t.Context(), p.tasks("")))
@@ -130,7 +152,7 @@ files:
 metrics:
   listen: %s
 shutdown_timeout: 20s
-`, strings.Join(srv.kafka.Brokers(), ","), strings.Join(srv.etcd.Endpoints(), ","), p.dataDir(), p.dir, p.agentAddr), 0o644))
+`, strings.Join(srv.brokers(), ","), strings.Join(srv.etcd.Endpoints(), ","), p.dataDir(), p.dir, p.agentAddr), 0o644))
 	p.transferCfg = filepath.Join(cfgDir, "transfer.yaml")
 	require.NoError(t, os.WriteFile(p.transferCfg, transferConfig(srv, p.topics(), "chaos-"+name, esURL, p.transferAddr), 0o644))
 	p.startAgent()
@@ -159,7 +181,7 @@ bulk:
 metrics:
   listen: %s
 shutdown_timeout: 20s
-`, strings.Join(srv.kafka.Brokers(), ","), strings.Join(topics, ","), group, esURL, listen)
+`, strings.Join(srv.brokers(), ","), strings.Join(topics, ","), group, esURL, listen)
 }
 
 func (p *pipeline) dataDir() string { return filepath.Join(p.dir, "agent-data") }
@@ -402,7 +424,7 @@ func (kr *kafkaReader) lastErr() error {
 }
 
 func (p *pipeline) readKafka(ctx context.Context) (*kafkaReader, func(), error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(p.srv.kafka.Brokers()...), kgo.ConsumeTopics(p.topics()...),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(p.srv.brokers()...), kgo.ConsumeTopics(p.topics()...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		return nil, nil, fmt.Errorf("kafka consumer: %w", err)

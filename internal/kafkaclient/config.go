@@ -28,10 +28,11 @@ type SASLConfig struct {
 // flight (produced and not yet acknowledged).
 type ProducerConfig struct {
 	Config             `yaml:",inline"`
-	Compression        string          `yaml:"compression"`          // zstd | none | gzip | snappy | lz4
-	Linger             config.Duration `yaml:"linger"`               // the wait to fill a batch
-	MaxBufferedRecords int             `yaml:"max_buffered_records"` // records in flight
-	MaxBufferedBytes   int             `yaml:"max_buffered_bytes"`   // record bytes in flight (bounded by the caller: see ProducerOpts)
+	Compression        string             `yaml:"compression"`          // zstd | none | gzip | snappy | lz4
+	Linger             config.Duration    `yaml:"linger"`               // the wait to fill a batch
+	MaxBufferedRecords int                `yaml:"max_buffered_records"` // records in flight
+	MaxBufferedBytes   int                `yaml:"max_buffered_bytes"`   // record bytes in flight (bounded by the caller: see ProducerOpts)
+	CreateTopics       CreateTopicsConfig `yaml:"create_topics"`
 }
 
 // Compressions are the accepted ProducerConfig.Compression values.
@@ -75,4 +76,5 @@ func (p ProducerConfig) Validate(prefix string, errs *config.Errors) {
 	errs.NonNegative(prefix+".linger", p.Linger)
 	config.Positive(errs, prefix+".max_buffered_records", p.MaxBufferedRecords)
 	config.Positive(errs, prefix+".max_buffered_bytes", p.MaxBufferedBytes)
+	p.CreateTopics.Validate(prefix+".create_topics", errs)
 }

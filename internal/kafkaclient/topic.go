@@ -10,3 +10,8 @@ var topicChars = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
 // logtransfer's topics and dead-letter topic, and the pipelines' topics are
 // checked with it, so that all refuse the same names.
 func ValidTopic(name string) bool { return topicChars.MatchString(name) && name != "." && name != ".." }
+
+// ValidInstanceID reports whether Kafka accepts id as a consumer's
+// group.instance.id (static membership): the broker checks it with the
+// topic-name rule of ValidTopic.
+func ValidInstanceID(id string) bool { return ValidTopic(id) }

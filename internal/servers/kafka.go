@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,23 +33,24 @@ const (
 )
 
 // kafkaProps is the broker's server.properties: %[1]d is the client port, %[2]d the controller
-// port, %[3]s the data dir.
+// port, %[3]s the data dir, %[4]d the node id and %[5]s the quorum line (see quorumProp).
 //
 // Gotchas:
 //   - `StorageTool format --standalone` refuses controller.quorum.voters: it wants
-//     controller.quorum.bootstrap.servers (a dynamic KRaft quorum).
+//     controller.quorum.bootstrap.servers (a dynamic KRaft quorum). A cluster's nodes are
+//     formatted without --standalone and share a static controller.quorum.voters.
 //   - format stores the controller's endpoint in the data dir, and clients learn the advertised
 //     one: a restart must reuse both ports.
 //   - The internal topics default to replication factor 3 (share coordinator) and 50
 //     partitions, which a single node cannot host or is slow to create.
 const kafkaProps = `process.roles=broker,controller
-node.id=1
+node.id=%[4]d
 listeners=PLAINTEXT://127.0.0.1:%[1]d,CONTROLLER://127.0.0.1:%[2]d
 advertised.listeners=PLAINTEXT://127.0.0.1:%[1]d
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-controller.quorum.bootstrap.servers=127.0.0.1:%[2]d
+%[5]s
 log.dirs=%[3]s
 num.partitions=1
 auto.create.topics.enable=true
@@ -67,6 +70,19 @@ broker.heartbeat.interval.ms=500
 broker.session.timeout.ms=3000
 # The log cleaner allocates this at startup (default 128 MiB).
 log.cleaner.dedupe.buffer.size=4194304
+`
+
+// kafkaClusterProps replace the single node's replication settings in a cluster of %[1]d
+// nodes: the internal topics replicated to every node, the topics created without a
+// replication factor too, and writes with acks=all wait for a majority (%[2]d) of the
+// replicas, so a cluster keeps taking them with one node down (of 3).
+const kafkaClusterProps = `offsets.topic.replication.factor=%[1]d
+transaction.state.log.replication.factor=%[1]d
+transaction.state.log.min.isr=%[2]d
+share.coordinator.state.topic.replication.factor=%[1]d
+share.coordinator.state.topic.min.isr=%[2]d
+default.replication.factor=%[1]d
+min.insync.replicas=%[2]d
 `
 
 // kafkaLog4j sends the broker's log4j output to stdout, which goes to the log file. The
@@ -96,6 +112,18 @@ type KafkaConfig struct {
 	// ExtraProps is appended to the generated server.properties: a key given again overrides
 	// the default (Java properties keep the last), e.g. more listeners with TLS or SASL.
 	ExtraProps string
+	// NodeID is the node's id in its cluster; 0 means 1, a single node's.
+	NodeID int
+	// Voters makes the node one of a cluster: the static KRaft quorum of every node of the
+	// cluster (each a combined broker and controller), as controller.quorum.voters wants it:
+	// "1@127.0.0.1:9093,2@127.0.0.1:9095,…" (see KafkaVoters). The cluster's replication
+	// settings (kafkaClusterProps) come with it. "" means a single node, formatted
+	// --standalone.
+	Voters string
+	// ClusterID is the id the data dir is formatted with, the same on every node of a
+	// cluster (see NewKafkaClusterID); "" means a new one. Ignored when the data dir is
+	// formatted already.
+	ClusterID string
 	// Tuned runs the JVM as kafka-server-start.sh does (G1, C2 JIT, a 1 GiB heap) instead
 	// of the fast-start flags: for benchmarks, which measure a warm broker. It starts
 	// slower and uses no class-data-sharing archive (one made with the serial GC).
@@ -108,6 +136,10 @@ func (c *KafkaConfig) validate() error {
 		return errors.New("kafka: no data dir")
 	case c.Port <= 0 || c.ControllerPort <= 0 || c.Port == c.ControllerPort:
 		return fmt.Errorf("kafka: want two distinct ports, have %d and %d", c.Port, c.ControllerPort)
+	case c.NodeID < 0:
+		return fmt.Errorf("kafka: node id %d: want > 0", c.NodeID)
+	case c.Voters != "" && !slices.Contains(strings.Split(c.Voters, ","), fmt.Sprintf("%d@%s", c.nodeID(), loopback(c.ControllerPort))):
+		return fmt.Errorf("kafka: voters %q do not include node %d on controller port %d", c.Voters, c.nodeID(), c.ControllerPort)
 	}
 	if c.Libs == "" {
 		libs, err := KafkaLibs()
@@ -119,7 +151,46 @@ func (c *KafkaConfig) validate() error {
 	return nil
 }
 
-// Kafka is a real single-node KRaft broker running as a child JVM.
+func (c *KafkaConfig) nodeID() int { return max(c.NodeID, 1) }
+
+// quorumProp is the line of server.properties that says where the controllers are.
+func (c *KafkaConfig) quorumProp() string {
+	if c.Voters == "" {
+		return "controller.quorum.bootstrap.servers=" + loopback(c.ControllerPort)
+	}
+	return "controller.quorum.voters=" + c.Voters
+}
+
+// props is the whole server.properties.
+func (c *KafkaConfig) props(data string) string {
+	p := fmt.Sprintf(kafkaProps, c.Port, c.ControllerPort, data, c.nodeID(), c.quorumProp())
+	if c.Voters != "" {
+		n := strings.Count(c.Voters, "@")
+		p += fmt.Sprintf(kafkaClusterProps, n, n/2+1)
+	}
+	return p + c.ExtraProps
+}
+
+// KafkaVoters returns the controller.quorum.voters of a cluster whose node i+1 has the
+// controller port ctrlPorts[i] on 127.0.0.1.
+func KafkaVoters(ctrlPorts []int) string {
+	voters := make([]string, len(ctrlPorts))
+	for i, p := range ctrlPorts {
+		voters[i] = fmt.Sprintf("%d@%s", i+1, loopback(p))
+	}
+	return strings.Join(voters, ",")
+}
+
+// NewKafkaClusterID returns a new cluster id, as `StorageTool random-uuid` prints it: 16 random
+// bytes in unpadded base64url (made here to save a JVM start). It may begin with '-'.
+func NewKafkaClusterID() string {
+	uuid := make([]byte, 16)
+	rand.Read(uuid) // never fails
+	return base64.RawURLEncoding.EncodeToString(uuid)
+}
+
+// Kafka is a real KRaft broker (and controller) running as a child JVM: a single node, or
+// one node of a cluster (KafkaConfig.Voters).
 // Its methods are not safe for concurrent use.
 type Kafka struct {
 	cfg  KafkaConfig
@@ -140,7 +211,7 @@ func NewKafka(cfg KafkaConfig) (*Kafka, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
-	if err := writeFile(k.path("server.properties"), fmt.Sprintf(kafkaProps, cfg.Port, cfg.ControllerPort, data)+cfg.ExtraProps); err != nil {
+	if err := writeFile(k.path("server.properties"), cfg.props(data)); err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	if err := writeFile(k.path("log4j2.properties"), kafkaLog4j); err != nil {
@@ -151,13 +222,16 @@ func NewKafka(cfg KafkaConfig) (*Kafka, error) {
 	}
 
 	// Formatting is `kafka-storage.sh format`: once per data dir (it refuses a formatted one).
-	// The cluster ID is what `StorageTool random-uuid` prints: 16 random bytes in unpadded
-	// base64url, made here to save a JVM start. It may begin with '-', hence --cluster-id=.
-	uuid := make([]byte, 16)
-	rand.Read(uuid) // never fails
-	id := base64.RawURLEncoding.EncodeToString(uuid)
-	format := k.java(append(k.sharedArchive(), "kafka.tools.StorageTool", "format", "--standalone",
-		"--cluster-id="+id, "-c", k.path("server.properties"))...)
+	// The cluster id may begin with '-', hence --cluster-id=.
+	id := cfg.ClusterID
+	if id == "" {
+		id = NewKafkaClusterID()
+	}
+	args := append(k.sharedArchive(), "kafka.tools.StorageTool", "format", "--cluster-id="+id, "-c", k.path("server.properties"))
+	if cfg.Voters == "" {
+		args = append(args, "--standalone")
+	}
+	format := k.java(args...)
 	if out, err := format.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("kafka: format storage in %s: %w\n%s", data, err, out)
 	}
@@ -239,6 +313,16 @@ func (k *Kafka) Stop() error { return k.stop(syscall.SIGTERM) }
 
 // Kill kills the broker (SIGKILL), as a crash would, and waits until it has exited.
 func (k *Kafka) Kill() error { return k.stop(syscall.SIGKILL) }
+
+// Pause stops the broker's JVM (SIGSTOP) without ending it, as a long GC pause or a hung
+// disk would: it neither answers nor replicates nor heartbeats until Resume.
+func (k *Kafka) Pause() error { return k.proc.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused broker (SIGCONT).
+func (k *Kafka) Resume() error { return k.proc.Signal(syscall.SIGCONT) }
+
+// NodeID is the node's id in its cluster (1 for a single node).
+func (k *Kafka) NodeID() int { return k.cfg.nodeID() }
 
 func (k *Kafka) stop(sig syscall.Signal) error {
 	if !k.proc.Running() {

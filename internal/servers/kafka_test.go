@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -20,6 +21,10 @@ func TestConfigValidation(t *testing.T) {
 			_, err := NewKafka(KafkaConfig{Dir: "d", Port: 1, ControllerPort: 1, Libs: "x"})
 			return err
 		}, "two distinct ports"},
+		{"kafka node not a voter", func() error {
+			_, err := NewKafka(KafkaConfig{Dir: "d", Port: 1, ControllerPort: 2, NodeID: 1, Voters: "11@127.0.0.1:2,2@127.0.0.1:3", Libs: "x"})
+			return err
+		}, "do not include node 1 on controller port 2"},
 		{"elasticsearch no port", func() error {
 			_, err := NewElasticsearch(ElasticsearchConfig{Dir: "d", TransportPort: 2, Home: "x"})
 			return err
@@ -56,4 +61,25 @@ func TestKafkaJVMFlags(t *testing.T) {
 		}
 		require.Equal(t, tc.withShared, slices.Contains(args, "-XX:SharedArchiveFile="+k.jsa), "tuned %v: %v", tc.tuned, args)
 	}
+}
+
+// A cluster node's server.properties: its id, the static quorum, replication to every node
+// with a majority in sync; a single node's: node 1, a bootstrap controller, no replication.
+func TestKafkaClusterProps(t *testing.T) {
+	voters := KafkaVoters([]int{9093, 9095, 9097})
+	require.Equal(t, "1@127.0.0.1:9093,2@127.0.0.1:9095,3@127.0.0.1:9097", voters)
+	node := KafkaConfig{Port: 9094, ControllerPort: 9095, NodeID: 2, Voters: voters, ExtraProps: "min.insync.replicas=3\n"}
+	props := node.props("/data")
+	for _, want := range []string{"node.id=2\n", "controller.quorum.voters=" + voters + "\n", "default.replication.factor=3\n",
+		"offsets.topic.replication.factor=3\n", "min.insync.replicas=2\n"} {
+		require.Contains(t, props, want)
+	}
+	require.NotContains(t, props, "controller.quorum.bootstrap.servers")
+	require.True(t, strings.HasSuffix(props, "min.insync.replicas=3\n"), "ExtraProps come last and win")
+
+	single := KafkaConfig{Port: 9092, ControllerPort: 9093}
+	props = single.props("/data")
+	require.Contains(t, props, "node.id=1\n")
+	require.Contains(t, props, "controller.quorum.bootstrap.servers=127.0.0.1:9093\n")
+	require.NotContains(t, props, "default.replication.factor")
 }

@@ -117,6 +117,17 @@ func (p *Proc) Stop(sig syscall.Signal) error {
 	return nil
 }
 
+// Signal sends sig to the running child's process group, such as SIGSTOP and SIGCONT.
+func (p *Proc) Signal(sig syscall.Signal) error {
+	if p.run == nil {
+		return fmt.Errorf("%s: %s not running", p.Name, p.Noun)
+	}
+	if err := syscall.Kill(-p.run.cmd.Process.Pid, sig); err != nil {
+		return fmt.Errorf("%s: signal %s: %w", p.Name, sig, err)
+	}
+	return nil
+}
+
 // exitedOnTerm accepts nil and exit status 143 (128+SIGTERM).
 func exitedOnTerm(err error) bool {
 	var exit *exec.ExitError

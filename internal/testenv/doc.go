@@ -7,7 +7,11 @@
 // taken port (ports.go) and the missing-server policy (Missing).
 //
 // StartKafka runs a real Apache Kafka broker (single-node KRaft) as a child JVM. Its jars
-// come from Maven Central through internal/servers/kafka/fetch.sh.
+// come from Maven Central through internal/servers/kafka/fetch.sh. StartKafkaCluster runs several such
+// nodes (3 by default, each a broker and a KRaft controller, static quorum) with topics
+// replicated to all of them and min.insync.replicas a majority, for the tests of acks=all and
+// of leader and controller failover; it kills, pauses and restarts each node and tells a
+// partition's leader and the active controller.
 //
 // StartElasticsearch runs a real Elasticsearch 7.17 node, started in-JVM by a small launcher
 // (internal/servers/elasticsearch/Launcher.java) from the server jars on Maven Central,

@@ -46,6 +46,28 @@ func startKafka(t testing.TB, o KafkaOptions) *Kafka {
 	return k
 }
 
+// newKafka creates (formats) a broker with its data in t.TempDir(), not started yet; t.Cleanup
+// stops it, resuming it first if paused, and logs the end of its log if t failed.
+func newKafka(t testing.TB, cfg servers.KafkaConfig) *Kafka {
+	t.Helper()
+	cfg.Dir = t.TempDir()
+	sk, err := servers.NewKafka(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &Kafka{t: t, Kafka: sk}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kafka: last lines of %s:\n%s", k.Log(), k.LogTail())
+		}
+		_ = k.Resume() // a paused JVM would not see the SIGTERM
+		if err := k.Stop(); err != nil {
+			t.Log(err)
+		}
+	})
+	return k
+}
+
 // KafkaLibs returns the directory of the broker's jars (servers.KafkaLibs).
 func KafkaLibs() (string, error) { return servers.KafkaLibs() }
 
@@ -65,6 +87,6 @@ func (k *Kafka) startOnce() error {
 	if err := k.Kafka.Start(context.Background()); err != nil {
 		return err
 	}
-	k.t.Logf("kafka %s: broker %s ready in %s", servers.KafkaVersion, k.Brokers()[0], time.Since(start).Round(time.Millisecond))
+	k.t.Logf("kafka %s: broker %d at %s ready in %s", servers.KafkaVersion, k.NodeID(), k.Brokers()[0], time.Since(start).Round(time.Millisecond))
 	return nil
 }

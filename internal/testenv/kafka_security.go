@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// KafkaOptions add secured listeners to the broker of StartKafkaWithOptions. The PLAINTEXT
+// KafkaOptions add secured listeners or settings to the broker of StartKafkaWithOptions. The PLAINTEXT
 // listener of Brokers stays (the test's own admin client and readiness check use it).
 type KafkaOptions struct {
 	// Certs, when set, adds the listeners SSL (server certificate, no client certificate),
@@ -30,6 +30,9 @@ type KafkaOptions struct {
 	// ports chooses the client and controller ports; nil means freePorts. For the tests of
 	// the retry on a taken port.
 	ports func(testing.TB) (int, int)
+	// ExtraProps is appended to the broker's server.properties (a key given again wins),
+	// such as "auto.create.topics.enable=false\n", as managed Kafka services run.
+	ExtraProps string
 }
 
 // kafkaSecureListeners are the listeners Certs adds, with their security protocols.
@@ -58,7 +61,7 @@ func (k *Kafka) Listener(name string) string {
 // they override its listeners. It chooses the listeners' ports into secure.
 func (o KafkaOptions) props(t testing.TB, port, ctrlPort int, secure map[string]int) string {
 	if o.Certs == nil {
-		return ""
+		return o.ExtraProps
 	}
 	listeners := []string{fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", port)}
 	protocols := []string{"PLAINTEXT:PLAINTEXT", "CONTROLLER:PLAINTEXT"}
@@ -90,7 +93,7 @@ func (o KafkaOptions) props(t testing.TB, port, ctrlPort int, secure map[string]
 	for _, m := range []string{"scram-sha-256", "scram-sha-512"} {
 		fmt.Fprintf(&b, "listener.name.sasl_ssl.%s.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;\n", m)
 	}
-	return b.String()
+	return b.String() + o.ExtraProps
 }
 
 // addSCRAMUsers stores o.Users' SCRAM credentials (both mechanisms) through the PLAINTEXT

@@ -25,7 +25,7 @@ func TestKafka(t *testing.T) {
 	require.NoError(t, created.Err)
 
 	want := produce(t, cl, topic, 0, 10_000)
-	require.Equal(t, want, consumeAll(t, k, topic))
+	require.Equal(t, want, consumeAll(t, k.Brokers(), topic))
 
 	require.NoError(t, k.Stop())
 	down, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...))
@@ -37,13 +37,13 @@ func TestKafka(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded, "a produce while the broker is down waits")
 
 	require.NoError(t, k.Start())
-	require.Equal(t, want, consumeAll(t, k, topic), "records survive a graceful stop")
+	require.Equal(t, want, consumeAll(t, k.Brokers(), topic), "records survive a graceful stop")
 	want = append(want, produce(t, cl, topic, len(want), 1_000)...) // the old client reconnects
-	require.Equal(t, want, consumeAll(t, k, topic))
+	require.Equal(t, want, consumeAll(t, k.Brokers(), topic))
 
 	require.NoError(t, k.Kill())
 	require.NoError(t, k.Start())
-	require.Equal(t, want, consumeAll(t, k, topic), "acked records survive a crash of the broker alone")
+	require.Equal(t, want, consumeAll(t, k.Brokers(), topic), "acked records survive a crash of the broker alone")
 }
 
 // produce writes n records numbered from first and returns their values, sorted.
@@ -59,28 +59,12 @@ func produce(t *testing.T, cl *kgo.Client, topic string, first, n int) []string 
 	return values
 }
 
-// consumeAll reads the whole topic with a fresh client and returns the values, sorted; reading
-// up to the end offsets means duplicates would show too.
-func consumeAll(t *testing.T, k *Kafka, topic string) []string {
+// consumeAll reads the whole topic (ReadTopic) and returns the values, sorted.
+func consumeAll(t *testing.T, brokers []string, topic string) []string {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Brokers()...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	require.NoError(t, err)
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-
-	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
-	require.NoError(t, err)
-	require.NoError(t, ends.Error())
-	var total int64
-	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
-
 	var got []string
-	for int64(len(got)) < total {
-		fetches := cl.PollFetches(ctx)
-		require.NoError(t, fetches.Err(), "after %d of %d records", len(got), total)
-		fetches.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	for _, r := range ReadTopic(t, brokers, topic, 0, 0) {
+		got = append(got, string(r.Value))
 	}
 	slices.Sort(got)
 	return got
