@@ -2,15 +2,16 @@ package testenv
 
 import (
 	"context"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/logcollect/logcollect/internal/servers"
 )
 
-// Elasticsearch is a real single Elasticsearch 7 node running in a child JVM
-// (servers.Elasticsearch), with its data in a test temp dir. Create olivere/elastic clients
-// with SetSniff(false): there is one node and nothing to discover.
+// Elasticsearch is a real search node — Elasticsearch 7.17 or OpenSearch 2.19 — running in a
+// child JVM (servers.Elasticsearch), with its data in a test temp dir. Create olivere/elastic
+// clients with SetSniff(false): there is one node and nothing to discover.
 // Its methods are not safe for concurrent use.
 type Elasticsearch struct {
 	t testing.TB
@@ -28,6 +29,8 @@ func StartElasticsearch(t testing.TB) *Elasticsearch {
 
 // ElasticsearchOptions configure the node of StartElasticsearchWithOptions.
 type ElasticsearchOptions struct {
+	// Engine is the engine to run; nil means servers.EngineElasticsearch.
+	Engine *servers.Engine
 	// Tuned runs the JVM as a deployment would (C2 JIT, 1 GiB heap, G1) instead of with the
 	// fast-start flags tests use (servers.ElasticsearchConfig.Tuned): for benchmarks that
 	// measure what the node indexes.
@@ -37,20 +40,13 @@ type ElasticsearchOptions struct {
 // StartElasticsearchWithOptions is StartElasticsearch with the JVM o asks for.
 func StartElasticsearchWithOptions(t testing.TB, o ElasticsearchOptions) *Elasticsearch {
 	t.Helper()
-	home, err := ElasticsearchHome()
+	se, err := newSearchNode(t, o.Engine, t.TempDir(), o.Tuned)
 	if err != nil {
 		skipOrFail(t, err)
 	}
-	port, trPort := freePorts(t)
-	se, err := servers.NewElasticsearch(servers.ElasticsearchConfig{Dir: t.TempDir(), Port: port, TransportPort: trPort, Home: home, Tuned: o.Tuned})
-	if err != nil {
-		t.Fatal(err)
-	}
 	e := &Elasticsearch{t: t, Elasticsearch: se}
 	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("elasticsearch: last lines of %s:\n%s", e.Log(), e.LogTail())
-		}
+		e.logFailure(t)
 		if err := e.Stop(); err != nil {
 			t.Log(err)
 		}
@@ -59,6 +55,27 @@ func StartElasticsearchWithOptions(t testing.TB, o ElasticsearchOptions) *Elasti
 		t.Fatal(err)
 	}
 	return e
+}
+
+// newSearchNode makes (does not start) a node of engine (nil: Elasticsearch) on free ports
+// with its data in dir. The error is the missing jars' or a bad config's.
+func newSearchNode(t testing.TB, engine *servers.Engine, dir string, tuned bool) (*servers.Elasticsearch, error) {
+	if engine == nil {
+		engine = servers.EngineElasticsearch
+	}
+	home, err := engine.Home()
+	if err != nil {
+		return nil, err
+	}
+	port, trPort := freePorts(t)
+	return servers.NewElasticsearch(servers.ElasticsearchConfig{Engine: engine, Dir: dir, Port: port, TransportPort: trPort, Home: home, Tuned: tuned})
+}
+
+// logFailure logs the last lines of the node's log if t has failed.
+func (e *Elasticsearch) logFailure(t testing.TB) {
+	if t.Failed() {
+		t.Logf("%s: last lines of %s:\n%s", e.Engine().Name, e.Log(), e.LogTail())
+	}
 }
 
 // ElasticsearchHome returns the directory that elasticsearch/fetch.sh fills
@@ -74,4 +91,45 @@ func (e *Elasticsearch) Start() error {
 	}
 	e.t.Logf("%s: node %s ready in %s", e.Version(), e.URL(), time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// FieldTypes returns the mapped type of every field of index, by dotted path, multi-fields
+// included: {"@timestamp": "date", "host.name": "keyword", "message.keyword": "keyword"}. It
+// reads GET /{index}/_mapping, which both engines answer alike (olivere/elastic's GetMapping
+// asks for /{index}/_mapping/_all, a path with mapping types, which OpenSearch 2 refuses).
+func (e *Elasticsearch) FieldTypes(t testing.TB, index string) map[string]string {
+	t.Helper()
+	var resp map[string]struct {
+		Mappings mappingNode `json:"mappings"`
+	}
+	if err := e.GetJSON(t.Context(), "/"+url.PathEscape(index)+"/_mapping", &resp); err != nil {
+		t.Fatal(err)
+	}
+	m, ok := resp[index]
+	if !ok {
+		t.Fatalf("%s: no mapping for index %s", e.Engine().Name, index)
+	}
+	types := map[string]string{}
+	m.Mappings.flatten("", types)
+	return types
+}
+
+// mappingNode is a mapping, a field's or an object's.
+type mappingNode struct {
+	Type       string                 `json:"type"`
+	Properties map[string]mappingNode `json:"properties"`
+	Fields     map[string]mappingNode `json:"fields"`
+}
+
+func (n mappingNode) flatten(prefix string, into map[string]string) {
+	for name, child := range n.Properties {
+		path := prefix + name
+		if child.Type != "" {
+			into[path] = child.Type
+		}
+		child.flatten(path+".", into)
+		for sub, f := range child.Fields {
+			into[path+"."+sub] = f.Type
+		}
+	}
 }
