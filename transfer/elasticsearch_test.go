@@ -27,15 +27,18 @@ func esCount(ctx context.Context, es *elastic.Client, index string) int {
 	return int(n)
 }
 
-// Against a real Elasticsearch 7 node (internal/testenv): records are indexed
-// and found again by _count and by a search; a real mapping conflict goes to
-// the DLQ while the rest flows; the node stopped and started again loses
-// nothing and duplicates nothing.
+// Against a real node of each engine (Elasticsearch 7.17, OpenSearch 2.19:
+// testenv.EachEngine): records are indexed and found again by _count and by
+// a search; a real mapping conflict goes to the DLQ while the rest flows; the
+// node stopped and started again loses nothing and duplicates nothing.
 func TestRealElasticsearch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an Elasticsearch node")
 	}
-	node := testenv.StartElasticsearch(t)
+	testenv.EachEngine(t, testRealElasticsearch)
+}
+
+func testRealElasticsearch(t *testing.T, node *testenv.Elasticsearch) {
 	brokers := startKfake(t, 3)
 	ctx := context.Background()
 	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
@@ -64,10 +67,10 @@ func TestRealElasticsearch(t *testing.T) {
 	require.Equal(t, float64(1), testRecordsIn(t, brokers, "nginx.dlq", "mapper_parsing_exception"))
 
 	// The template's mapping applies.
-	m, err := es.GetFieldMapping().Index("nginx").Field("host.name", "message", "log.offset").Do(ctx)
-	require.NoError(t, err)
-	require.Contains(t, fmt.Sprint(m), "keyword")
-	require.Contains(t, fmt.Sprint(m), "text")
+	types := node.FieldTypes(t, "nginx")
+	require.Equal(t, "keyword", types["host.name"])
+	require.Equal(t, "text", types["message"])
+	require.Equal(t, "long", types["log.offset"])
 
 	// Search back by query.
 	res, err := es.Search("nginx").Query(elastic.NewMatchPhraseQuery("message", "line 00001234")).Do(ctx)
@@ -110,43 +113,49 @@ func testRecordsIn(t *testing.T, brokers []string, topic, typ string) float64 {
 	return n
 }
 
-// Real Kafka 4.4 and real Elasticsearch 7: agent-style records are consumed,
-// indexed into daily indices, found by _count and by a search, and the
-// group's offsets are committed to the end.
+// Real Kafka 4.4 and a real node of each engine: agent-style records are
+// consumed, indexed into daily indices, found by _count and by a search, and
+// the group's offsets are committed to the end.
 func TestRealKafkaAndElasticsearch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Kafka and Elasticsearch")
 	}
 	kafka := testenv.StartKafka(t)
-	node := testenv.StartElasticsearch(t)
+	testenv.EachEngine(t, func(t *testing.T, node *testenv.Elasticsearch) {
+		testRealKafkaAndElasticsearch(t, kafka.Brokers(), node)
+	})
+}
+
+func testRealKafkaAndElasticsearch(t *testing.T, brokers []string, node *testenv.Elasticsearch) {
 	ctx := context.Background()
 	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
 	require.NoError(t, err)
-	brokers := kafka.Brokers()
 	const n = 5000
-	produceAgentRecords(t, brokers, "applog", 0, n, nil)
-	cfg := testConfig(brokers, node.URL(), "applog")
+	topic := "applog-" + node.Engine().Name // one broker for the engines: a topic each
+	produceAgentRecords(t, brokers, topic, 0, n, nil)
+	cfg := testConfig(brokers, node.URL(), topic)
 	zero := 0
 	cfg.Template.Replicas = &zero
+	cfg.Template.Name = topic
 	start := time.Now()
 	r := startTransfer(t, cfg)
-	require.Eventually(t, func() bool { return esCount(ctx, es, "applog-*") == n }, 60*time.Second, 200*time.Millisecond)
+	require.Eventually(t, func() bool { return esCount(ctx, es, topic+"-*") == n }, 60*time.Second, 200*time.Millisecond)
 	t.Logf("%d records from %v into %s in %s", n, brokers, node.Version(), time.Since(start))
-	requireAllCommitted(t, brokers, cfg.Kafka.Group, "applog")
+	requireAllCommitted(t, brokers, cfg.Kafka.Group, topic)
 	idx, err := es.IndexNames()
 	require.NoError(t, err)
-	require.Contains(t, idx, "applog-"+time.Now().UTC().Format("2006.01.02"), "daily index from @timestamp (unless midnight passed)")
-	res, err := es.Search("applog-*").
+	require.Contains(t, idx, topic+"-"+time.Now().UTC().Format("2006.01.02"), "daily index from @timestamp (unless midnight passed)")
+	res, err := es.Search(topic + "-*").
 		Query(elastic.NewBoolQuery().Filter(
 			elastic.NewTermQuery("host.name", "web-1"),
-			elastic.NewTermQuery("kafka.topic", "applog"),
+			elastic.NewTermQuery("kafka.topic", topic),
 			elastic.NewMatchPhraseQuery("message", "line 00004321"))).Do(ctx)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), res.TotalHits())
 	require.Equal(t, float64(n), r.metric(t, "logtransfer_docs_indexed_total"))
 }
 
-// Pipeline output in a real Elasticsearch 7 node, with the template
+// Pipeline output in a real node of each engine, with the template
 // logtransfer installs: the ECS fields get their types (status code and
 // bytes long, source.ip ip, message text with a keyword, event.ingested
 // date), so a range query on http.response.status_code and a terms
@@ -156,7 +165,10 @@ func TestRealElasticsearchPipelines(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an Elasticsearch node")
 	}
-	node := testenv.StartElasticsearch(t)
+	testenv.EachEngine(t, testRealElasticsearchPipelines)
+}
+
+func testRealElasticsearchPipelines(t *testing.T, node *testenv.Elasticsearch) {
 	brokers := startKfake(t, 2)
 	ctx := context.Background()
 	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
@@ -208,15 +220,14 @@ func TestRealElasticsearchPipelines(t *testing.T) {
 	require.Equal(t, float64(wantHealth), r.metric(t, "logtransfer_pipeline_dropped_total"))
 
 	// The mapping comes from the template, not from the first documents.
-	m, err := es.GetMapping().Index("access").Do(ctx)
-	require.NoError(t, err)
-	mapping := fmt.Sprint(m)
+	types := node.FieldTypes(t, "access")
 	for field, typ := range map[string]string{
-		"status_code": "long", "bytes": "long", "ip": "ip", "ingested": "date", "method": "keyword", "original": "keyword",
+		"http.response.status_code": "long", "http.response.body.bytes": "long", "source.ip": "ip",
+		"event.ingested": "date", "http.request.method": "keyword", "url.original": "keyword",
+		"message": "text", "message.keyword": "keyword",
 	} {
-		require.Regexp(t, field+`:map\[[^\]]*type:`+typ, mapping, field)
+		require.Equal(t, typ, types[field], field)
 	}
-	require.Contains(t, mapping, "message:map[fields:map[keyword:map[ignore_above:1024 type:keyword]] type:text]")
 
 	// A range query on the status code.
 	n5xx, err := es.Count("access").Query(elastic.NewRangeQuery("http.response.status_code").Gte(500)).Do(ctx)
@@ -245,4 +256,70 @@ func TestRealElasticsearchPipelines(t *testing.T) {
 	nIngested, err := es.Count("access").Query(elastic.NewRangeQuery("event.ingested").Gte("now-1h")).Do(ctx)
 	require.NoError(t, err)
 	require.Equal(t, int64(indexed), nIngested)
+}
+
+// The index template on each engine: logtransfer puts a composable one
+// (both engines have _index_template), which replaces the legacy template of
+// the same name an earlier logtransfer installed, and whose priority wins
+// over a built-in-like template for logs-*-* (Elasticsearch 8 has one, at
+// priority 100, for data streams); the documents get the template's types.
+func TestRealTemplate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an Elasticsearch node")
+	}
+	testenv.EachEngine(t, testRealTemplate)
+}
+
+func testRealTemplate(t *testing.T, node *testenv.Elasticsearch) {
+	brokers := startKfake(t, 1)
+	ctx := context.Background()
+	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
+	require.NoError(t, err)
+	const topic, name = "logs-app", "tmpl-upgrade"
+	index := topic + "-" + time.Now().UTC().Format("2006.01.02") // unless midnight passes
+
+	// What an earlier logtransfer left: a legacy template of the same name.
+	_, err = es.IndexPutTemplate(name).BodyString(`{"index_patterns": ["logs-app-*"],
+		"mappings": {"properties": {"message": {"type": "keyword"}}}}`).Do(ctx)
+	require.NoError(t, err)
+	// A built-in-like composable template: every field a keyword.
+	_, err = es.IndexPutIndexTemplate("builtin-logs").BodyString(`{"index_patterns": ["logs-*-*"], "priority": 100,
+		"template": {"mappings": {"dynamic_templates": [{"strings": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}],
+		"properties": {"message": {"type": "keyword"}, "http": {"properties": {"response": {"properties": {"status_code": {"type": "keyword"}}}}}}}}}`).Do(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, err := es.IndexDeleteIndexTemplate("builtin-logs").Do(ctx)
+		require.NoError(t, err)
+	})
+
+	produceAgentRecords(t, brokers, topic, 0, 100, func(i int, v []byte) []byte {
+		return append(v[:len(v)-1], fmt.Sprintf(`,"http":{"response":{"status_code":%d}}}`, 200+i%2)...)
+	})
+	cfg := testConfig(brokers, node.URL(), topic)
+	zero := 0
+	cfg.Template.Replicas = &zero
+	cfg.Template.Name = name
+	startTransfer(t, cfg)
+	require.Eventually(t, func() bool { return esCount(ctx, es, index) == 100 }, 60*time.Second, 200*time.Millisecond)
+
+	got, err := es.IndexGetIndexTemplate(name).Do(ctx)
+	require.NoError(t, err)
+	require.Len(t, got.IndexTemplates, 1)
+	tmpl := got.IndexTemplates[0].IndexTemplate
+	require.Equal(t, []string{"logs-app-*"}, tmpl.IndexPatterns, "the topic's indices alone")
+	require.Equal(t, 200, tmpl.Priority)
+	exists, err := es.IndexTemplateExists(name).Do(ctx)
+	require.NoError(t, err)
+	require.False(t, exists, "the legacy template is deleted")
+
+	types := node.FieldTypes(t, index)
+	for field, typ := range map[string]string{
+		"message": "text", "message.keyword": "keyword", "http.response.status_code": "long",
+		"@timestamp": "date", "log.offset": "long", "kafka.topic": "keyword",
+	} {
+		require.Equal(t, typ, types[field], field)
+	}
+	n, err := es.Count(index).Query(elastic.NewRangeQuery("http.response.status_code").Gte(201)).Do(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 50, n)
 }

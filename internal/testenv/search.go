@@ -82,20 +82,25 @@ func EachEngine(t *testing.T, f func(t *testing.T, node *Elasticsearch)) {
 		t.Fatal(err)
 	}
 	for _, engine := range engines {
-		t.Run(engine.Name, func(t *testing.T) {
-			node := sharedNode(t, engine)
-			e := &Elasticsearch{t: t, Elasticsearch: node}
-			t.Cleanup(func() {
-				e.logFailure(t)
-				if !node.Running() { // a test that failed between a Stop and a Start
-					if err := e.Start(); err != nil {
-						t.Error(err)
-					}
-				}
-			})
-			f(t, e)
-		})
+		t.Run(engine.Name, func(t *testing.T) { f(t, SharedSearchNode(t, engine)) })
 	}
+}
+
+// SharedSearchNode returns the running node of engine that the tests of this test binary share
+// (see EachEngine), starting it if need be: for a test that needs one engine's node.
+func SharedSearchNode(t *testing.T, engine *servers.Engine) *Elasticsearch {
+	t.Helper()
+	node := sharedNode(t, engine)
+	e := &Elasticsearch{t: t, Elasticsearch: node}
+	t.Cleanup(func() {
+		e.logFailure(t)
+		if !node.Running() { // a test that failed between a Stop and a Start
+			if err := e.Start(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	return e
 }
 
 // sharedNode returns the running shared node of engine, starting it if need be.
