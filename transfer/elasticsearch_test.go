@@ -2,7 +2,10 @@ package transfer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"path"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/logcollect/logcollect/dashboards"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
@@ -322,4 +326,109 @@ func testRealTemplate(t *testing.T, node *testenv.Elasticsearch) {
 	n, err := es.Count(index).Query(elastic.NewRangeQuery("http.response.status_code").Gte(201)).Do(ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, 50, n)
+}
+
+// The Kibana saved searches and visualizations (dashboards/kibana), run as
+// Kibana or OpenSearch Dashboards would on each engine, over lines that
+// logtransfer indexed through an access-log pipeline with its template:
+// each search finds documents with every column, each visualization has the
+// buckets the lines make. (internal/e2e runs them over the whole stack.)
+func TestRealKibanaQueries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an Elasticsearch node")
+	}
+	k, err := dashboards.LoadKibana()
+	require.NoError(t, err)
+	testenv.EachEngine(t, func(t *testing.T, node *testenv.Elasticsearch) { testRealKibanaQueries(t, node, k) })
+}
+
+func testRealKibanaQueries(t *testing.T, node *testenv.Elasticsearch, k *dashboards.Kibana) {
+	brokers := startKfake(t, 1)
+	ctx := context.Background()
+	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
+	require.NoError(t, err)
+	const topic, n = "kibana_web", 200
+	produceAgentRecords(t, brokers, topic, 0, n, func(i int, v []byte) []byte {
+		return append(v[:len(v)-1], fmt.Sprintf(`,"status":%d,"method":"GET","client":"10.1.0.%d","bytes":%d,"path":"/p/%d"}`,
+			[]int{200, 404, 500}[i%3], i%256, 100+i, i)...)
+	})
+	cfg := testConfig(brokers, node.URL(), topic)
+	zero := 0
+	cfg.Template.Replicas = &zero
+	cfg.Template.Name = topic
+	cfg.Pipelines = pipelinesOf(t, `
+- name: web
+  topics: [kibana_web]
+  processors:
+    - rename:
+        fields: {status: http.response.status_code, method: http.request.method, client: source.ip,
+                 bytes: http.response.body.bytes, path: url.original}
+`)
+	startTransfer(t, cfg)
+	// The data views' pattern (*-20*) matches every daily index of the shared
+	// node; the queries run over this test's alone, which it matches too.
+	index := topic + "-20*"
+	require.Eventually(t, func() bool { return esCount(ctx, es, index) == n }, 60*time.Second, 200*time.Millisecond)
+
+	require.NotEmpty(t, k.Searches)
+	for _, search := range k.Searches {
+		ok, err := path.Match(search.Index, topic+"-2026.01.01")
+		require.NoError(t, err)
+		require.True(t, ok, "saved search %q: data view %s does not match logtransfer's daily indices", search.Title, search.Index)
+		body, err := search.SearchBody(10)
+		require.NoError(t, err)
+		var found struct {
+			Hits struct {
+				Hits []struct {
+					Source map[string]any `json:"_source"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		require.NoError(t, node.Request(ctx, http.MethodPost, "/"+index+"/_search", mustJSON(t, body), &found))
+		require.Len(t, found.Hits.Hits, 10, "saved search %q", search.Title)
+		for _, col := range search.Columns {
+			require.NotNil(t, lookupField(found.Hits.Hits[0].Source, col), "saved search %q: column %s is not in the documents: %v", search.Title, col, found.Hits.Hits[0].Source)
+		}
+	}
+	buckets := map[string][]string{ // what each visualization's buckets name
+		dashboards.KibanaVisualizationID:       {`"key":"` + topic + `"`, `"key":"web-1"`},
+		dashboards.KibanaStatusVisualizationID: {`"key":200`, `"key":404`, `"key":500`},
+	}
+	require.Len(t, k.Visualizations, len(buckets))
+	for _, v := range k.Visualizations {
+		want, ok := buckets[v.ID]
+		require.True(t, ok, "visualization %s: no expected buckets in this test", v.ID)
+		body, err := v.SearchBody("1m")
+		require.NoError(t, err)
+		var agg struct {
+			Aggregations map[string]any `json:"aggregations"`
+		}
+		require.NoError(t, node.Request(ctx, http.MethodPost, "/"+index+"/_search", mustJSON(t, body), &agg))
+		out, err := json.Marshal(agg.Aggregations)
+		require.NoError(t, err)
+		for _, w := range want {
+			require.Contains(t, string(out), w, "visualization %q buckets", v.Title)
+		}
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// lookupField returns the value at a dotted path (host.name) of a decoded
+// document.
+func lookupField(doc map[string]any, field string) any {
+	var cur any = doc
+	for p := range strings.SplitSeq(field, ".") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[p]
+	}
+	return cur
 }

@@ -401,10 +401,10 @@ func (e *Elasticsearch) waitReady(ctx context.Context, r *Run) error {
 	return nil
 }
 
-// GetJSON GETs path (with its query) from the node and decodes the JSON answer into v; any
-// status but 200 is an error.
-func (e *Elasticsearch) GetJSON(ctx context.Context, path string, v any) error {
-	if err := e.get(ctx, path, v); err != nil {
+// Request sends a request with a JSON body (none if "") to the node and decodes the JSON answer
+// into v (if not nil); any status but 200 is an error.
+func (e *Elasticsearch) Request(ctx context.Context, method, path, body string, v any) error {
+	if err := e.do(ctx, method, path, body, v); err != nil {
 		return fmt.Errorf("%s: %w", e.cfg.Engine.Name, err)
 	}
 	return nil
@@ -412,29 +412,40 @@ func (e *Elasticsearch) GetJSON(ctx context.Context, path string, v any) error {
 
 // get GETs path and decodes the JSON answer into v (if not nil); any status but 200 is an error.
 func (e *Elasticsearch) get(ctx context.Context, path string, v any) error {
+	return e.do(ctx, http.MethodGet, path, "", v)
+}
+
+func (e *Elasticsearch) do(ctx context.Context, method, path, body string, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.URL()+path, nil)
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, e.URL()+path, rd)
 	if err != nil {
 		return err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := e.httpc.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, body)
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
 	}
 	if v == nil {
 		return nil
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return fmt.Errorf("GET %s: %w", path, err)
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"testing"
 	"time"
@@ -102,7 +103,7 @@ func (e *Elasticsearch) FieldTypes(t testing.TB, index string) map[string]string
 	var resp map[string]struct {
 		Mappings mappingNode `json:"mappings"`
 	}
-	if err := e.GetJSON(t.Context(), "/"+url.PathEscape(index)+"/_mapping", &resp); err != nil {
+	if err := e.Request(t.Context(), http.MethodGet, "/"+url.PathEscape(index)+"/_mapping", "", &resp); err != nil {
 		t.Fatal(err)
 	}
 	m, ok := resp[index]
@@ -131,5 +132,14 @@ func (n mappingNode) flatten(prefix string, into map[string]string) {
 		for sub, f := range child.Fields {
 			into[path+"."+sub] = f.Type
 		}
+	}
+}
+
+// DeleteIndices deletes every index of the node (not the hidden ones), for a test on a shared
+// node (EachEngine) that searches across indices.
+func (e *Elasticsearch) DeleteIndices(t testing.TB) {
+	t.Helper()
+	if err := e.Request(t.Context(), http.MethodDelete, "/*?expand_wildcards=open,closed", "", nil); err != nil {
+		t.Fatal(err)
 	}
 }
