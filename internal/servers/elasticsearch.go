@@ -276,7 +276,7 @@ func NewElasticsearch(cfg ElasticsearchConfig) (*Elasticsearch, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	e := &Elasticsearch{cfg: cfg, httpc: &http.Client{Timeout: 5 * time.Second}}
+	e := &Elasticsearch{cfg: cfg, httpc: &http.Client{}} // each request's ctx has its timeout
 	e.proc = Proc{Name: cfg.Engine.Name, Noun: "node", Log: e.path("node.log"), TailLines: esLogTail}
 	for _, d := range []string{"home", "data"} {
 		if err := os.MkdirAll(e.path(d), 0o755); err != nil {
@@ -401,23 +401,26 @@ func (e *Elasticsearch) waitReady(ctx context.Context, r *Run) error {
 	return nil
 }
 
-// Request sends a request with a JSON body (none if "") to the node and decodes the JSON answer
-// into v (if not nil); any status but 200 is an error.
+// Request sends a request with a JSON body (none if "") to the node, within 30 s, and decodes
+// the JSON answer into v (if not nil); a status other than 2xx is an error.
 func (e *Elasticsearch) Request(ctx context.Context, method, path, body string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	if err := e.do(ctx, method, path, body, v); err != nil {
 		return fmt.Errorf("%s: %w", e.cfg.Engine.Name, err)
 	}
 	return nil
 }
 
-// get GETs path and decodes the JSON answer into v (if not nil); any status but 200 is an error.
+// get GETs path, within 5 s, and decodes the JSON answer into v (if not nil); a status other
+// than 2xx is an error.
 func (e *Elasticsearch) get(ctx context.Context, path string, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	return e.do(ctx, http.MethodGet, path, "", v)
 }
 
 func (e *Elasticsearch) do(ctx context.Context, method, path, body string, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -438,7 +441,7 @@ func (e *Elasticsearch) do(ctx context.Context, method, path, body string, v any
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, b)
 	}
 	if v == nil {

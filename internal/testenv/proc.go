@@ -44,14 +44,21 @@ func logFailure(t testing.TB, p *servers.Proc) {
 // the server binds it, but it is unlikely.
 func freePorts(t testing.TB) (int, int) {
 	t.Helper()
-	var ports [2]int
+	ports := freePortList(t, 2)
+	return ports[0], ports[1]
+}
+
+// freePortList returns n distinct free loopback ports.
+func freePortList(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
 	for i := range ports {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer l.Close() // held until both are chosen, so they differ
+		defer l.Close() // held until all are chosen, so they differ
 		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	return ports[0], ports[1]
+	return ports
 }
