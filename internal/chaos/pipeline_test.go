@@ -60,8 +60,12 @@ type pipeline struct {
 	maxRSS   map[string]int64 // KiB, by binary
 
 	proxy      *esProxy // between logtransfer and Elasticsearch, when the scenario has one
-	esDownSeen int      // samples of logtransfer_es_up at 0 while the proxy faulted
-	notes      []string // for the report
+	esDownSeen int      // samples of logtransfer_es_up at 0 while the proxy faulted or a node was down
+	// cluster, when the scenario has one, is the search cluster logtransfer indexes into
+	// instead of srv.es, given all its nodes' URLs.
+	cluster  *testenv.SearchCluster
+	nodeLoss nodeLoss
+	notes    []string // for the report
 }
 
 func (p *pipeline) topics() []string { return []string{p.name + "-a", p.name + "-b"} }
@@ -91,12 +95,19 @@ func (p *pipeline) putConfig(ctx context.Context, value string) error {
 
 // newPipeline creates the topics, files and configs of a scenario and starts both daemons;
 // with proxy, logtransfer reaches Elasticsearch through a fault-injecting proxy.
-func newPipeline(t *testing.T, srv *servers, name string, proxy bool) *pipeline {
-	p := &pipeline{t: t, srv: srv, etcd: srv.etcd.Client(t), name: name, dir: t.TempDir(), maxRSS: map[string]int64{}}
+// With cluster, logtransfer indexes into it, given every node's URL, into indices with 3
+// shards and 1 replica.
+func newPipeline(t *testing.T, srv *servers, name string, proxy bool, cluster *testenv.SearchCluster) *pipeline {
+	p := &pipeline{t: t, srv: srv, etcd: srv.etcd.Client(t), name: name, dir: t.TempDir(), maxRSS: map[string]int64{}, cluster: cluster}
 	esURL := srv.es.URL()
 	if proxy {
 		p.proxy = startESProxy(t, esURL)
 		esURL = p.proxy.URL()
+	}
+	shards, replicas := 1, 0
+	if cluster != nil {
+		esURL = strings.Join(cluster.URLs(), ",")
+		shards, replicas = 3, 1
 	}
 	for _, sub := range []string{"a", "b"} {
 		require.NoError(t, os.Mkdir(filepath.Join(p.dir, sub), 0o755))
@@ -141,7 +152,8 @@ elasticsearch:
   urls: [%s]
 index: "{topic}"
 template:
-  replicas: 0
+  shards: %d
+  replicas: %d
 bulk:
   flush_interval: 200ms
   retry_backoff: 50ms
@@ -149,7 +161,7 @@ bulk:
 metrics:
   listen: %s
 shutdown_timeout: 20s
-`, strings.Join(srv.kafka.Brokers(), ","), strings.Join(p.topics(), ","), name, esURL, p.transferAddr), 0o644))
+`, strings.Join(srv.kafka.Brokers(), ","), strings.Join(p.topics(), ","), name, esURL, shards, replicas, p.transferAddr), 0o644))
 	p.startAgent()
 	p.startTransfer()
 	return p
@@ -306,7 +318,7 @@ func (p *pipeline) esPost(path string, body any, v any) error {
 		}
 		r = bytes.NewReader(b)
 	}
-	resp, err := http.Post(p.srv.es.URL()+path, "application/json", r)
+	resp, err := http.Post(p.esURL()+path, "application/json", r)
 	if err != nil {
 		return fmt.Errorf("elasticsearch %s: %w", path, err)
 	}
@@ -322,6 +334,19 @@ func (p *pipeline) esPost(path string, body any, v any) error {
 		return nil
 	}
 	return json.Unmarshal(data, v)
+}
+
+// esURL is the URL of the node the checks ask: srv.es, or a running node of the cluster.
+func (p *pipeline) esURL() string {
+	if p.cluster == nil {
+		return p.srv.es.URL()
+	}
+	for _, n := range p.cluster.Nodes {
+		if n.Running() {
+			return n.URL()
+		}
+	}
+	return p.cluster.Nodes[0].URL()
 }
 
 func (p *pipeline) indexes() string { return strings.Join(p.topics(), ",") }

@@ -13,6 +13,13 @@
 // (internal/servers/elasticsearch/Launcher.java) from the server jars on Maven Central,
 // fetched and compiled by internal/servers/elasticsearch/fetch.sh. Only the netty4 transport
 // and mapper-extras are loaded: core analyzers only, no x-pack (no data streams or ILM).
+// StartElasticsearchWithOptions runs OpenSearch 2.19 the same way (internal/servers/opensearch,
+// with its published modules: analysis-common, painless, mapper-extras).
+//
+// EachEngine runs a test once per engine (SearchEngines: Elasticsearch and OpenSearch, or
+// LOGCOLLECT_ENGINES) on nodes shared by the whole test binary (WithSharedSearchNodes in
+// TestMain), so that a package starts each engine once. StartSearchCluster runs a cluster of
+// nodes (3 for the loss of a node).
 //
 // StartInflux runs a real InfluxDB 1.8.10 (influxd, built by influx/fetch.sh with go install)
 // on free loopback ports; without the binary the tests that need it are skipped, or fail when
