@@ -30,17 +30,14 @@ var (
 )
 
 // Engine is a search engine that speaks the Elasticsearch 7 REST API which logcollect uses
-// (olivere/elastic v7): Elasticsearch 7.17 or OpenSearch 2.19, each run by an Elasticsearch
-// from its jars on Maven Central (<Name>/pom.xml, <Name>/Launcher.java, <Name>/fetch.sh).
+// (olivere/elastic v7): Elasticsearch 7.17 or OpenSearch 2.19, each run from its jars on Maven
+// Central (<Name>/pom.xml, <Name>/Launcher.java, <Name>/fetch.sh).
 type Engine struct {
 	// Name is "elasticsearch" or "opensearch": the directory of its files here and of its
 	// jars in the cache, and what GET / reports as version.distribution (absent in ES).
 	Name string
 	// Version is pinned in <Name>/pom.xml, which fetch.sh resolves.
 	Version string
-	// Composable says whether the engine has composable index templates
-	// (_index_template): Elasticsearch ≥ 7.8 and every OpenSearch.
-	Composable bool
 	// initialManagers is the setting that names the nodes of a new cluster's first election:
 	// OpenSearch renamed master to cluster manager, and warns about the old name.
 	initialManagers string
@@ -57,7 +54,7 @@ var (
 
 func newEngine(name, versionProp, pom, launcher, initialManagers string) *Engine {
 	v := regexp.MustCompile(`<` + versionProp + `>(.+)</` + versionProp + `>`).FindStringSubmatch(pom)[1]
-	return &Engine{Name: name, Version: v, Composable: true, initialManagers: initialManagers, pom: pom, launcher: launcher}
+	return &Engine{Name: name, Version: v, initialManagers: initialManagers, pom: pom, launcher: launcher}
 }
 
 // String is the engine's name and version as GET / reports them, e.g. "opensearch 2.19.6".
