@@ -60,6 +60,7 @@ func testRealElasticsearch(t *testing.T, node *testenv.Elasticsearch) {
 	cfg := testConfig(brokers, node.URL(), "nginx")
 	zero := 0
 	cfg.Template.Replicas = &zero
+	cfg.Template.Name = "nginx" // the node is shared: a template of its own
 	cfg.Index = "{topic}" // one index: the poison record's date is not today
 	cfg.Bulk.Actions = 2500
 	start := time.Now()
@@ -205,6 +206,7 @@ func testRealElasticsearchPipelines(t *testing.T, node *testenv.Elasticsearch) {
 	cfg := testConfig(brokers, node.URL(), "access")
 	zero := 0
 	cfg.Template.Replicas = &zero
+	cfg.Template.Name = "access" // the node is shared: a template of its own
 	cfg.Index = "{topic}"
 	cfg.Pipelines = pipelinesOf(t, `
 - name: access
