@@ -1,8 +1,7 @@
 // Package servers starts the real servers logcollect runs against — an Apache Kafka broker
 // (single-node KRaft, child JVM), an Elasticsearch 7.17 or OpenSearch 2.19 node (child JVM,
-// started by elasticsearch/Launcher.java or opensearch/Launcher.java; alone or one of a
-// cluster), an embedded etcd and a Prometheus — from a data dir and fixed loopback ports given
-// by the caller.
+// started by Launcher.java; alone or one of a cluster), an embedded etcd and a Prometheus —
+// from a data dir and fixed loopback ports given by the caller.
 //
 // Why a package of its own: the tests (internal/testenv, which wraps it with testing.TB, temp
 // dirs and free ports) and the local stack (`make run`, internal/devstack, which keeps its

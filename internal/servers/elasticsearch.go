@@ -21,17 +21,16 @@ import (
 var (
 	//go:embed elasticsearch/pom.xml
 	esPOM string
-	//go:embed elasticsearch/Launcher.java
-	esLauncher string
 	//go:embed opensearch/pom.xml
 	osPOM string
-	//go:embed opensearch/Launcher.java
-	osLauncher string
+	// The launcher of both engines, compiled by searchnode-fetch.sh.
+	//go:embed Launcher.java
+	launcher string
 )
 
 // Engine is a search engine that speaks the Elasticsearch 7 REST API which logcollect uses
 // (olivere/elastic v7): Elasticsearch 7.17 or OpenSearch 2.19, each run from its jars on Maven
-// Central (<Name>/pom.xml, <Name>/Launcher.java, <Name>/fetch.sh).
+// Central (<Name>/pom.xml, <Name>/fetch.sh) by Launcher.java.
 type Engine struct {
 	// Name is "elasticsearch" or "opensearch": the directory of its files here and of its
 	// jars in the cache, and what GET / reports as version.distribution (absent in ES).
@@ -41,20 +40,27 @@ type Engine struct {
 	// initialManagers is the setting that names the nodes of a new cluster's first election:
 	// OpenSearch renamed master to cluster manager, and warns about the old name.
 	initialManagers string
-	pom, launcher   string
+	pom             string
+	plugins         []string // Launcher's --plugin arguments: the pom's <launcher.plugins>
 }
 
 // The engines internal/servers can run.
 var (
-	EngineElasticsearch = newEngine("elasticsearch", "es.version", esPOM, esLauncher, "cluster.initial_master_nodes")
-	EngineOpenSearch    = newEngine("opensearch", "os.version", osPOM, osLauncher, "cluster.initial_cluster_manager_nodes")
+	EngineElasticsearch = newEngine("elasticsearch", "es.version", esPOM, "cluster.initial_master_nodes")
+	EngineOpenSearch    = newEngine("opensearch", "os.version", osPOM, "cluster.initial_cluster_manager_nodes")
 	// Engines are all of them, Elasticsearch first.
 	Engines = []*Engine{EngineElasticsearch, EngineOpenSearch}
 )
 
-func newEngine(name, versionProp, pom, launcher, initialManagers string) *Engine {
-	v := regexp.MustCompile(`<` + versionProp + `>(.+)</` + versionProp + `>`).FindStringSubmatch(pom)[1]
-	return &Engine{Name: name, Version: v, initialManagers: initialManagers, pom: pom, launcher: launcher}
+func newEngine(name, versionProp, pom, initialManagers string) *Engine {
+	prop := func(p string) string {
+		return regexp.MustCompile(`<` + p + `>(.+)</` + p + `>`).FindStringSubmatch(pom)[1]
+	}
+	var plugins []string
+	for p := range strings.SplitSeq(prop("launcher.plugins"), ",") {
+		plugins = append(plugins, "--plugin="+p)
+	}
+	return &Engine{Name: name, Version: prop(versionProp), initialManagers: initialManagers, pom: pom, plugins: plugins}
 }
 
 // String is the engine's name and version as GET / reports them, e.g. "opensearch 2.19.6".
@@ -74,7 +80,7 @@ func (e *Engine) Home() (string, error) {
 		return "", fmt.Errorf("%s: no %s jars in %s: %s", e.Name, e, dir, e.fetchHint())
 	}
 	// fetch.sh's stamp: sha256 of pom.xml followed by Launcher.java.
-	sum := sha256.Sum256([]byte(e.pom + e.launcher))
+	sum := sha256.Sum256([]byte(e.pom + launcher))
 	if strings.TrimSpace(string(stamp)) != hex.EncodeToString(sum[:]) {
 		return "", fmt.Errorf("%s: %s was made from another pom.xml or Launcher.java: %s", e.Name, dir, e.fetchHint())
 	}
@@ -257,7 +263,7 @@ func (c *ElasticsearchConfig) validate() error {
 
 // Elasticsearch is a real search node — Elasticsearch 7.17 or OpenSearch 2.19 (its Engine) —
 // running in a child JVM, started from the server jars on Maven Central by
-// <engine>/Launcher.java: on its own, or one of a cluster (ElasticsearchConfig.Peers). It
+// Launcher.java: on its own, or one of a cluster (ElasticsearchConfig.Peers). It
 // speaks the HTTP API that github.com/olivere/elastic/v7 uses (create clients with
 // SetSniff(false), given every node's URL).
 // Its methods are not safe for concurrent use.
@@ -335,6 +341,7 @@ func (e *Elasticsearch) Start(ctx context.Context) error {
 		"-Djava.io.tmpdir="+e.cfg.Dir,
 		"-cp", filepath.Join(e.cfg.Home, "libs", "*")+string(filepath.ListSeparator)+filepath.Join(e.cfg.Home, "launcher.jar"),
 		"Launcher")
+	args = append(args, e.cfg.Engine.plugins...)
 	settings := fmt.Sprintf(esSettings, e.path("home"), e.path("data"), e.cfg.Port, e.cfg.TransportPort, e.cfg.ClusterName, e.cfg.NodeName)
 	args = append(args, strings.Split(strings.TrimSpace(settings), "\n")...) // one per line: paths may hold spaces
 	args = append(args, e.cfg.discovery()...)

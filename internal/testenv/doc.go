@@ -10,7 +10,7 @@
 // that need the broker are skipped, or fail when CI=true.
 //
 // StartElasticsearch runs a real Elasticsearch 7.17 node, started in-JVM by a small launcher
-// (internal/servers/elasticsearch/Launcher.java) from the server jars on Maven Central,
+// (internal/servers/Launcher.java) from the server jars on Maven Central,
 // fetched and compiled by internal/servers/elasticsearch/fetch.sh. Only the netty4 transport
 // and mapper-extras are loaded: core analyzers only, no x-pack (no data streams or ILM).
 // StartElasticsearchWithOptions runs OpenSearch 2.19 the same way (internal/servers/opensearch,
