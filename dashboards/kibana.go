@@ -540,6 +540,33 @@ func (s SavedSearch) SearchBody(size int) (map[string]any, error) {
 	return map[string]any{"query": q, "sort": sort, "_source": src, "size": size}, nil
 }
 
+// SearchHits is what the checks of a saved search read of the answer to its
+// SearchBody: each hit's _source.
+type SearchHits struct {
+	Hits struct {
+		Hits []struct {
+			Source map[string]any `json:"_source"`
+		} `json:"hits"`
+	} `json:"hits"`
+}
+
+// MissingColumn returns the first of the saved search's columns (dotted
+// fields, host.name) that a hit's _source lacks, as Discover would show it
+// empty, or "".
+func (s SavedSearch) MissingColumn(source map[string]any) string {
+	for _, col := range s.Columns {
+		var cur any = source
+		for p := range strings.SplitSeq(col, ".") {
+			m, _ := cur.(map[string]any)
+			cur = m[p]
+		}
+		if cur == nil {
+			return col
+		}
+	}
+	return ""
+}
+
 // SearchBody is the aggregation request the visualization sends
 // (POST /<Index>/_search): each bucket aggregation nested in the previous
 // one, in the order of the visState, with the date histogram at the given

@@ -197,3 +197,20 @@ func TestKibanaSearchBodies(t *testing.T) {
 	_, err = Visualization{ID: "v", TimeField: "@timestamp", Aggs: []VisAgg{{ID: "1", Enabled: true, Type: "count", Schema: "metric"}}}.SearchBody("1m")
 	require.ErrorContains(t, err, "no bucket aggregation")
 }
+
+func TestMissingColumn(t *testing.T) {
+	s := SavedSearch{Columns: []string{"host.name", "message"}}
+	tests := []struct {
+		name   string
+		source map[string]any
+		want   string
+	}{
+		{"all", map[string]any{"host": map[string]any{"name": "web-1"}, "message": "m"}, ""},
+		{"nested missing", map[string]any{"host": map[string]any{"ip": "10.0.0.1"}, "message": "m"}, "host.name"},
+		{"not an object", map[string]any{"host": "web-1", "message": "m"}, "host.name"},
+		{"top-level missing", map[string]any{"host": map[string]any{"name": "web-1"}}, "message"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { require.Equal(t, tt.want, s.MissingColumn(tt.source)) })
+	}
+}

@@ -100,11 +100,22 @@ type DLQConfig struct {
 
 // TemplateConfig configures the index template installed at startup.
 type TemplateConfig struct {
-	Name          string   `yaml:"name"`           // default "logtransfer"
-	IndexPatterns []string `yaml:"index_patterns"` // default: index with each {…} replaced by *
-	Shards        int      `yaml:"shards"`         // default 1
-	Replicas      *int     `yaml:"replicas"`       // default 1
-	Overwrite     bool     `yaml:"overwrite"`      // replace an existing template
+	Name string `yaml:"name"` // default "logtransfer"
+	// IndexPatterns default to the index setting with {topic} replaced by
+	// each topic of kafka.topics and the date placeholders by * (nginx-*,
+	// app-*): patterns of logtransfer's indices alone, which overlap no
+	// engine's built-in templates (logs-*-*, .monitoring-*, ...). With
+	// topic_regex or topics from etcd, the topics are unknown at startup and
+	// {topic} becomes * too (*-*, every index with a dash).
+	IndexPatterns []string `yaml:"index_patterns"`
+	// Priority of the composable template: above the built-in templates of
+	// Elasticsearch (100), so that logtransfer's mappings win for its
+	// indices, such as a topic logs-app's logs-app-* over logs-*-* (whose
+	// data streams would refuse logtransfer's index operations).
+	Priority  int  `yaml:"priority"`  // default 200
+	Shards    int  `yaml:"shards"`    // default 1
+	Replicas  *int `yaml:"replicas"`  // default 1
+	Overwrite bool `yaml:"overwrite"` // replace an existing template
 }
 
 // RetentionConfig deletes the dated indices of the topics logtransfer
@@ -198,6 +209,9 @@ func (c *Config) Validate() error {
 		errs.BadValue("dlq.topic", c.DLQ.Topic, "not a valid topic name")
 	}
 	config.Positive(&errs, "template.shards", c.Template.Shards)
+	if c.Template.Priority < 0 {
+		errs.BadValue("template.priority", c.Template.Priority, "must be >= 0")
+	}
 	if c.Template.Replicas != nil && *c.Template.Replicas < 0 {
 		errs.BadValue("template.replicas", *c.Template.Replicas, "must be >= 0")
 	}
@@ -254,8 +268,9 @@ func (c *Config) setDefaults() {
 		one := 1
 		c.Template.Replicas = &one
 	}
+	config.SetDefault(&c.Template.Priority, 200)
 	if len(c.Template.IndexPatterns) == 0 {
-		c.Template.IndexPatterns = []string{placeholder.ReplaceAllString(c.Index, "*")}
+		c.Template.IndexPatterns = c.defaultIndexPatterns()
 	}
 	config.SetDefault(&c.Retention.Interval, config.Duration(time.Hour))
 	c.Log.SetDefaults()
@@ -291,6 +306,30 @@ func defaultInstanceID(listen string) string {
 
 // invalidIDChars are the characters Kafka refuses in a group instance id.
 var invalidIDChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
+
+// defaultIndexPatterns returns the patterns of the indices logtransfer
+// writes: the index setting with {topic} as each topic of kafka.topics
+// (lower-cased, as the index name has it) and the other placeholders as *;
+// or with {topic} as * too if topics may come from topic_regex or etcd.
+func (c *Config) defaultIndexPatterns() []string {
+	wild := placeholder.ReplaceAllString(c.Index, "*")
+	if c.Kafka.TopicRegex != "" || len(c.Etcd.Endpoints) > 0 || len(c.Kafka.Topics) == 0 {
+		return []string{wild}
+	}
+	var patterns []string
+	for _, tp := range c.Kafka.Topics {
+		p := placeholder.ReplaceAllStringFunc(c.Index, func(ph string) string {
+			if ph == "{topic}" {
+				return strings.ToLower(tp)
+			}
+			return "*"
+		})
+		if !slices.Contains(patterns, p) {
+			patterns = append(patterns, p)
+		}
+	}
+	return patterns
+}
 
 // placeholder finds a {placeholder}.
 var placeholder = regexp.MustCompile(`\{[^}]*\}`)

@@ -40,7 +40,7 @@ func TestSampleConfig(t *testing.T) {
 			RetryBackoff: config.Duration(100 * time.Millisecond), RetryMaxBackoff: config.Duration(30 * time.Second),
 		},
 		DLQ:             DLQConfig{Topic: "{topic}.dlq"},
-		Template:        TemplateConfig{Name: "logtransfer", IndexPatterns: []string{"*-*"}, Shards: 1, Replicas: &one},
+		Template:        TemplateConfig{Name: "logtransfer", IndexPatterns: []string{"*-*"}, Priority: 200, Shards: 1, Replicas: &one},
 		Retention:       RetentionConfig{Interval: config.Duration(time.Hour)},
 		Metrics:         MetricsConfig{Listen: "127.0.0.1:9102"},
 		Log:             config.LogConfig{Level: "info", Format: "text"},
@@ -67,7 +67,7 @@ func TestConfigDefaults(t *testing.T) {
 
 	c = Config{Kafka: KafkaConfig{Config: kafkaclient.Config{Brokers: []string{"b:1"}}, Topics: []string{"t"}}, Elasticsearch: ElasticsearchConfig{URLs: []string{"http://es:9200"}}, Index: "{topic}"}
 	require.NoError(t, c.Validate())
-	require.Equal(t, []string{"*"}, c.Template.IndexPatterns)
+	require.Equal(t, []string{"t"}, c.Template.IndexPatterns)
 	require.NoError(t, c.Validate(), "Validate is idempotent")
 }
 
@@ -103,6 +103,32 @@ func TestInstanceID(t *testing.T) {
 	require.Empty(t, defaultInstanceID("127.0.0.1:9102"), "no host name: off")
 }
 
+// The default index patterns are those of logtransfer's indices alone when
+// the topics are known, so that the template overlaps no engine's built-in
+// ones (logs-*-*, .monitoring-*).
+func TestDefaultIndexPatterns(t *testing.T) {
+	tests := []struct {
+		name, index, regex string
+		topics, etcd, want []string
+	}{
+		{name: "default index", topics: []string{"nginx", "App-Log"}, want: []string{"nginx-*", "app-log-*"}},
+		{name: "one index per topic", index: "{topic}", topics: []string{"nginx"}, want: []string{"nginx"}},
+		{name: "prefix and hours", index: "logs-{topic}-{yy.MM.dd.HH}", topics: []string{"a", "b"}, want: []string{"logs-a-*", "logs-b-*"}},
+		{name: "duplicate topics", topics: []string{"a", "a"}, want: []string{"a-*"}},
+		{name: "topic regex", topics: []string{"a"}, regex: "^b-.*", want: []string{"*-*"}},
+		{name: "etcd topics", topics: []string{"a"}, etcd: []string{"127.0.0.1:2379"}, want: []string{"*-*"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Config{Kafka: KafkaConfig{Config: kafkaclient.Config{Brokers: []string{"b:1"}}, Topics: tt.topics, TopicRegex: tt.regex},
+				Etcd: EtcdConfig{Config: etcdclient.Config{Endpoints: tt.etcd}}, Elasticsearch: ElasticsearchConfig{URLs: []string{"http://es:9200"}}, Index: tt.index}
+			require.NoError(t, c.Validate())
+			require.Equal(t, tt.want, c.Template.IndexPatterns)
+			require.Equal(t, 200, c.Template.Priority)
+		})
+	}
+}
+
 func TestLoadConfigErrors(t *testing.T) {
 	const base = "kafka: {brokers: [\"127.0.0.1:9092\"], topics: [t]}\nelasticsearch: {urls: [\"http://127.0.0.1:9200\"]}\n"
 	tests := []struct {
@@ -133,7 +159,7 @@ elasticsearch:
 index: "{Topic}-{yyyy.MM.dd}"
 bulk: {actions: -1, bytes: -1, workers: -2, flush_interval: -1s, retry_backoff: 2s, retry_max_backoff: 1s}
 dlq: {topic: "{topic}.{x}"}
-template: {shards: -1, replicas: -1}
+template: {shards: -1, replicas: -1, priority: -1}
 metrics: {listen: nope}
 log: {level: loud, format: xml}
 shutdown_timeout: -1s
@@ -156,6 +182,7 @@ shutdown_timeout: -1s
 			"bulk.retry_max_backoff 1s: must be >= bulk.retry_backoff",
 			`dlq.topic "{topic}.{x}": unknown placeholder {x}`,
 			"template.shards -1: must be > 0",
+			"template.priority -1: must be >= 0",
 			"template.replicas -1: must be >= 0",
 			`metrics.listen "nope": must be host:port`,
 			`log.level "loud"`,

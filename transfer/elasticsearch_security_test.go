@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logcollect/logcollect/internal/config"
+	"github.com/logcollect/logcollect/internal/servers"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
@@ -27,7 +28,7 @@ func TestElasticsearchHTTPSAndAuth(t *testing.T) {
 	}
 	const password, apiKey = "es-pw-Zk29vB", "VnVhQ2ZHY0JDZGJrUW0tZTVhT3g6dWkybHAyYXhUTm1zeWFrdzl0dk5udw=="
 	certs := testenv.NewCerts(t)
-	node := testenv.StartElasticsearch(t)
+	node := testenv.SharedSearchNode(t, servers.EngineElasticsearch)
 	proxy := testenv.StartTLSProxy(t, testenv.TLSProxyOptions{Upstream: node.URL(), Certs: certs,
 		Users: map[string]string{"elastic": password}, APIKeys: []string{apiKey}})
 	brokers := startKfake(t, 1)

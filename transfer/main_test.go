@@ -4,8 +4,11 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/logcollect/logcollect/internal/testenv"
 )
 
+// The search nodes testenv.EachEngine shares are stopped before goleak looks.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(testenv.WithSharedSearchNodes(m))
 }

@@ -210,7 +210,8 @@ func TestTransferEndToEnd(t *testing.T) {
 	docs := es.Docs()
 	var tmpl map[string]any
 	require.NoError(t, json.Unmarshal(tmplBody, &tmpl))
-	require.Equal(t, []any{"*-*"}, tmpl["index_patterns"])
+	require.Equal(t, []any{"web-*"}, tmpl["index_patterns"], "composable (the fake is Elasticsearch 7.17)")
+	require.EqualValues(t, 200, tmpl["priority"])
 	found := 0
 	for key, doc := range docs {
 		var d struct {

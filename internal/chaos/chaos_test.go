@@ -3,6 +3,7 @@ package chaos
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/logcollect/logcollect/internal/record"
+	engines "github.com/logcollect/logcollect/internal/servers"
 	"github.com/logcollect/logcollect/internal/testenv"
 )
 
@@ -57,11 +59,20 @@ type scenario struct {
 	proxy     bool // logtransfer reaches Elasticsearch through an esProxy
 	// cluster: the scenario runs on a 3-broker Kafka cluster of its own (servers.cluster)
 	cluster bool
+	// searchCluster: logtransfer indexes into a 3-node search cluster (started for the
+	// scenario) instead of the single node
+	searchCluster bool
 	// faultTime, if set, is about how long one fault takes: the lines are written over at
 	// least (faults+1) × faultTime (at a lower rate than CHAOS_RATE if need be), so that
 	// every fault falls while lines flow
 	faultTime time.Duration
-	fault     func(ctx context.Context, p *pipeline, sz size, i int) error
+	// faultShare, when set, strikes one fault per faultShare of CHAOS_FAULTS (at least one):
+	// the short run's 2 become 1 for a fault that takes long to heal
+	faultShare int
+	// minWrite slows the writer down so that writing lasts at least this long: faults that
+	// need lines arriving while they last (the short run writes for 2 s otherwise)
+	minWrite time.Duration
+	fault    func(ctx context.Context, p *pipeline, sz size, i int) error
 	// check, if set, runs once every line is indexed, before the daemons are stopped
 	check func(t *testing.T, p *pipeline)
 }
@@ -136,6 +147,11 @@ func scenarios() []scenario {
 			what: "a proxy answers logtransfer's bulk requests with 429, 503 (Elasticsearch's and a load balancer's) and 200s with item-level 429s for twice the outage, then passes through",
 			fault: func(ctx context.Context, p *pipeline, sz size, _ int) error {
 				return p.throttleES(ctx, 2*sz.outage)
+			}},
+		{name: "search-node-loss", maxFaults: 3, faultShare: 2, searchCluster: true, check: checkNodeLoss, minWrite: 15 * time.Second,
+			what: "3-node OpenSearch cluster, indices with 3 shards and 1 replica, logtransfer given every node's URL: a node killed -9 for the outage (10 s at least), started again, the cluster green again before the next fault; each node in turn",
+			fault: func(ctx context.Context, p *pipeline, sz size, i int) error {
+				return p.loseNode(ctx, i%len(p.cluster.Nodes), sz.outage)
 			}},
 		{name: "etcd-down", maxFaults: 3, what: "etcd stopped; logagent killed and restarted meanwhile (cached config); etcd back", fault: func(ctx context.Context, p *pipeline, sz size, _ int) error {
 			p.srv.etcd.Stop()
@@ -251,9 +267,92 @@ func checkThrottled(t *testing.T, p *pipeline) {
 	require.Positive(t, p.proxy.items429.Load(), "no item-level 429 answered")
 }
 
+// nodeLoss is what the search-node-loss scenario saw.
+type nodeLoss struct {
+	upSamples, downSamples int // logtransfer_es_up sampled every 100 ms while a node was down: 1, 0
+	longestDown            int // the longest run of samples at 0
+	indexedWhileDown       float64
+	resumed                []time.Duration // after a kill: until logtransfer had indexed more documents
+	rejoin, green          []time.Duration // after a restart: until the node is in the cluster, until green
+}
+
+// loseNode kills node i of the cluster with SIGKILL during indexing, keeps it down for
+// outage (10 s at least) while watching logtransfer's es_up and documents indexed, starts it again on the same
+// ports and data, and waits until the cluster is green (the replicas copied back), so that the
+// next fault, which kills another node, cannot take the last copy of a shard.
+func (p *pipeline) loseNode(ctx context.Context, i int, outage time.Duration) error {
+	node := p.cluster.Nodes[i]
+	// During indexing: once logtransfer has indexed documents (its indices exist, which takes a
+	// few seconds on a loaded cluster of 3) and the cluster is green.
+	for deadline := time.Now().Add(time.Minute); metricSum(p.transferAddr, "logtransfer_docs_indexed_total") <= 0; sleep(ctx, 100*time.Millisecond) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return errors.New("nothing indexed after a minute")
+		}
+	}
+	if err := p.cluster.WaitStatus("green", 2*time.Minute); err != nil {
+		return err
+	}
+	indexed := metricSum(p.transferAddr, "logtransfer_docs_indexed_total")
+	if err := node.Kill(); err != nil {
+		return err
+	}
+	killed, resumed := time.Now(), false
+	run := 0
+	// At least 10 s down: the short run's outage (3 s) is about the time the cluster takes to
+	// notice the node is gone and promote the replicas of its primaries.
+	for end := killed.Add(max(outage, 10*time.Second)); time.Now().Before(end) && ctx.Err() == nil; sleep(ctx, 100*time.Millisecond) {
+		switch metric(p.transferAddr, "logtransfer_es_up") {
+		case 0:
+			p.nodeLoss.downSamples++
+			run++
+			p.nodeLoss.longestDown = max(p.nodeLoss.longestDown, run)
+		case 1:
+			p.nodeLoss.upSamples++
+			run = 0
+		}
+		if !resumed && metricSum(p.transferAddr, "logtransfer_docs_indexed_total") > indexed {
+			resumed = true
+			p.nodeLoss.resumed = append(p.nodeLoss.resumed, time.Since(killed).Round(100*time.Millisecond))
+		}
+		p.noteRSS("logtransfer", p.transfer)
+	}
+	p.nodeLoss.indexedWhileDown += metricSum(p.transferAddr, "logtransfer_docs_indexed_total") - indexed
+	start := time.Now()
+	if err := node.Start(); err != nil {
+		return err
+	}
+	p.nodeLoss.rejoin = append(p.nodeLoss.rejoin, time.Since(start).Round(100*time.Millisecond))
+	if err := p.cluster.WaitStatus("green", 2*time.Minute); err != nil {
+		return err
+	}
+	p.nodeLoss.green = append(p.nodeLoss.green, time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// checkNodeLoss checks that logtransfer went on indexing while a node was down, through the
+// other nodes, and that logtransfer_es_up was 1 but for moments: LogtransferElasticsearchUnreachable
+// (es_up 0 for 2 minutes) and LogtransferStalled (es_up 0 or nothing indexed for 5 minutes) stay
+// quiet. es_up may drop to 0 for a moment when the node killed was the elected master: until the
+// others elect a new one, every node answers 503 to logtransfer's ping (HEAD /) and refuses
+// writes (the no-master block), which is what es_up says.
+func checkNodeLoss(t *testing.T, p *pipeline) {
+	nl := p.nodeLoss
+	p.notes = append(p.notes, fmt.Sprintf("while a node was down: logtransfer_es_up 1 in %d samples and 0 in %d (every 100 ms; longest run at 0: %d); %.0f documents indexed, the first after %v; after a restart the node was back in %v, the cluster green in %v",
+		nl.upSamples, nl.downSamples, nl.longestDown, nl.indexedWhileDown, nl.resumed, nl.rejoin, nl.green))
+	require.Positive(t, nl.upSamples)
+	require.Less(t, nl.longestDown, 100, "logtransfer_es_up 0 for 10 s or more while 2 of 3 nodes were up")
+	require.Less(t, nl.downSamples, nl.upSamples, "logtransfer_es_up 0 most of the time while 2 of 3 nodes were up")
+	require.Positive(t, nl.indexedWhileDown, "nothing indexed while a node was down")
+	require.Equal(t, 1.0, metric(p.transferAddr, "logtransfer_es_up"))
+}
+
 func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 	start := time.Now()
-	p := newPipeline(t, srv, sc.name, sc.proxy)
+	var cluster *testenv.SearchCluster
+	if sc.searchCluster {
+		cluster = testenv.StartSearchCluster(t, engines.EngineOpenSearch, 3)
+	}
+	p := newPipeline(t, srv, sc.name, sc.proxy, cluster)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	kr, stopReader, err := p.readKafka(ctx)
@@ -265,6 +364,9 @@ func runScenario(t *testing.T, srv *servers, sz size, sc scenario) result {
 		writeFor := time.Duration(sz.faults+1) * sc.faultTime
 		rate = max(1, min(rate, int(float64(sz.lines)/writeFor.Seconds())))
 		p.notes = append(p.notes, fmt.Sprintf("written at %d lines/s", rate))
+	}
+	if sc.minWrite > 0 {
+		rate = max(1, min(rate, sz.lines/int(sc.minWrite.Seconds())))
 	}
 	writeTime := time.Duration(float64(sz.lines)/float64(rate)*1000) * time.Millisecond
 	w := &writer{p: p, rate: rate}
@@ -396,6 +498,9 @@ func strike(ctx context.Context, p *pipeline, sz size, sc scenario, writing <-ch
 		}
 	}
 	n := sz.faults
+	if sc.faultShare > 0 {
+		n = max(1, n/sc.faultShare)
+	}
 	if sc.maxFaults > 0 {
 		n = min(n, sc.maxFaults)
 	}

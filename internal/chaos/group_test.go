@@ -175,7 +175,7 @@ func newTransferGroup(t *testing.T, srv *servers, name string) *transferGroup {
 	for i := range g.cfgs {
 		g.addrs[i] = testenv.FreeAddr(t)
 		g.cfgs[i] = filepath.Join(dir, fmt.Sprintf("transfer-%d.yaml", i))
-		require.NoError(t, os.WriteFile(g.cfgs[i], transferConfig(srv, []string{g.topic}, g.group, srv.es.URL(), g.addrs[i]), 0o644))
+		require.NoError(t, os.WriteFile(g.cfgs[i], transferConfig(srv, []string{g.topic}, g.group, srv.es.URL(), g.addrs[i], 1, 0), 0o644))
 	}
 	return g
 }

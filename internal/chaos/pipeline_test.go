@@ -82,8 +82,12 @@ type pipeline struct {
 	w  *writer      // what was written, likewise
 
 	proxy      *esProxy // between logtransfer and Elasticsearch, when the scenario has one
-	esDownSeen int      // samples of logtransfer_es_up at 0 while the proxy faulted
-	notes      []string // for the report
+	esDownSeen int      // samples of logtransfer_es_up at 0 while the proxy faulted or a node was down
+	// cluster, when the scenario has one, is the search cluster logtransfer indexes into
+	// instead of srv.es, given all its nodes' URLs.
+	cluster  *testenv.SearchCluster
+	nodeLoss nodeLoss
+	notes    []string // for the report
 }
 
 func (p *pipeline) topics() []string { return []string{p.name + "-a", p.name + "-b"} }
@@ -113,12 +117,19 @@ func (p *pipeline) putConfig(ctx context.Context, value string) error {
 
 // newPipeline creates the topics, files and configs of a scenario and starts both daemons;
 // with proxy, logtransfer reaches Elasticsearch through a fault-injecting proxy.
-func newPipeline(t *testing.T, srv *servers, name string, proxy bool) *pipeline {
-	p := &pipeline{t: t, srv: srv, etcd: srv.etcd.Client(t), name: name, dir: t.TempDir(), maxRSS: map[string]int64{}}
+// With cluster, logtransfer indexes into it, given every node's URL, into indices with 3
+// shards and 1 replica.
+func newPipeline(t *testing.T, srv *servers, name string, proxy bool, cluster *testenv.SearchCluster) *pipeline {
+	p := &pipeline{t: t, srv: srv, etcd: srv.etcd.Client(t), name: name, dir: t.TempDir(), maxRSS: map[string]int64{}, cluster: cluster}
 	esURL := srv.es.URL()
 	if proxy {
 		p.proxy = startESProxy(t, esURL)
 		esURL = p.proxy.URL()
+	}
+	shards, replicas := 1, 0
+	if cluster != nil {
+		esURL = strings.Join(cluster.URLs(), ",")
+		shards, replicas = 3, 1
 	}
 	for _, sub := range []string{"a", "b"} {
 		require.NoError(t, os.Mkdir(filepath.Join(p.dir, sub), 0o755))
@@ -154,15 +165,15 @@ metrics:
 shutdown_timeout: 20s
 `, strings.Join(srv.brokers(), ","), strings.Join(srv.etcd.Endpoints(), ","), p.dataDir(), p.dir, p.agentAddr), 0o644))
 	p.transferCfg = filepath.Join(cfgDir, "transfer.yaml")
-	require.NoError(t, os.WriteFile(p.transferCfg, transferConfig(srv, p.topics(), "chaos-"+name, esURL, p.transferAddr), 0o644))
+	require.NoError(t, os.WriteFile(p.transferCfg, transferConfig(srv, p.topics(), "chaos-"+name, esURL, p.transferAddr, shards, replicas), 0o644))
 	p.startAgent()
 	p.startTransfer()
 	return p
 }
 
 // transferConfig is the config of a chaos logtransfer consuming topics in group, indexing
-// into esURL, its metrics on listen.
-func transferConfig(srv *servers, topics []string, group, esURL, listen string) []byte {
+// into esURL (indices of shards shards and replicas replicas), its metrics on listen.
+func transferConfig(srv *servers, topics []string, group, esURL, listen string, shards, replicas int) []byte {
 	return fmt.Appendf(nil, `kafka:
   brokers: [%s]
   topics: [%s]
@@ -173,7 +184,8 @@ elasticsearch:
   urls: [%s]
 index: "{topic}"
 template:
-  replicas: 0
+  shards: %d
+  replicas: %d
 bulk:
   flush_interval: 200ms
   retry_backoff: 50ms
@@ -181,7 +193,7 @@ bulk:
 metrics:
   listen: %s
 shutdown_timeout: 20s
-`, strings.Join(srv.brokers(), ","), strings.Join(topics, ","), group, esURL, listen)
+`, strings.Join(srv.brokers(), ","), strings.Join(topics, ","), group, esURL, shards, replicas, listen)
 }
 
 func (p *pipeline) dataDir() string { return filepath.Join(p.dir, "agent-data") }
@@ -335,7 +347,7 @@ func (p *pipeline) esPost(path string, body any, v any) error {
 		}
 		r = bytes.NewReader(b)
 	}
-	resp, err := http.Post(p.srv.es.URL()+path, "application/json", r)
+	resp, err := http.Post(p.esURL()+path, "application/json", r)
 	if err != nil {
 		return fmt.Errorf("elasticsearch %s: %w", path, err)
 	}
@@ -351,6 +363,19 @@ func (p *pipeline) esPost(path string, body any, v any) error {
 		return nil
 	}
 	return json.Unmarshal(data, v)
+}
+
+// esURL is the URL of the node the checks ask: srv.es, or a running node of the cluster.
+func (p *pipeline) esURL() string {
+	if p.cluster == nil {
+		return p.srv.es.URL()
+	}
+	for _, n := range p.cluster.Nodes {
+		if n.Running() {
+			return n.URL()
+		}
+	}
+	return p.cluster.Nodes[0].URL()
 }
 
 func (p *pipeline) indexes() string { return strings.Join(p.topics(), ",") }

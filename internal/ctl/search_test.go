@@ -89,8 +89,14 @@ func lines(hits []Hit) []string {
 	return out
 }
 
+// TestSearchRealElasticsearch runs logctl search's queries on a node of each
+// engine (testenv.EachEngine).
 func TestSearchRealElasticsearch(t *testing.T) {
-	node := testenv.StartElasticsearch(t)
+	testenv.EachEngine(t, testSearchRealElasticsearch)
+}
+
+func testSearchRealElasticsearch(t *testing.T, node *testenv.Elasticsearch) {
+	node.DeleteIndices(t) // the node is shared: another test's lines would match
 	es, err := NewElasticsearchClient([]string{node.URL()}, 10*time.Second)
 	require.NoError(t, err)
 	ctx := context.Background()
@@ -220,8 +226,13 @@ func (f *follower) quiet(t *testing.T) {
 	}
 }
 
+// TestFollowRealElasticsearch follows new lines on a node of each engine.
 func TestFollowRealElasticsearch(t *testing.T) {
-	node := testenv.StartElasticsearch(t)
+	testenv.EachEngine(t, testFollowRealElasticsearch)
+}
+
+func testFollowRealElasticsearch(t *testing.T, node *testenv.Elasticsearch) {
+	node.DeleteIndices(t) // the node is shared: another test's lines would match
 	es, err := NewElasticsearchClient([]string{node.URL()}, 10*time.Second)
 	require.NoError(t, err)
 	ctx := context.Background()

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -121,20 +120,12 @@ func TestMonitoringStackLive(t *testing.T) {
 		for _, search := range k.Searches {
 			body, err := search.SearchBody(10)
 			require.NoError(t, err)
-			var found struct {
-				Hits struct {
-					Hits []struct {
-						Source map[string]any `json:"_source"`
-					} `json:"hits"`
-				} `json:"hits"`
-			}
+			var found dashboards.SearchHits
 			require.Eventually(t, func() bool {
 				esSearch(t, s.es.URL(), search.Index, body, &found)
 				return len(found.Hits.Hits) > 0
 			}, 30*time.Second, 500*time.Millisecond, "saved search %q over %s finds nothing", search.Title, search.Index)
-			for _, col := range search.Columns {
-				require.NotNil(t, lookup(found.Hits.Hits[0].Source, col), "saved search %q: column %s is not in the documents: %v", search.Title, col, found.Hits.Hits[0].Source)
-			}
+			require.Empty(t, search.MissingColumn(found.Hits.Hits[0].Source), "saved search %q: a column is not in the documents: %v", search.Title, found.Hits.Hits[0].Source)
 		}
 
 		buckets := map[string][]string{ // what each visualization's buckets name
@@ -194,17 +185,4 @@ func esSearch(t *testing.T, base, index string, body, v any) {
 	_, _ = buf.ReadFrom(resp.Body)
 	require.Equal(t, http.StatusOK, resp.StatusCode, "POST %s/_search %s: %s", index, b, buf.String())
 	require.NoError(t, json.Unmarshal(buf.Bytes(), v), buf.String())
-}
-
-// lookup returns the value at a dotted path (host.name) of a decoded document.
-func lookup(doc map[string]any, path string) any {
-	var cur any = doc
-	for _, p := range strings.Split(path, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
-		}
-		cur = m[p]
-	}
-	return cur
 }

@@ -1,6 +1,7 @@
 package esclient
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -42,7 +43,25 @@ func Options(c Config) ([]elastic.ClientOptionFunc, error) {
 	if c.APIKey != "" {
 		opts = append(opts, elastic.SetHeaders(http.Header{"Authorization": {"ApiKey " + c.APIKey}}))
 	}
+	if len(c.URLs) > 1 {
+		opts = append(opts, elastic.SetRetrier(failover{others: len(c.URLs) - 1}))
+	}
 	return opts, nil
+}
+
+// failover is the retrier of a client given several URLs (the nodes of a cluster, sniffing
+// off): a request that cannot reach its node (connection refused or reset: the node is down)
+// goes at once to the next URL, each other URL once, before the error is the caller's. olivere
+// otherwise returns the first node's error and skips that node until every node has failed: a
+// node killed during a bulk request would fail it, and logtransfer would back off and report
+// Elasticsearch down (logtransfer_es_up 0) while the other nodes are up. The failed node is not
+// marked dead, so it is tried again on later requests: it is used as soon as it is back. Only
+// transport errors come here (olivere retries no HTTP status without RetryStatusCodes): a 429
+// or a 503 from a live node is the caller's to retry with backoff.
+type failover struct{ others int }
+
+func (f failover) Retry(ctx context.Context, retry int, _ *http.Request, _ *http.Response, _ error) (time.Duration, bool, error) {
+	return 0, retry <= f.others && ctx.Err() == nil, nil
 }
 
 // New returns a client built with Options. Without sniffing and health

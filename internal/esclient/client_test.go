@@ -3,10 +3,12 @@ package esclient
 import (
 	"context"
 	"encoding/pem"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,4 +65,38 @@ func TestNewTLS(t *testing.T) {
 
 	_, err := New(Config{URLs: []string{srv.URL}, TLS: config.TLSConfig{Enabled: true, CAFile: filepath.Join(t.TempDir(), "missing.pem")}})
 	require.ErrorContains(t, err, "missing.pem")
+}
+
+// With several URLs, a request that cannot reach its node goes to the next one at once: every
+// request succeeds while one node of three is down. With one URL, the error is the caller's.
+func TestFailover(t *testing.T) {
+	var hits [2]atomic.Int32
+	srvs := make([]*httptest.Server, 2)
+	for i := range srvs {
+		srvs[i] = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			hits[i].Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"count":1}`)
+		}))
+		t.Cleanup(srvs[i].Close)
+	}
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close() // connection refused from now on
+
+	ctx := context.Background()
+	es, err := New(Config{URLs: []string{downURL, srvs[0].URL, srvs[1].URL}, Timeout: config.Duration(5 * time.Second)})
+	require.NoError(t, err)
+	for range 6 {
+		_, err := es.Count("x").Do(ctx)
+		require.NoError(t, err)
+	}
+	require.EqualValues(t, 6, hits[0].Load()+hits[1].Load())
+	require.Positive(t, hits[0].Load())
+	require.Positive(t, hits[1].Load(), "round robin over the live nodes")
+
+	one, err := New(Config{URLs: []string{downURL}, Timeout: config.Duration(5 * time.Second)})
+	require.NoError(t, err)
+	_, err = one.Count("x").Do(ctx)
+	require.ErrorContains(t, err, "connection refused")
 }

@@ -14,9 +14,16 @@
 // partition's leader and the active controller.
 //
 // StartElasticsearch runs a real Elasticsearch 7.17 node, started in-JVM by a small launcher
-// (internal/servers/elasticsearch/Launcher.java) from the server jars on Maven Central,
+// (internal/servers/Launcher.java) from the server jars on Maven Central,
 // fetched and compiled by internal/servers/elasticsearch/fetch.sh. Only the netty4 transport
 // and mapper-extras are loaded: core analyzers only, no x-pack (no data streams or ILM).
+// StartElasticsearchWithOptions runs OpenSearch 2.19 the same way (internal/servers/opensearch,
+// with its published modules: analysis-common, painless, mapper-extras).
+//
+// EachEngine runs a test once per engine (SearchEngines: Elasticsearch and OpenSearch, or
+// LOGCOLLECT_ENGINES) on nodes shared by the whole test binary (WithSharedSearchNodes in
+// TestMain), so that a package starts each engine once. StartSearchCluster runs a cluster of
+// nodes (3 for the loss of a node).
 //
 // StartInflux runs a real InfluxDB 1.8.10 (influxd, built by influx/fetch.sh with go install)
 // on free loopback ports.

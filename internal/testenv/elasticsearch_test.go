@@ -77,12 +77,21 @@ func esCount(t *testing.T, c *elastic.Client, index string) int64 {
 	return n
 }
 
+// TestElasticsearch runs each engine (servers.Engines) through what logcollect asks of it.
 func TestElasticsearch(t *testing.T) {
+	engines, err := SearchEngines()
+	require.NoError(t, err)
+	for _, engine := range engines {
+		t.Run(engine.Name, func(t *testing.T) { testSearchNode(t, engine) })
+	}
+}
+
+func testSearchNode(t *testing.T, engine *servers.Engine) {
 	leaks := goleak.IgnoreCurrent() // checked after the node's cleanup, which runs first
 	t.Cleanup(func() { goleak.VerifyNone(t, leaks) })
 	begin := time.Now()
-	es := StartElasticsearch(t)
-	require.Equal(t, "elasticsearch "+servers.ElasticsearchVersion, es.Version())
+	es := StartElasticsearchWithOptions(t, ElasticsearchOptions{Engine: engine})
+	require.Equal(t, engine.String(), es.Version())
 
 	// Its own transport (not http.DefaultTransport), so that its idle connections can be closed.
 	tr := &http.Transport{}
@@ -116,11 +125,9 @@ func TestElasticsearch(t *testing.T) {
 	require.EqualValues(t, n, esCount(t, c, index))
 
 	// The template applied: its mapping, not a dynamic one (host.name would be text+keyword).
-	mapping, err := c.GetMapping().Index(index).Do(ctx)
-	require.NoError(t, err)
-	props := mapping[index].(map[string]any)["mappings"].(map[string]any)["properties"].(map[string]any)
-	require.Equal(t, "keyword", props["host"].(map[string]any)["properties"].(map[string]any)["name"].(map[string]any)["type"])
-	require.Equal(t, "date", props["@timestamp"].(map[string]any)["type"])
+	types := es.FieldTypes(t, index)
+	require.Equal(t, "keyword", types["host.name"])
+	require.Equal(t, "date", types["@timestamp"])
 
 	got, err := c.Get().Index(index).Id("doc-01234").Do(ctx)
 	require.NoError(t, err)

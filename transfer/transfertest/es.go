@@ -1,6 +1,6 @@
 // Package transfertest provides an in-memory Elasticsearch for tests of
-// logtransfer: it serves the APIs logtransfer uses (ping, _template, _bulk)
-// and injects faults.
+// logtransfer: it serves the APIs logtransfer uses (ping, _index_template,
+// _template, _bulk) and injects faults.
 package transfertest
 
 import (
@@ -16,8 +16,8 @@ import (
 	"testing"
 )
 
-// ES is an in-memory Elasticsearch for the APIs logtransfer uses
-// (ping, _template, _bulk), with fault injection. Documents are kept by
+// ES is an in-memory Elasticsearch 7.17 for the APIs logtransfer uses
+// (ping, _index_template, _template, _bulk), with fault injection. Documents are kept by
 // index and id, so a redelivery overwrites like in Elasticsearch.
 type ES struct {
 	srv *httptest.Server
@@ -25,11 +25,13 @@ type ES struct {
 	mu        sync.Mutex
 	docs      map[string]json.RawMessage // index/id → source
 	writes    int                        // index operations accepted, overwrites included
-	templates map[string]json.RawMessage
-	down      bool // every request gets 503
-	status    int  // when not 0, every request gets this status
-	maxBody   int  // when not 0, a bulk request with a larger body gets 413
-	tooLarge  int  // bulk requests answered 413
+	templates map[string]json.RawMessage // composable, by name
+	legacy    map[string]json.RawMessage // legacy (_template), by name
+	version   string                     // GET /'s version object
+	down      bool                       // every request gets 503
+	status    int                        // when not 0, every request gets this status
+	maxBody   int                        // when not 0, a bulk request with a larger body gets 413
+	tooLarge  int                        // bulk requests answered 413
 	// item, when set, decides an item's status and error type; status 0
 	// means accept.
 	item func(index, id string, doc []byte) (status int, errType string)
@@ -37,7 +39,8 @@ type ES struct {
 
 // NewES starts the server; it stops at the end of the test.
 func NewES(t testing.TB) *ES {
-	f := &ES{docs: make(map[string]json.RawMessage), templates: make(map[string]json.RawMessage)}
+	f := &ES{docs: make(map[string]json.RawMessage), templates: make(map[string]json.RawMessage), legacy: make(map[string]json.RawMessage),
+		version: `{"number":"7.17.29"}`}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
@@ -46,7 +49,25 @@ func NewES(t testing.TB) *ES {
 // URL is the server's base URL.
 func (f *ES) URL() string { return f.srv.URL }
 
-// Template returns the body of an installed index template, or nil.
+// SetVersion makes GET / report the engine's version number and
+// distribution ("opensearch", or "" for Elasticsearch): 7.17.29 by default.
+func (f *ES) SetVersion(number, distribution string) {
+	v, _ := json.Marshal(map[string]string{"number": number, "distribution": distribution})
+	f.mu.Lock()
+	f.version = string(v)
+	f.mu.Unlock()
+}
+
+// LegacyTemplate returns the body of an installed legacy index template, or
+// nil.
+func (f *ES) LegacyTemplate(name string) json.RawMessage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.legacy[name]
+}
+
+// Template returns the body of an installed composable index template, or
+// nil.
 func (f *ES) Template(name string) json.RawMessage {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -142,28 +163,46 @@ func (f *ES) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.URL.Path == "/":
-		_, _ = io.WriteString(w, `{"name":"fake","version":{"number":"7.17.29"},"tagline":"You Know, for Search"}`)
-	case strings.HasPrefix(r.URL.Path, "/_template/"):
-		name := strings.TrimPrefix(r.URL.Path, "/_template/")
 		f.mu.Lock()
-		defer f.mu.Unlock()
-		switch r.Method {
-		case http.MethodHead:
-			if _, ok := f.templates[name]; !ok {
-				w.WriteHeader(http.StatusNotFound)
-			}
-		case http.MethodPut:
-			body, _ := io.ReadAll(r.Body)
-			f.templates[name] = body
-			_, _ = io.WriteString(w, `{"acknowledged":true}`)
-		default:
-			w.WriteHeader(http.StatusMethodNotAllowed)
-		}
+		version := f.version
+		f.mu.Unlock()
+		_, _ = fmt.Fprintf(w, `{"name":"fake","version":%s,"tagline":"You Know, for Search"}`, version)
+	case strings.HasPrefix(r.URL.Path, "/_index_template/"):
+		f.template(w, r, f.templates, strings.TrimPrefix(r.URL.Path, "/_index_template/"))
+	case strings.HasPrefix(r.URL.Path, "/_template/"):
+		f.template(w, r, f.legacy, strings.TrimPrefix(r.URL.Path, "/_template/"))
 	case r.URL.Path == "/_bulk" && r.Method == http.MethodPost:
 		f.bulk(w, r)
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = io.WriteString(w, `{"error":{"type":"not_found"},"status":404}`)
+	}
+}
+
+// template serves one template of templates: HEAD, GET, PUT, DELETE.
+func (f *ES) template(w http.ResponseWriter, r *http.Request, templates map[string]json.RawMessage, name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	body, ok := templates[name]
+	switch r.Method {
+	case http.MethodHead, http.MethodGet, http.MethodDelete:
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, `{"error":{"type":"resource_not_found_exception"},"status":404}`)
+			return
+		}
+		if r.Method == http.MethodDelete {
+			delete(templates, name)
+			_, _ = io.WriteString(w, `{"acknowledged":true}`)
+		} else {
+			_, _ = fmt.Fprintf(w, `{"index_templates":[{"name":%q,"index_template":%s}]}`, name, body)
+		}
+	case http.MethodPut:
+		body, _ := io.ReadAll(r.Body)
+		templates[name] = body
+		_, _ = io.WriteString(w, `{"acknowledged":true}`)
+	default:
+		w.WriteHeader(http.StatusMethodNotAllowed)
 	}
 }
 

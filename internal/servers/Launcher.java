@@ -1,12 +1,16 @@
-// Launcher runs one Elasticsearch node in this JVM from the server jars on the classpath, for
-// internal/testenv (elasticsearch.go). fetch.sh compiles it with javac into launcher.jar.
+// Launcher runs one Elasticsearch or OpenSearch node in this JVM from the server jars on the
+// classpath, for internal/servers (elasticsearch.go). searchnode-fetch.sh compiles it with javac
+// into the engine's launcher.jar: as it is for Elasticsearch, with its org.elasticsearch.
+// packages renamed org.opensearch. for OpenSearch (a fork of Elasticsearch 7.10 that kept these
+// classes and the Node constructor).
 //
-//	java -cp 'libs/*:launcher.jar' Launcher [--exit-after-start] key=value...
+//	java -cp 'libs/*:launcher.jar' Launcher [--exit-after-start] [--plugin=CLASS]... key=value...
 //
-// Each key=value is a node setting (what `elasticsearch -E key=value` takes). The node runs
-// until SIGTERM or SIGINT, then closes cleanly (flushing its shards) and the JVM exits (143 after
-// a SIGTERM). --exit-after-start closes the node as soon as it has started: fetch.sh runs it once
-// to dump a class-data-sharing archive.
+// Each --plugin names a module's Plugin class to load (the pom's <launcher.plugins>), each
+// key=value is a node setting (what `elasticsearch -E key=value` takes). The node runs until
+// SIGTERM or SIGINT, then closes cleanly (flushing its shards) and the JVM exits (143 after a
+// SIGTERM). --exit-after-start closes the node as soon as it has started: the fetch script runs
+// it once to dump a class-data-sharing archive.
 //
 // Why not the distribution's `elasticsearch` script: there is no distribution here, only the
 // jars published on Maven Central. Its Bootstrap also needs the distribution's layout
@@ -17,18 +21,21 @@
 // Gotchas:
 //   - The Node constructor that takes classpath plugins is protected, and its signature
 //     changes between versions (7.17: Environment, Collection<Class<? extends Plugin>>,
-//     boolean forbidPrivateIndexSettings; `javap -cp 'libs/*' org.elasticsearch.node.Node`),
-//     hence the subclass. The public Node(Environment) only loads plugins from
+//     boolean forbidPrivateIndexSettings; the same in OpenSearch 2.19;
+//     `javap -cp 'libs/*' org.elasticsearch.node.Node`), hence the subclass. The public
+//     Node(Environment) only loads plugins from
 //     $path.home/modules and plugins/, which we do not have: no HTTP transport at all.
-//   - Only what Maven Central has for 7.x can be loaded: transport-netty4-client (HTTP and
-//     transport) and the "-client" modules (mapper-extras-client, reindex-client, ...).
-//     analysis-common, lang-painless and ingest-common are not published, and x-pack is not
-//     loaded (ILM, data streams, security, ...): those features are missing, see
-//     elasticsearch.go.
+//   - Only what Maven Central has can be loaded. For Elasticsearch 7.x: transport-netty4-client
+//     (HTTP and transport) and the "-client" modules (mapper-extras-client, reindex-client,
+//     ...); analysis-common, lang-painless and ingest-common are not published, and x-pack is
+//     not loaded (ILM, data streams, security, ...): those features are missing, see
+//     elasticsearch.go. OpenSearch publishes its modules (analysis-common, lang-painless, ...).
+//   - A classpath plugin that is an ExtensiblePlugin (painless) gets no extensions.
 //   - Settings of plugins that are not loaded (xpack.*, ingest.geoip.*) are rejected as
 //     unknown, and index-level settings (index.*) are rejected as node settings.
 //   - A failure in the constructor can leave non-daemon threads (thread pools) behind, so the
 //     JVM would not exit on its own: halt instead.
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -38,28 +45,32 @@ import org.apache.logging.log4j.LogManager;
 import org.elasticsearch.Version;
 import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.env.Environment;
-import org.elasticsearch.index.mapper.MapperExtrasPlugin;
 import org.elasticsearch.node.InternalSettingsPreparer;
 import org.elasticsearch.node.Node;
 import org.elasticsearch.plugins.Plugin;
-import org.elasticsearch.transport.Netty4Plugin;
 
 public final class Launcher {
-	// The modules in pom.xml.
-	private static final List<Class<? extends Plugin>> PLUGINS = List.of(Netty4Plugin.class, MapperExtrasPlugin.class);
-
 	private static final class TestNode extends Node {
-		TestNode(Environment env) {
-			super(env, PLUGINS, true); // true: forbid private index settings, as Node(Environment) does
+		TestNode(Environment env, List<Class<? extends Plugin>> plugins) {
+			super(env, plugins, true); // true: forbid private index settings, as Node(Environment) does
 		}
 	}
 
 	public static void main(String[] args) {
 		boolean exitAfterStart = false;
+		List<Class<? extends Plugin>> plugins = new ArrayList<>();
 		Settings.Builder b = Settings.builder();
 		for (String a : args) {
 			if (a.equals("--exit-after-start")) {
 				exitAfterStart = true;
+				continue;
+			}
+			if (a.startsWith("--plugin=")) {
+				try {
+					plugins.add(Class.forName(a.substring("--plugin=".length())).asSubclass(Plugin.class));
+				} catch (Throwable t) {
+					fail("load plugin " + a, t);
+				}
 				continue;
 			}
 			int eq = a.indexOf('=');
@@ -72,10 +83,11 @@ public final class Launcher {
 
 		Node node;
 		try {
-			// configPath null: $path.home/config, which does not exist, so no elasticsearch.yml.
+			// configPath null: $path.home/config, which does not exist, so no elasticsearch.yml
+			// (opensearch.yml).
 			Environment env = InternalSettingsPreparer.prepareEnvironment(b.build(), Collections.emptyMap(), null,
 					() -> "node");
-			node = new TestNode(env);
+			node = new TestNode(env, plugins);
 		} catch (Throwable t) {
 			fail("create node", t);
 			return;
@@ -104,7 +116,7 @@ public final class Launcher {
 			fail("start node", t);
 			return;
 		}
-		System.out.println("launcher: started elasticsearch " + Version.CURRENT);
+		System.out.println("launcher: started " + Version.CURRENT);
 		if (exitAfterStart) {
 			System.exit(0); // the shutdown hook closes the node
 		}
