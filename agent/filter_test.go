@@ -134,10 +134,12 @@ func TestLineFilterAfterMultiline(t *testing.T) {
 	require.Equal(t, []int{1, 2}, dropped)
 }
 
+// The line filter allocates nothing per line. Under the race detector
+// sync.Pool drops what is put back at random, so regexp makes its pooled
+// matchers again: 4 allocations per run of the 3 lines (measured), from the
+// 4 patterns. The test then bounds them at 5: a filter that allocated per
+// line, such as by converting each line to a string, would add 3 per run.
 func TestLineFilterAllocatesNothing(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector makes sync.Pool, hence regexp matching, allocate")
-	}
 	f := newLineFilter(validTask(t, collect.Task{
 		Path: "/a.log", Topic: "t",
 		IncludeLines: []string{`" (4|5)\d\d `, `(?i)error`}, ExcludeLines: []string{`GET /healthz`, `^10\.0\.`},
@@ -152,6 +154,10 @@ func TestLineFilterAllocatesNothing(t *testing.T) {
 			f.keep(l)
 		}
 	})
+	if raceEnabled {
+		require.LessOrEqual(t, allocs, 5.0)
+		return
+	}
 	require.Zero(t, allocs)
 }
 
