@@ -5,8 +5,9 @@ package devstack
 // commonYAML.
 
 // agentYAML: %[1]s the brokers, %[2]s the etcd endpoints (YAML lists), %[3]s host.ip,
-// %[4]s the data dir (offsets and the last good collect config), %[5]s the demo log
-// directory, the only files the collect config from etcd may name (files.allowed_paths).
+// %[4]s the data dir (offsets and the last good collect config), %[5]s the state dir. The
+// collect config from etcd may name files under the state dir (the demo logs, and files a
+// user adds there to try a task) and under /var/log (files.allowed_paths).
 const agentYAML = `kafka:
   brokers: %[1]s
   linger: 5ms
@@ -16,7 +17,7 @@ host:
   ip: %[3]q
 data_dir: %[4]q
 files:
-  allowed_paths: ["%[5]s/**"]
+  allowed_paths: ["%[5]s/**", "/var/log/**"]
   scan_frequency: 1s
 `
 

@@ -340,7 +340,7 @@ func (s *Stack) startDaemons(ctx context.Context) error {
 	specs := []spec{
 		{name: "logtransfer", port: p.Logtransfer,
 			config: fmt.Sprintf(transferYAML, brokers, yamlList(Topics()), yamlList([]string{s.es.URL()}), Topic, AppTopic, SyslogTopic, etcd)},
-		{name: "logagent", config: fmt.Sprintf(agentYAML, brokers, etcd, AgentIP, s.path("agent"), s.path("demo")), port: p.Logagent},
+		{name: "logagent", config: fmt.Sprintf(agentYAML, brokers, etcd, AgentIP, s.path("agent"), s.path()), port: p.Logagent},
 		sysmon,
 	}
 	for _, sp := range specs {
