@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -22,6 +23,9 @@ type KafkaClusterOptions struct {
 	// ExtraProps is appended to every node's server.properties (a key given again wins), such
 	// as "auto.create.topics.enable=false\n".
 	ExtraProps string
+	// ports chooses the 2n ports (client ports, then controller ports); nil means FreePorts.
+	// For the test of the retry on a taken port.
+	ports func(t testing.TB, n int) []int
 }
 
 // KafkaCluster is a real KRaft cluster of combined broker+controller nodes, each a child JVM
@@ -48,16 +52,7 @@ func StartKafkaCluster(t testing.TB, o KafkaClusterOptions) *KafkaCluster {
 	if n == 0 {
 		n = 3
 	}
-	ports, ctrlPorts := make([]int, n), make([]int, n)
-	for i := range n {
-		ports[i], ctrlPorts[i] = freePorts(t)
-	}
-	voters, id := servers.KafkaVoters(ctrlPorts), servers.NewKafkaClusterID()
 	c := &KafkaCluster{t: t}
-	for i := range n {
-		c.nodes = append(c.nodes, newKafka(t, servers.KafkaConfig{Port: ports[i], ControllerPort: ctrlPorts[i], Libs: libs,
-			NodeID: i + 1, Voters: voters, ClusterID: id, ExtraProps: o.ExtraProps}))
-	}
 	// Killed, not stopped: a node's graceful shutdown waits for a controller quorum, which is
 	// gone once the other nodes have stopped (15 s each, then killed anyway). The data is
 	// thrown away.
@@ -66,18 +61,41 @@ func StartKafkaCluster(t testing.TB, o KafkaClusterOptions) *KafkaCluster {
 			_ = k.Kill() // newKafka's cleanup logs the end of the log if t failed
 		}
 	})
-	// Together: a node is ready once the controller quorum (a majority of the nodes) is up.
+	// Together: a node is ready once the controller quorum (a majority of the nodes) is up. A
+	// port taken between its choice and the JVM's bind (parallel test binaries) fails a
+	// node: the whole cluster is made again on fresh ports.
 	start := time.Now()
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i, k := range c.nodes {
-		wg.Go(func() { errs[i] = k.Kafka.Start(context.Background()) })
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
+	err = startOnFreshPorts(t, func() error {
+		for _, k := range c.nodes { // a failed attempt's
+			_ = k.Kill()
 		}
+		c.nodes = c.nodes[:0]
+		choose := o.ports
+		if choose == nil {
+			choose = FreePorts
+		}
+		ports := choose(t, 2*n)
+		ctrlPorts := ports[n:]
+		voters, id := servers.KafkaVoters(ctrlPorts), servers.NewKafkaClusterID()
+		for i := range n {
+			c.nodes = append(c.nodes, newKafka(t, servers.KafkaConfig{Port: ports[i], ControllerPort: ctrlPorts[i], Libs: libs,
+				NodeID: i + 1, Voters: voters, ClusterID: id, ExtraProps: o.ExtraProps}))
+		}
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i, k := range c.nodes {
+			wg.Go(func() { errs[i] = k.Kafka.Start(context.Background()) })
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if errors.Is(err, servers.ErrPortInUse) {
+				return err
+			}
+		}
+		return errors.Join(errs...)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("kafka %s: cluster of %d nodes %v ready in %s", servers.KafkaVersion, n, c.Brokers(), time.Since(start).Round(time.Millisecond))
 	return c

@@ -14,7 +14,19 @@ import (
 // restarts on its ports and catches up, a controller failover elects another, and nothing
 // acked is lost on the way.
 func TestKafkaCluster(t *testing.T) {
-	c := StartKafkaCluster(t, KafkaClusterOptions{})
+	// The first attempt finds a controller port taken (by another test binary, as in CI):
+	// the cluster is made again on fresh ports.
+	taken, _ := hold(t)
+	calls := 0
+	c := StartKafkaCluster(t, KafkaClusterOptions{ports: func(t testing.TB, n int) []int {
+		calls++
+		ports := FreePorts(t, n)
+		if calls == 1 {
+			ports[len(ports)-1] = taken
+		}
+		return ports
+	}})
+	require.Equal(t, 2, calls)
 	require.Len(t, c.Brokers(), 3)
 	const topic = "cluster"
 	require.NoError(t, c.CreateTopic(topic, 2, nil))
