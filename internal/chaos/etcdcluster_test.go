@@ -209,8 +209,12 @@ type etcdChanges struct {
 	err   error // of the last attempt
 }
 
+// run writes the changes until ctx is done. A change being retried when ctx ends is still
+// retried, for up to lastChangeGrace, so that the last change is whole: the test stops the
+// changes at any moment, an election (or a slow member on a loaded machine) included.
 func (c *etcdChanges) run(ctx context.Context, every time.Duration) {
 	for i := 1; ctx.Err() == nil; i++ {
+		var giveUp time.Time
 		for {
 			err := c.write(ctx, i)
 			c.mu.Lock()
@@ -219,14 +223,28 @@ func (c *etcdChanges) run(ctx context.Context, every time.Duration) {
 				c.n = i
 			}
 			c.mu.Unlock()
-			if err == nil || ctx.Err() != nil {
+			if err == nil {
 				break
 			}
-			sleep(ctx, 100*time.Millisecond)
+			if ctx.Err() == nil {
+				sleep(ctx, 100*time.Millisecond)
+				continue
+			}
+			if giveUp.IsZero() {
+				giveUp = time.Now().Add(lastChangeGrace)
+			}
+			if time.Now().After(giveUp) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 		sleep(ctx, every)
 	}
 }
+
+// lastChangeGrace is how long the change in progress when the test stops the changes is
+// still retried.
+const lastChangeGrace = 30 * time.Second
 
 func (c *etcdChanges) write(ctx context.Context, i int) error {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
