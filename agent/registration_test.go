@@ -55,6 +55,16 @@ func registered(cli *clientv3.Client, ip string, check func(collect.AgentInfo, c
 	}
 }
 
+// requireLeaseAlive checks a lease's remaining TTL as etcd reports it:
+// whole seconds, rounded down, and -1 once expired. A 2 s lease renewed every
+// TTL/3 can read 0 when a renewal runs late on a loaded machine (CI failed on
+// exactly that), so 0 is alive; the key's presence after several TTLs is what
+// proves the keep-alives.
+func requireLeaseAlive(t *testing.T, ttl int64) {
+	t.Helper()
+	require.GreaterOrEqual(t, ttl, int64(0), "lease expired")
+}
+
 // runRegistrar starts r.Run; the returned stop cancels it and checks that it
 // returned nil.
 func runRegistrar(t *testing.T, r *Registrar) (stop func()) {
@@ -117,7 +127,7 @@ func TestRegistrarLifecycle(t *testing.T) {
 	got, l, ttl, ok := registration(t, cli, "10.0.0.7")
 	require.True(t, ok)
 	require.Equal(t, lease, l)
-	require.Positive(t, ttl)
+	requireLeaseAlive(t, ttl)
 	require.Equal(t, 3, got.Tasks)
 
 	// The raw JSON uses the documented field names.
@@ -179,7 +189,7 @@ func TestRegistrarSurvivesEtcdRestart(t *testing.T) {
 			got, _, ttl, ok := registration(t, cli, "10.0.0.8")
 			require.True(t, ok, "registration lost after the restart")
 			require.Equal(t, 5, got.Tasks)
-			require.Positive(t, ttl)
+			requireLeaseAlive(t, ttl)
 
 			stop()
 			_, _, _, ok = registration(t, cli, "10.0.0.8")

@@ -30,8 +30,7 @@ func TestRealElasticsearchBlockedIndex(t *testing.T) {
 	defer setStallLog(t, 300*time.Millisecond, time.Hour)()
 	node := testenv.StartElasticsearch(t)
 	ctx := context.Background()
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
-	require.NoError(t, err)
+	es := node.Client(t)
 
 	tests := []struct {
 		name       string

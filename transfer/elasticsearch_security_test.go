@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/olivere/elastic/v7"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
@@ -32,8 +31,7 @@ func TestElasticsearchHTTPSAndAuth(t *testing.T) {
 	proxy := testenv.StartTLSProxy(t, testenv.TLSProxyOptions{Upstream: node.URL(), Certs: certs,
 		Users: map[string]string{"elastic": password}, APIKeys: []string{apiKey}})
 	brokers := startKfake(t, 1)
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
-	require.NoError(t, err)
+	es := node.Client(t)
 	for _, c := range []struct {
 		name, url, ca, user, password, apiKey string
 		tlsBlock                              bool   // the CA in elasticsearch.tls, not the flat elasticsearch.ca_file

@@ -45,8 +45,7 @@ func TestRealElasticsearch(t *testing.T) {
 func testRealElasticsearch(t *testing.T, node *testenv.Elasticsearch) {
 	brokers := startKfake(t, 3)
 	ctx := context.Background()
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
-	require.NoError(t, err)
+	es := node.Client(t)
 
 	const n = 10000
 	// Record 700's message is an object: a mapping conflict with the
@@ -133,8 +132,7 @@ func TestRealKafkaAndElasticsearch(t *testing.T) {
 
 func testRealKafkaAndElasticsearch(t *testing.T, brokers []string, node *testenv.Elasticsearch) {
 	ctx := context.Background()
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
-	require.NoError(t, err)
+	es := node.Client(t)
 	const n = 5000
 	topic := "applog-" + node.Engine().Name // one broker for the engines: a topic each
 	produceAgentRecords(t, brokers, topic, 0, n, nil)
@@ -184,8 +182,7 @@ func TestRealElasticsearchPipelines(t *testing.T) {
 func testRealElasticsearchPipelines(t *testing.T, node *testenv.Elasticsearch) {
 	brokers := startKfake(t, 2)
 	ctx := context.Background()
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
-	require.NoError(t, err)
+	es := node.Client(t)
 
 	const n = 2000
 	methods := []string{"GET", "POST", "PUT", "DELETE"}
@@ -287,13 +284,11 @@ func TestRealTemplate(t *testing.T) {
 func testRealTemplate(t *testing.T, node *testenv.Elasticsearch) {
 	brokers := startKfake(t, 1)
 	ctx := context.Background()
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
-	require.NoError(t, err)
+	es := node.Client(t)
 	const topic, name = "logs-app", "tmpl-upgrade"
-	index := topic + "-" + time.Now().UTC().Format("2006.01.02") // unless midnight passes
 
 	// What an earlier logtransfer left: a legacy template of the same name.
-	_, err = es.IndexPutTemplate(name).BodyString(`{"index_patterns": ["logs-app-*"],
+	_, err := es.IndexPutTemplate(name).BodyString(`{"index_patterns": ["logs-app-*"],
 		"mappings": {"properties": {"message": {"type": "keyword"}}}}`).Do(ctx)
 	require.NoError(t, err)
 	// A built-in-like composable template: every field a keyword.
@@ -314,7 +309,12 @@ func testRealTemplate(t *testing.T, node *testenv.Elasticsearch) {
 	cfg.Template.Replicas = &zero
 	cfg.Template.Name = name
 	startTransfer(t, cfg)
-	require.Eventually(t, func() bool { return esCount(ctx, es, index) == 100 }, 60*time.Second, 200*time.Millisecond)
+	require.Eventually(t, func() bool { return esCount(ctx, es, topic+"-*") == 100 }, 60*time.Second, 200*time.Millisecond)
+	// The daily index the documents' @timestamp picked (not today's date: the
+	// test may run across midnight).
+	hits, err := es.Search(topic + "-*").Size(1).Do(ctx)
+	require.NoError(t, err)
+	index := hits.Hits.Hits[0].Index
 
 	got, err := es.IndexGetIndexTemplate(name).Do(ctx)
 	require.NoError(t, err)
@@ -355,8 +355,7 @@ func TestRealKibanaQueries(t *testing.T) {
 func testRealKibanaQueries(t *testing.T, node *testenv.Elasticsearch, k *dashboards.Kibana) {
 	brokers := startKfake(t, 1)
 	ctx := context.Background()
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
-	require.NoError(t, err)
+	es := node.Client(t)
 	const topic, n = "kibana_web", 200
 	produceAgentRecords(t, brokers, topic, 0, n, func(i int, v []byte) []byte {
 		return append(v[:len(v)-1], fmt.Sprintf(`,"status":%d,"method":"GET","client":"10.1.0.%d","bytes":%d,"path":"/p/%d"}`,

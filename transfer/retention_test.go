@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/olivere/elastic/v7"
 	"github.com/stretchr/testify/require"
 
 	"github.com/logcollect/logcollect/internal/config"
@@ -28,8 +27,7 @@ func TestRealElasticsearchRetention(t *testing.T) {
 	}
 	node := testenv.StartElasticsearch(t)
 	ctx := context.Background()
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
-	require.NoError(t, err)
+	es := node.Client(t)
 	day := func(daysAgo int) string { return time.Now().UTC().AddDate(0, 0, -daysAgo).Format("2006.01.02") }
 	deleted := []string{"ret-" + day(40), "ret-" + day(31), "ret.b-" + day(100)}
 	kept := []string{
@@ -47,7 +45,7 @@ func TestRealElasticsearchRetention(t *testing.T) {
 	}
 	// A name logtransfer could make, but not its documents: no kafka.topic.
 	notOurs := "ret-" + day(50)
-	_, err = es.Index().Index(notOurs).Id("1").BodyString(`{"message":"old"}`).Do(ctx)
+	_, err := es.Index().Index(notOurs).Id("1").BodyString(`{"message":"old"}`).Do(ctx)
 	require.NoError(t, err)
 	kept = append(kept, notOurs)
 

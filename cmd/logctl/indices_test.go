@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/olivere/elastic/v7"
 	"github.com/stretchr/testify/require"
 
 	"github.com/logcollect/logcollect/internal/testenv"
@@ -24,8 +23,7 @@ import (
 func TestIndicesCommand(t *testing.T) {
 	node := testenv.StartElasticsearch(t)
 	ctx := context.Background()
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
-	require.NoError(t, err)
+	es := node.Client(t)
 	t.Setenv("LOGCTL_ES", node.URL())
 	date := func(daysAgo int) time.Time { return time.Now().UTC().AddDate(0, 0, -daysAgo) }
 	day := func(daysAgo int) string { return date(daysAgo).Format("2006.01.02") }

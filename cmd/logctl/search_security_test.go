@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/olivere/elastic/v7"
 	"github.com/stretchr/testify/require"
 
 	"github.com/logcollect/logcollect/internal/testenv"
@@ -22,10 +21,9 @@ func TestSearchHTTPSAndAuth(t *testing.T) {
 	node := testenv.StartElasticsearch(t)
 	proxy := testenv.StartTLSProxy(t, testenv.TLSProxyOptions{Upstream: node.URL(), Certs: certs,
 		Users: map[string]string{"elastic": password}, APIKeys: []string{apiKey}})
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
-	require.NoError(t, err)
+	es := node.Client(t)
 	indexLine(t, es, 1, time.Now().Add(-time.Minute).UTC(), "web-1", "GET /secure 200")
-	_, err = es.Refresh().Do(context.Background())
+	_, err := es.Refresh().Do(context.Background())
 	require.NoError(t, err)
 	t.Setenv("LOGCTL_ES", proxy.URL)
 

@@ -34,9 +34,8 @@ func indexLine(t *testing.T, es *elastic.Client, offset int, ts time.Time, host,
 // exits 0.
 func TestSearchCommand(t *testing.T) {
 	node := testenv.StartElasticsearch(t)
-	es, err := elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
-	require.NoError(t, err)
-	_, err = es.IndexPutTemplate("logtransfer").BodyString(`{"index_patterns":["web_log-*"],"settings":{"number_of_replicas":0},
+	es := node.Client(t)
+	_, err := es.IndexPutTemplate("logtransfer").BodyString(`{"index_patterns":["web_log-*"],"settings":{"number_of_replicas":0},
 		"mappings":{"properties":{"@timestamp":{"type":"date"},"host":{"properties":{"name":{"type":"keyword"},"ip":{"type":"keyword"}}},
 		"log":{"properties":{"file":{"properties":{"path":{"type":"keyword"}}}}},"kafka":{"properties":{"topic":{"type":"keyword"}}}}}}`).
 		Do(context.Background())

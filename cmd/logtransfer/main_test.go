@@ -291,9 +291,7 @@ func TestBinaryRealServers(t *testing.T) {
 	node := testenv.StartElasticsearch(t)
 	t.Logf("servers ready in %s", time.Since(start).Round(time.Millisecond))
 	rs := &realServers{brokers: kafka.Brokers(), esURL: node.URL(), version: node.Version()}
-	var err error
-	rs.es, err = elastic.NewClient(elastic.SetURL(node.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false))
-	require.NoError(t, err)
+	rs.es = node.Client(t)
 
 	// kill -9 the binary repeatedly while it indexes: afterwards the index
 	// holds every record exactly once, by _count and by id.

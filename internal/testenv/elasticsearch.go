@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/olivere/elastic/v7"
+
 	"github.com/logcollect/logcollect/internal/servers"
 )
 
@@ -152,4 +154,16 @@ func (e *Elasticsearch) DeleteIndices(t testing.TB) {
 	if err := e.Request(t.Context(), http.MethodDelete, "/*?expand_wildcards=open,closed", "", nil); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Client returns an olivere/elastic client of the node for a test's own requests, with
+// sniffing off (the node advertises an address tests need not reach) and no health-check
+// loop (the node is up; its stop is the test's business).
+func (e *Elasticsearch) Client(t testing.TB, opts ...elastic.ClientOptionFunc) *elastic.Client {
+	t.Helper()
+	c, err := elastic.NewClient(append([]elastic.ClientOptionFunc{elastic.SetURL(e.URL()), elastic.SetSniff(false), elastic.SetHealthcheck(false)}, opts...)...)
+	if err != nil {
+		t.Fatalf("%s: client of %s: %v", e.Engine().Name, e.URL(), err)
+	}
+	return c
 }
