@@ -36,6 +36,7 @@ type Registrar struct {
 	mu      sync.Mutex
 	info    collect.AgentInfo
 	hasInfo bool
+	written collect.AgentInfo // the info last written to etcd
 	// changed signals Run that info changed. Size 1: updates coalesce, Run
 	// always puts the latest info.
 	changed chan struct{}
@@ -75,9 +76,13 @@ func (r *Registrar) current() (collect.AgentInfo, bool) {
 
 // Run registers the agent and keeps it registered until ctx is done: it
 // grants a lease, puts the key with it and keeps the lease alive. When the
-// lease is lost (etcd down for longer than the TTL, lease revoked) it grants
-// a new one and puts the key again, with backoff. When ctx is done it
-// revokes the lease, which deletes the key, and returns nil.
+// client gives the lease up (no keep-alive answer within the TTL, as across
+// an etcd restart or on a loaded host) it asks etcd whether the lease is
+// still alive (a restarted etcd renews every lease) and if so keeps that
+// lease alive again; when the lease is lost (expired while etcd could not be
+// reached, revoked) it grants a new one and puts the key again, with
+// backoff. When ctx is done it revokes the lease, which deletes the key, and
+// returns nil.
 func (r *Registrar) Run(ctx context.Context) error {
 	bo := retry.Backoff{Min: 200 * time.Millisecond, Max: max(r.ttl/3, time.Second)}
 	for {
@@ -103,14 +108,53 @@ func (r *Registrar) Run(ctx context.Context) error {
 		}
 		bo.Reset()
 		r.log.Info("registered in etcd", "key", key, "lease", fmt.Sprintf("%x", lease), "ttl", r.ttl)
-		err = r.keepAlive(ctx, lease, key)
-		if ctx.Err() != nil {
+		for {
+			key, err = r.keepAlive(ctx, lease, key)
+			if ctx.Err() != nil {
+				r.deregister(lease, key)
+				return nil
+			}
+			// clientv3 gives a lease up when no keep-alive answer came within the TTL,
+			// which an etcd restart or a loaded host causes while etcd keeps the lease (a
+			// restarted etcd renews every lease): ask etcd before granting a new one, so
+			// that a restart does not cost it a grant and a put per agent.
+			if !r.leaseKept(ctx, lease) {
+				break
+			}
+			r.log.Info("etcd registration kept: its lease is alive, keeping it alive again", "key", key, "lease", fmt.Sprintf("%x", lease), "err", err)
+			if !retry.Sleep(ctx, bo.Next()) { // keepAlive failing at once must not spin
+				r.deregister(lease, key)
+				return nil
+			}
+		}
+		if ctx.Err() != nil { // while asking about the lease: it may be alive
 			r.deregister(lease, key)
 			return nil
 		}
 		r.log.Warn("etcd registration lost, registering again", "key", key, "err", err)
 		if !retry.Sleep(ctx, bo.Next()) {
 			return nil
+		}
+	}
+}
+
+// leaseKept reports whether etcd still holds lease with time left. While etcd
+// cannot be reached it asks again with backoff, until ctx is done (false).
+func (r *Registrar) leaseKept(ctx context.Context, lease clientv3.LeaseID) bool {
+	bo := retry.Backoff{Min: 200 * time.Millisecond, Max: max(r.ttl/3, time.Second)}
+	for {
+		tctx, cancel := context.WithTimeout(ctx, registrationTimeout)
+		resp, err := r.cli.TimeToLive(tctx, lease)
+		cancel()
+		switch {
+		case err == nil:
+			return resp.TTL > 0 // -1: expired or revoked
+		case errors.Is(err, rpctypes.ErrLeaseNotFound):
+			return false
+		}
+		r.log.Debug("asking etcd whether the registration's lease is alive failed, retrying", "lease", fmt.Sprintf("%x", lease), "err", err)
+		if !retry.Sleep(ctx, bo.Next()) {
+			return false
 		}
 	}
 }
@@ -147,29 +191,43 @@ func (r *Registrar) put(ctx context.Context, lease clientv3.LeaseID) (string, er
 	if _, err := r.cli.Put(pctx, key, string(val), clientv3.WithLease(lease)); err != nil {
 		return "", fmt.Errorf("put %s: %w", key, err)
 	}
+	r.mu.Lock()
+	r.written = info
+	r.mu.Unlock()
 	return key, nil
 }
 
+// stale reports whether the info changed since it was last written.
+func (r *Registrar) stale() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.info != r.written
+}
+
 // keepAlive keeps lease alive and puts info changes until ctx is done or the
-// lease is lost; it returns why it stopped.
-func (r *Registrar) keepAlive(ctx context.Context, lease clientv3.LeaseID, key string) error {
+// lease is lost; it returns the registration's key (it moves with the IP) and
+// why it stopped.
+func (r *Registrar) keepAlive(ctx context.Context, lease clientv3.LeaseID, key string) (string, error) {
 	kctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// clientv3 sends a keep-alive every TTL/3 and closes the channel when
 	// the lease expired (no answer within the TTL) or was revoked.
 	ka, err := r.cli.KeepAlive(kctx, lease)
 	if err != nil {
-		return fmt.Errorf("keep lease alive: %w", err)
+		return key, fmt.Errorf("keep lease alive: %w", err)
 	}
 	var again <-chan time.Time // set while a changed info is not yet put
+	if r.stale() {             // changed while an earlier keepAlive on this lease failed to put it
+		again = time.After(0)
+	}
 	bo := retry.Backoff{Min: 200 * time.Millisecond, Max: max(r.ttl/3, time.Second)}
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return key, ctx.Err()
 		case _, ok := <-ka:
 			if !ok {
-				return errors.New("lease keep-alive ended (lease expired or revoked)")
+				return key, errors.New("lease keep-alive ended (no answer within the TTL, or the lease expired or was revoked)")
 			}
 			continue
 		case <-r.changed:
@@ -188,7 +246,7 @@ func (r *Registrar) keepAlive(ctx context.Context, lease clientv3.LeaseID, key s
 				key = newKey
 			}
 		case errors.Is(err, rpctypes.ErrLeaseNotFound):
-			return err
+			return key, err
 		case ctx.Err() == nil:
 			r.log.Warn("updating the etcd registration failed, retrying", "key", key, "err", err)
 			again = time.After(bo.Next())

@@ -157,8 +157,9 @@ func TestRegistrarSurvivesEtcdRestart(t *testing.T) {
 	}{
 		// Shorter than the TTL: the lease survives, keep-alives resume.
 		{name: "short outage", outage: 0},
-		// Longer than the TTL: the client gives the lease up; a new lease
-		// is granted and the key put again.
+		// Longer than the TTL: the client gives the lease up, but the
+		// restarted etcd renewed it: the Registrar keeps the same lease
+		// alive again instead of granting a new one.
 		{name: "outage longer than the TTL", outage: 3 * time.Second},
 	}
 	for _, tt := range tests {
@@ -173,6 +174,7 @@ func TestRegistrarSurvivesEtcdRestart(t *testing.T) {
 			stop := runRegistrar(t, r)
 			require.Eventually(t, registered(cli, "10.0.0.8", func(collect.AgentInfo, clientv3.LeaseID) bool { return true }),
 				5*time.Second, 20*time.Millisecond)
+			_, lease, _, _ := registration(t, cli, "10.0.0.8")
 
 			e.Stop()
 			time.Sleep(tt.outage)
@@ -186,8 +188,9 @@ func TestRegistrarSurvivesEtcdRestart(t *testing.T) {
 				return got.Tasks == 5
 			}), 20*time.Second, 50*time.Millisecond)
 			time.Sleep(5 * time.Second)
-			got, _, ttl, ok := registration(t, cli, "10.0.0.8")
+			got, l, ttl, ok := registration(t, cli, "10.0.0.8")
 			require.True(t, ok, "registration lost after the restart")
+			require.Equal(t, lease, l, "the lease etcd kept is kept alive again, not replaced")
 			require.Equal(t, 5, got.Tasks)
 			requireLeaseAlive(t, ttl)
 
@@ -196,4 +199,26 @@ func TestRegistrarSurvivesEtcdRestart(t *testing.T) {
 			require.False(t, ok, "key deleted on shutdown")
 		})
 	}
+}
+
+// A lease etcd no longer holds (revoked here, as an operator or an expiry
+// while etcd was unreachable would) is not kept alive again: the Registrar
+// grants a new one and puts its key again.
+func TestRegistrarLeaseRevoked(t *testing.T) {
+	etcdLeakCheck(t)
+	e := testenv.StartEtcd(t)
+	cli := e.Client(t)
+	log, _ := etcdTestLog(t)
+	r := NewRegistrar(cli, 2*time.Second, log)
+	r.Update(collect.AgentInfo{Hostname: "web-3", IP: "10.0.0.9", Version: "1.2.3", Tasks: 1})
+	stop := runRegistrar(t, r)
+	defer stop()
+	require.Eventually(t, registered(cli, "10.0.0.9", func(collect.AgentInfo, clientv3.LeaseID) bool { return true }),
+		5*time.Second, 20*time.Millisecond)
+	_, lease, _, _ := registration(t, cli, "10.0.0.9")
+
+	_, err := cli.Revoke(t.Context(), lease)
+	require.NoError(t, err)
+	require.Eventually(t, registered(cli, "10.0.0.9", func(_ collect.AgentInfo, l clientv3.LeaseID) bool { return l != lease }),
+		20*time.Second, 50*time.Millisecond, "registered again with a new lease")
 }

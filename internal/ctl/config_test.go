@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -226,6 +227,36 @@ func TestConfigStoreAll(t *testing.T) {
 	cfgs, err = s.GetAll(ctx)
 	require.NoError(t, err)
 	require.JSONEq(t, validConfig2, string(cfgs[0].Value), "nothing written")
+
+	// Many hosts written at once, each adding the same new topic to
+	// logtransfer's topics key: every host written, the topic added once,
+	// the key's other topics kept.
+	for i := range 60 {
+		ip := fmt.Sprintf("10.0.1.%d", i)
+		register(t, cli, collect.AgentInfo{Hostname: "many-" + ip, IP: ip, Version: "1.0.0", StartTime: time.Now()})
+	}
+	put(t, cli, "/logtransfer/topics", `["old"]`)
+	s = NewConfigStore(cli, "", 5*time.Second).WithTopicsKey("/logtransfer/topics")
+	const many = `[{"path":"/var/log/many.log","topic":"many"}]`
+	rs, err = s.SetAll(ctx, []byte(many))
+	require.NoError(t, err)
+	require.Len(t, rs, 62)
+	added := 0
+	for _, r := range rs {
+		require.NoError(t, r.Err, r.IP)
+		added += len(r.TopicsAdded)
+	}
+	require.Equal(t, 1, added, "the topic added by one write")
+	require.True(t, slices.IsSortedFunc(rs, func(a, b SetResult) int { return strings.Compare(a.IP, b.IP) }), "results in the agents' order")
+	cfgs, err = s.GetAll(ctx)
+	require.NoError(t, err)
+	require.Len(t, cfgs, 62)
+	for _, c := range cfgs {
+		require.JSONEq(t, many, string(c.Value), c.IP)
+	}
+	resp, err := cli.Get(ctx, "/logtransfer/topics")
+	require.NoError(t, err)
+	require.JSONEq(t, `["old","many"]`, string(resp.Kvs[0].Value))
 }
 
 // editorScript writes a fake $EDITOR: a shell script run with the file to
