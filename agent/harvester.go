@@ -131,12 +131,7 @@ type harvester struct {
 }
 
 // poke wakes the harvester, unless a wake is pending already.
-func (h *harvester) poke() {
-	select {
-	case h.wake <- struct{}{}:
-	default:
-	}
-}
+func (h *harvester) poke() { poke(h.wake) }
 
 // changedSince reports whether fi differs from the harvester's last look.
 func (h *harvester) changedSince(fi os.FileInfo) bool {
