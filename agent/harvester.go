@@ -357,6 +357,7 @@ func (h *harvester) readAvailable(ctx context.Context) (n int, more bool, err er
 	}()
 	tm := h.task.tm
 	from := h.lr.offset
+	h.arena.expect(h.e.size.Load() - from)
 	h.readAt = time.Now()
 	h.readTime = appendTime(h.readTime[:0], h.readAt)
 	for {
