@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -229,7 +228,7 @@ func (a *Agent) Run(ctx context.Context) error {
 // is idle: no read pass for idleAfter. The Go runtime returns free memory by
 // itself only slowly, paced by the heap goal of its last collection, and an
 // idle agent runs no collection: after a backlog, its RSS would stay at the
-// backlog's peak for minutes. Two forced collections per burst are cheap.
+// backlog's peak for minutes. One forced collection per burst is cheap.
 type idleMemory struct {
 	passes uint64
 	since  time.Time
@@ -248,10 +247,6 @@ func (m *idleMemory) check(now time.Time) bool {
 	if m.freed || now.Sub(m.since) < idleAfter {
 		return false
 	}
-	// Each collection also halves the goroutine stacks that use less than
-	// a quarter of theirs: the harvesters' stacks grew while they shipped
-	// (8 KiB and more each) and need 2-4 KiB while they wait.
-	runtime.GC()
 	debug.FreeOSMemory()
 	m.freed = true
 	return true
