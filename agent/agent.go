@@ -343,6 +343,7 @@ func (a *Agent) start(ctx context.Context, t collect.Task, restricted bool) *run
 		claims:      a.claims,
 		watcher:     a.watcher,
 		slots:       a.slots,
+		passGap:     min(a.cfg.Kafka.Linger.D()/2, maxPassGap),
 		limit:       a.limit,
 		tm:          newTaskMetrics(a.m, t.Path, t.Topic),
 		log:         a.log.With("task", t.Path, "topic", t.Topic),

@@ -1,18 +1,25 @@
 package agent
 
 import (
+	"math/bits"
 	"sync"
 	"sync/atomic"
 )
 
 // arena hands out inflights and record value buffers in blocks, so shipping
-// a backlog costs no allocation per line. Blocks grow from arenaMinBlock
-// while a read pass goes on, and reset drops them when it ends, so an idle
-// file holds no block: a trickle of lines gets small blocks, a backlog large
-// ones. A full-size block goes back to a pool once the arena has moved on
-// and Kafka has acknowledged (or failed) all its records, so a backlog reuses
-// the same few blocks instead of allocating (and the GC scanning) one per
-// 256 lines.
+// a backlog costs no allocation per line. A read pass's first block is sized
+// from the bytes the pass has ahead of it (expect), and blocks grow from
+// there up to arenaMaxBlock while the pass goes on; reset drops them when it
+// ends, so an idle file holds no block. A block goes back to a pool of its
+// size once the arena has moved on and Kafka has acknowledged (or failed) all
+// its records, so a backlog, and many files read in turn in short passes,
+// reuse the same few blocks instead of allocating (and the GC scanning) one
+// per pass or per 256 lines.
+//
+// A recycled block's inflights are written again while kgo may still call
+// the context of one of its records (see inflight): that is safe because
+// inflight's context methods read nothing (TestArenaReuseAfterNewTopic, under
+// -race, is the check).
 //
 // Blocks change only in next, so the bytes of a record (taken with value and
 // used before or after its inflight, in any order) are in the block of its
@@ -40,11 +47,20 @@ const (
 	arenaMinBlock = 4
 	arenaMaxBlock = 256
 	arenaBufPer   = 512 // value bytes reserved per record of a block
+	arenaClasses  = 7   // block sizes: arenaMinBlock << 0 .. arenaClasses-1 == arenaMaxBlock
 )
 
-var arenaPool = sync.Pool{New: func() any {
-	return &arenaBlock{recs: make([]inflight, arenaMaxBlock), buf: make([]byte, arenaMaxBlock*arenaBufPer)}
-}}
+// arenaPools recycle blocks, one pool per block size.
+var arenaPools [arenaClasses]sync.Pool
+
+func arenaClass(records int) int { return bits.Len(uint(records/arenaMinBlock)) - 1 }
+
+func newArenaBlock(records int) *arenaBlock {
+	if b, ok := arenaPools[arenaClass(records)].Get().(*arenaBlock); ok {
+		return b
+	}
+	return &arenaBlock{recs: make([]inflight, records), buf: make([]byte, records*arenaBufPer)}
+}
 
 // done drops one reference to b (an inflight's), and recycles b when it was
 // the last. A nil b (an inflight not from an arena) is left alone.
@@ -54,10 +70,8 @@ func (b *arenaBlock) drop(n int32) {
 	if b == nil || b.refs.Add(-n) != 0 {
 		return
 	}
-	if len(b.recs) == arenaMaxBlock {
-		clear(b.recs) // drop what the records pointed to
-		arenaPool.Put(b)
-	}
+	clear(b.recs) // drop what the records pointed to
+	arenaPools[arenaClass(len(b.recs))].Put(b)
 }
 
 func (a *arena) reset() {
@@ -72,16 +86,22 @@ func (a *arena) leave() {
 	}
 }
 
+// expect sizes the first block of a pass for bytes of lines ahead (at
+// arenaBufPer bytes a record): a backlog starts with full blocks, a trickle
+// with small ones. It has effect only before the pass's first block.
+func (a *arena) expect(bytes int64) {
+	if a.blk != nil {
+		return
+	}
+	recs := int(min(bytes/arenaBufPer, arenaMaxBlock))
+	a.block = (1 << bits.Len(uint(max(recs, arenaMinBlock)-1))) / 2 // grow doubles it: the power of 2 ≥ recs
+}
+
 // grow moves to a new block.
 func (a *arena) grow() {
 	a.leave()
 	a.block = min(max(a.block*2, arenaMinBlock), arenaMaxBlock)
-	var b *arenaBlock
-	if a.block == arenaMaxBlock {
-		b = arenaPool.Get().(*arenaBlock)
-	} else {
-		b = &arenaBlock{recs: make([]inflight, a.block), buf: make([]byte, a.block*arenaBufPer)}
-	}
+	b := newArenaBlock(a.block)
 	b.refs.Store(int32(len(b.recs)) + 1)
 	a.blk, a.recs, a.buf, a.full = b, b.recs, b.buf[:0], false
 }

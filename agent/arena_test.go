@@ -1,10 +1,17 @@
 package agent
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 	"unsafe"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
+
+	"github.com/logcollect/logcollect/internal/collect"
 )
 
 // TestArenaRecycles checks the reference counts that decide when an arena
@@ -78,4 +85,44 @@ func TestArenaRecycles(t *testing.T) {
 	require.EqualValues(t, 1+len(a.recs), last.refs.Load())
 	a.reset()
 	require.Zero(t, last.refs.Load())
+}
+
+// TestArenaReuseAfterNewTopic ships a file's first lines to a topic the
+// client does not know yet, then more lines in short passes, each waited for,
+// so that the blocks of the first passes are recycled and written again.
+// kgo's goroutine that waits for a new topic's metadata calls the first
+// record's context (its inflight) after that record may have been
+// acknowledged: under -race, an inflight whose context methods read its
+// fields fails here (the race that once had small blocks left unpooled).
+// Without -race, the records must still arrive whole, once, in order.
+func TestArenaReuseAfterNewTopic(t *testing.T) {
+	brokers := newFakeKafka(t)
+	dir := t.TempDir()
+	cfg := testConfig(t, brokers, t.TempDir())
+	const files, rounds, per = 8, 30, 3
+	var tasks []collect.Task
+	for i := range files {
+		path := filepath.Join(dir, fmt.Sprintf("app-%d.log", i))
+		require.NoError(t, os.WriteFile(path, nil, 0o644))
+		tasks = append(tasks, collect.Task{Path: path, Topic: fmt.Sprintf("new-%d", i), StartPosition: "beginning"})
+	}
+	ra := startAgent(t, cfg, nil, tasks...)
+	sent := func() float64 {
+		n := 0.0
+		for _, task := range tasks {
+			n += testutil.ToFloat64(ra.m.RecordsSent.WithLabelValues(task.Path, task.Topic))
+		}
+		return n
+	}
+	for r := range rounds {
+		for _, task := range tasks {
+			appendLines(t, task.Path, r*per, (r+1)*per)
+		}
+		want := float64((r + 1) * per * files)
+		require.Eventually(t, func() bool { return sent() == want }, time.Minute, 5*time.Millisecond, "round %d acknowledged", r)
+	}
+	for _, task := range tasks {
+		recs := consumeN(t, brokers, task.Topic, rounds*per, time.Minute)
+		require.Equal(t, wantLines(task.Path, 0, rounds*per), messagesByFile(t, recs)[task.Path], task.Topic)
+	}
 }

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -91,4 +92,40 @@ func TestIdleFilesHoldNoReadBuffer(t *testing.T) {
 	appendLines(t, filepath.Join(dir, "app-07.log"), lines, lines+10)
 	fp.waitFor(t, files*lines+10)
 	require.Eventually(t, func() bool { return readBuffersInUse.Load() == 0 }, 30*time.Second, 10*time.Millisecond)
+}
+
+// TestStreamedLinesReadInFewPasses: lines appended one write each, as an
+// application logs, are read in passes at least passGap apart
+// (kafka.linger/2) instead of one pass per write (an inotify wake each), and
+// every line is shipped once, in order.
+func TestStreamedLinesReadInFewPasses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	require.NoError(t, os.WriteFile(path, nil, 0o644))
+	cfg := fakeConfig(t)
+	cfg.Kafka.Linger = Duration(10 * time.Millisecond) // passGap 5 ms
+	fp := &fakeProducer{}
+	task := collect.Task{Path: path, Topic: "t", StartPosition: "beginning"}
+	ra := startAgent(t, cfg, fp, task)
+	require.Eventually(t, func() bool { return testutil.ToFloat64(ra.m.FilesOpen.WithLabelValues(path, "t")) == 1 },
+		30*time.Second, 5*time.Millisecond, "harvester started")
+
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	defer f.Close()
+	const lines = 2000
+	passes, start := readPassCount.Load(), time.Now()
+	for i := range lines {
+		_, err := fmt.Fprintf(f, "line %d of %s\n", i, filepath.Base(path))
+		require.NoError(t, err)
+		if i%20 == 19 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	writing := time.Since(start)
+	require.Equal(t, wantLines(path, 0, lines), fp.waitFor(t, lines))
+	n := readPassCount.Load() - passes
+	// One pass per passGap while the writes came, and a few at the edges;
+	// without the gap, about one per sleep of the writer (100).
+	require.LessOrEqual(t, n, uint64(writing/(5*time.Millisecond))+5, "read passes for %d writes in %s", lines, writing)
+	t.Logf("%d writes in %s read in %d passes", lines, writing, n)
 }

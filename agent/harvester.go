@@ -32,6 +32,19 @@ const (
 	watchedPoll = 30 * time.Second
 )
 
+// A file that lines stream into is read in passes at least passGap apart
+// (taskRunner.passGap): half of kafka.linger, at most maxPassGap. Records wait
+// for the producer's linger anyway, so a pass that reads what a few writes
+// appended instead of one pass per write (an inotify wake each) costs them
+// at most passGap of latency, and saves the passes' system calls and the
+// producer's smaller batches. streamWindow is how recent the last lines
+// must be for a file to count as streaming: a wake after a quiet spell is
+// read at once.
+const (
+	maxPassGap   = 5 * time.Millisecond
+	streamWindow = time.Second
+)
+
 // passBudget is how many bytes a read pass reads at most before it gives its
 // read slot back (see readSlots): a large backlog does not keep the other
 // files from being read.
@@ -131,12 +144,7 @@ type harvester struct {
 }
 
 // poke wakes the harvester, unless a wake is pending already.
-func (h *harvester) poke() {
-	select {
-	case h.wake <- struct{}{}:
-	default:
-	}
-}
+func (h *harvester) poke() { poke(h.wake) }
 
 // changedSince reports whether fi differs from the harvester's last look.
 func (h *harvester) changedSince(fi os.FileInfo) bool {
@@ -179,6 +187,7 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 
 	lastActivity := time.Now()
 	opened := lastActivity
+	var lastRead time.Time // the start of the last pass that read lines
 	renamed, woken, yield, skipped := false, true, false, false
 	n, more := 0, false
 	var looked fileLook
@@ -187,11 +196,14 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 		// that read lines or stopped at its budget, or a new look.
 		// Truncation is checked before reading: after a copytruncate the
 		// bytes past the old offset belong to new lines.
-		// fresh says there may be new lines; a pass that read some is
-		// followed by one more look (for the fingerprint and the end of
-		// file), which is not evidence of new lines.
+		// fresh says there may be new lines. A pass that read some is
+		// followed by one more look, which is not evidence of new lines,
+		// when the file is polled (lines written during the pass would
+		// otherwise wait for the poll) or its fingerprint is still short
+		// (extended as soon as the lines are read): with an inotify
+		// watch, a write during the pass has left a wake pending.
 		fresh := woken || more || skipped
-		check := fresh || n > 0
+		check := fresh || (n > 0 && (!watched || renamed || h.fingerprintShort()))
 		if fi, err := h.f.Stat(); err == nil {
 			if l := lookOf(fi); l != looked {
 				fresh, check, looked = true, true, l
@@ -211,7 +223,11 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 		n, more = 0, false
 		skipped = fresh && yield // read once the harvester no longer gives way, or by the next one
 		if check && !yield {
+			passAt := time.Now()
 			n, more, err = h.readAvailable(ctx)
+			if n > 0 {
+				lastRead = passAt
+			}
 			if err != nil {
 				if ctx.Err() != nil {
 					return endCancelled, nil
@@ -310,7 +326,48 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 			woken = true
 		case <-timer.C:
 		}
+		if woken && !h.coalesce(ctx, lastRead, timer, changed) {
+			return endCancelled, nil
+		}
 	}
+}
+
+// coalesce delays a pass woken while lines stream in (the last pass that read
+// lines started at lastRead, less than streamWindow ago) until passGap after
+// lastRead, so that the pass reads what the writes of that time appended.
+// The wakes that come meanwhile are taken: the pass reads their lines. It
+// reports false if ctx ends first.
+func (h *harvester) coalesce(ctx context.Context, lastRead time.Time, timer *time.Timer, changed <-chan struct{}) bool {
+	gap := h.task.passGap
+	if gap <= 0 || time.Since(lastRead) >= streamWindow {
+		return true
+	}
+	d := time.Until(lastRead.Add(gap))
+	if d <= 0 {
+		return true
+	}
+	timer.Reset(d)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+	}
+	select {
+	case <-changed:
+	default:
+	}
+	select {
+	case <-h.wake:
+	default:
+	}
+	return true
+}
+
+// fingerprintShort reports whether the file's fingerprint covers less than
+// what has been read of it, up to fingerprintMax (see wasTruncated).
+func (h *harvester) fingerprintShort() bool {
+	fpLen, _ := h.e.fingerprint()
+	return int64(fpLen) < min(h.lr.offset, fingerprintMax)
 }
 
 // pendingDeadline is how long until a pending container record or multiline
@@ -362,6 +419,7 @@ func (h *harvester) readAvailable(ctx context.Context) (n int, more bool, err er
 	}()
 	tm := h.task.tm
 	from := h.lr.offset
+	h.arena.expect(h.e.size.Load() - from)
 	h.readAt = time.Now()
 	h.readTime = appendTime(h.readTime[:0], h.readAt)
 	for {

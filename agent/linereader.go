@@ -13,8 +13,8 @@ import (
 const readBufferSize = 64 << 10
 
 // lineBufferKeep is how much of its line buffer a lineReader keeps between
-// read passes: a partial line longer than this is kept in a buffer of its
-// own size, and a line buffer grown by a long line is dropped when empty.
+// read passes for a partial line: a partial line longer than this is kept in
+// a buffer of its own size. Without a partial line, it keeps none.
 const lineBufferKeep = 1 << 10
 
 // readBuffers lends the read buffers. A lineReader holds one only during a
@@ -86,9 +86,10 @@ func (lr *lineReader) next() (line []byte, end int64, truncated bool, err error)
 
 // release gives the read buffer back, at the end of a read pass. Bytes read
 // into it and not yet returned by next are given back to r when it can seek
-// (its offset moves back over them), and the buffer is kept otherwise. A
-// line buffer that a long line grew is replaced by one of the partial line's
-// size. The next call to next takes a buffer again.
+// (its offset moves back over them), and the buffer is kept otherwise. The
+// line buffer is dropped when there is no partial line, and replaced by one
+// of the partial line's size when a long line grew it. The next call to next
+// takes a buffer again.
 func (lr *lineReader) release() error {
 	if lr.br == nil {
 		return nil
@@ -106,7 +107,10 @@ func (lr *lineReader) release() error {
 	readBuffers.Put(lr.br)
 	readBuffersInUse.Add(-1)
 	lr.br = nil
-	if cap(lr.buf) > lineBufferKeep {
+	switch {
+	case len(lr.buf) == 0:
+		lr.buf = nil // no partial line: a file between passes holds no line buffer
+	case cap(lr.buf) > lineBufferKeep:
 		lr.buf = append([]byte(nil), lr.buf...)
 	}
 	return nil

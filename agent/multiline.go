@@ -70,6 +70,12 @@ func NewJoiner(m *collect.Multiline, maxBytes int) *Joiner {
 // times. Event.Text is only valid until the next Add or Flush call.
 func (j *Joiner) Add(l Line, emit func(Event)) {
 	if j.re == nil {
+		if j.maxBytes <= 0 || len(l.Text) <= j.maxBytes {
+			// One event per line: its text is the line's, not a copy
+			// (an idle file keeps no buffer, a line costs no memmove).
+			emit(Event{Text: l.Text, Offset: l.Offset, Lines: max(l.Lines, 1), Truncated: l.Truncated})
+			return
+		}
 		j.add(l)
 		j.emit(emit)
 		return

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,6 +68,7 @@ type entry struct {
 	failed   bool      // a record of generation gen failed: do not advance
 	lastSeen time.Time // last time a scan found the file
 	epoch    string    // this file's content since it was found or last truncated (see renew)
+	dirty    bool      // a field the registry file holds changed since Save last looked (lastSeen: its hour)
 
 	epochSeq atomic.Uint64 // Registry.seq when epoch was set: Save has persisted it once savedSeq reaches it
 
@@ -97,12 +97,12 @@ func (e *entry) ack(gen uint64, offset int64) bool {
 		return false
 	}
 	if offset > e.acked {
-		e.acked = offset
+		e.acked, e.dirty = offset, true
 	}
 	if e.skipTo > e.acked && offset >= e.skipAfter {
 		// This record is, or follows, the last one sent before filtered
 		// events: every record before them is acknowledged (see skip).
-		e.acked = e.skipTo
+		e.acked, e.dirty = e.skipTo, true
 	}
 	return true
 }
@@ -133,7 +133,7 @@ func (e *entry) skip(gen uint64, sent, offset int64) {
 		return
 	}
 	if e.acked >= sent {
-		e.acked = max(e.acked, offset)
+		e.acked, e.dirty = max(e.acked, offset), true
 		return
 	}
 	e.skipAfter, e.skipTo = sent, offset
@@ -159,7 +159,7 @@ func (e *entry) begin(offset int64) uint64 {
 	defer e.mu.Unlock()
 	e.gen++
 	e.failed = false
-	e.acked = offset
+	e.acked, e.dirty = offset, true
 	e.skipAfter, e.skipTo = 0, 0
 	e.read.Store(offset)
 	return e.gen
@@ -202,7 +202,7 @@ type Registry struct {
 	path      string
 	saveMu    sync.Mutex
 	lastSaved []byte // skip writes that would not change the file
-	lastSum   uint64 // digest of what lastSaved holds: skip encoding it again (see digest)
+	unsaved   bool   // the last save failed: the next one encodes whatever the dirty flags say
 
 	mu      sync.Mutex
 	entries map[fileID]*entry
@@ -210,6 +210,12 @@ type Registry struct {
 
 	seq      atomic.Uint64 // bumped for every new epoch
 	savedSeq atomic.Uint64 // every epoch up to this seq is on disk
+
+	// changed is set (under mu) when the tasks or the set of entries
+	// change; an entry's own fields set its dirty flag. Save encodes the
+	// registry only when one of them is set: an idle agent saves every
+	// second, and looking at thousands of entries must cost little.
+	changed bool
 }
 
 // OpenRegistry loads dir/registry.json, or starts empty if it does not exist.
@@ -262,6 +268,7 @@ func (r *Registry) knownTask(task string) bool {
 	defer r.mu.Unlock()
 	known := r.tasks[task]
 	r.tasks[task] = true
+	r.changed = r.changed || !known
 	return known
 }
 
@@ -274,12 +281,14 @@ func (r *Registry) lookup(id fileID) *entry {
 func (r *Registry) put(e *entry) {
 	r.mu.Lock()
 	r.entries[e.ID] = e
+	r.changed = true
 	r.mu.Unlock()
 }
 
 func (r *Registry) remove(id fileID) {
 	r.mu.Lock()
 	delete(r.entries, id)
+	r.changed = true
 	r.mu.Unlock()
 }
 
@@ -296,6 +305,7 @@ func (r *Registry) prune(now time.Time, age time.Duration) int {
 		e.mu.Unlock()
 		if old {
 			delete(r.entries, id)
+			r.changed = true
 			n++
 		}
 	}
@@ -316,6 +326,7 @@ func (r *Registry) renew(e *entry) {
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	e.mu.Lock()
 	e.epoch = base64.RawURLEncoding.EncodeToString(b[:])
+	e.dirty = true
 	e.mu.Unlock()
 	e.epochSeq.Store(r.seq.Add(1))
 }
@@ -352,8 +363,8 @@ func (r *Registry) Save() error {
 func (r *Registry) save() error {
 	// Every epoch numbered up to seq is set before the snapshot below.
 	seq := r.seq.Load()
-	sum := r.digest()
-	if r.lastSaved != nil && sum == r.lastSum {
+	rf, changed := r.snapshot()
+	if r.lastSaved != nil && !changed && !r.unsaved {
 		// Nothing changed since the last save: an idle agent saves every
 		// second, and encoding thousands of entries is its main cost.
 		if seq > r.savedSeq.Load() {
@@ -361,8 +372,43 @@ func (r *Registry) save() error {
 		}
 		return nil
 	}
-	rf := registryFile{Version: 1}
+	sort.Strings(rf.Tasks)
+	sort.Slice(rf.Files, func(i, j int) bool { return rf.Files[i].Path < rf.Files[j].Path })
+	data, err := json.MarshalIndent(rf, "", " ")
+	if err != nil {
+		r.unsaved = true
+		return err
+	}
+	if !bytes.Equal(data, r.lastSaved) {
+		if err := writeFileAtomic(r.path, data); err != nil {
+			r.unsaved = true // the dirty flags were cleared: do not skip the next save
+			return err
+		}
+		r.lastSaved = data
+	}
+	r.unsaved = false
+	if seq > r.savedSeq.Load() { // only save moves it, under saveMu
+		r.savedSeq.Store(seq)
+	}
+	return nil
+}
+
+// snapshot clears the dirty flags and reports whether any was set; only then
+// (or when the last save failed) does it copy the registry into rf.
+func (r *Registry) snapshot() (rf registryFile, changed bool) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	changed, r.changed = r.changed, false
+	for _, e := range r.entries {
+		e.mu.Lock()
+		changed = changed || e.dirty
+		e.dirty = false
+		e.mu.Unlock()
+	}
+	if !changed && !r.unsaved && r.lastSaved != nil {
+		return rf, false
+	}
+	rf.Version = 1
 	for t := range r.tasks {
 		rf.Tasks = append(rf.Tasks, t)
 	}
@@ -374,63 +420,7 @@ func (r *Registry) save() error {
 		})
 		e.mu.Unlock()
 	}
-	r.mu.Unlock()
-	sort.Strings(rf.Tasks)
-	sort.Slice(rf.Files, func(i, j int) bool { return rf.Files[i].Path < rf.Files[j].Path })
-	data, err := json.MarshalIndent(rf, "", " ")
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(data, r.lastSaved) {
-		if err := writeFileAtomic(r.path, data); err != nil {
-			return err
-		}
-		r.lastSaved = data
-	}
-	r.lastSum = sum
-	if seq > r.savedSeq.Load() { // only save moves it, under saveMu
-		r.savedSeq.Store(seq)
-	}
-	return nil
-}
-
-// digest hashes what save would write, without encoding it: the tasks and
-// each entry's fields (lastSeen to the hour), combined so that the map's
-// order does not matter.
-func (r *Registry) digest() uint64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var sum uint64
-	h := fnv.New64a()
-	var b [8]byte
-	word := func(v uint64) {
-		binary.LittleEndian.PutUint64(b[:], v)
-		h.Write(b[:])
-	}
-	for t := range r.tasks {
-		h.Reset()
-		h.Write([]byte(t))
-		sum += h.Sum64()
-	}
-	for _, e := range r.entries {
-		h.Reset()
-		e.mu.Lock()
-		word(e.ID.Dev)
-		word(e.ID.Ino)
-		word(uint64(e.acked))
-		word(uint64(e.fpLen))
-		word(e.fp)
-		// Scans refresh lastSeen every scan_frequency: only its hour
-		// counts, or an idle agent would rewrite the file at every scan
-		// (it is saved with the next change, and prune reads the memory).
-		word(uint64(e.lastSeen.Unix() / 3600))
-		h.Write([]byte(e.path))
-		h.Write([]byte(e.Task))
-		h.Write([]byte(e.epoch))
-		e.mu.Unlock()
-		sum += h.Sum64() * 0x9e3779b97f4a7c15
-	}
-	return sum + uint64(len(r.entries))
+	return rf, true
 }
 
 // writeFileAtomic replaces path with data: temp file in the same directory,
@@ -492,6 +482,7 @@ func (e *entry) update(path string, fpLen int, fp uint64, now time.Time) {
 		e.fpLen, e.fp = fpLen, fp
 	}
 	e.lastSeen = now
+	e.dirty = true
 	e.mu.Unlock()
 }
 
@@ -506,6 +497,7 @@ func (e *entry) fingerprint() (int, uint64) {
 func (e *entry) setFingerprint(n int, fp uint64) {
 	e.mu.Lock()
 	e.fpLen, e.fp = n, fp
+	e.dirty = true
 	e.mu.Unlock()
 }
 
@@ -524,8 +516,15 @@ func (e *entry) unchangedSinceRead(l fileLook) bool {
 	return e.readLook == l && l.size == e.acked
 }
 
+// seen records that a scan found the file. Scans run every scan_frequency:
+// only a new hour of lastSeen makes the registry dirty, or an idle agent
+// would rewrite the file at every scan (it is saved with the next change,
+// and prune reads the memory).
 func (e *entry) seen(now time.Time) {
 	e.mu.Lock()
+	if now.Unix()/3600 != e.lastSeen.Unix()/3600 {
+		e.dirty = true
+	}
 	e.lastSeen = now
 	e.mu.Unlock()
 }

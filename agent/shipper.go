@@ -70,11 +70,15 @@ func newShipper(prod Producer, lim *limiter, up *kafkaUp, topics *kafkaclient.To
 }
 
 // inflight is a record on its way to Kafka with what its acknowledgement
-// updates. The record's Context is the inflight itself (a context.Context
-// through the embedded Background), so one promise serves every record, and
-// harvesters take inflights from an arena: nothing is allocated per line.
+// updates. The record's Context is the inflight itself, so one promise serves
+// every record, and harvesters take inflights from an arena: nothing is
+// allocated per line.
+//
+// As a context.Context it is context.Background, and its methods read none of
+// its fields: kgo may still call the first record's Done after that record's
+// promise (the goroutine that waits for a new topic's metadata selects on it
+// once more), when the arena may have handed the inflight out again.
 type inflight struct {
-	context.Context
 	rec kgo.Record
 	hdr [1]kgo.RecordHeader // rec.Headers: the event id
 	tm  *taskMetrics
@@ -109,11 +113,19 @@ func (s *shipper) send(ctx context.Context, in *inflight) error {
 	if waited {
 		in.rec.Timestamp = time.Now()
 	}
-	in.Context = context.Background()
 	in.rec.Context = in
-	s.prod.Produce(in.Context, &in.rec, s.promise)
+	s.prod.Produce(context.Background(), &in.rec, s.promise)
 	return nil
 }
+
+// The context.Context of a record: never done, no values, no field read.
+
+func (*inflight) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (*inflight) Done() <-chan struct{}       { return nil }
+func (*inflight) Err() error                  { return nil }
+func (*inflight) Value(any) any               { return nil }
+
+var _ context.Context = (*inflight)(nil)
 
 func (s *shipper) acked(r *kgo.Record, err error) {
 	in := r.Context.(*inflight)

@@ -57,6 +57,7 @@ type taskRunner struct {
 	watcher     *fileWatcher    // nil: harvesters poll
 	policy      *collect.Policy // nil: a task of the config file, not restricted
 	slots       readSlots       // the agent's, shared by every task
+	passGap     time.Duration   // the least time between two read passes of a file while lines stream in (see harvester.coalesce)
 	limit       *harvesterLimit
 	tm          *taskMetrics
 	log         *slog.Logger

@@ -39,6 +39,7 @@ type footprintParams struct {
 	liveSecs int
 	profile  bool   // one more logagent run per scenario with CPU and heap profiles
 	before   string // a logagent binary built from an earlier commit, run as "logagent (before)"
+	memLimit string // a GOMEMLIMIT for one more logagent contender, to compare with memory_limit's default
 }
 
 func footprintParamsFromEnv(t *testing.T) footprintParams {
@@ -50,6 +51,7 @@ func footprintParamsFromEnv(t *testing.T) footprintParams {
 		liveSecs: envInt(t, "BENCH_FOOTPRINT_LIVE_SECONDS", 20),
 		profile:  os.Getenv("BENCH_FOOTPRINT_PROFILE") != "0",
 		before:   os.Getenv("BENCH_FOOTPRINT_BEFORE"),
+		memLimit: os.Getenv("BENCH_FOOTPRINT_GOMEMLIMIT"),
 	}
 }
 
@@ -61,12 +63,15 @@ func footprintParamsFromEnv(t *testing.T) footprintParams {
 // delay). Each contender runs with its defaults (logagent: the default
 // scan_frequency, close_inactive and harvester limit). With
 // BENCH_FOOTPRINT_BEFORE set to a logagent binary built from an earlier
-// commit, that binary runs too, as "logagent (before)". With profiles on
+// commit, that binary runs too, as "logagent (before)"; with
+// BENCH_FOOTPRINT_GOMEMLIMIT (such as 32MiB), logagent runs once more with
+// that GOMEMLIMIT, which wins over its memory_limit. With profiles on
 // (BENCH_FOOTPRINT_PROFILE, default 1), one more logagent run per scenario,
 // as bench/agentprof, writes a CPU profile and, at the end of the idle
 // window, a heap profile beside the results. BENCH_FOOTPRINT_CONTENDERS,
 // if set, names the contenders that run (comma-separated: rsyslog,
-// logagent, logagent (before)). Nothing is asserted.
+// logagent, logagent (before), logagent (GOMEMLIMIT=...)). Nothing is
+// asserted.
 func TestFootprint(t *testing.T) {
 	fp := footprintParamsFromEnv(t)
 	lines := fp.lines - fp.lines%10_000
@@ -79,18 +84,25 @@ func TestFootprint(t *testing.T) {
 			contenders = append(contenders, p)
 		}
 	}
-	agent := func(name, bin string) peer {
+	agent := func(name, bin string, env ...string) peer {
 		return peer{name: name, follows: true, term: true, version: bin,
 			command: func(r peerRun) (*exec.Cmd, error) {
 				config := filepath.Join(r.dir, "agent.yaml")
 				err := os.WriteFile(config, []byte(agentConfigFiles(r.brokers, r.dir, r.in.glob, r.topic, "json", "{}")), 0o644)
-				return exec.Command(bin, "-config", config), err
+				cmd := exec.Command(bin, "-config", config)
+				if len(env) > 0 {
+					cmd.Env = append(os.Environ(), env...)
+				}
+				return cmd, err
 			}}
 	}
 	if fp.before != "" {
 		contenders = append(contenders, agent("logagent (before)", fp.before))
 	}
 	contenders = append(contenders, agent("logagent", b.logagent))
+	if fp.memLimit != "" {
+		contenders = append(contenders, agent("logagent (GOMEMLIMIT="+fp.memLimit+")", b.logagent, "GOMEMLIMIT="+fp.memLimit))
+	}
 	if only := os.Getenv("BENCH_FOOTPRINT_CONTENDERS"); only != "" {
 		contenders = slices.DeleteFunc(contenders, func(p peer) bool { return !slices.Contains(strings.Split(only, ","), p.name) })
 	}
