@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"slices"
 	"sync"
 
 	"github.com/fsnotify/fsnotify"
@@ -37,9 +36,9 @@ type fileWatcher struct {
 	w    *fsnotify.Watcher
 	done chan struct{} // closed when the dispatch goroutine has returned
 
-	track sync.Mutex                 // serialises Add/Remove with the first/last subscriber of a path
-	mu    sync.Mutex                 // guards subs
-	subs  map[string][]chan struct{} // cleaned path → wake channels (one but for a renamed file and its successor)
+	track sync.Mutex                            // serialises Add/Remove with the first/last subscriber of a path
+	mu    sync.Mutex                            // guards subs
+	subs  map[string]map[chan struct{}]struct{} // cleaned path → wake channels
 }
 
 // newFileWatcher returns a watcher, or an error when inotify is unavailable
@@ -49,7 +48,7 @@ func newFileWatcher(log *slog.Logger) (*fileWatcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inotify: %w", err)
 	}
-	fw := &fileWatcher{log: log, w: w, done: make(chan struct{}), subs: make(map[string][]chan struct{})}
+	fw := &fileWatcher{log: log, w: w, done: make(chan struct{}), subs: make(map[string]map[chan struct{}]struct{})}
 	go fw.dispatch()
 	return fw, nil
 }
@@ -74,7 +73,10 @@ func (fw *fileWatcher) watch(path string) (<-chan struct{}, func(), error) {
 	}
 	c := make(chan struct{}, 1)
 	fw.mu.Lock()
-	fw.subs[path] = append(fw.subs[path], c)
+	if fw.subs[path] == nil {
+		fw.subs[path] = make(map[chan struct{}]struct{})
+	}
+	fw.subs[path][c] = struct{}{}
 	fw.mu.Unlock()
 	return c, func() { fw.unwatch(path, c) }, nil
 }
@@ -106,7 +108,7 @@ func (fw *fileWatcher) dispatch() {
 func (fw *fileWatcher) wake(path string) {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
-	for _, c := range fw.subs[path] {
+	for c := range fw.subs[path] {
 		poke(c)
 	}
 }
@@ -115,7 +117,7 @@ func (fw *fileWatcher) wakeAll() {
 	fw.mu.Lock()
 	defer fw.mu.Unlock()
 	for _, subs := range fw.subs {
-		for _, c := range subs {
+		for c := range subs {
 			poke(c)
 		}
 	}
@@ -133,12 +135,10 @@ func (fw *fileWatcher) unwatch(path string, c chan struct{}) {
 	fw.track.Lock()
 	defer fw.track.Unlock()
 	fw.mu.Lock()
-	subs := slices.DeleteFunc(fw.subs[path], func(s chan struct{}) bool { return s == c })
-	last := len(subs) == 0
+	delete(fw.subs[path], c)
+	last := len(fw.subs[path]) == 0
 	if last {
 		delete(fw.subs, path)
-	} else {
-		fw.subs[path] = subs
 	}
 	fw.mu.Unlock()
 	if last {
