@@ -167,7 +167,7 @@ func TestFleet(t *testing.T) {
 	fmt.Fprintf(&b, "| steady: etcd RSS | %.1f MiB |\n", mib(rssIdle))
 	fmt.Fprintf(&b, "| steady: lease keep-alives received | %.0f/s |\n", keepAlives)
 	fmt.Fprintf(&b, "| steady: client side, per agent (etcd source + registration) | %.4f%% of a core |\n", pct(selfIdle, window)/float64(n))
-	fmt.Fprintf(&b, "| `config set --all` (SetAll: list, then one compare-and-swap per agent) | median %s, max %s |\n",
+	fmt.Fprintf(&b, "| `config set --all` (SetAll: list, then one compare-and-swap per agent, 16 at a time) | median %s, max %s |\n",
 		setAll[len(setAll)/2].Round(time.Millisecond), setAll[len(setAll)-1].Round(time.Millisecond))
 	fmt.Fprintf(&b, "| push → applied by an agent (from the start of SetAll), %d pushes | p50 %s, p99 %s, max %s |\n",
 		pushes, quantile(lat, 0.5), quantile(lat, 0.99), quantile(lat, 1))
