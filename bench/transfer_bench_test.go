@@ -351,7 +351,12 @@ func countDocs(es *elastic.Client, pattern string) (int, error) {
 }
 
 // transferConfig is logtransfer's config file for the harnesses; extra (YAML
-// keys such as pipelines:) is appended.
+// keys such as pipelines:) is appended. template.overwrite is on: every
+// run puts the index template for its own topic's indices, as a
+// logtransfer deployed for that topic would. Without it the warm-up's
+// template (on warmup-*) stayed, and the measured runs' indices were mapped
+// dynamically (every string as text plus a keyword), which is not what
+// logtransfer's users index.
 func transferConfig(brokers []string, esURL, topic, group, metrics string, flush time.Duration, extra string) string {
 	return fmt.Sprintf(`kafka:
   brokers: [%s]
@@ -362,6 +367,7 @@ elasticsearch:
   timeout: 2m
 template:
   replicas: 0
+  overwrite: true
 bulk:
   actions: %d
   bytes: %d
