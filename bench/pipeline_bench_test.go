@@ -49,6 +49,17 @@ const (
       - nginx: {}
       - drop: {if: 'url.original == "/healthz"'}
 `
+	// nginxNoMessagePipeline is the preset as Filebeat's nginx module leaves
+	// a document: without the raw line once it is parsed (Filebeat keeps it
+	// only in event.original, on request, not indexed).
+	nginxNoMessagePipeline = `pipelines:
+  - name: web
+    topics: [%[1]s]
+    processors:
+      - nginx: {}
+      - remove: {fields: [message]}
+      - drop: {if: 'url.original == "/healthz"'}
+`
 	dissectPipeline = `pipelines:
   - name: web
     topics: [%[1]s]
@@ -70,7 +81,9 @@ const (
 // timestamp step, convert and the drop. The drop's condition holds for no
 // benchmark line (none asks for /healthz): it is evaluated on every event
 // and every record is indexed, so the runs compare the same number of
-// documents. A logtransfer run comes first in a round: it installs the index
+// documents. Last, the preset's documents without the raw line, as
+// Filebeat's nginx module indexes them (a user who does not search the raw
+// line can remove it), with their ceiling. A logtransfer run comes first in a round: it installs the index
 // template on the benchmark topic's indices (template.overwrite), which the
 // loader's documents go to as well.
 var pipelineContenders = []pipelineContender{
@@ -79,6 +92,8 @@ var pipelineContenders = []pipelineContender{
 	{name: "nginx preset + drop", pipelines: nginxPipeline},
 	{name: "ceiling: nginx-preset documents", pipelines: nginxPipeline, loader: true},
 	{name: "dissect + timestamp + convert + drop", pipelines: dissectPipeline},
+	{name: "nginx preset + remove message + drop", pipelines: nginxNoMessagePipeline},
+	{name: "ceiling: nginx-preset documents without message", pipelines: nginxNoMessagePipeline, loader: true},
 }
 
 // pipelineRun is a transferRun with the CPU of the other processes over the
@@ -104,10 +119,13 @@ type pipelineRun struct {
 // nothing about the figures; it fails only if documents are missing.
 //
 // BENCH_TRANSFER_DOCS and BENCH_TRANSFER_RUNS set the records and the runs;
-// BENCH_PIPELINE_PROFILE=0 skips the profile.
+// BENCH_PIPELINE_PROFILE=0 skips the profile; BENCH_PIPELINE_CONTENDERS
+// (indices into pipelineContenders, such as 0,1,5,6) runs some contenders
+// only.
 func TestPipelineThroughput(t *testing.T) {
 	docs := envInt(t, "BENCH_TRANSFER_DOCS", transferDocs)
 	runs := envInt(t, "BENCH_TRANSFER_RUNS", transferRuns)
+	contenders := selectContenders(t, os.Getenv("BENCH_PIPELINE_CONTENDERS"))
 	b := buildTransferBins(t)
 	node := testenv.StartElasticsearchWithOptions(t, testenv.ElasticsearchOptions{Tuned: true})
 	nodePID := childPID("http.port=" + strings.TrimPrefix(node.URL()[strings.LastIndexByte(node.URL(), ':'):], ":") + "\x00")
@@ -122,7 +140,7 @@ func TestPipelineThroughput(t *testing.T) {
 
 	start := time.Now()
 	bodies := map[string][]string{} // a contender's pipelines → its bulk bodies
-	for _, c := range pipelineContenders {
+	for _, c := range contenders {
 		if c.loader && bodies[c.pipelines] == nil {
 			bodies[c.pipelines] = ceilingBodies(t, docs, pipelineYAML(c))
 		}
@@ -131,7 +149,7 @@ func TestPipelineThroughput(t *testing.T) {
 
 	var all []pipelineRun
 	for run := 1; run <= runs; run++ {
-		for i, c := range pipelineContenders {
+		for i, c := range contenders {
 			busy := waitIdle(t)
 			load := loadavg1()
 			before := sampleCPU(kfakePID)
@@ -159,7 +177,7 @@ func TestPipelineThroughput(t *testing.T) {
 			all = append(all, pr)
 		}
 	}
-	md := pipelineMarkdown(t, node.Version(), docs, runs, all)
+	md := pipelineMarkdown(t, node.Version(), docs, runs, contenders, all)
 	t.Log("\n" + md)
 	writeResult(t, pipelineResultsFile, []byte(md))
 
@@ -365,7 +383,7 @@ func ceilingBulk(ctx context.Context, client *http.Client, url, body string) err
 	return nil
 }
 
-func pipelineMarkdown(t *testing.T, esVersion string, docs, runs int, all []pipelineRun) string {
+func pipelineMarkdown(t *testing.T, esVersion string, docs, runs int, contenders []pipelineContender, all []pipelineRun) string {
 	var s strings.Builder
 	e := environment(t, bins{})
 	s.WriteString(e.header("logtransfer with and without pipelines", pipelineCommand, "bench/pipeline_bench_test.go"))
@@ -380,7 +398,7 @@ func pipelineMarkdown(t *testing.T, esVersion string, docs, runs int, all []pipe
 	fmt.Fprintf(&s, "- Runs: %d per contender, interleaved, after one uncounted warm-up; the indices are deleted before every run.\n\n", runs)
 	s.WriteString("The pipelines, for topic `" + pipelineTopic + "`:\n\n")
 	shown := map[string]bool{}
-	for _, c := range pipelineContenders {
+	for _, c := range contenders {
 		if c.pipelines != "" && !c.loader && !shown[c.pipelines] {
 			shown[c.pipelines] = true
 			fmt.Fprintf(&s, "%s:\n\n```yaml\n%s```\n\n", c.name, pipelineYAML(c))
@@ -415,7 +433,7 @@ func pipelineMarkdown(t *testing.T, esVersion string, docs, runs int, all []pipe
 	ceilBase := rateOf(pipelineContenders[1].name)
 	s.WriteString("CPU columns are seconds per 1,000,000 documents, medians; \"machine busy\" is the share of the 2 cores in use over the run's window.\n\n")
 	s.WriteString("| contender | docs/s median (min–max) | vs no pipeline | vs its ceiling | logtransfer (loader: test process) CPU s | node CPU s | kfake CPU s | other CPU s | machine busy |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, c := range pipelineContenders {
+	for _, c := range contenders {
 		st := stats[c.name]
 		if st == nil {
 			fmt.Fprintf(&s, "| %s | failed | - | - | - | - | - | - | - |\n", c.name)
@@ -450,6 +468,24 @@ func pipelineMarkdown(t *testing.T, esVersion string, docs, runs int, all []pipe
 	}
 	fmt.Fprintf(&s, "\nLoad average at the end: %.1f.\n", loadavg1())
 	return s.String()
+}
+
+// selectContenders returns the pipelineContenders that list (indices,
+// comma-separated) names, all of them when it is empty.
+func selectContenders(t *testing.T, list string) []pipelineContender {
+	t.Helper()
+	if list == "" {
+		return pipelineContenders
+	}
+	var cs []pipelineContender
+	for f := range strings.SplitSeq(list, ",") {
+		i, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || i < 0 || i >= len(pipelineContenders) {
+			t.Fatalf("BENCH_PIPELINE_CONTENDERS=%q: want indices 0 to %d, comma-separated", list, len(pipelineContenders)-1)
+		}
+		cs = append(cs, pipelineContenders[i])
+	}
+	return cs
 }
 
 // ceilingOf is the name of the ceiling contender with c's documents, "" if
