@@ -83,9 +83,9 @@ const (
 // and every record is indexed, so the runs compare the same number of
 // documents. Last, the preset's documents without the raw line, as
 // Filebeat's nginx module indexes them (a user who does not search the raw
-// line can remove it), with their ceiling. A logtransfer run comes first in a round: it installs the index
-// template on the benchmark topic's indices (template.overwrite), which the
-// loader's documents go to as well.
+// line can remove it), with their ceiling. Every logtransfer run, the
+// warm-up's first, installs logtransfer's index template
+// (template.overwrite, on *-*), which maps the loader's indices as well.
 var pipelineContenders = []pipelineContender{
 	{name: "no pipeline"},
 	{name: "ceiling: no-pipeline documents", loader: true},
