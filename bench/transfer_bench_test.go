@@ -351,7 +351,12 @@ func countDocs(es *elastic.Client, pattern string) (int, error) {
 }
 
 // transferConfig is logtransfer's config file for the harnesses; extra (YAML
-// keys such as pipelines:) is appended.
+// keys such as pipelines:) is appended. The index template is put by every
+// run (template.overwrite) on every dated index (*-*: the runs' and the
+// ceiling loaders'), so that every contender's documents are mapped as
+// logtransfer's users' are. Without it the warm-up's template (on warmup-*)
+// stayed, and the measured indices were mapped dynamically (every string as
+// text plus a keyword).
 func transferConfig(brokers []string, esURL, topic, group, metrics string, flush time.Duration, extra string) string {
 	return fmt.Sprintf(`kafka:
   brokers: [%s]
@@ -362,6 +367,8 @@ elasticsearch:
   timeout: 2m
 template:
   replicas: 0
+  overwrite: true
+  index_patterns: ["*-*"]
 bulk:
   actions: %d
   bytes: %d

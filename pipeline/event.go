@@ -60,12 +60,22 @@ func (e *Event) GetString(path string) (s string, ok bool) {
 // fails when a field on the way holds something other than a map (putting
 // "url.original" when "url" is a string).
 func (e *Event) Put(path string, v any) error {
+	m, key, err := e.parent(path)
+	if err != nil {
+		return err
+	}
+	m[key] = v
+	return nil
+}
+
+// parent returns the object that holds the last name of the dotted path,
+// and that name, creating the objects on the way as Put does.
+func (e *Event) parent(path string) (map[string]any, string, error) {
 	m, rest := e.Fields, path
 	for {
 		key, tail, nested := strings.Cut(rest, ".")
 		if !nested {
-			m[key] = v
-			return nil
+			return m, key, nil
 		}
 		switch next := m[key].(type) {
 		case map[string]any:
@@ -75,9 +85,52 @@ func (e *Event) Put(path string, v any) error {
 			m[key] = child
 			m = child
 		default:
-			return fmt.Errorf("cannot set %s: %s is a %T, not an object", path, path[:len(path)-len(rest)+len(key)], next)
+			return nil, "", fmt.Errorf("cannot set %s: %s is a %T, not an object", path, path[:len(path)-len(rest)+len(key)], next)
 		}
 		rest = tail
+	}
+}
+
+// fieldSetter puts values at dotted paths as Put does, walking to each
+// parent object once: a preset puts several fields under one parent
+// (http.request.method, http.request.referrer), and each Put hashed every
+// name on the way again. The first error sticks and the puts after it do
+// nothing. It is meant for a run of puts that replace no object on the way.
+type fieldSetter struct {
+	e       *Event
+	err     error
+	n       int
+	parents [8]struct {
+		path string
+		m    map[string]any
+	}
+}
+
+func (s *fieldSetter) put(path string, v any) {
+	if s.err != nil {
+		return
+	}
+	i := strings.LastIndexByte(path, '.')
+	if i < 0 {
+		s.e.Fields[path] = v
+		return
+	}
+	dir := path[:i]
+	for j := range s.n {
+		if s.parents[j].path == dir {
+			s.parents[j].m[path[i+1:]] = v
+			return
+		}
+	}
+	m, key, err := s.e.parent(path)
+	if err != nil {
+		s.err = err
+		return
+	}
+	m[key] = v
+	if s.n < len(s.parents) {
+		s.parents[s.n].path, s.parents[s.n].m = dir, m
+		s.n++
 	}
 }
 

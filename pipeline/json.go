@@ -60,7 +60,7 @@ func (p *jsonProc) Process(e *Event) error {
 	if strings.TrimSpace(text) == "" {
 		return fmt.Errorf("field %s: empty, not JSON", p.field)
 	}
-	v, err := DecodeJSON([]byte(text))
+	v, err := decodeJSONString(text, 0)
 	if err != nil {
 		if msg := err.Error(); !strings.Contains(msg, "JSON") {
 			err = errors.New("invalid JSON: " + msg)

@@ -189,12 +189,8 @@ func nginxOptionalQuoted(s string) (text, rest string, ok bool) {
 }
 
 func (a *nginxAccessLine) apply(e *Event) error {
-	var err error
-	put := func(path string, v any) {
-		if err == nil {
-			err = e.Put(path, v)
-		}
-	}
+	s := fieldSetter{e: e}
+	put := s.put
 	if a.remoteAddr != "-" {
 		put("source.address", a.remoteAddr)
 		if ip, perr := netip.ParseAddr(a.remoteAddr); perr == nil && ip.Zone() == "" {
@@ -221,8 +217,8 @@ func (a *nginxAccessLine) apply(e *Event) error {
 	if a.userAgent != "-" && a.userAgent != "" {
 		put("user_agent.original", a.userAgent)
 	}
-	if err != nil {
-		return err
+	if s.err != nil {
+		return s.err
 	}
 	e.SetTimestamp(a.time)
 	return nil

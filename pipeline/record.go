@@ -15,6 +15,11 @@ import (
 // pipeline sets @timestamp to the time the line itself names.
 const IngestedField = "event.ingested"
 
+// recordRoom is the room the event of a record is made with (its root
+// map's size hint): logagent's record has 4 or 5 fields, event.ingested
+// follows, then a preset's 5 to 8 and logtransfer's kafka field.
+const recordRoom = 14
+
 // RecordEvent returns the event of a Kafka record's value: a JSON object
 // (logagent's record) is decoded as it is (DecodeObject); any other value —
 // plain text, invalid JSON, JSON that is not an object — becomes
@@ -30,7 +35,9 @@ const IngestedField = "event.ingested"
 func RecordEvent(value []byte, received time.Time) (e *Event, read time.Time) {
 	var fields map[string]any
 	if v := bytes.TrimSpace(value); len(v) > 0 && v[0] == '{' {
-		fields, _ = DecodeObject(v)
+		if obj, err := decodeJSONString(string(v), recordRoom); err == nil {
+			fields, _ = obj.(map[string]any)
+		}
 	}
 	if fields == nil {
 		// Invalid UTF-8 becomes U+FFFD, as in logtransfer's documents

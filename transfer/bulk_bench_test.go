@@ -134,12 +134,13 @@ func BenchmarkBuildDocumentPipeline(b *testing.B) {
 	r := benchRecord(1, benchAgentRecord(1))
 	p := ps.set.For("nginx")
 	pm := ps.metrics[p]
+	var arena bodyArena // as buildDocuments encodes a batch
 	for _, bc := range []struct {
 		name  string
 		build func() document
 	}{
 		{"no_pipeline", func() document { return buildDocument(r, namer) }},
-		{"pipeline", func() document { d, _ := buildPipelineDocument(r, namer, p, pm); return d }},
+		{"pipeline", func() document { d, _ := buildPipelineDocument(r, namer, p, pm, &arena); return d }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(r.Value)))

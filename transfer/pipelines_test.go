@@ -534,3 +534,33 @@ func TestTemplateMappings(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{"log.syslog.*", "kubernetes.*"}, paths)
 }
+
+// The bodies of a batch share the arena's chunks without overlapping: a
+// body appended to later cannot write over the next one, and a body that
+// outgrew its room is its own.
+func TestBodyArena(t *testing.T) {
+	var a bodyArena
+	first := a.keep(append(a.next(8), "first"...))
+	second := a.keep(append(a.next(8), "second"...))
+	require.Equal(t, "first", string(first))
+	require.Equal(t, len(first), cap(first), "no room beyond the body")
+	require.Same(t, &a.buf[len(first)], &second[0], "the next body follows in the same chunk")
+	_ = append(first, "XXXXXX"...)
+	require.Equal(t, "second", string(second))
+
+	// A body larger than the room it asked for is allocated apart; the chunk
+	// stays as it was.
+	used := len(a.buf)
+	big := a.keep(append(a.next(8), strings.Repeat("x", bodyChunk)...))
+	require.Len(t, big, bodyChunk)
+	require.Equal(t, used, len(a.buf))
+	third := a.keep(append(a.next(8), "third"...))
+	require.Same(t, &a.buf[used], &third[0])
+
+	// Asking for more than a chunk's room left starts a new chunk.
+	a.buf = a.buf[:cap(a.buf)-4]
+	fourth := a.keep(append(a.next(8), "fourth"...))
+	require.Equal(t, len("fourth"), len(a.buf))
+	require.Equal(t, "fourth", string(fourth))
+	require.Equal(t, "third", string(third))
+}
