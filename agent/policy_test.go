@@ -152,8 +152,11 @@ func TestEtcdConfigOutsidePolicyKeepsRunningTasks(t *testing.T) {
 			}
 			put(t, cli, testCollectKey, tt.value)
 			require.Eventually(t, func() bool { return reloads("error") == float64(i+1) }, 10*time.Second, 10*time.Millisecond)
-			require.Contains(t, logBuf.String(), `msg="invalid collect config in etcd rejected; keeping the running tasks"`)
-			require.Contains(t, logBuf.String(), tt.wantLog)
+			// The counter moves before the line is logged: wait for the line too.
+			require.Eventually(t, func() bool {
+				l := logBuf.String()
+				return strings.Contains(l, `msg="invalid collect config in etcd rejected; keeping the running tasks"`) && strings.Contains(l, tt.wantLog)
+			}, 10*time.Second, 10*time.Millisecond, "the log names what was refused: %s", tt.wantLog)
 			// The task of the last good config still runs.
 			appendLines(t, good, 5*(i+1), 5*(i+2))
 			require.Equal(t, wantLines(good, 0, 5*(i+2)), fp.waitFor(t, 5*(i+2)))
