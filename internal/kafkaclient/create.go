@@ -125,12 +125,13 @@ func (t *Topics) Failed(topic string, err error) {
 	t.flagged[topic] = true
 	t.anyFlagged.Store(true)
 	delete(t.exists, topic) // deleted since: created again at the next Ensure
-	t.missing.WithLabelValues(topic).Set(1)
+	// Logged before the gauge is set, so that whoever sees the gauge finds the line.
 	if t.cfg.Enabled {
 		t.log.Error("kafka topic does not exist, and creating it failed or it was deleted since: its records wait and are sent again", "topic", topic)
-		return
+	} else {
+		t.log.Error("kafka topic does not exist and kafka.create_topics is off: create the topic (or set kafka.create_topics.enabled); its records wait and are sent again", "topic", topic)
 	}
-	t.log.Error("kafka topic does not exist and kafka.create_topics is off: create the topic (or set kafka.create_topics.enabled); its records wait and are sent again", "topic", topic)
+	t.missing.WithLabelValues(topic).Set(1)
 }
 
 // Acked takes the acknowledgement of a record to topic: a topic flagged
