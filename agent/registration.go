@@ -109,6 +109,7 @@ func (r *Registrar) Run(ctx context.Context) error {
 		bo.Reset()
 		r.log.Info("registered in etcd", "key", key, "lease", fmt.Sprintf("%x", lease), "ttl", r.ttl)
 		for {
+			kept := time.Now()
 			key, err = r.keepAlive(ctx, lease, key)
 			if ctx.Err() != nil {
 				r.deregister(lease, key)
@@ -122,7 +123,12 @@ func (r *Registrar) Run(ctx context.Context) error {
 				break
 			}
 			r.log.Info("etcd registration kept: its lease is alive, keeping it alive again", "key", key, "lease", fmt.Sprintf("%x", lease), "err", err)
-			if !retry.Sleep(ctx, bo.Next()) { // keepAlive failing at once must not spin
+			// The lease may have little time left: pause briefly, and back off only
+			// when keepAlive keeps failing at once (it must not spin).
+			if time.Since(kept) > r.ttl {
+				bo.Reset()
+			}
+			if !retry.Sleep(ctx, bo.Next()) {
 				r.deregister(lease, key)
 				return nil
 			}
@@ -148,7 +154,7 @@ func (r *Registrar) leaseKept(ctx context.Context, lease clientv3.LeaseID) bool 
 		cancel()
 		switch {
 		case err == nil:
-			return resp.TTL > 0 // -1: expired or revoked
+			return resp.TTL >= 0 // whole seconds left, rounded down; -1: expired or revoked
 		case errors.Is(err, rpctypes.ErrLeaseNotFound):
 			return false
 		}
