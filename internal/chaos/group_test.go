@@ -408,28 +408,10 @@ type groupDoc struct {
 
 // docs reads every document of the topic's index with the scroll API.
 func (g *transferGroup) docs() ([]groupDoc, error) {
-	type page struct {
-		ScrollID string `json:"_scroll_id"`
-		Hits     struct {
-			Hits []struct {
-				Version int   `json:"_version"`
-				Source  esDoc `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
 	var out []groupDoc
-	var pg page
-	err := g.p.esPost("/"+g.topic+"/_search?scroll=1m", map[string]any{
-		"size": 5000, "sort": []string{"_doc"}, "version": true, "_source": []string{"message", "kafka"},
-	}, &pg)
-	for err == nil && len(pg.Hits.Hits) > 0 {
-		for _, h := range pg.Hits.Hits {
-			out = append(out, groupDoc{esDoc: h.Source, version: h.Version})
-		}
-		id := pg.ScrollID
-		pg = page{}
-		err = g.p.esPost("/_search/scroll", map[string]string{"scroll": "1m", "scroll_id": id}, &pg)
-	}
+	err := g.p.scroll(g.topic, func(_ string, version int, d esDoc) {
+		out = append(out, groupDoc{esDoc: d, version: version})
+	})
 	return out, err
 }
 

@@ -394,30 +394,41 @@ func (p *pipeline) esCount() int {
 
 // esDocs reads every document of the scenario's indexes with the scroll API.
 func (p *pipeline) esDocs() ([]esDoc, error) {
+	var out []esDoc
+	err := p.scroll(p.indexes(), func(id string, _ int, d esDoc) {
+		d.ID = id
+		out = append(out, d)
+	})
+	return out, err
+}
+
+// scroll reads every document of indexes with the scroll API, in pages of
+// 5,000, and calls fn with each one's _id, _version and the fields the
+// checks use.
+func (p *pipeline) scroll(indexes string, fn func(id string, version int, d esDoc)) error {
 	type page struct {
 		ScrollID string `json:"_scroll_id"`
 		Hits     struct {
 			Hits []struct {
-				ID     string `json:"_id"`
-				Source esDoc  `json:"_source"`
+				ID      string `json:"_id"`
+				Version int    `json:"_version"`
+				Source  esDoc  `json:"_source"`
 			} `json:"hits"`
 		} `json:"hits"`
 	}
-	var out []esDoc
 	var pg page
-	err := p.esPost("/"+p.indexes()+"/_search?scroll=1m", map[string]any{
-		"size": 5000, "sort": []string{"_doc"}, "_source": []string{"message", "kafka"},
+	err := p.esPost("/"+indexes+"/_search?scroll=1m", map[string]any{
+		"size": 5000, "sort": []string{"_doc"}, "version": true, "_source": []string{"message", "kafka"},
 	}, &pg)
 	for err == nil && len(pg.Hits.Hits) > 0 {
 		for _, h := range pg.Hits.Hits {
-			h.Source.ID = h.ID
-			out = append(out, h.Source)
+			fn(h.ID, h.Version, h.Source)
 		}
 		id := pg.ScrollID
 		pg = page{}
 		err = p.esPost("/_search/scroll", map[string]string{"scroll": "1m", "scroll_id": id}, &pg)
 	}
-	return out, err
+	return err
 }
 
 // kafkaRecord is what the checks keep of a record.
