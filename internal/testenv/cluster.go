@@ -28,14 +28,7 @@ type SearchCluster struct {
 // fails, or is skipped in a partial run (Missing).
 func StartSearchCluster(t testing.TB, engine *servers.Engine, n int) *SearchCluster {
 	t.Helper()
-	if engine == nil {
-		engine = servers.EngineElasticsearch
-	}
-	skipShort(t, "starts a cluster of "+engine.Name+" nodes")
-	home, err := engine.Home()
-	if err != nil {
-		Missing(t, err)
-	}
+	engine, home := engineJars(t, engine, "starts a cluster of %s nodes")
 	ports := FreePorts(t, 2*n) // HTTP ports, then transport ports
 	names := make([]string, n)
 	for i := range n {

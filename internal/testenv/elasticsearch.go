@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -47,15 +48,7 @@ type ElasticsearchOptions struct {
 // start that fails on a port taken meanwhile is tried again on fresh ports (startJVM).
 func StartElasticsearchWithOptions(t testing.TB, o ElasticsearchOptions) *Elasticsearch {
 	t.Helper()
-	engine := o.Engine
-	if engine == nil {
-		engine = servers.EngineElasticsearch
-	}
-	skipShort(t, "starts "+engine.Name+" node")
-	home, err := engine.Home()
-	if err != nil {
-		Missing(t, err)
-	}
+	engine, home := engineJars(t, o.Engine, "starts %s node")
 	return startJVM(t, engine.Name, o.ports, func(port, trPort int) (*Elasticsearch, error) {
 		se, err := servers.NewElasticsearch(servers.ElasticsearchConfig{Engine: engine, Dir: t.TempDir(), Port: port, TransportPort: trPort, Home: home, Tuned: o.Tuned})
 		if err != nil {
@@ -65,12 +58,32 @@ func StartElasticsearchWithOptions(t testing.TB, o ElasticsearchOptions) *Elasti
 	})
 }
 
+// orElasticsearch is engine, or Elasticsearch when engine is nil.
+func orElasticsearch(engine *servers.Engine) *servers.Engine {
+	if engine == nil {
+		return servers.EngineElasticsearch
+	}
+	return engine
+}
+
+// engineJars is engine (nil: Elasticsearch) and the directory of its server jars, for a test
+// that starts what (a format taking the engine's name): skipped under -short, and failed
+// without the jars unless the run is partial (Missing).
+func engineJars(t testing.TB, engine *servers.Engine, what string) (*servers.Engine, string) {
+	t.Helper()
+	engine = orElasticsearch(engine)
+	skipShort(t, fmt.Sprintf(what, engine.Name))
+	home, err := engine.Home()
+	if err != nil {
+		Missing(t, err)
+	}
+	return engine, home
+}
+
 // newSearchNode makes (does not start) a node of engine (nil: Elasticsearch) on free ports
 // with its data in dir. The error is the missing jars' or a bad config's.
 func newSearchNode(t testing.TB, engine *servers.Engine, dir string, tuned bool) (*servers.Elasticsearch, error) {
-	if engine == nil {
-		engine = servers.EngineElasticsearch
-	}
+	engine = orElasticsearch(engine)
 	home, err := engine.Home()
 	if err != nil {
 		return nil, err
