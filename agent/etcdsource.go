@@ -319,9 +319,10 @@ func (s *EtcdSource) handleValue(ctx context.Context, apply func([]collect.Task,
 	tasks, err := s.parse(raw)
 	if err != nil {
 		s.lastModRev, s.lastRaw = modRev, bytes.Clone(raw)
-		s.m.ConfigReloads.WithLabelValues("error").Inc()
+		// Logged before it is counted, so that whoever sees the count finds the line.
 		s.log.Error("invalid collect config in etcd rejected; keeping the running tasks",
 			"mod_revision", modRev, "running_tasks", len(s.applied), "err", err)
+		s.m.ConfigReloads.WithLabelValues("error").Inc()
 		return
 	}
 	if s.hasApplied && tasksEqual(s.applied, tasks) {
@@ -338,8 +339,8 @@ func (s *EtcdSource) handleValue(ctx context.Context, apply func([]collect.Task,
 			return // shutting down
 		}
 		// lastModRev is not updated: the next re-list tries again.
-		s.m.ConfigReloads.WithLabelValues("error").Inc()
 		s.log.Error("applying the collect config from etcd failed", "mod_revision", modRev, "tasks", len(tasks), "err", err)
+		s.m.ConfigReloads.WithLabelValues("error").Inc()
 		return
 	}
 	s.lastModRev, s.lastRaw = modRev, bytes.Clone(raw)
@@ -392,8 +393,8 @@ func (s *EtcdSource) applyCache(ctx context.Context, apply func([]collect.Task, 
 		"tasks", len(tasks))
 	if err := apply(tasks, "cache"); err != nil {
 		if ctx.Err() == nil {
-			s.m.ConfigReloads.WithLabelValues("error").Inc()
 			s.log.Error("applying the cached collect config failed", "cache_file", s.cfg.CacheFile, "err", err)
+			s.m.ConfigReloads.WithLabelValues("error").Inc()
 		}
 		return false
 	}
