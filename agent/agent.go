@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -228,7 +229,10 @@ func (a *Agent) Run(ctx context.Context) error {
 // is idle: no read pass for idleAfter. The Go runtime returns free memory by
 // itself only slowly, paced by the heap goal of its last collection, and an
 // idle agent runs no collection: after a backlog, its RSS would stay at the
-// backlog's peak for minutes. One forced collection per burst is cheap.
+// backlog's peak for minutes. Two forced collections per burst are cheap:
+// what the sync.Pools hold (read buffers, arena blocks, the producer's and
+// the compressor's buffers) survives one collection in their victim caches,
+// and is freed by the second.
 type idleMemory struct {
 	passes uint64
 	since  time.Time
@@ -247,6 +251,7 @@ func (m *idleMemory) check(now time.Time) bool {
 	if m.freed || now.Sub(m.since) < idleAfter {
 		return false
 	}
+	runtime.GC()
 	debug.FreeOSMemory()
 	m.freed = true
 	return true

@@ -274,7 +274,10 @@ func TestRotation(t *testing.T) {
 		{name: "rename fast, rotated names matched", mode: "rename", glob: "app.log*"},
 		// copytruncate loses by itself what is written between copy and
 		// truncate, and what the agent had not read yet: the rotation
-		// waits until the agent has read every line written so far.
+		// waits until the agent has read every line written so far, and
+		// no read pass has started for a while (a pass that looked at the
+		// file before the truncation reads the new lines from the old
+		// offset: copytruncate's own race, which no tailer closes).
 		{name: "copytruncate", mode: "copytruncate", glob: "app.log"},
 	}
 	for _, tt := range tests {
@@ -306,6 +309,7 @@ func TestRotation(t *testing.T) {
 					require.NoError(t, err)
 				case "copytruncate":
 					require.Eventually(t, func() bool { return testutil.ToFloat64(linesRead) == float64(i+1) }, 10*time.Second, time.Millisecond)
+					waitNoReadPass(t, 50*time.Millisecond)
 					data, err := os.ReadFile(path)
 					require.NoError(t, err)
 					require.NoError(t, os.WriteFile(rotated, data, 0o644))
@@ -330,4 +334,16 @@ func TestRotation(t *testing.T) {
 			require.Len(t, recs, total, "no duplicates")
 		})
 	}
+}
+
+// waitNoReadPass waits until no read pass has started for quiet.
+func waitNoReadPass(t *testing.T, quiet time.Duration) {
+	t.Helper()
+	passes, since := readPassCount.Load(), time.Now()
+	require.Eventually(t, func() bool {
+		if n := readPassCount.Load(); n != passes {
+			passes, since = n, time.Now()
+		}
+		return time.Since(since) >= quiet
+	}, 10*time.Second, time.Millisecond)
 }

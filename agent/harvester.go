@@ -177,7 +177,11 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 	h.lineEnd, h.prevEnd, h.sentEnd = h.start, h.start, h.start
 	h.key = []byte(h.e.ID.String())
 	h.pathJSON = record.AppendJSONString(nil, []byte(h.path))
-	h.persistEpoch()
+	// A new file's epoch is saved with the whole registry: a deep call,
+	// made in a read slot like the passes (readSlots.run).
+	if err := t.slots.run(ctx, h.persistEpoch); err != nil {
+		return endCancelled, nil
+	}
 
 	changed, unwatch, err := t.watcher.watch(h.path)
 	watched := err == nil
@@ -219,8 +223,8 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 			if check {
 				h.e.size.Store(fi.Size())
 				if h.wasTruncated(fi.Size()) {
-					if err := h.truncated(fi.Size()); err != nil {
-						return endCancelled, err
+					if err := h.truncated(ctx, fi.Size()); err != nil {
+						return endCancelled, h.shipErr(ctx, err)
 					}
 				}
 			}
@@ -253,22 +257,16 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 		if h.container != nil && h.container.Pending() && now.Sub(lastActivity) >= containerFlushTimeout {
 			// A partial record whose rest did not come: shipped as it is
 			// (to multiline, which has its own timeout).
-			h.readAt = time.Now()
-			h.container.Flush(h.toJoiner)
-			h.arena.reset()
-			if h.err != nil {
-				return endCancelled, h.err
+			if err := h.ship(ctx, func() { h.container.Flush(h.toJoiner) }); err != nil {
+				return endCancelled, h.shipErr(ctx, err)
 			}
 		}
 		ml := t.task.Multiline
 		if ml != nil && h.joiner.Pending() && now.Sub(lastActivity) >= ml.Timeout.D() {
 			// Only the multiline event: a partial container record
 			// waits for its own timeout.
-			h.readAt = time.Now()
-			h.joiner.Flush(h.emit)
-			h.arena.reset()
-			if h.err != nil {
-				return endCancelled, h.err
+			if err := h.ship(ctx, func() { h.joiner.Flush(h.emit) }); err != nil {
+				return endCancelled, h.shipErr(ctx, err)
 			}
 		}
 		if check && !renamed && !h.samePath() {
@@ -407,14 +405,30 @@ func (h *harvester) samePath() bool {
 }
 
 // readAvailable ships the complete lines up to the end of the file, in one
-// read pass: it waits for a read slot (readSlots), reads with a lent buffer
-// and gives both back at the end, with the pass's arena. A pass stops after
+// read pass made in a read slot (readSlots.run). A pass stops after
 // passBudget bytes; more then reports that the file has more lines.
+//
+// The look that decided the pass was taken before a slot was free: a file
+// truncated and written again since (copytruncate) would be read from the
+// old offset, in its new lines. A pass first looks at the file's first bytes
+// again, next to the read; if they changed, it reads nothing and reports more,
+// and the harvester's next look finds the truncation.
 func (h *harvester) readAvailable(ctx context.Context) (n int, more bool, err error) {
-	if err := h.task.slots.acquire(ctx); err != nil {
-		return 0, false, err
+	if serr := h.task.slots.run(ctx, func() {
+		if h.fingerprintChanged() {
+			more = true
+			return
+		}
+		n, more, err = h.readPass(ctx)
+	}); serr != nil {
+		return 0, false, serr
 	}
-	defer h.task.slots.release()
+	return n, more, err
+}
+
+// readPass is readAvailable's pass: it reads with a lent buffer and gives it
+// back at the end, with the pass's arena.
+func (h *harvester) readPass(ctx context.Context) (n int, more bool, err error) {
 	readPassCount.Add(1)
 	defer h.arena.reset()
 	defer func() {
@@ -474,14 +488,38 @@ func (h *harvester) add(line []byte, end int64, truncated bool) error {
 	return h.err
 }
 
-func (h *harvester) flush() error {
-	defer h.arena.reset()
-	h.readAt = time.Now() // a multiline event flushed by its timeout is sent now
-	if h.container != nil {
-		h.container.Flush(h.toJoiner)
+// ship runs send, which hands events to the shipper outside a read pass
+// (a flush, a file's last line), in a read slot as a pass would, and reports
+// the first shipping error. The records are sent now: their Kafka timestamp
+// is now.
+func (h *harvester) ship(ctx context.Context, send func()) error {
+	if err := h.task.slots.run(ctx, func() {
+		defer h.arena.reset()
+		h.readAt = time.Now()
+		send()
+	}); err != nil {
+		return err
 	}
-	h.joiner.Flush(h.emit)
 	return h.err
+}
+
+// shipErr is the error a harvester ends with when ship failed: none if ctx
+// ended (the agent or the task stops).
+func (h *harvester) shipErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// flush ships the pending multiline event and partial container record.
+func (h *harvester) flush(ctx context.Context) error {
+	return h.ship(ctx, func() {
+		if h.container != nil {
+			h.container.Flush(h.toJoiner)
+		}
+		h.joiner.Flush(h.emit)
+	})
 }
 
 // finish ships the unterminated last line of a file that will not grow again.
@@ -492,42 +530,62 @@ func (h *harvester) finish(ctx context.Context) error {
 			return err
 		}
 	}
-	if line, end, truncated, ok := h.lr.partial(); ok {
-		if err := h.add(line, end, truncated); err != nil {
-			return err
+	return h.ship(ctx, func() {
+		if line, end, truncated, ok := h.lr.partial(); ok {
+			if h.add(line, end, truncated) != nil {
+				return
+			}
 		}
-	}
-	return h.flush()
+		if h.container != nil {
+			h.container.Flush(h.toJoiner)
+		}
+		h.joiner.Flush(h.emit)
+	})
 }
 
 // wasTruncated reports whether the file was truncated under the harvester:
 // it is shorter than the read offset, or (when it has already grown back
-// past it) its first bytes no longer match the fingerprint. Once more of the
-// file has been read, the fingerprint is extended to cover it.
+// past it) its first bytes no longer match the fingerprint. If not, the
+// fingerprint is extended to the file's size (see extendFingerprint).
 func (h *harvester) wasTruncated(size int64) bool {
-	if size < h.lr.offset {
+	if size < h.lr.offset || h.fingerprintChanged() {
 		return true
 	}
+	h.extendFingerprint(size)
+	return false
+}
+
+// fingerprintChanged reports whether the file's first bytes no longer match
+// its fingerprint.
+func (h *harvester) fingerprintChanged() bool {
 	fpLen, fp := h.e.fingerprint()
-	if fpLen > 0 {
-		if _, got, err := fingerprint(h.f, int64(fpLen)); err == nil && got != fp {
-			return true
-		}
+	if fpLen == 0 {
+		return false
 	}
-	if want := min(h.lr.offset, fingerprintMax); int64(fpLen) < want {
+	_, got, err := fingerprint(h.f, int64(fpLen))
+	return err == nil && got != fp
+}
+
+// extendFingerprint fingerprints the file's first size bytes (at most
+// fingerprintMax) if the fingerprint covers less. size may be past what has
+// been read: the bytes are the file's all the same, and fingerprinted before
+// the pass that reads them, they cannot be those of lines written after a
+// copytruncate during the pass.
+func (h *harvester) extendFingerprint(size int64) {
+	fpLen, _ := h.e.fingerprint()
+	if want := min(size, fingerprintMax); int64(fpLen) < want {
 		if n, got, err := fingerprint(h.f, want); err == nil {
 			h.e.update(h.path, n, got, time.Now())
 		}
 	}
-	return false
 }
 
 // truncated handles a file cut below the read offset (copytruncate): what was
 // read is shipped, and reading starts again at 0 in a new generation.
-func (h *harvester) truncated(size int64) error {
+func (h *harvester) truncated(ctx context.Context, size int64) error {
 	h.log.Info("file truncated, reading from the start", "offset", h.lr.offset, "size", size)
 	h.task.tm.filesTruncated.Inc()
-	if err := h.flush(); err != nil {
+	if err := h.flush(ctx); err != nil {
 		return err
 	}
 	if _, err := h.f.Seek(0, io.SeekStart); err != nil {

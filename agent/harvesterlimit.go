@@ -31,6 +31,29 @@ func (s readSlots) acquire(ctx context.Context) error {
 
 func (s readSlots) release() { <-s }
 
+// run waits for a slot, then runs pass on a goroutine of its own and waits
+// for it to return. A pass's calls go deep (reading, joining, encoding, the
+// producer), and a goroutine keeps the stack it grew to until the collector
+// shrinks it, by half at most per cycle: made on the harvesters' own
+// goroutines, passes left a pass-sized stack on every open file, read or
+// idle. Made here, that stack belongs to the passes running, at most cap(s)
+// of them, and the harvesters, which mostly wait, keep small stacks. It
+// reports ctx's error if ctx ends before a slot is free (pass then does not
+// run).
+func (s readSlots) run(ctx context.Context, pass func()) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer s.release()
+		pass()
+	}()
+	<-done
+	return nil
+}
+
 // defaultMaxOpenFiles is files.max_open_files when unset: half of the
 // process's open-file limit (ulimit -n; the Go runtime raises the soft limit
 // to the hard one at start), at most maxOpenFilesAuto, at least 1.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 )
 
 // CPU starts a CPU profile written to path; stop ends it and closes the file.
@@ -50,5 +51,27 @@ func Heap(path string) error {
 		"heap idle %d KiB, released to the system %d KiB\nother runtime memory %d KiB\nsys (all mapped) %d KiB\nGC cycles %d\n",
 		runtime.NumGoroutine(), m.HeapInuse/kib, m.HeapObjects, m.StackInuse/kib,
 		m.HeapIdle/kib, m.HeapReleased/kib, (m.MSpanInuse+m.MCacheInuse+m.BuckHashSys+m.GCSys+m.OtherSys)/kib, m.Sys/kib, m.NumGC)
+	if rss, err := rssSplit(); err == nil {
+		text += rss
+	}
 	return os.WriteFile(path+".txt", []byte(text), 0o644)
+}
+
+// rssSplit reads the process's resident memory by kind from
+// /proc/self/status: anonymous pages (heap, stacks, runtime) and file pages,
+// most of them the binary's own, mapped and touched.
+func rssSplit() (string, error) {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "", err
+	}
+	var s strings.Builder
+	for line := range strings.Lines(string(status)) {
+		k, v, _ := strings.Cut(line, ":")
+		switch k {
+		case "VmRSS", "RssAnon", "RssFile", "RssShmem":
+			fmt.Fprintf(&s, "%s %s\n", k, strings.TrimSpace(v))
+		}
+	}
+	return s.String(), nil
 }
