@@ -96,7 +96,8 @@ func TestAcksAllSurvivesLeaderCrash(t *testing.T) {
 
 			// Done when the agent has every line acknowledged.
 			require.Eventually(t, func() bool {
-				return testutil.ToFloat64(ra.m.LagBytes.WithLabelValues(path, topic)) == 0 && acked() >= float64(written)
+				lag, ok := lagBytes(t, ra.m, path, topic)
+				return ok && lag == 0 && acked() >= float64(written)
 			}, 2*time.Minute, 100*time.Millisecond, "the agent catches up")
 			seen := readLineNumbers(t, c.Brokers(), topic)
 			var missing []int

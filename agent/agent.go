@@ -360,6 +360,7 @@ func (a *Agent) start(ctx context.Context, t collect.Task, restricted bool) *run
 	if restricted {
 		tr.policy = a.policy
 	}
+	a.m.LagBytes.Track(t.Path, t.Topic, func() float64 { return float64(a.reg.lag(t.Path)) })
 	r := &runningTask{task: t, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)

@@ -184,7 +184,7 @@ func BenchmarkShipperSendAck(b *testing.B) {
 // BenchmarkRegistrySave writes the registry to disk (JSON, temp file, fsync,
 // rename, fsync of the directory) with one offset changed since the last
 // save, for registries of 1, 100 and 1000 files; "unchanged" is a save that
-// finds nothing changed (a look at every entry's dirty flag).
+// finds nothing changed (one flag, anyDirty, unset).
 func BenchmarkRegistrySave(b *testing.B) {
 	for _, files := range []int{1, 100, 1000} {
 		for _, changed := range []bool{true, false} {

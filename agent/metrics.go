@@ -1,6 +1,11 @@
 package agent
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"maps"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the logagent's Prometheus metrics. Their names are a contract
 // with the dashboards and alerts in dashboards/. Labels are bounded: topic and
@@ -20,7 +25,7 @@ type Metrics struct {
 	FilesOpen             *prometheus.GaugeVec // task, topic
 	FilesWaiting          prometheus.Gauge
 	HarvesterLimitReached prometheus.Counter
-	LagBytes              *prometheus.GaugeVec // task, topic
+	LagBytes              *LagBytes // task, topic
 	ConfigReloads         *prometheus.CounterVec
 	Tasks                 prometheus.Gauge
 	EtcdUp                prometheus.Gauge
@@ -77,9 +82,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		HarvesterLimitReached: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "logagent_harvesters_limit_reached_total", Help: "Times a file had to wait for a harvester because files.max_open_files files were being read.",
 		}),
-		LagBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "logagent_lag_bytes", Help: "Bytes written to the task's files but not yet acknowledged by Kafka.",
-		}, taskLabels),
+		LagBytes: &LagBytes{
+			desc: prometheus.NewDesc("logagent_lag_bytes", "Bytes written to the task's files but not yet acknowledged by Kafka.", taskLabels, nil),
+			lags: make(map[taskKey]func() float64),
+		},
 		ConfigReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "logagent_config_reloads_total", Help: "Collect config updates applied (ok) or rejected (error).",
 		}, []string{"result"}),
@@ -119,5 +125,48 @@ func (m *Metrics) deleteTask(task, topic string) {
 		v.DeleteLabelValues(task, topic)
 	}
 	m.FilesOpen.DeleteLabelValues(task, topic)
-	m.LagBytes.DeleteLabelValues(task, topic)
+	m.LagBytes.untrack(task, topic)
+}
+
+// LagBytes is the logagent_lag_bytes gauge (labels task, topic), computed
+// when it is collected: a task's lag sums its files' entries in the
+// registry, and summing them every second for every task was a good part of
+// an idle agent's CPU, while a scrape comes every 15 s or more. Track adds
+// (or replaces) a task's series, deleteTask removes it.
+type LagBytes struct {
+	desc *prometheus.Desc
+	mu   sync.Mutex
+	lags map[taskKey]func() float64
+}
+
+type taskKey struct{ task, topic string }
+
+// Track makes lag the value of the series of task and topic. lag is called
+// at each collection, from the collecting goroutine.
+func (l *LagBytes) Track(task, topic string, lag func() float64) {
+	l.mu.Lock()
+	l.lags[taskKey{task, topic}] = lag
+	l.mu.Unlock()
+}
+
+func (l *LagBytes) untrack(task, topic string) {
+	l.mu.Lock()
+	delete(l.lags, taskKey{task, topic})
+	l.mu.Unlock()
+}
+
+// MetricType is "gauge", for the metrics reference (internal/metricsref).
+func (l *LagBytes) MetricType() string { return "gauge" }
+
+// Describe implements prometheus.Collector.
+func (l *LagBytes) Describe(ch chan<- *prometheus.Desc) { ch <- l.desc }
+
+// Collect implements prometheus.Collector.
+func (l *LagBytes) Collect(ch chan<- prometheus.Metric) {
+	l.mu.Lock()
+	lags := maps.Clone(l.lags)
+	l.mu.Unlock()
+	for k, f := range lags { // outside mu: a lag takes the registry's lock
+		ch <- prometheus.MustNewConstMetric(l.desc, prometheus.GaugeValue, f(), k.task, k.topic)
+	}
 }

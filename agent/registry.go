@@ -65,10 +65,11 @@ type entry struct {
 	fp       uint64
 	acked    int64 // end offset of the last line Kafka acknowledged
 	gen      uint64
-	failed   bool      // a record of generation gen failed: do not advance
-	lastSeen time.Time // last time a scan found the file
-	epoch    string    // this file's content since it was found or last truncated (see renew)
-	dirty    bool      // a field the registry file holds changed since Save last looked (lastSeen: its hour)
+	failed   bool         // a record of generation gen failed: do not advance
+	lastSeen time.Time    // last time a scan found the file
+	epoch    string       // this file's content since it was found or last truncated (see renew)
+	dirty    bool         // a field the registry file holds changed since Save last looked (lastSeen: its hour); set by touch
+	anyDirty *atomic.Bool // the registry's (see Registry.anyDirty), once put: nil before
 
 	epochSeq atomic.Uint64 // Registry.seq when epoch was set: Save has persisted it once savedSeq reaches it
 
@@ -87,6 +88,15 @@ type entry struct {
 	skipAfter, skipTo int64
 }
 
+// touch records (under e.mu) that a field the registry file holds changed,
+// for the next Save.
+func (e *entry) touch() {
+	e.dirty = true
+	if e.anyDirty != nil && !e.anyDirty.Load() {
+		e.anyDirty.Store(true)
+	}
+}
+
 // ack advances the committed offset for a record of generation gen.
 // Acknowledgements are delivered in order per partition, and all lines of one
 // file share a partition, so within a generation offsets only grow.
@@ -97,12 +107,14 @@ func (e *entry) ack(gen uint64, offset int64) bool {
 		return false
 	}
 	if offset > e.acked {
-		e.acked, e.dirty = offset, true
+		e.acked = offset
+		e.touch()
 	}
 	if e.skipTo > e.acked && offset >= e.skipAfter {
 		// This record is, or follows, the last one sent before filtered
 		// events: every record before them is acknowledged (see skip).
-		e.acked, e.dirty = e.skipTo, true
+		e.acked = e.skipTo
+		e.touch()
 	}
 	return true
 }
@@ -133,7 +145,8 @@ func (e *entry) skip(gen uint64, sent, offset int64) {
 		return
 	}
 	if e.acked >= sent {
-		e.acked, e.dirty = max(e.acked, offset), true
+		e.acked = max(e.acked, offset)
+		e.touch()
 		return
 	}
 	e.skipAfter, e.skipTo = sent, offset
@@ -159,7 +172,8 @@ func (e *entry) begin(offset int64) uint64 {
 	defer e.mu.Unlock()
 	e.gen++
 	e.failed = false
-	e.acked, e.dirty = offset, true
+	e.acked = offset
+	e.touch()
 	e.skipAfter, e.skipTo = 0, 0
 	e.read.Store(offset)
 	return e.gen
@@ -212,10 +226,12 @@ type Registry struct {
 	savedSeq atomic.Uint64 // every epoch up to this seq is on disk
 
 	// changed is set (under mu) when the tasks or the set of entries
-	// change; an entry's own fields set its dirty flag. Save encodes the
-	// registry only when one of them is set: an idle agent saves every
-	// second, and looking at thousands of entries must cost little.
-	changed bool
+	// change; an entry's own fields set its dirty flag, and anyDirty. Save
+	// encodes the registry only when one of them is set: an idle agent
+	// saves every second, and with anyDirty unset it does not even look at
+	// its thousands of entries' flags.
+	changed  bool
+	anyDirty atomic.Bool
 }
 
 // OpenRegistry loads dir/registry.json, or starts empty if it does not exist.
@@ -251,6 +267,7 @@ func OpenRegistry(dir string) (*Registry, error) {
 		}
 		e := &entry{ID: fe.ID, Task: fe.Task, path: fe.Path, fpLen: fe.FPLen, fp: fp, acked: fe.Offset, lastSeen: fe.LastSeen, epoch: fe.Epoch}
 		e.read.Store(fe.Offset)
+		e.anyDirty = &r.anyDirty
 		if e.epoch == "" { // written by a version without event ids
 			r.renew(e)
 		}
@@ -279,6 +296,9 @@ func (r *Registry) lookup(id fileID) *entry {
 }
 
 func (r *Registry) put(e *entry) {
+	e.mu.Lock()
+	e.anyDirty = &r.anyDirty
+	e.mu.Unlock()
 	r.mu.Lock()
 	r.entries[e.ID] = e
 	r.changed = true
@@ -326,7 +346,7 @@ func (r *Registry) renew(e *entry) {
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	e.mu.Lock()
 	e.epoch = base64.RawURLEncoding.EncodeToString(b[:])
-	e.dirty = true
+	e.touch()
 	e.mu.Unlock()
 	e.epochSeq.Store(r.seq.Add(1))
 }
@@ -399,11 +419,15 @@ func (r *Registry) snapshot() (rf registryFile, changed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	changed, r.changed = r.changed, false
-	for _, e := range r.entries {
-		e.mu.Lock()
-		changed = changed || e.dirty
-		e.dirty = false
-		e.mu.Unlock()
+	// An entry sets its flag, then anyDirty: one set after the Swap is seen
+	// by this walk or by the next Save's.
+	if r.anyDirty.Swap(false) {
+		for _, e := range r.entries {
+			e.mu.Lock()
+			changed = changed || e.dirty
+			e.dirty = false
+			e.mu.Unlock()
+		}
 	}
 	if !changed && !r.unsaved && r.lastSaved != nil {
 		return rf, false
@@ -482,7 +506,7 @@ func (e *entry) update(path string, fpLen int, fp uint64, now time.Time) {
 		e.fpLen, e.fp = fpLen, fp
 	}
 	e.lastSeen = now
-	e.dirty = true
+	e.touch()
 	e.mu.Unlock()
 }
 
@@ -497,7 +521,7 @@ func (e *entry) fingerprint() (int, uint64) {
 func (e *entry) setFingerprint(n int, fp uint64) {
 	e.mu.Lock()
 	e.fpLen, e.fp = n, fp
-	e.dirty = true
+	e.touch()
 	e.mu.Unlock()
 }
 
@@ -523,7 +547,7 @@ func (e *entry) unchangedSinceRead(l fileLook) bool {
 func (e *entry) seen(now time.Time) {
 	e.mu.Lock()
 	if now.Unix()/3600 != e.lastSeen.Unix()/3600 {
-		e.dirty = true
+		e.touch()
 	}
 	e.lastSeen = now
 	e.mu.Unlock()

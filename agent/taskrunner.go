@@ -21,7 +21,7 @@ type taskMetrics struct {
 	linesRead, bytesRead, recordsSent, bytesSent, sendErrors prometheus.Counter
 	linesTruncated, filesTruncated, fileErrors               prometheus.Counter
 	latency                                                  prometheus.Observer
-	filesOpen, lag                                           prometheus.Gauge
+	filesOpen                                                prometheus.Gauge
 	linesFiltered                                            prometheus.Counter
 }
 
@@ -38,7 +38,6 @@ func newTaskMetrics(m *Metrics, task, topic string) *taskMetrics {
 		fileErrors:     m.FileErrors.WithLabelValues(task, topic),
 		latency:        m.ProduceLatency.WithLabelValues(topic),
 		filesOpen:      m.FilesOpen.WithLabelValues(task, topic),
-		lag:            m.LagBytes.WithLabelValues(task, topic),
 	}
 }
 
@@ -116,8 +115,6 @@ func (t *taskRunner) run(ctx context.Context) {
 	t.firstRun = !t.reg.knownTask(t.task.Path)
 	scan := time.NewTicker(t.files.ScanFrequency.D())
 	defer scan.Stop()
-	lag := time.NewTicker(time.Second)
-	defer lag.Stop()
 	t.scan(ctx)
 	if t.firstRun {
 		// Persist "this task has run here" and the end positions at once:
@@ -146,8 +143,6 @@ func (t *taskRunner) run(ctx context.Context) {
 			for _, p := range ready {
 				t.consider(ctx, p, now, true)
 			}
-		case <-lag.C:
-			t.tm.lag.Set(float64(t.reg.lag(t.task.Path)))
 		}
 	}
 }

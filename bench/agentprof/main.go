@@ -4,9 +4,13 @@
 // SIGINT or SIGTERM stops it. With -heapprofile, each SIGUSR1 writes a heap
 // profile (after a GC) there, and the runtime's memory figures beside it
 // (path + ".txt"): the footprint benchmark takes one at the end of its idle
-// window, with the files still open.
+// window, with the files still open. With -windowprofile, SIGUSR2 starts a
+// CPU profile there and the next SIGUSR2 (or the end) stops it: a profile of
+// one window alone, such as an idle agent's, which a profile of the whole
+// run drowns in the backfill's work.
 //
 //	agentprof -config agent.yaml -cpuprofile agent.prof -heapprofile heap.prof
+//	agentprof -config agent.yaml -windowprofile idle.prof   # kill -USR2 twice
 package main
 
 import (
@@ -40,12 +44,16 @@ func run(args []string) (err error) {
 		configPath  = fs.String("config", "", "path of the logagent YAML config file")
 		cpuProfile  = fs.String("cpuprofile", "", "write a CPU profile to this file")
 		heapProfile = fs.String("heapprofile", "", "write a heap profile to this file on each SIGUSR1")
+		winProfile  = fs.String("windowprofile", "", "write a CPU profile of the window between two SIGUSR2 to this file (not with -cpuprofile)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *configPath == "" {
 		return errors.New("-config is required")
+	}
+	if *cpuProfile != "" && *winProfile != "" {
+		return errors.New("-cpuprofile and -windowprofile: one CPU profile at a time")
 	}
 	cfg, err := agent.ReadConfig(*configPath)
 	if err != nil {
@@ -91,6 +99,15 @@ func run(args []string) (err error) {
 		}()
 	}
 
+	if *winProfile != "" {
+		stopWindow := profileWindows(*winProfile, log)
+		defer func() {
+			if perr := stopWindow(); err == nil {
+				err = perr
+			}
+		}()
+	}
+
 	kafka, err := kafkaclient.NewProducer(cfg.Kafka.ProducerConfig, log)
 	if err != nil {
 		return err
@@ -109,4 +126,41 @@ func run(args []string) (err error) {
 		return nil
 	})
 	return g.Wait()
+}
+
+// profileWindows starts a CPU profile written to path at a SIGUSR2 and stops
+// it at the next; stop ends the signal handling and a profile still running.
+func profileWindows(path string, log *slog.Logger) (stop func() error) {
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	quit, done := make(chan struct{}), make(chan struct{})
+	var running func() error // stops the running profile; nil: none
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-usr2:
+			case <-quit:
+				return
+			}
+			var err error
+			if running != nil {
+				err, running = running(), nil
+			} else {
+				running, err = profile.CPU(path)
+			}
+			if err != nil {
+				log.Error("window profile", "err", err)
+			}
+		}
+	}()
+	return func() error {
+		signal.Stop(usr2)
+		close(quit)
+		<-done // running is ours now
+		if running == nil {
+			return nil
+		}
+		return running()
+	}
 }

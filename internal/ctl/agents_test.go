@@ -25,8 +25,8 @@ import (
 func agentMetricsServer(t *testing.T, linesPerScrape float64) (port string) {
 	reg := prometheus.NewRegistry()
 	m := agent.NewMetrics(reg)
-	m.LagBytes.WithLabelValues("/var/log/*.log", "web_log").Set(28)
-	m.LagBytes.WithLabelValues("/var/log/app.log", "app_log").Set(100)
+	m.LagBytes.Track("/var/log/*.log", "web_log", func() float64 { return 28 })
+	m.LagBytes.Track("/var/log/app.log", "app_log", func() float64 { return 100 })
 	m.SendErrors.WithLabelValues("/var/log/*.log", "web_log").Add(3)
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -110,6 +110,13 @@ func descNameAndLabels(d *prometheus.Desc) (string, []string, error) {
 	return name, labels, nil
 }
 
+// typedCollector is a custom collector that says its metric's type: it may
+// have no series to look at (agent.LagBytes, computed on scrape).
+type typedCollector interface {
+	prometheus.Collector
+	MetricType() string
+}
+
 func collectorType(c prometheus.Collector) (string, error) {
 	switch v := c.(type) {
 	case *prometheus.CounterVec:
@@ -120,6 +127,8 @@ func collectorType(c prometheus.Collector) (string, error) {
 		return "histogram", nil
 	case *prometheus.SummaryVec:
 		return "summary", nil
+	case typedCollector:
+		return v.MetricType(), nil
 	case prometheus.Metric:
 		var m dto.Metric
 		if err := v.Write(&m); err != nil {
