@@ -527,12 +527,14 @@ func (h *harvester) shipErr(ctx context.Context, err error) error {
 
 // flush ships the pending multiline event and partial container record.
 func (h *harvester) flush(ctx context.Context) error {
-	return h.ship(ctx, func() {
-		if h.container != nil {
-			h.container.Flush(h.toJoiner)
-		}
-		h.joiner.Flush(h.emit)
-	})
+	return h.ship(ctx, h.flushPending)
+}
+
+func (h *harvester) flushPending() {
+	if h.container != nil {
+		h.container.Flush(h.toJoiner)
+	}
+	h.joiner.Flush(h.emit)
 }
 
 // finish ships the unterminated last line of a file that will not grow again.
@@ -544,15 +546,10 @@ func (h *harvester) finish(ctx context.Context) error {
 		}
 	}
 	return h.ship(ctx, func() {
-		if line, end, truncated, ok := h.lr.partial(); ok {
-			if h.add(line, end, truncated) != nil {
-				return
-			}
+		if line, end, truncated, ok := h.lr.partial(); ok && h.add(line, end, truncated) != nil {
+			return
 		}
-		if h.container != nil {
-			h.container.Flush(h.toJoiner)
-		}
-		h.joiner.Flush(h.emit)
+		h.flushPending()
 	})
 }
 
