@@ -244,8 +244,8 @@ func footprintLine(r peerResult) string {
 	s := fmt.Sprintf("%-20s %-18s run %d: %9s lines/s  cpu %6.3fs  rss %6.1f MiB", r.scenario, r.contender, r.run,
 		thousands(r.rate()), r.r.cpu.Seconds(), mib(r.r.maxRSS))
 	if r.r.idleWindow > 0 {
-		s += fmt.Sprintf("  ship cpu %6.3fs  ship rss %6.1f MiB  idle cpu %.3f%%  idle rss %6.1f MiB",
-			r.r.shipCPU.Seconds(), mib(r.r.shipRSS), idlePercent(r.r), mib(r.r.idleRSS))
+		s += fmt.Sprintf("  ship cpu %6.3fs  ship rss %6.1f MiB  idle cpu %.3f%% (second half %.3f%%)  idle rss %6.1f MiB",
+			r.r.shipCPU.Seconds(), mib(r.r.shipRSS), idlePercent(r.r), lateIdlePercent(r.r), mib(r.r.idleRSS))
 	}
 	if r.p99 > 0 {
 		s += fmt.Sprintf("  p50 %s  p99 %s", r.p50, r.p99)
@@ -256,6 +256,12 @@ func footprintLine(r peerResult) string {
 // idlePercent is the contender's CPU over its idle window, in % of one core.
 func idlePercent(r runResult) float64 {
 	return 100 * r.idleCPU.Seconds() / r.idleWindow.Seconds()
+}
+
+// lateIdlePercent is the contender's CPU over the second half of its idle
+// window, in % of one core.
+func lateIdlePercent(r runResult) float64 {
+	return 100 * r.lateIdleCPU.Seconds() / r.lateIdleWindow.Seconds()
 }
 
 func firstLine(s string) string {
@@ -276,7 +282,7 @@ func footprintMarkdown(e env, fp footprintParams, lines int, contenders []peer, 
 	fmt.Fprintf(&s, "\n- Inputs: the agent benchmark's nginx lines (~200 B): %s lines in 1 file (backfill), split into 100 files (%s lines), 1,000 files and 10,000 files; live: lines appended at the rate given for %d s, dealt in turn to the files, each stamped with its write time\n",
 		thousands(float64(lines)), thousands(float64(lines/10)), fp.liveSecs)
 	fmt.Fprintf(&s, "- Each contender runs with its defaults (logagent: JSON, zstd, scan_frequency 10s, close_inactive 5m, the default harvester limit) into a fresh kfake; the 10,000-file scenario runs under `ulimit -n %d`\n", footprintNofile)
-	fmt.Fprintf(&s, "- Runs: %d per contender and scenario. CPU = user+sys from rusage (the whole run, idle window included); ship CPU and ship RSS = CPU (schedstat) and peak RSS (VmHWM) when the last line reached Kafka; idle: after %s, CPU over a %s window (schedstat, ns resolution) in %% of one core, and VmRSS at its end, with every file still open; p50/p99: from a line's write to its arrival at a consumer of the topic (which adds up to %s of fetch wait)\n",
+	fmt.Fprintf(&s, "- Runs: %d per contender and scenario. CPU = user+sys from rusage (the whole run, idle window included); ship CPU and ship RSS = CPU (schedstat) and peak RSS (VmHWM) when the last line reached Kafka; idle: after %s, CPU over a %s window (schedstat, ns resolution) in %% of one core, and over its second half (past what an agent does once after a burst, such as returning memory), and VmRSS at its end, with every file still open; p50/p99: from a line's write to its arrival at a consumer of the topic (which adds up to %s of fetch wait)\n",
 		fp.runs, idleSettle, fp.idle, liveFetchWait)
 	s.WriteString("- Flags: runs where the machine was busy at the start, or where other processes used more than 10% of the CPUs, are flagged: their CPU-seconds and RSS still hold, their latencies and lines/s less so\n")
 	for _, sc := range scenarios {
@@ -294,7 +300,7 @@ func footprintMarkdown(e env, fp footprintParams, lines int, contenders []peer, 
 		case sc.live:
 			s.WriteString("| contender | run | CPU s | CPU s per 1M lines | peak RSS MiB | delay p50 | delay p99 | flags |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
 		case sc.idle:
-			s.WriteString("| contender | run | lines/s | ship CPU s | ship peak RSS MiB | idle CPU % of a core | idle RSS MiB | peak RSS MiB | flags |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+			s.WriteString("| contender | run | lines/s | ship CPU s | ship peak RSS MiB | idle CPU % of a core | its second half | idle RSS MiB | peak RSS MiB | flags |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 		default:
 			s.WriteString("| contender | run | lines/s | CPU s | CPU s per 1M lines | peak RSS MiB | flags |\n|---|---:|---:|---:|---:|---:|---|\n")
 		}
@@ -307,8 +313,8 @@ func footprintMarkdown(e env, fp footprintParams, lines int, contenders []peer, 
 				fmt.Fprintf(&s, "| %s | %d | %.2f | %.2f | %.1f | %s | %s | %s |\n", r.contender, r.run, r.r.cpu.Seconds(), perM, mib(r.r.maxRSS),
 					r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), flags)
 			case sc.idle:
-				fmt.Fprintf(&s, "| %s | %d | %s | %.2f | %.1f | %.3f | %.1f | %.1f | %s |\n", r.contender, r.run, thousands(r.rate()), r.r.shipCPU.Seconds(),
-					mib(r.r.shipRSS), idlePercent(r.r), mib(r.r.idleRSS), mib(r.r.maxRSS), flags)
+				fmt.Fprintf(&s, "| %s | %d | %s | %.2f | %.1f | %.3f | %.3f | %.1f | %.1f | %s |\n", r.contender, r.run, thousands(r.rate()), r.r.shipCPU.Seconds(),
+					mib(r.r.shipRSS), idlePercent(r.r), lateIdlePercent(r.r), mib(r.r.idleRSS), mib(r.r.maxRSS), flags)
 			default:
 				fmt.Fprintf(&s, "| %s | %d | %s | %.2f | %.2f | %.1f | %s |\n", r.contender, r.run, thousands(r.rate()), r.r.cpu.Seconds(), perM, mib(r.r.maxRSS), flags)
 			}
