@@ -89,7 +89,7 @@ func New(cfg Config, prod Producer, log *slog.Logger, reg prometheus.Registerer)
 		topics:    topics,
 		pingEvery: 5 * time.Second,
 		claims:    &claims{owner: make(map[fileID]string)},
-		slots:     make(readSlots, readPasses()),
+		slots:     newReadSlots(readPasses()),
 		limit:     newHarvesterLimit(cmp.Or(cfg.Files.MaxOpenFiles, defaultMaxOpenFiles()), m, log),
 		hostName:  cfg.Host.Name,
 		hostIP:    cfg.Host.IP,
@@ -174,6 +174,7 @@ type runningTask struct {
 // flight, and saves the offset registry.
 func (a *Agent) Run(ctx context.Context) error {
 	defer close(a.done)
+	defer a.slots.work()() // the workers stop after the tasks (shutdown)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if fw, err := newFileWatcher(a.log); err == nil {

@@ -14,42 +14,62 @@ import (
 // files being read, not the files open. Passes are short (passBudget), and
 // a slot is taken in the order the harvesters asked (a channel's waiters are
 // served first in, first out).
-type readSlots chan struct{}
+//
+// The passes run on the slots' own workers, one per slot (see run): a
+// pass's calls go deep (reading, joining, encoding, the producer), and a
+// goroutine keeps the stack it grew to until the collector shrinks it, by
+// half at most per cycle. Made on the harvesters' own goroutines, passes left
+// a pass-sized stack on every open file, read or idle; on a goroutine per
+// pass, that stack was grown again at every pass. The workers keep theirs,
+// and the harvesters, which mostly wait, keep small ones.
+type readSlots struct {
+	slot   chan struct{} // a token per pass running
+	passes chan readPass // to the workers
+}
+
+type readPass struct {
+	run  func()
+	done chan struct{}
+}
+
+func newReadSlots(n int) readSlots {
+	return readSlots{slot: make(chan struct{}, n), passes: make(chan readPass)}
+}
 
 // readPasses is how many read passes run at once: enough to keep the cores
 // and the producer busy, few enough that their buffers stay a fixed base.
 func readPasses() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
-func (s readSlots) acquire(ctx context.Context) error {
-	select {
-	case s <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+// work starts the workers; stop ends them once no pass can be asked for any
+// more (the tasks have stopped).
+func (s readSlots) work() (stop func()) {
+	var wg sync.WaitGroup
+	for range cap(s.slot) {
+		wg.Go(func() {
+			for p := range s.passes {
+				p.run()
+				close(p.done)
+			}
+		})
+	}
+	return func() {
+		close(s.passes)
+		wg.Wait()
 	}
 }
 
-func (s readSlots) release() { <-s }
-
-// run waits for a slot, then runs pass on a goroutine of its own and waits
-// for it to return. A pass's calls go deep (reading, joining, encoding, the
-// producer), and a goroutine keeps the stack it grew to until the collector
-// shrinks it, by half at most per cycle: made on the harvesters' own
-// goroutines, passes left a pass-sized stack on every open file, read or
-// idle. Made here, that stack belongs to the passes running, at most cap(s)
-// of them, and the harvesters, which mostly wait, keep small stacks. It
-// reports ctx's error if ctx ends before a slot is free (pass then does not
-// run).
+// run waits for a slot, then has a worker run pass and waits for it to
+// return. It reports ctx's error if ctx ends before a slot is free (pass
+// then does not run).
 func (s readSlots) run(ctx context.Context, pass func()) error {
-	if err := s.acquire(ctx); err != nil {
-		return err
+	select {
+	case s.slot <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
+	defer func() { <-s.slot }()
 	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer s.release()
-		pass()
-	}()
+	s.passes <- readPass{run: pass, done: done} // a worker is free: there is one per slot
 	<-done
 	return nil
 }

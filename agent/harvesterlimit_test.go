@@ -11,11 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestReadSlotsRun: a pass runs on a goroutine of its own, run returns once
-// it has, no more than cap(slots) passes run at once, and a pass that waits
+// TestReadSlotsRun: a pass runs on a worker, run returns once it has, no
+// more than the slots' number of passes run at once, and a pass that waits
 // for a slot when its context ends does not run.
 func TestReadSlotsRun(t *testing.T) {
-	slots := make(readSlots, 2)
+	slots := newReadSlots(2)
+	stop := slots.work()
+	defer stop()
 	var running, most atomic.Int32
 	release := make(chan struct{})
 	var wg sync.WaitGroup
@@ -41,8 +43,9 @@ func TestReadSlotsRun(t *testing.T) {
 	wg.Wait()
 	require.EqualValues(t, 2, most.Load())
 
-	full := make(readSlots, 1)
-	full <- struct{}{}
+	full := newReadSlots(1)
+	defer full.work()()
+	full.slot <- struct{}{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	ran := false
