@@ -214,8 +214,6 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 	for {
 		// A pass reads when something may have changed: a wake, a pass
 		// that read lines or stopped at its budget, or a new look.
-		// Truncation is checked before reading: after a copytruncate the
-		// bytes past the old offset belong to new lines.
 		// fresh says there may be new lines. A pass that read some is
 		// followed by one more look, which is not evidence of new lines,
 		// when the file is polled (lines written during the pass would
@@ -224,6 +222,7 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 		// watch, a write during the pass has left a wake pending.
 		fresh := woken || more || skipped
 		check := fresh || (n > 0 && (!watched || renamed || h.fingerprintShort()))
+		size := int64(-1) // unknown if the look fails
 		if fi, err := h.f.Stat(); err == nil {
 			if l := lookOf(fi); l != looked {
 				fresh, check, looked = true, true, l
@@ -231,20 +230,16 @@ func (h *harvester) run(ctx context.Context) (harvestEnd, error) {
 				h.looked = l
 				h.lookMu.Unlock()
 			}
+			size = fi.Size()
 			if check {
-				h.e.size.Store(fi.Size())
-				if h.wasTruncated(fi.Size()) {
-					if err := h.truncated(ctx, fi.Size()); err != nil {
-						return endCancelled, h.shipErr(ctx, err)
-					}
-				}
+				h.e.size.Store(size)
 			}
 		}
 		n, more = 0, false
 		skipped = fresh && yield // read once the harvester no longer gives way, or by the next one
 		if check && !yield {
 			passAt := time.Now()
-			n, more, err = h.readAvailable(ctx)
+			n, more, err = h.readAvailable(ctx, size)
 			if n > 0 {
 				lastRead = passAt
 			}
@@ -421,16 +416,17 @@ func (h *harvester) samePath() bool {
 // read pass made in a read slot (readSlots.run). A pass stops after
 // passBudget bytes; more then reports that the file has more lines.
 //
-// The look that decided the pass was taken before a slot was free: a file
-// truncated and written again since (copytruncate) would be read from the
-// old offset, in its new lines. A pass first looks at the file's first bytes
-// again, next to the read; if they changed, it reads nothing and reports more,
-// and the harvester's next look finds the truncation.
-func (h *harvester) readAvailable(ctx context.Context) (n int, more bool, err error) {
+// size is the file's size at the harvester's look that decided the pass
+// (-1 if unknown). The pass checks for a truncation (copytruncate) first, next to the read:
+// the look was taken before a slot was free, and a file truncated and
+// written again since would otherwise be read from the old offset, in its
+// new lines.
+func (h *harvester) readAvailable(ctx context.Context, size int64) (n int, more bool, err error) {
 	if serr := h.task.slots.run(ctx, func() {
-		if h.fingerprintChanged() {
-			more = true
-			return
+		if h.wasTruncated(size) {
+			if err = h.truncated(size); err != nil {
+				return
+			}
 		}
 		n, more, err = h.readPass(ctx)
 	}); serr != nil {
@@ -525,11 +521,8 @@ func (h *harvester) shipErr(ctx context.Context, err error) error {
 	return err
 }
 
-// flush ships the pending multiline event and partial container record.
-func (h *harvester) flush(ctx context.Context) error {
-	return h.ship(ctx, h.flushPending)
-}
-
+// flushPending ships the pending multiline event and partial container
+// record.
 func (h *harvester) flushPending() {
 	if h.container != nil {
 		h.container.Flush(h.toJoiner)
@@ -540,8 +533,11 @@ func (h *harvester) flushPending() {
 // finish ships the unterminated last line of a file that will not grow again.
 func (h *harvester) finish(ctx context.Context) error {
 	for more := true; more; {
-		var err error
-		if _, more, err = h.readAvailable(ctx); err != nil {
+		fi, err := h.f.Stat()
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", h.path, err)
+		}
+		if _, more, err = h.readAvailable(ctx, fi.Size()); err != nil {
 			return err
 		}
 	}
@@ -556,9 +552,10 @@ func (h *harvester) finish(ctx context.Context) error {
 // wasTruncated reports whether the file was truncated under the harvester:
 // it is shorter than the read offset, or (when it has already grown back
 // past it) its first bytes no longer match the fingerprint. If not, the
-// fingerprint is extended to the file's size (see extendFingerprint).
+// fingerprint is extended to the file's size (see extendFingerprint). A
+// size of -1 (unknown) leaves the fingerprint alone.
 func (h *harvester) wasTruncated(size int64) bool {
-	if size < h.lr.offset || h.fingerprintChanged() {
+	if (size >= 0 && size < h.lr.offset) || h.fingerprintChanged() {
 		return true
 	}
 	h.extendFingerprint(size)
@@ -590,13 +587,16 @@ func (h *harvester) extendFingerprint(size int64) {
 	}
 }
 
-// truncated handles a file cut below the read offset (copytruncate): what was
-// read is shipped, and reading starts again at 0 in a new generation.
-func (h *harvester) truncated(ctx context.Context, size int64) error {
+// truncated handles a file cut below the read offset (copytruncate), in a
+// read pass's slot: what was read is shipped, and reading starts again at 0
+// in a new generation.
+func (h *harvester) truncated(size int64) error {
 	h.log.Info("file truncated, reading from the start", "offset", h.lr.offset, "size", size)
 	h.task.tm.filesTruncated.Inc()
-	if err := h.flush(ctx); err != nil {
-		return err
+	h.readAt = time.Now()
+	h.flushPending()
+	if h.err != nil {
+		return h.err
 	}
 	if _, err := h.f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("seek %s: %w", h.path, err)
@@ -604,6 +604,9 @@ func (h *harvester) truncated(ctx context.Context, size int64) error {
 	h.gen = h.e.begin(0)
 	h.task.reg.renew(h.e)
 	h.persistEpoch()
+	if size < 0 {
+		size = fingerprintMax
+	}
 	// The file's first bytes are new: fingerprint them now, before the next
 	// truncation could replace them (a fingerprint taken later could
 	// describe newer content than what is being read, and hide that

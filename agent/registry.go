@@ -1,13 +1,13 @@
 package agent
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"os"
@@ -44,7 +44,8 @@ func statID(fi fs.FileInfo) (fileID, bool) {
 // It returns the number of bytes hashed and the hash.
 func fingerprint(f *os.File, size int64) (int, uint64, error) {
 	n := int(min(size, fingerprintMax))
-	buf := make([]byte, n)
+	var b [fingerprintMax]byte // on the stack: a read pass fingerprints
+	buf := b[:n]
 	if _, err := f.ReadAt(buf, 0); err != nil && !errors.Is(err, io.EOF) {
 		return 0, 0, err
 	}
@@ -213,10 +214,15 @@ type registryEntry struct {
 // acknowledged. It is written atomically (temp file, fsync, rename, fsync of
 // the directory), so a crash leaves either the old or the new registry.
 type Registry struct {
-	path      string
-	saveMu    sync.Mutex
-	lastSaved []byte // skip writes that would not change the file
-	unsaved   bool   // the last save failed: the next one encodes whatever the dirty flags say
+	path   string
+	saveMu sync.Mutex
+	// The hash of the last file written (saved says there is one): writes
+	// that would not change the file are skipped. A hash, not the bytes:
+	// these are ~1 KiB per file, kept for as long as the agent runs.
+	seed    maphash.Seed
+	saved   bool
+	lastSum uint64
+	unsaved bool // the last save failed: the next one encodes whatever the dirty flags say
 
 	mu      sync.Mutex
 	entries map[fileID]*entry
@@ -243,6 +249,7 @@ func OpenRegistry(dir string) (*Registry, error) {
 	}
 	r := &Registry{
 		path:    filepath.Join(dir, "registry.json"),
+		seed:    maphash.MakeSeed(),
 		entries: make(map[fileID]*entry),
 		tasks:   make(map[string]bool),
 	}
@@ -384,7 +391,7 @@ func (r *Registry) save() error {
 	// Every epoch numbered up to seq is set before the snapshot below.
 	seq := r.seq.Load()
 	rf, changed := r.snapshot()
-	if r.lastSaved != nil && !changed && !r.unsaved {
+	if r.saved && !changed && !r.unsaved {
 		// Nothing changed since the last save: an idle agent saves every
 		// second, and encoding thousands of entries is its main cost.
 		if seq > r.savedSeq.Load() {
@@ -399,12 +406,12 @@ func (r *Registry) save() error {
 		r.unsaved = true
 		return err
 	}
-	if !bytes.Equal(data, r.lastSaved) {
+	if sum := maphash.Bytes(r.seed, data); !r.saved || sum != r.lastSum {
 		if err := writeFileAtomic(r.path, data); err != nil {
 			r.unsaved = true // the dirty flags were cleared: do not skip the next save
 			return err
 		}
-		r.lastSaved = data
+		r.saved, r.lastSum = true, sum
 	}
 	r.unsaved = false
 	if seq > r.savedSeq.Load() { // only save moves it, under saveMu
@@ -429,7 +436,7 @@ func (r *Registry) snapshot() (rf registryFile, changed bool) {
 			e.mu.Unlock()
 		}
 	}
-	if !changed && !r.unsaved && r.lastSaved != nil {
+	if !changed && !r.unsaved && r.saved {
 		return rf, false
 	}
 	rf.Version = 1
