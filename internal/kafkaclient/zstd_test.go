@@ -162,3 +162,35 @@ func TestZstdCompressor(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, src[:100], back)
 }
+
+// BenchmarkZstdCompressor compresses a batch as logagent's producer sends
+// one when tailing 50,000 lines/s at the default 10 ms linger (500 JSON
+// events), back to back ("busy") and after 10 ms of sleep each time
+// ("after_idle"), as a live tail does. compress-µs/op is the compression
+// alone. A compression after an idle spell starts with its hash table, its
+// history and its code out of the caches: on a 2-core VM it costs about
+// three times a busy one (BENCHMARKS.md, "Live tail: the cost of waking").
+func BenchmarkZstdCompressor(b *testing.B) {
+	var src []byte
+	for _, v := range roundTripValues()[:500] {
+		src = append(src, v...)
+	}
+	for _, idle := range []time.Duration{0, 10 * time.Millisecond} {
+		name := "busy"
+		if idle > 0 {
+			name = "after_idle"
+		}
+		b.Run(name, func(b *testing.B) {
+			c := newZstdCompressor()
+			dst := new(bytes.Buffer)
+			var spent time.Duration
+			for b.Loop() {
+				time.Sleep(idle)
+				start := time.Now()
+				c.Compress(dst, src)
+				spent += time.Since(start)
+			}
+			b.ReportMetric(float64(spent.Microseconds())/float64(b.N), "compress-µs/op")
+		})
+	}
+}
