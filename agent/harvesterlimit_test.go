@@ -31,7 +31,7 @@ func TestReadSlotsRun(t *testing.T) {
 				<-release
 				running.Add(-1)
 				done[i] = true
-			})
+			}, make(chan struct{}, 1))
 			require.NoError(t, err)
 			require.True(t, done[i], "run returned before its pass")
 		})
@@ -49,7 +49,7 @@ func TestReadSlotsRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
 	ran := false
-	err := full.run(ctx, func() { ran = true })
+	err := full.run(ctx, func() { ran = true }, make(chan struct{}, 1))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.False(t, ran)
 }

@@ -56,7 +56,7 @@ type taskRunner struct {
 	watcher     *fileWatcher    // nil: harvesters poll
 	policy      *collect.Policy // nil: a task of the config file, not restricted
 	slots       readSlots       // the agent's, shared by every task
-	passGap     time.Duration   // the least time between two read passes of a file while lines stream in (see harvester.coalesce)
+	passGap     time.Duration   // the least time between two read passes of a file while lines stream in (see harvester.wait)
 	limit       *harvesterLimit
 	tm          *taskMetrics
 	log         *slog.Logger
@@ -277,10 +277,12 @@ func (t *taskRunner) consider(ctx context.Context, p string, now time.Time, rese
 		return
 	}
 	h := &harvester{task: t, path: p, f: f, e: e, start: start, log: t.log.With("path", p, "file", id.String()),
-		wake: make(chan struct{}, 1), seen: now}
+		wake: make(chan struct{}, 1), seen: now, workDone: make(chan struct{}, 1)}
+	h.work = h.slotWork
 	t.mu.Lock()
 	delete(t.reported, p)
 	hctx, cancel := context.WithCancel(ctx)
+	hctx.Done() // its channel made here too (see harvester.work)
 	t.harvesters[id] = h
 	t.mu.Unlock()
 
@@ -289,32 +291,41 @@ func (t *taskRunner) consider(ctx context.Context, p string, now time.Time, rese
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		end, err := h.run(hctx)
+		h.run(hctx)
 		cancel()
-		t.claims.release(id)
-		t.mu.Lock()
-		delete(t.harvesters, id)
-		t.mu.Unlock()
-		if end == endYield && h.unread {
-			t.limit.requeue(t, p)
-		} else {
-			t.limit.release()
-		}
-		switch {
-		case errors.Is(err, errSendFailed):
-			h.log.Warn("records not acknowledged by Kafka; reading again from the committed offset", "offset", e.committed())
-			t.retryLater(ctx)
-		case err != nil:
-			t.problem(p, "harvester stopped", err)
-		case end == endGone:
-			h.log.Debug("harvester finished: file rotated or deleted", "offset", h.lineEnd)
-			t.rescanSoon()
-		case end == endInactive:
-			h.log.Debug("file inactive, closed", "offset", h.lineEnd)
-		case end == endYield:
-			h.log.Debug("file closed for files waiting for a harvester", "offset", h.lineEnd)
-		}
+		t.ended(ctx, h)
 	}()
+}
+
+// ended lets the file go once its harvester has ended: claim, harvester slot
+// (or its place in the queue, if it gave way with lines left) and what
+// follows from how it ended. Apart from run, so that the harvester's
+// goroutine holds a small frame while it waits.
+func (t *taskRunner) ended(ctx context.Context, h *harvester) {
+	id, p, end, err := h.e.ID, h.path, h.loop.end, h.loop.err
+	t.claims.release(id)
+	t.mu.Lock()
+	delete(t.harvesters, id)
+	t.mu.Unlock()
+	if end == endYield && h.unread {
+		t.limit.requeue(t, p)
+	} else {
+		t.limit.release()
+	}
+	switch {
+	case errors.Is(err, errSendFailed):
+		h.log.Warn("records not acknowledged by Kafka; reading again from the committed offset", "offset", h.e.committed())
+		t.retryLater(ctx)
+	case err != nil:
+		t.problem(p, "harvester stopped", err)
+	case end == endGone:
+		h.log.Debug("harvester finished: file rotated or deleted", "offset", h.lineEnd)
+		t.rescanSoon()
+	case end == endInactive:
+		h.log.Debug("file inactive, closed", "offset", h.lineEnd)
+	case end == endYield:
+		h.log.Debug("file closed for files waiting for a harvester", "offset", h.lineEnd)
+	}
 }
 
 // retryLater triggers a scan after a pause, so a failing send does not spin.
