@@ -202,7 +202,7 @@ func (h *harvester) slotWork() {
 	l := &h.loop
 	if !l.begun {
 		l.begun = true
-		if err := h.begin(h.ctx); err != nil {
+		if err := h.begin(); err != nil {
 			l.end, l.done, l.err = endCancelled, true, h.shipErr(h.ctx, err)
 			return
 		}
@@ -245,7 +245,7 @@ type harvestLoop struct {
 
 // begin sets the harvester up to read from its start offset, saves the
 // file's epoch and watches the file. It runs in a read slot, as step does.
-func (h *harvester) begin(ctx context.Context) error {
+func (h *harvester) begin() error {
 	t := h.task
 	if _, err := h.f.Seek(h.start, io.SeekStart); err != nil {
 		return fmt.Errorf("seek %s to %d: %w", h.path, h.start, err)
@@ -256,7 +256,6 @@ func (h *harvester) begin(ctx context.Context) error {
 	if h.container = newContainerJoiner(t.task.ContainerFormat, t.task.MaxLineBytes); h.container != nil {
 		h.toJoiner = func(l Line) { h.joiner.Add(l, h.emit) }
 	}
-	h.ctx = ctx
 	h.lineEnd, h.prevEnd, h.sentEnd = h.start, h.start, h.start
 	h.key = []byte(h.e.ID.String())
 	h.pathJSON = record.AppendJSONString(nil, []byte(h.path))
@@ -661,10 +660,8 @@ func (h *harvester) extendFingerprint(size int64) {
 func (h *harvester) truncated(size int64) error {
 	h.log.Info("file truncated, reading from the start", "offset", h.lr.offset, "size", size)
 	h.task.tm.filesTruncated.Inc()
-	h.readAt = time.Now()
-	h.flushPending()
-	if h.err != nil {
-		return h.err
+	if err := h.ship(h.flushPending); err != nil {
+		return err
 	}
 	if _, err := h.f.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("seek %s: %w", h.path, err)
