@@ -20,7 +20,12 @@ import (
 //     compressed logagent's JSON batches no better: their repeats are
 //     within a few records), so decoders need little memory;
 //   - the whole batch is encoded with EncodeAll into the client's pooled
-//     buffer, grown once to the worst-case size.
+//     buffer, grown once to the worst-case size;
+//   - the encoder's history buffer is the window plus a block (192 KiB,
+//     zstd.WithLowerEncoderMem) instead of 1 MiB: EncodeAll starts every
+//     batch at the buffer's beginning, so the rest was never used, yet it
+//     counted in the heap (and the collector's goal) for every pooled
+//     encoder. The output is the same byte for byte.
 //
 // The output is a standard single zstd frame, as franz-go's own, so any Kafka
 // consumer (franz-go, the Java client, librdkafka) and the broker's own
@@ -42,6 +47,7 @@ func newZstdCompressor() *zstdCompressor {
 			zstd.WithEncoderConcurrency(1),
 			zstd.WithEncoderCRC(false),
 			zstd.WithZeroFrames(true),
+			zstd.WithLowerEncoderMem(true),
 		)
 		if err != nil {
 			panic(err) // constant, valid options

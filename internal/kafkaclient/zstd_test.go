@@ -170,11 +170,21 @@ func TestZstdCompressor(t *testing.T) {
 // alone. A compression after an idle spell starts with its hash table, its
 // history and its code out of the caches: on a 2-core VM it costs about
 // three times a busy one (BENCHMARKS.md, "Live tail: the cost of waking").
+// "new_encoder" compresses the batch with a new compressor each time: its
+// B/op is what an encoder holds once it has compressed a batch (the pool
+// makes one again after the collector emptied it).
 func BenchmarkZstdCompressor(b *testing.B) {
 	var src []byte
 	for _, v := range roundTripValues()[:500] {
 		src = append(src, v...)
 	}
+	b.Run("new_encoder", func(b *testing.B) {
+		dst := bytes.NewBuffer(make([]byte, 0, 2*len(src)))
+		b.ReportAllocs()
+		for b.Loop() {
+			newZstdCompressor().Compress(dst, src)
+		}
+	})
 	for _, idle := range []time.Duration{0, 10 * time.Millisecond} {
 		name := "busy"
 		if idle > 0 {
