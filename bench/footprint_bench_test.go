@@ -37,9 +37,10 @@ type footprintParams struct {
 	runs     int           // per contender and scenario
 	idle     time.Duration // idle window
 	liveSecs int
-	profile  bool   // one more logagent run per scenario with CPU and heap profiles
-	before   string // a logagent binary built from an earlier commit, run as "logagent (before)"
-	memLimit string // a GOMEMLIMIT for one more logagent contender, to compare with memory_limit's default
+	profile  bool     // one more logagent run per scenario with CPU and heap profiles
+	before   string   // a logagent binary built from an earlier commit, run as "logagent (before)"
+	memLimit string   // a GOMEMLIMIT for one more logagent contender, to compare with memory_limit's default
+	codecs   []string // more logagent contenders, one with each of these kafka.compression codecs
 }
 
 func footprintParamsFromEnv(t *testing.T) footprintParams {
@@ -52,6 +53,7 @@ func footprintParamsFromEnv(t *testing.T) footprintParams {
 		profile:  os.Getenv("BENCH_FOOTPRINT_PROFILE") != "0",
 		before:   os.Getenv("BENCH_FOOTPRINT_BEFORE"),
 		memLimit: os.Getenv("BENCH_FOOTPRINT_GOMEMLIMIT"),
+		codecs:   strings.FieldsFunc(os.Getenv("BENCH_FOOTPRINT_CODECS"), func(r rune) bool { return r == ',' }),
 	}
 }
 
@@ -63,15 +65,19 @@ func footprintParamsFromEnv(t *testing.T) footprintParams {
 // delay). Each contender runs with its defaults (logagent: the default
 // scan_frequency, close_inactive and harvester limit). With
 // BENCH_FOOTPRINT_BEFORE set to a logagent binary built from an earlier
-// commit, that binary runs too, as "logagent (before)"; with
-// BENCH_FOOTPRINT_GOMEMLIMIT (such as 32MiB), logagent runs once more with
-// that GOMEMLIMIT, which wins over its memory_limit. With profiles on
+// commit (CGO_ENABLED=0 go build -trimpath, as buildCommands builds), that
+// binary runs too, as "logagent (before)"; with BENCH_FOOTPRINT_GOMEMLIMIT
+// (such as 32MiB), logagent runs once more with that GOMEMLIMIT, which wins
+// over its memory_limit; with BENCH_FOOTPRINT_CODECS (such as none,snappy),
+// once more with each kafka.compression codec, as "logagent (none)": rsyslog
+// ships uncompressed, and a live tail pays for compression far more than a
+// backfill does (BENCHMARKS.md). With profiles on
 // (BENCH_FOOTPRINT_PROFILE, default 1), one more logagent run per scenario,
 // as bench/agentprof, writes a CPU profile and, at the end of the idle
 // window, a heap profile beside the results. BENCH_FOOTPRINT_CONTENDERS,
 // if set, names the contenders that run (comma-separated: rsyslog,
-// logagent, logagent (before), logagent (GOMEMLIMIT=...)). Nothing is
-// asserted.
+// logagent, logagent (before), logagent (GOMEMLIMIT=...), logagent (none)).
+// Nothing is asserted.
 func TestFootprint(t *testing.T) {
 	fp := footprintParamsFromEnv(t)
 	lines := fp.lines - fp.lines%10_000
@@ -84,11 +90,11 @@ func TestFootprint(t *testing.T) {
 			contenders = append(contenders, p)
 		}
 	}
-	agent := func(name, bin string, env ...string) peer {
+	agent := func(name, bin, codec string, env ...string) peer {
 		return peer{name: name, follows: true, term: true, version: bin,
 			command: func(r peerRun) (*exec.Cmd, error) {
 				config := filepath.Join(r.dir, "agent.yaml")
-				err := os.WriteFile(config, []byte(agentConfigFiles(r.brokers, r.dir, r.in.glob, r.topic, "json", "{}")), 0o644)
+				err := os.WriteFile(config, []byte(agentConfigFiles(r.brokers, r.dir, r.in.glob, r.topic, "json", "{}", codec)), 0o644)
 				cmd := exec.Command(bin, "-config", config)
 				if len(env) > 0 {
 					cmd.Env = append(os.Environ(), env...)
@@ -97,11 +103,14 @@ func TestFootprint(t *testing.T) {
 			}}
 	}
 	if fp.before != "" {
-		contenders = append(contenders, agent("logagent (before)", fp.before))
+		contenders = append(contenders, agent("logagent (before)", fp.before, compression))
 	}
-	contenders = append(contenders, agent("logagent", b.logagent))
+	contenders = append(contenders, agent("logagent", b.logagent, compression))
 	if fp.memLimit != "" {
-		contenders = append(contenders, agent("logagent (GOMEMLIMIT="+fp.memLimit+")", b.logagent, "GOMEMLIMIT="+fp.memLimit))
+		contenders = append(contenders, agent("logagent (GOMEMLIMIT="+fp.memLimit+")", b.logagent, compression, "GOMEMLIMIT="+fp.memLimit))
+	}
+	for _, codec := range fp.codecs {
+		contenders = append(contenders, agent("logagent ("+codec+")", b.logagent, codec))
 	}
 	if only := os.Getenv("BENCH_FOOTPRINT_CONTENDERS"); only != "" {
 		contenders = slices.DeleteFunc(contenders, func(p peer) bool { return !slices.Contains(strings.Split(only, ","), p.name) })
@@ -209,7 +218,7 @@ func profileFootprint(t *testing.T, b bins, sc footprintScenario, in peerInput, 
 	prof := peer{name: "logagent (profiled)", follows: true, term: true,
 		command: func(r peerRun) (*exec.Cmd, error) {
 			config := filepath.Join(r.dir, "agent.yaml")
-			err := os.WriteFile(config, []byte(agentConfigFiles(r.brokers, r.dir, r.in.glob, r.topic, "json", "{}")), 0o644)
+			err := os.WriteFile(config, []byte(agentConfigFiles(r.brokers, r.dir, r.in.glob, r.topic, "json", "{}", compression)), 0o644)
 			return exec.Command(b.agentprof, "-config", config, "-cpuprofile", cpuProf, "-heapprofile", heapProf), err
 		}}
 	res, err := runPeer(t, b, prof, in, int64(sc.lines), params)
