@@ -3,7 +3,9 @@ package agent
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -92,6 +94,69 @@ func TestIdleFilesHoldNoReadBuffer(t *testing.T) {
 	appendLines(t, filepath.Join(dir, "app-07.log"), lines, lines+10)
 	fp.waitFor(t, files*lines+10)
 	require.Eventually(t, func() bool { return readBuffersInUse.Load() == 0 }, 30*time.Second, 10*time.Millisecond)
+}
+
+// stacksChildEnv, set, makes TestIdleFileStacks measure in this process.
+const stacksChildEnv = "LOGCOLLECT_TEST_STACKS_CHILD"
+
+// TestIdleFileStacks: an open file that is not being read costs two
+// goroutines with the least stack the runtime gives (2 KiB): its harvester,
+// which only waits (its work runs on the read slots' workers), and
+// nxadm/tail's pump. Their stacks are most of the memory per open file
+// (issue 21: 8.9 KiB). A deeper call or an allocation on the harvester's
+// waiting chain (harvester.run, readSlots.run, harvester.wait) grows its
+// stack to 4 KiB for good, as it did before; this test then fails.
+//
+// It measures in a process of its own (this test binary again): in the
+// suite's process, the stacks that earlier tests' goroutines freed are
+// reused by this one's, and the goroutines still ending move the count.
+func TestIdleFileStacks(t *testing.T) {
+	if os.Getenv(stacksChildEnv) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestIdleFileStacks$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), stacksChildEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		t.Logf("measured in its own process:\n%s", out)
+		require.NoError(t, err, "the measuring process failed")
+		return
+	}
+	const base, more, lines = 10, 600, 10
+	dir := t.TempDir()
+	add := func(from, to int) {
+		for i := from; i < to; i++ {
+			appendLines(t, filepath.Join(dir, fmt.Sprintf("app-%03d.log", i)), 0, lines)
+		}
+	}
+	fp := &fakeProducer{}
+	task := filepath.Join(dir, "*.log")
+	cfg := fakeConfig(t)
+	cfg.Files.ScanFrequency = Duration(100 * time.Millisecond)
+	ra := startAgent(t, cfg, fp, collect.Task{Path: task, Topic: "t", StartPosition: "beginning"})
+	idle := func(files int) (stacks uint64, goroutines int) {
+		t.Helper()
+		fp.waitFor(t, files*lines)
+		require.Eventually(t, func() bool {
+			return testutil.ToFloat64(ra.m.FilesOpen.WithLabelValues(task, "t")) == float64(files) && readBuffersInUse.Load() == 0
+		}, 30*time.Second, 10*time.Millisecond)
+		time.Sleep(200 * time.Millisecond) // the last passes' workers end
+		runtime.GC()                       // shrinks the stacks that may shrink
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.StackInuse, runtime.NumGoroutine()
+	}
+	add(0, base)
+	s0, g0 := idle(base)
+	add(base, base+more)
+	s1, g1 := idle(base + more)
+
+	least := 2048.0 // a goroutine's least stack
+	if raceEnabled {
+		least = 4096 // the race detector doubles the stack guard
+	}
+	perFile := float64(s1-s0) / more
+	t.Logf("%d idle open files more: %.2f goroutines and %.0f bytes of stack each", more, float64(g1-g0)/more, perFile)
+	require.InDelta(t, 2, float64(g1-g0)/more, 0.05, "goroutines per open file: its harvester and its pump")
+	require.LessOrEqual(t, perFile, 2.5*least, "stack bytes per idle open file: two goroutines of %.0f bytes", least)
 }
 
 // TestStreamedLinesReadInFewPasses: lines appended one write each, as an
