@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -142,18 +143,42 @@ func waitCount(t *testing.T, es *transfertest.ES, n int, within time.Duration) {
 }
 
 // committed returns the group's committed offsets and the topic's end
-// offsets, per partition.
+// offsets, per partition, from the first listing without errors.
 func committed(t *testing.T, brokers []string, group, topic string) (commits, ends map[int32]int64) {
 	t.Helper()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		var err error
+		commits, ends, err = listOffsets(brokers, group, topic)
+		assert.NoError(c, err)
+	}, 10*time.Second, 50*time.Millisecond, "listing the offsets")
+	return commits, ends
+}
+
+// listOffsets returns the group's committed offsets in topic and the topic's
+// end offsets, by partition, or the error of either listing, a topic's or a
+// partition's included (kadm reports those in the listing, not as its error).
+func listOffsets(brokers []string, group, topic string) (commits, ends map[int32]int64, err error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	require.NoError(t, err)
+	if err != nil {
+		return nil, nil, err
+	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	ctx := context.Background()
 	os, err := adm.FetchOffsets(ctx, group)
-	require.NoError(t, err)
+	if err == nil {
+		err = os.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("committed offsets of %s: %w", group, err)
+	}
 	le, err := adm.ListEndOffsets(ctx, topic)
-	require.NoError(t, err)
+	if err == nil {
+		err = le.Error()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
 	commits, ends = map[int32]int64{}, map[int32]int64{}
 	os.Each(func(o kadm.OffsetResponse) {
 		if o.Topic == topic {
@@ -161,13 +186,19 @@ func committed(t *testing.T, brokers []string, group, topic string) (commits, en
 		}
 	})
 	le.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })
-	return commits, ends
+	return commits, ends, nil
 }
 
+// requireAllCommitted waits until the group has committed every partition of
+// topic up to its end. A failed listing is no answer: before, a topic error
+// (a listing without partitions) passed as "nothing left to commit".
 func requireAllCommitted(t *testing.T, brokers []string, group, topic string) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		c, e := committed(t, brokers, group, topic)
+		c, e, err := listOffsets(brokers, group, topic)
+		if err != nil || len(e) == 0 {
+			return false
+		}
 		for p, end := range e {
 			if end > 0 && c[p] != end {
 				return false
